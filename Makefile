@@ -1,0 +1,43 @@
+# Every target sets up .venv first; nothing needs to be installed by hand (Python 3.11+ and make).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SHARED ?= ../shared/data
+
+.PHONY: setup demo test lint bench fuzz clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Seawatch needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	@if [ -d "$(SHARED)/nmea" ]; then \
+		echo "Decoding the real recorded AIS feeds in $(SHARED)/nmea into .demo/ ..."; \
+		$(BIN)/seawatch decode $(SHARED)/nmea/*.* --out .demo; \
+	else \
+		echo "make demo decodes the real AIS recordings in $(SHARED)/nmea, which is not here."; \
+		echo "Give it with 'make demo SHARED=/path/to/data', or run: $(BIN)/seawatch decode YOUR.nmea --out out/"; \
+	fi
+
+test: lint
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_decode.py
+
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[fuzz]'
+	$(BIN)/python tests/fuzz/fuzz_framing.py -max_total_time=$${FUZZ_SECONDS:-60}
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

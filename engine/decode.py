@@ -1,0 +1,257 @@
+"""Decoding: a :class:`feeds.framing.MessageBatch` -> the Positions, Statics and Events tables of DESIGN.md.
+
+The common types are decoded by the Numba kernels of :mod:`engine.decode_kernel` straight from the payload
+buffer; every other type keeps its header (type, MMSI, time, source) as an event, and pyais decodes its
+fields into a JSON column when ``details`` is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pyais
+from pyais.exceptions import AISBaseException
+
+from engine import decode_kernel as dk
+from feeds.framing import Framer, MessageBatch
+
+DECODE_REJECTS = ("short_message", "unknown_type")
+NUMBA_EVENT_TYPES = (4, 9, 14, 21)
+TEXT_WIDTH = 162  # a type 14 text fills at most 968 bits (161 characters)
+NAME_WIDTH = 20
+NAME21_WIDTH = 34  # name plus the 14-character extension
+
+# type 27 is sent by both classes, so its class is unknown
+_AIS_CLASS = pl.Series("ais_class", [{1: "A", 2: "A", 3: "A", 18: "B", 19: "B"}.get(t) for t in range(64)], pl.String)
+_CHANNELS = pl.Series("channel", [chr(c) if 32 < c < 127 else None for c in range(256)], pl.String)
+
+
+@dataclass
+class Decoded:
+    """The three tables of one batch, and the counts behind them."""
+
+    positions: pl.DataFrame
+    statics: pl.DataFrame
+    events: pl.DataFrame
+    types: Counter[int] = field(default_factory=Counter)  # messages decoded, by type
+    rejects: Counter[str] = field(default_factory=Counter)  # messages refused at decoding, by reason
+
+
+def six_bit(payload: np.ndarray) -> np.ndarray:
+    """Armored payload characters -> their six-bit values (framing has already refused other characters)."""
+    six = payload - np.uint8(48)
+    six[six > 40] -= np.uint8(8)
+    return six
+
+
+def timestamps(seconds: np.ndarray) -> pl.Series:
+    """Unix seconds (NaN = unknown) -> UTC timestamps in microseconds, null where unknown."""
+    us = np.where(np.isnan(seconds), np.iinfo(np.int64).min, np.rint(seconds * 1e6)).astype(np.int64)
+    return pl.Series("t", us.view("datetime64[us]")).dt.replace_time_zone("UTC")
+
+
+def _strings(name: str, matrix: np.ndarray, null_empty: bool = True) -> pl.Series:
+    width = matrix.shape[1]
+    raw = np.ascontiguousarray(matrix).view(f"S{width}").ravel()
+    s = pl.Series(name, raw).cast(pl.String)
+    return s.replace("", None) if null_empty else s
+
+
+def _opt_int(name: str, values: np.ndarray, dtype: type[pl.DataType]) -> pl.Series:
+    s = pl.Series(name, values)
+    return s.set(s < 0, None).cast(dtype)
+
+
+def _common(batch: MessageBatch, idx: np.ndarray, msg_type: np.ndarray) -> list[pl.Series]:
+    return [
+        timestamps(batch.time[idx]),
+        pl.Series("msg_type", msg_type[idx], pl.Int8),
+        pl.Series("source", [None, *batch.sources[1:]], pl.String).gather(batch.source[idx]),
+        _CHANNELS.gather(batch.channel[idx]),
+    ]
+
+
+def _positions(
+    six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray
+) -> pl.DataFrame:
+    n = idx.shape[0]
+    f64 = [np.empty(n) for _ in range(7)]
+    mmsi = np.empty(n, np.int64)
+    rot_raw = np.empty(n, np.int16)
+    nav = np.empty(n, np.int8)
+    acc = np.empty(n, np.int8)
+    raim = np.empty(n, np.int8)
+    second = np.empty(n, np.int8)
+    lat, lon, sog, cog, heading, rot, _ = f64
+    dk.positions(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, heading, rot, rot_raw, nav, acc,
+                 raim, second)  # fmt: skip
+    t, msg_type, source, channel = _common(batch, idx, mt)
+    return pl.DataFrame(
+        [
+            pl.Series("mmsi", mmsi),
+            t,
+            pl.Series("lat", lat),
+            pl.Series("lon", lon),
+            pl.Series("sog", sog),
+            pl.Series("cog", cog),
+            pl.Series("heading", heading),
+            pl.Series("rot", rot),
+            pl.Series("rot_raw", rot_raw),
+            _opt_int("nav_status", nav, pl.Int8),
+            msg_type,
+            _AIS_CLASS.gather(mt[idx]),
+            pl.Series("accuracy", acc.astype(bool)),
+            pl.Series("raim", raim.astype(bool)),
+            _opt_int("second", second, pl.Int8),
+            source,
+            channel,
+        ]
+    ).with_columns(pl.col("lat", "lon", "sog", "cog", "heading", "rot").fill_nan(None))
+
+
+def _statics(
+    six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray
+) -> pl.DataFrame:
+    n = idx.shape[0]
+    mmsi = np.empty(n, np.int64)
+    part = np.empty(n, np.int8)
+    imo = np.empty(n, np.int64)
+    callsign = np.zeros((n, 7), np.uint8)
+    name = np.zeros((n, NAME_WIDTH), np.uint8)
+    ship_type = np.empty(n, np.int16)
+    dims = np.empty((n, 4), np.int16)
+    draught = np.empty(n)
+    destination = np.zeros((n, NAME_WIDTH), np.uint8)
+    eta = np.empty((n, 4), np.int8)
+    version = np.empty(n, np.int8)
+    epfd = np.empty(n, np.int8)
+    vendor = np.zeros((n, 3), np.uint8)
+    mothership = np.empty(n, np.int64)
+    dk.statics(six, batch.start, nbits, mt, idx, mmsi, part, imo, callsign, name, ship_type, dims, draught,
+               destination, eta, version, epfd, vendor, mothership)  # fmt: skip
+    t, msg_type, source, channel = _common(batch, idx, mt)
+    return pl.DataFrame(
+        [
+            pl.Series("mmsi", mmsi),
+            t,
+            msg_type,
+            _opt_int("part", part, pl.Int8),
+            _opt_int("imo", imo, pl.Int64),
+            _strings("callsign", callsign),
+            _strings("name", name),
+            _opt_int("ship_type", ship_type, pl.Int16),
+            _opt_int("to_bow", dims[:, 0], pl.Int16),
+            _opt_int("to_stern", dims[:, 1], pl.Int16),
+            _opt_int("to_port", dims[:, 2], pl.Int16),
+            _opt_int("to_starboard", dims[:, 3], pl.Int16),
+            pl.Series("draught", draught).fill_nan(None),
+            _strings("destination", destination),
+            _opt_int("eta_month", eta[:, 0], pl.Int8),
+            _opt_int("eta_day", eta[:, 1], pl.Int8),
+            _opt_int("eta_hour", eta[:, 2], pl.Int8),
+            _opt_int("eta_minute", eta[:, 3], pl.Int8),
+            _opt_int("ais_version", version, pl.Int8),
+            _opt_int("epfd", epfd, pl.Int8),
+            _strings("vendor_id", vendor),
+            _opt_int("mothership_mmsi", mothership, pl.Int64),
+            source,
+            channel,
+        ]
+    )
+
+
+def _events(
+    six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray
+) -> pl.DataFrame:
+    n = idx.shape[0]
+    mmsi = np.empty(n, np.int64)
+    lat, lon, sog, cog, station_time = (np.empty(n) for _ in range(5))
+    altitude = np.empty(n, np.int16)
+    acc, raim, second, aid_type, off_pos, virtual = (np.empty(n, np.int8) for _ in range(6))
+    text = np.zeros((n, TEXT_WIDTH), np.uint8)
+    dk.events(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, altitude, acc, raim, second,
+              station_time, aid_type, off_pos, virtual, text)  # fmt: skip
+    t, msg_type, source, channel = _common(batch, idx, mt)
+    st = timestamps(station_time).alias("station_time")
+    return pl.DataFrame(
+        [
+            pl.Series("mmsi", mmsi),
+            t,
+            msg_type,
+            pl.Series("lat", lat).fill_nan(None),
+            pl.Series("lon", lon).fill_nan(None),
+            pl.Series("sog", sog).fill_nan(None),
+            pl.Series("cog", cog).fill_nan(None),
+            _opt_int("altitude", altitude, pl.Int16),
+            _opt_int("accuracy", acc, pl.Boolean),
+            _opt_int("raim", raim, pl.Boolean),
+            _opt_int("second", second, pl.Int8),
+            st,
+            _opt_int("aid_type", aid_type, pl.Int8),
+            _opt_int("off_position", off_pos, pl.Boolean),
+            _opt_int("virtual_aid", virtual, pl.Boolean),
+            _strings("text", text),
+            pl.Series("payload", [batch.text(int(i)) for i in idx], pl.String),
+            pl.Series("fill", batch.fill[idx], pl.Int8),
+            source,
+            channel,
+        ]
+    )
+
+
+def pyais_fields(payload: str, fill: int) -> str | None:
+    """Every field pyais decodes from one message, as JSON; None when pyais cannot decode it."""
+    body = f"AIVDM,1,1,,A,{payload},{fill}"
+    cs = 0
+    for ch in body.encode("ascii"):
+        cs ^= ch
+    try:
+        msg = pyais.decode(f"!{body}*{cs:02X}")
+        fields = msg.asdict(enum_as_int=True)
+    except (AISBaseException, ValueError, IndexError, KeyError):
+        return None
+    return json.dumps(fields, default=lambda v: v.hex() if isinstance(v, bytes) else str(v))
+
+
+def decode(batch: MessageBatch, *, details: bool = True) -> Decoded:
+    """Decode every message of ``batch``. With ``details``, pyais fills ``fields`` for the other types."""
+    n = len(batch)
+    six = six_bit(batch.payload)
+    mt = np.empty(n, np.int64)
+    nbits = np.empty(n, np.int64)
+    kind = np.empty(n, np.int8)
+    dk.classify(six, batch.start, batch.length, batch.fill, mt, nbits, kind)
+    pos_idx = np.flatnonzero(kind == dk.K_POSITION)
+    sta_idx = np.flatnonzero((kind == dk.K_STATIC) | ((kind == dk.K_POSITION) & (mt == 19)))
+    ev_idx = np.flatnonzero(kind == dk.K_EVENT)
+    positions = _positions(six, batch, nbits, mt, pos_idx)
+    statics = _statics(six, batch, nbits, mt, sta_idx)
+    events = _events(six, batch, nbits, mt, ev_idx)
+    if details:
+        other = events["msg_type"].is_in(NUMBA_EVENT_TYPES).not_()
+        fields = [
+            pyais_fields(p, f) if o else None
+            for p, f, o in zip(events["payload"], events["fill"], other, strict=True)
+        ]
+        events = events.with_columns(pl.Series("fields", fields, pl.String))
+    else:
+        events = events.with_columns(pl.lit(None, pl.String).alias("fields"))
+    ok = kind <= dk.K_EVENT
+    types = Counter(dict(zip(*np.unique(mt[ok], return_counts=True), strict=True)))
+    rejects = Counter(
+        {
+            "short_message": int(np.count_nonzero(kind == dk.K_SHORT)),
+            "unknown_type": int(np.count_nonzero(kind == dk.K_UNKNOWN)),
+        }
+    )
+    return Decoded(positions, statics, events, Counter({int(k): int(v) for k, v in types.items()}), rejects)
+
+
+def decode_bytes(data: bytes, *, details: bool = True, keep_bad_checksums: bool = False) -> Decoded:
+    """Frame and decode a whole NMEA text held in memory (tests, small files)."""
+    framer = Framer(keep_bad_checksums=keep_bad_checksums)
+    return decode(framer.feed(data, final=True), details=details)

@@ -1,0 +1,63 @@
+"""Reading NMEA text files (plain or gzip) in chunks of bytes, and telling AIS text from anything else."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+
+CHUNK_BYTES = 16 * 1024 * 1024  # big enough to amortise a kernel call, small enough to bound memory
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 64 * 1024
+
+
+class InputError(Exception):
+    """An input that cannot be read as AIS; the message names the file and what was expected."""
+
+
+def open_binary(path: Path):
+    """Open ``path`` for reading bytes, through gzip when its content is gzip (whatever its name)."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: no such file; give the path of an NMEA log (.nmea .txt .log .nm4 .ais, .gz)"
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory; give the NMEA files inside it") from None
+    except PermissionError:
+        raise InputError(f"{path}: not readable (permission denied); check the file's permissions") from None
+    magic = f.read(2)
+    f.seek(0)
+    if magic == GZIP_MAGIC:
+        return gzip.open(f, "rb")
+    return f
+
+
+def sniff(path: Path) -> None:
+    """Refuse a file that holds no AIS sentence near its start, naming it and what was expected."""
+    with open_binary(path) as f:
+        try:
+            head = f.read(SNIFF_BYTES)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: cannot be read ({exc}); is it a complete .gz file?") from None
+    if not head:
+        return
+    if b"VDM," not in head and b"VDO," not in head:
+        raise InputError(
+            f"{path}: no AIS sentence (!AIVDM/!AIVDO) in its first {len(head)} bytes; "
+            "expected NMEA 0183 AIS text, optionally with tag blocks or timestamps"
+        )
+
+
+def read_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """The bytes of ``path`` in chunks of about ``chunk_bytes`` (the framer keeps partial lines)."""
+    with open_binary(path) as f:
+        while True:
+            try:
+                chunk = f.read(chunk_bytes)
+            except (OSError, EOFError) as exc:
+                raise InputError(f"{path}: read failed ({exc}); is it a complete .gz file?") from None
+            if not chunk:
+                return
+            yield chunk

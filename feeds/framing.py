@@ -1,0 +1,201 @@
+"""Framing: raw NMEA bytes -> batches of AIS messages (armored payloads with time, source and channel).
+
+A :class:`Framer` is fed bytes in chunks of any size; it keeps the incomplete last line and the pending parts
+of multi-part messages between calls, so the messages it yields do not depend on how the input was cut.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from feeds import nmea_kernel as nk
+
+
+@dataclass(frozen=True)
+class MessageBatch:
+    """Armored AIS payloads, one row per complete message, in the order the messages completed."""
+
+    payload: np.ndarray  # uint8, the armored six-bit payloads of every message, back to back
+    start: np.ndarray  # int64 offset of each message's payload in ``payload``
+    length: np.ndarray  # int32 number of armored characters
+    fill: np.ndarray  # int8 fill bits of the last part
+    time: np.ndarray  # float64 unix seconds (UTC), NaN when the input carried no time
+    source: np.ndarray  # int32 index into ``sources``; 0 is "unknown"
+    channel: np.ndarray  # uint8 ASCII of the radio channel ('A', 'B', '1', '2'), 0 when absent
+    line: np.ndarray  # int64 zero-based input line of the message's first part
+    parts: np.ndarray  # int8 number of sentences the message was assembled from
+    sources: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.start.shape[0])
+
+    def text(self, i: int) -> str:
+        """The armored payload of message ``i`` (for tests, logs and the pyais fallback)."""
+        s = int(self.start[i])
+        return bytes(self.payload[s : s + int(self.length[i])]).decode("ascii")
+
+
+def _empty_counts() -> dict[str, int]:
+    return dict.fromkeys(nk.OUTCOMES + nk.NOTES, 0)
+
+
+class Framer:
+    """Turns NMEA text into :class:`MessageBatch` es, remembering what spans chunk boundaries.
+
+    ``keep_bad_checksums`` keeps sentences whose checksum is wrong (counted as a note) instead of dropping
+    them. ``max_pending`` bounds the multi-part assembly table; a part older than ``max_age`` records is an
+    orphan. ``clock`` gives the receive time of messages whose input carries none (live feeds).
+    """
+
+    def __init__(
+        self,
+        *,
+        keep_bad_checksums: bool = False,
+        max_pending: int = 512,
+        max_age: int = 10_000,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, got {max_pending}")
+        self.keep_bad_checksums = keep_bad_checksums
+        self.max_age = max_age
+        self.clock = clock
+        self.sources: list[str] = [""]
+        self._source_ids: dict[int, int] = {0: 0}
+        self._tail = b""
+        self._lines = 0
+        self._records = 0
+        self._counts = np.zeros(len(nk.OUTCOMES), np.int64)
+        self._notes = np.zeros(len(nk.NOTES), np.int64)
+        p = max_pending
+        self._state = (
+            np.zeros(p, np.bool_),  # used
+            np.zeros(p, np.uint64),  # group id hash
+            np.zeros(p, np.uint64),  # source hash
+            np.zeros(p, np.int64),  # channel and talker
+            np.zeros(p, np.int64),  # sequence id
+            np.zeros(p, np.int64),  # fragment count
+            np.zeros(p, np.int64),  # mask of parts received
+            np.zeros(p, np.int64),  # record index of the first part
+            np.zeros(p, np.float64),  # time
+            np.zeros(p, np.int64),  # line of the first part
+            np.zeros(p, np.int64),  # fill bits of the last part
+            np.zeros((p, nk.MAX_PARTS), np.int64),  # part lengths
+            np.zeros((p, nk.MAX_PARTS, nk.PART_CAP), np.uint8),  # part payloads
+            np.zeros(1, np.int64),  # high-water mark of used slots
+            np.full(1, np.nan),  # pending $PGHP time
+        )
+
+    @property
+    def lines(self) -> int:
+        """Input lines framed so far."""
+        return self._lines
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Outcome of every sentence record so far, plus notes; pending parts are not yet counted."""
+        out = {name: int(v) for name, v in zip(nk.OUTCOMES, self._counts, strict=True)}
+        out.update({name: int(v) for name, v in zip(nk.NOTES, self._notes, strict=True)})
+        return out
+
+    @property
+    def pending_parts(self) -> int:
+        used, mask = self._state[0], self._state[6]
+        return int(sum(bin(int(m)).count("1") for m in mask[used]))
+
+    def feed(self, data: bytes, *, final: bool = False) -> MessageBatch:
+        """Frame ``data``; the incomplete last line waits for the next call unless ``final``."""
+        if self._tail:
+            data = self._tail + data
+            self._tail = b""
+        if not final:
+            cut = data.rfind(b"\n") + 1
+            self._tail = data[cut:]
+            data = data[:cut]
+        batch = self._frame(data)
+        if final:
+            nk.flush_pending(self._state[0], self._state[6], self._state[13], self._counts)
+        return batch
+
+    def finish(self) -> MessageBatch:
+        """End of input: frame what is left and count parts still pending as orphans."""
+        return self.feed(b"", final=True)
+
+    def _frame(self, data: bytes) -> MessageBatch:
+        buf = np.frombuffer(data, np.uint8)
+        n = buf.shape[0]
+        slots = self._state[0].shape[0]
+        cap_msgs = n // 6 + 2
+        out_pay = np.empty(n + slots * nk.MAX_PARTS * nk.PART_CAP, np.uint8)
+        m_start = np.empty(cap_msgs, np.int64)
+        m_len = np.empty(cap_msgs, np.int32)
+        m_fill = np.empty(cap_msgs, np.int8)
+        m_time = np.empty(cap_msgs, np.float64)
+        m_src = np.empty(cap_msgs, np.uint64)
+        m_chan = np.empty(cap_msgs, np.uint8)
+        m_line = np.empty(cap_msgs, np.int64)
+        m_parts = np.empty(cap_msgs, np.int8)
+        r_hash = np.empty(cap_msgs, np.uint64)
+        r_off = np.empty(cap_msgs, np.int64)
+        r_len = np.empty(cap_msgs, np.int64)
+        feed_time = self.clock() if self.clock is not None else math.nan
+        nm, pay, ns, lines, recs = nk.frame(
+            buf,
+            n,
+            self.keep_bad_checksums,
+            self._lines,
+            self._records,
+            self.max_age,
+            feed_time,
+            *self._state,
+            out_pay,
+            m_start,
+            m_len,
+            m_fill,
+            m_time,
+            m_src,
+            m_chan,
+            m_line,
+            m_parts,
+            r_hash,
+            r_off,
+            r_len,
+            self._counts,
+            self._notes,
+        )
+        self._lines += lines
+        self._records += recs
+        self._register_sources(data, r_hash[:ns], r_off[:ns], r_len[:ns])
+        return MessageBatch(
+            payload=out_pay[:pay],
+            start=m_start[:nm],
+            length=m_len[:nm],
+            fill=m_fill[:nm],
+            time=m_time[:nm],
+            source=self._source_index(m_src[:nm]),
+            channel=m_chan[:nm],
+            line=m_line[:nm],
+            parts=m_parts[:nm],
+            sources=self.sources,
+        )
+
+    def _register_sources(self, data: bytes, hashes: np.ndarray, off: np.ndarray, ln: np.ndarray) -> None:
+        if hashes.shape[0] == 0:
+            return
+        uniq, first = np.unique(hashes, return_index=True)
+        for h, i in zip(uniq.tolist(), first.tolist(), strict=True):
+            if h not in self._source_ids:
+                name = data[off[i] : off[i] + ln[i]].decode("ascii", "replace")
+                self._source_ids[h] = len(self.sources)
+                self.sources.append(name)
+
+    def _source_index(self, hashes: np.ndarray) -> np.ndarray:
+        if hashes.shape[0] == 0:
+            return np.zeros(0, np.int32)
+        uniq, inverse = np.unique(hashes, return_inverse=True)
+        ids = np.array([self._source_ids.get(h, 0) for h in uniq.tolist()], np.int32)
+        return ids[inverse]
