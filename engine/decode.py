@@ -43,8 +43,8 @@ class Decoded:
 
 def six_bit(payload: np.ndarray) -> np.ndarray:
     """Armored payload characters -> their six-bit values (framing has already refused other characters)."""
-    six = payload - np.uint8(48)
-    six[six > 40] -= np.uint8(8)
+    six = np.empty_like(payload)
+    dk.six_bit(payload, six)
     return six
 
 
@@ -195,12 +195,19 @@ def _events(
             _opt_int("off_position", off_pos, pl.Boolean),
             _opt_int("virtual_aid", virtual, pl.Boolean),
             _strings("text", text),
-            pl.Series("payload", [batch.text(int(i)) for i in idx], pl.String),
+            _strings("payload", _payloads(batch, idx), null_empty=False),
             pl.Series("fill", batch.fill[idx], pl.Int8),
             source,
             channel,
         ]
     )
+
+
+def _payloads(batch: MessageBatch, idx: np.ndarray) -> np.ndarray:
+    width = int(batch.length[idx].max()) if idx.shape[0] else 1
+    out = np.zeros((idx.shape[0], width), np.uint8)
+    dk.gather_text(batch.payload, batch.start, batch.length, idx, out)
+    return out
 
 
 def pyais_fields(payload: str, fill: int) -> str | None:

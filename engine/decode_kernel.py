@@ -58,6 +58,26 @@ AUXILIARY_PREFIX = 98  # MMSI 98XXXYYYY: craft associated with a parent ship (24
 
 
 @kernel
+def six_bit(payload, out):
+    """Armored payload characters -> six-bit values ('0'..'W' -> 0..39, '`'..'w' -> 40..63)."""
+    for i in range(payload.shape[0]):
+        c = payload[i] - 48
+        out[i] = c - 8 if c > 40 else c
+
+
+@kernel
+def gather_text(payload, start, length, idx, out):
+    """The armored payloads of messages idx into the rows of ``out`` (zero padded)."""
+    width = out.shape[1]
+    for r in range(idx.shape[0]):
+        m = idx[r]
+        n = min(length[m], width)
+        s = start[m]
+        for k in range(n):
+            out[r, k] = payload[s + k]
+
+
+@kernel
 def _u(six, s, b, w):
     """Unsigned integer of ``w`` bits at bit ``b`` of the message whose six-bit values start at six[s]."""
     v = 0

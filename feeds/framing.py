@@ -66,6 +66,8 @@ class Framer:
         self.clock = clock
         self.sources: list[str] = [""]
         self._source_ids: dict[int, int] = {0: 0}
+        self._known = np.zeros(1, np.uint64)  # sorted source hashes, and their indices into sources
+        self._known_ids = np.zeros(1, np.int32)
         self._tail = b""
         self._lines = 0
         self._records = 0
@@ -186,16 +188,21 @@ class Framer:
     def _register_sources(self, data: bytes, hashes: np.ndarray, off: np.ndarray, ln: np.ndarray) -> None:
         if hashes.shape[0] == 0:
             return
-        uniq, first = np.unique(hashes, return_index=True)
-        for h, i in zip(uniq.tolist(), first.tolist(), strict=True):
-            if h not in self._source_ids:
-                name = data[off[i] : off[i] + ln[i]].decode("ascii", "replace")
-                self._source_ids[h] = len(self.sources)
-                self.sources.append(name)
+        pos = np.searchsorted(self._known, hashes).clip(max=self._known.shape[0] - 1)
+        new = np.flatnonzero(self._known[pos] != hashes)  # only hashes never seen before reach Python
+        if new.shape[0] == 0:
+            return
+        uniq, first = np.unique(hashes[new], return_index=True)
+        for h, i in zip(uniq.tolist(), new[first].tolist(), strict=True):
+            name = data[off[i] : off[i] + ln[i]].decode("ascii", "replace")
+            self._source_ids[h] = len(self.sources)
+            self.sources.append(name)
+        order = sorted(self._source_ids)
+        self._known = np.array(order, np.uint64)
+        self._known_ids = np.array([self._source_ids[h] for h in order], np.int32)
 
     def _source_index(self, hashes: np.ndarray) -> np.ndarray:
-        if hashes.shape[0] == 0:
-            return np.zeros(0, np.int32)
-        uniq, inverse = np.unique(hashes, return_inverse=True)
-        ids = np.array([self._source_ids.get(h, 0) for h in uniq.tolist()], np.int32)
-        return ids[inverse]
+        pos = np.searchsorted(self._known, hashes).clip(max=self._known.shape[0] - 1)
+        ids: np.ndarray = self._known_ids[pos]
+        ids[self._known[pos] != hashes] = 0  # cannot happen: every source is registered before use
+        return ids

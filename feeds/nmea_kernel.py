@@ -61,6 +61,14 @@ def _fnv(buf, s, e):
 
 
 @kernel
+def _next_comma(buf, i, e):
+    """Index of the first comma in buf[i:e], or e."""
+    while i < e and buf[i] != _COMMA:
+        i += 1
+    return i
+
+
+@kernel
 def _hexval(c):
     if 48 <= c <= 57:
         return c - 48
@@ -448,27 +456,38 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                     counts[O_BAD_CHECKSUM] += 1
                     continue
                 notes[N_CHECKSUM_KEPT] += 1
-            # fields: count, number, sequence id, channel, payload, fill
-            fpos = np.zeros(7, np.int64)
-            nf = 0
-            i = star - ln + 6
-            while i < star and nf < 7:
-                if buf[i] == _COMMA:
-                    fpos[nf] = i
-                    nf += 1
-                i += 1
-            if nf != 6:
+            # fields: count, number, sequence id, channel, payload, fill (the six commas after the address)
+            c1 = star - ln + 6
+            c2 = _next_comma(buf, c1 + 1, star)
+            c3 = _next_comma(buf, c2 + 1, star)
+            c4 = _next_comma(buf, c3 + 1, star)
+            c5 = _next_comma(buf, c4 + 1, star)
+            # the payload is validated and copied to the output in the same pass that finds its end; a part
+            # of a multi-part message is moved from there to its pending slot below
+            k = c5 + 1
+            w = pay
+            bad = False
+            while k < star:
+                c = buf[k]
+                if c == _COMMA:
+                    break
+                if c < 48 or c > 119 or (87 < c < 96):
+                    bad = True
+                out_pay[w] = c
+                w += 1
+                k += 1
+            c6 = k
+            if c6 >= star or _next_comma(buf, c6 + 1, star) < star:
                 counts[O_MALFORMED] += 1
                 continue
-            fpos[6] = star
-            count = _uint(buf, fpos[0] + 1, fpos[1])
-            num = _uint(buf, fpos[1] + 1, fpos[2])
-            seq = _uint(buf, fpos[2] + 1, fpos[3]) if fpos[3] > fpos[2] + 1 else -1
-            chan = buf[fpos[3] + 1] if fpos[4] == fpos[3] + 2 else 0
-            ps = fpos[4] + 1
-            pe = fpos[5]
-            fill = _uint(buf, fpos[5] + 1, fpos[6])
-            if count < 0 or num < 0 or (fpos[3] > fpos[2] + 1 and seq < 0) or fpos[4] > fpos[3] + 2:
+            count = _uint(buf, c1 + 1, c2)
+            num = _uint(buf, c2 + 1, c3)
+            seq = _uint(buf, c3 + 1, c4) if c4 > c3 + 1 else -1
+            chan = buf[c4 + 1] if c5 == c4 + 2 else 0
+            ps = c5 + 1
+            pe = c6
+            fill = _uint(buf, c6 + 1, star)
+            if count < 0 or num < 0 or (c4 > c3 + 1 and seq < 0) or c5 > c4 + 2:
                 counts[O_MALFORMED] += 1
                 continue
             if count < 1 or count > MAX_PARTS or num < 1 or num > count:
@@ -480,12 +499,6 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             if pe <= ps:
                 counts[O_EMPTY] += 1
                 continue
-            bad = False
-            for k in range(ps, pe):
-                c = buf[k]
-                if c < 48 or c > 119 or (87 < c < 96):
-                    bad = True
-                    break
             if bad:
                 counts[O_BAD_CHAR] += 1
                 continue
@@ -502,7 +515,6 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             st_pghp[0] = np.nan
             plen = pe - ps
             if count == 1:
-                out_pay[pay : pay + plen] = buf[ps:pe]
                 m_start[nm] = pay
                 m_len[nm] = plen
                 m_fill[nm] = fill
@@ -575,7 +587,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 st_time[slot] = np.nan
                 st_line[slot] = cur_line
                 st_fill[slot] = 0
-            st_pool[slot, num - 1, :plen] = buf[ps:pe]
+            st_pool[slot, num - 1, :plen] = out_pay[pay : pay + plen]
             st_plen[slot, num - 1] = plen
             st_mask[slot] |= 1 << num
             if np.isnan(st_time[slot]):

@@ -1,0 +1,122 @@
+"""Decoder benchmark: Seawatch (Numba) vs pyais vs gpsd's C decoder, on a corpus made of the real feeds.
+
+    .venv/bin/python benchmarks/bench_decode.py [--sentences 1000000] [--pyais-sample 50000]
+
+The corpus repeats every file of ../shared/data/nmea (all their lines: tag blocks, prefixes, wrappers, other
+NMEA, comments) until it holds at least --sentences AIS sentences. Seawatch is timed over the whole buffer
+to columns (framing, multi-part assembly, decoding to polars tables), after a warm-up that pays compilation.
+pyais is timed on a sample of the corpus's single-sentence lines stripped to the bare sentence (its fastest
+path); gpsdecode (Debian's gpsd-clients) on the whole corpus through a pipe, when installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyais
+
+from engine.decode import decode
+from feeds.framing import Framer
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nmea"
+
+
+def corpus(min_sentences: int) -> bytes:
+    files = sorted(p for p in DATA.iterdir() if p.is_file())
+    if not files:
+        sys.exit(f"no NMEA files in {DATA}: the benchmark needs ../shared/data/nmea")
+    one = b"".join(p.read_bytes().rstrip(b"\n") + b"\n" for p in files)
+    per = one.count(b"VDM,") + one.count(b"VDO,")
+    return one * (min_sentences // per + 1)
+
+
+def best_of(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def seawatch_run(data: bytes) -> int:
+    framer = Framer()
+    batch = framer.feed(data, final=True)
+    d = decode(batch, details=False)
+    return d.positions.height + d.statics.height + d.events.height - int((d.statics["msg_type"] == 19).sum())
+
+
+def bare_sentences(data: bytes, n: int) -> list[bytes]:
+    out = []
+    for line in data.split(b"\n"):
+        i = line.find(b"!")
+        if i < 0 or b",1,1," not in line:
+            continue
+        j = line.find(b"*", i)
+        s = line[i : j + 3]
+        if len(s) > 20:
+            out.append(s)
+        if len(out) >= n:
+            break
+    return out
+
+
+def pyais_rate(sentences: list[bytes]) -> float:
+    t0 = time.perf_counter()
+    ok = 0
+    for s in sentences:
+        try:
+            pyais.decode(s)
+            ok += 1
+        except Exception:  # noqa: BLE001 - pyais raises many kinds on bad input; we only count
+            pass
+    return ok / (time.perf_counter() - t0)
+
+
+def gpsd_rate(data: bytes, messages: int) -> float | None:
+    exe = shutil.which("gpsdecode")
+    if exe is None:
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".nmea") as f:
+        f.write(data)
+        f.flush()
+        t0 = time.perf_counter()
+        with open(f.name, "rb") as inp:
+            subprocess.run([exe], stdin=inp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        return messages / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sentences", type=int, default=1_000_000)
+    ap.add_argument("--pyais-sample", type=int, default=50_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    data = corpus(args.sentences)
+    seawatch_run(data[: 1 << 20])  # warm-up: compilation (or loading the cache) is paid here
+    messages = seawatch_run(data)
+    t = best_of(args.runs, lambda: seawatch_run(data))
+    ours = messages / t
+    py = pyais_rate(bare_sentences(data, args.pyais_sample))
+    gp = gpsd_rate(data, messages)
+    mb = len(data) / 1e6
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"corpus: {mb:,.1f} MB, {messages:,} messages decoded")
+    print(f"seawatch : {ours:>12,.0f} msg/s  {mb / t:8,.1f} MB/s  (best of {args.runs}: {t:.3f} s)")
+    print(f"pyais    : {py:>12,.0f} msg/s  ratio seawatch/pyais = {ours / py:,.1f}x")
+    if gp is not None:
+        print(f"gpsdecode: {gp:>12,.0f} msg/s  ratio seawatch/gpsd  = {ours / gp:,.1f}x")
+    else:
+        print("gpsdecode: not installed (apt-get install gpsd-clients)")
+
+
+if __name__ == "__main__":
+    main()
