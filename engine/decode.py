@@ -48,10 +48,13 @@ def six_bit(payload: np.ndarray) -> np.ndarray:
     return six
 
 
-def timestamps(seconds: np.ndarray) -> pl.Series:
-    """Unix seconds (NaN = unknown) -> UTC timestamps in microseconds, null where unknown."""
-    us = np.where(np.isnan(seconds), np.iinfo(np.int64).min, np.rint(seconds * 1e6)).astype(np.int64)
-    return pl.Series("t", us.view("datetime64[us]")).dt.replace_time_zone("UTC")
+def timestamps(seconds: np.ndarray, idx: np.ndarray | None = None, name: str = "t") -> pl.Series:
+    """Unix seconds (NaN = unknown) of rows ``idx`` -> UTC timestamps in microseconds, null where unknown."""
+    if idx is None:
+        idx = np.arange(seconds.shape[0])
+    us = np.empty(idx.shape[0], np.int64)
+    dk.micros(seconds, idx, us)
+    return pl.Series(name, us.view("datetime64[us]")).dt.replace_time_zone("UTC")
 
 
 def _strings(name: str, matrix: np.ndarray, null_empty: bool = True) -> pl.Series:
@@ -66,11 +69,17 @@ def _opt_int(name: str, values: np.ndarray, dtype: type[pl.DataType]) -> pl.Seri
     return s.set(s < 0, None).cast(dtype)
 
 
+def _sources(batch: MessageBatch, idx: np.ndarray) -> pl.Series:
+    if len(batch.sources) <= 1:  # no input named its receiving station
+        return pl.repeat(None, idx.shape[0], dtype=pl.String, eager=True).alias("source")
+    return pl.Series("source", [None, *batch.sources[1:]], pl.String).gather(batch.source[idx])
+
+
 def _common(batch: MessageBatch, idx: np.ndarray, msg_type: np.ndarray) -> list[pl.Series]:
     return [
-        timestamps(batch.time[idx]),
+        timestamps(batch.time, idx),
         pl.Series("msg_type", msg_type[idx], pl.Int8),
-        pl.Series("source", [None, *batch.sources[1:]], pl.String).gather(batch.source[idx]),
+        _sources(batch, idx),
         _CHANNELS.gather(batch.channel[idx]),
     ]
 
@@ -176,7 +185,7 @@ def _events(
     dk.events(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, altitude, acc, raim, second,
               station_time, aid_type, off_pos, virtual, text)  # fmt: skip
     t, msg_type, source, channel = _common(batch, idx, mt)
-    st = timestamps(station_time).alias("station_time")
+    st = timestamps(station_time, name="station_time")
     return pl.DataFrame(
         [
             pl.Series("mmsi", mmsi),

@@ -65,6 +65,17 @@ def six_bit(payload, out):
         out[i] = c - 8 if c > 40 else c
 
 
+NO_TIME = np.iinfo(np.int64).min  # numpy's NaT
+
+
+@kernel
+def micros(seconds, idx, out):
+    """Unix seconds of messages idx (NaN = unknown) -> int64 microseconds, NaT where unknown."""
+    for r in range(idx.shape[0]):
+        v = seconds[idx[r]]
+        out[r] = NO_TIME if np.isnan(v) else np.int64(np.rint(v * 1e6))
+
+
 @kernel
 def gather_text(payload, start, length, idx, out):
     """The armored payloads of messages idx into the rows of ``out`` (zero padded)."""
@@ -276,7 +287,10 @@ def statics(
     vendor_id,
     mothership,
 ):
-    """Types 5, 24 (and the static half of 19) -> the Statics columns. Missing values are -1 / NaN."""
+    """Types 5, 24 (and the static half of 19) -> the Statics columns. Missing values are -1 / NaN.
+
+    The text matrices must come zeroed: rows without a text are left untouched.
+    """
     for r in range(idx.shape[0]):
         m = idx[r]
         s = start[m]
@@ -294,10 +308,6 @@ def statics(
         ais_version[r] = -1
         epfd[r] = -1
         mothership[r] = -1
-        callsign[r, :] = 0
-        name[r, :] = 0
-        destination[r, :] = 0
-        vendor_id[r, :] = 0
         if t == 5:
             ais_version[r] = _u(six, s, 38, 2)
             imo[r] = _u(six, s, 40, 30)
@@ -382,7 +392,6 @@ def events(
         aid_type[r] = -1
         off_position[r] = -1
         virtual_aid[r] = -1
-        text[r, :] = 0
         if t == 4 or t == 11:
             y = _u(six, s, 38, 14)
             mo = _u(six, s, 52, 4)
