@@ -119,7 +119,7 @@ def _positions(
             source,
             channel,
         ]
-    ).with_columns(pl.col("lat", "lon", "sog", "cog", "heading", "rot").fill_nan(None))
+    )
 
 
 def _statics(
@@ -191,10 +191,10 @@ def _events(
             pl.Series("mmsi", mmsi),
             t,
             msg_type,
-            pl.Series("lat", lat).fill_nan(None),
-            pl.Series("lon", lon).fill_nan(None),
-            pl.Series("sog", sog).fill_nan(None),
-            pl.Series("cog", cog).fill_nan(None),
+            pl.Series("lat", lat),
+            pl.Series("lon", lon),
+            pl.Series("sog", sog),
+            pl.Series("cog", cog),
             _opt_int("altitude", altitude, pl.Int16),
             _opt_int("accuracy", acc, pl.Boolean),
             _opt_int("raim", raim, pl.Boolean),
@@ -234,7 +234,11 @@ def pyais_fields(payload: str, fill: int) -> str | None:
 
 
 def decode(batch: MessageBatch, *, details: bool = True) -> Decoded:
-    """Decode every message of ``batch``. With ``details``, pyais fills ``fields`` for the other types."""
+    """Decode every message of ``batch``. With ``details``, pyais fills ``fields`` for the other types.
+
+    Float values that are "not available" (lat 91, lon 181, speed 102.3, course 360, heading 511, no rate of
+    turn) are NaN, as DESIGN.md's data contract says; integer and text fields that are absent are null.
+    """
     n = len(batch)
     six = six_bit(batch.payload)
     mt = np.empty(n, np.int64)

@@ -25,13 +25,15 @@ MIN_BITS = np.array(
         422,  # 5 static and voyage: through destination (the DTE bit and spare are often cut)
         38, 38, 38,  # 6-8 binary messages (pyais)
         148,  # 9 SAR aircraft: through RAIM
-        38, 38, 38, 38,  # 10-13 (pyais)
+        38,  # 10 (pyais)
+        149,  # 11 UTC/date response: laid out as type 4, decoded with it
+        38, 38,  # 12-13 (pyais)
         40,  # 14 safety broadcast: header (the text may be empty)
         38, 38, 38,  # 15-17 (pyais)
         148,  # 18 class B position: through RAIM
         306,  # 19 extended class B: through RAIM
         38,  # 20 (pyais)
-        269,  # 21 aid to navigation: through virtual-aid flag
+        270,  # 21 aid to navigation: through the virtual-aid flag (bit 269)
         38, 38,  # 22-23 (pyais)
         40,  # 24 static data report: checked per part below
         38, 38,  # 25-26 (pyais)
@@ -115,10 +117,11 @@ def _i(six, s, b, w):
 
 
 @kernel
-def _text(six, s, b, nchars, nbits, out, row, col):
+def _text(six, s, b, nchars, nbits, out, row, col, lstrip=True):
     """Six-bit text into out[row, col:], trimmed as pyais trims (trailing '@', then surrounding spaces).
 
-    Characters past the end of the message are not read. Returns the trimmed length.
+    Characters past the end of the message are not read. Without ``lstrip`` leading spaces stay (a text that
+    continues another, like the type 21 name extension). Returns the trimmed length.
     """
     n = 0
     for k in range(nchars):
@@ -131,7 +134,7 @@ def _text(six, s, b, nchars, nbits, out, row, col):
     while end > 0 and out[row, col + end - 1] == 64:
         end -= 1
     first = 0
-    while first < end and out[row, col + first] == 32:
+    while lstrip and first < end and out[row, col + first] == 32:
         first += 1
     while end > first and out[row, col + end - 1] == 32:
         end -= 1
@@ -165,16 +168,19 @@ def classify(six, start, length, fill, msg_type, nbits, kind):
         if t < 1 or t > 27:
             kind[m] = K_UNKNOWN
             continue
+        part = _u(six, start[m], 38, 2) if t == 24 and nb >= 40 else -1
         need = MIN_BITS[t]
-        if t == 24 and nb >= 40:
-            need = MIN_BITS_24A if _u(six, start[m], 38, 2) == 0 else MIN_BITS_24B
+        if part == 0:
+            need = MIN_BITS_24A
+        elif part == 1:
+            need = MIN_BITS_24B
         if nb < need:
             kind[m] = K_SHORT
         elif t == 1 or t == 2 or t == 3 or t == 18 or t == 19 or t == 27:
             kind[m] = K_POSITION
-        elif t == 5 or t == 24:
+        elif t == 5 or part == 0 or part == 1:
             kind[m] = K_STATIC
-        else:
+        else:  # also type 24 parts 2 and 3, which M.1371 leaves undefined: kept as a header only
             kind[m] = K_EVENT
 
 
@@ -419,8 +425,8 @@ def events(
         elif t == 21:
             aid_type[r] = _u(six, s, 38, 5)
             n1 = _text(six, s, 43, 20, nb, text, r, 0)
-            if nb > 272 and n1 == 20:  # name extension: up to 14 more characters
-                _text(six, s, 272, min((nb - 272) // 6, 14), nb, text, r, 20)
+            if nb > 272 and n1 == 20:  # name extension: up to 14 more characters, spaces after the name kept
+                _text(six, s, 272, min((nb - 272) // 6, 14), nb, text, r, 20, False)
             accuracy[r] = _u(six, s, 163, 1)
             lat[r], lon[r] = _latlon(six, s, 164, 192, 28, 27, 10)
             second[r] = _u(six, s, 253, 6)
