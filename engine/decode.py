@@ -20,7 +20,7 @@ from engine import decode_kernel as dk
 from feeds.framing import Framer, MessageBatch
 
 DECODE_REJECTS = ("short_message", "unknown_type")
-NUMBA_EVENT_TYPES = (4, 9, 14, 21)
+NUMBA_EVENT_TYPES = (4, 9, 11, 14, 21)
 TEXT_WIDTH = 162  # a type 14 text fills at most 968 bits (161 characters)
 NAME_WIDTH = 20
 NAME21_WIDTH = 34  # name plus the 14-character extension
@@ -54,7 +54,8 @@ def timestamps(seconds: np.ndarray, idx: np.ndarray | None = None, name: str = "
         idx = np.arange(seconds.shape[0])
     us = np.empty(idx.shape[0], np.int64)
     dk.micros(seconds, idx, us)
-    return pl.Series(name, us.view("datetime64[us]")).dt.replace_time_zone("UTC")
+    s = pl.Series(name, us)
+    return s.set(s == dk.NO_TIME, None).cast(pl.Datetime("us", "UTC"))
 
 
 def _strings(name: str, matrix: np.ndarray, null_empty: bool = True) -> pl.Series:
@@ -186,6 +187,9 @@ def _events(
               station_time, aid_type, off_pos, virtual, text)  # fmt: skip
     t, msg_type, source, channel = _common(batch, idx, mt)
     st = timestamps(station_time, name="station_time")
+    types = mt[idx]
+    has_text = (types == 14) | (types == 21)
+    other = ~np.isin(types, NUMBA_EVENT_TYPES)  # the raw payload is kept where pyais has the fields
     return pl.DataFrame(
         [
             pl.Series("mmsi", mmsi),
@@ -203,13 +207,21 @@ def _events(
             _opt_int("aid_type", aid_type, pl.Int8),
             _opt_int("off_position", off_pos, pl.Boolean),
             _opt_int("virtual_aid", virtual, pl.Boolean),
-            _strings("text", text),
-            _strings("payload", _payloads(batch, idx), null_empty=False),
+            _scatter("text", _strings("text", text[has_text]), has_text),
+            _scatter("payload", _strings("payload", _payloads(batch, idx[other]), null_empty=False), other),
             pl.Series("fill", batch.fill[idx], pl.Int8),
             source,
             channel,
         ]
     )
+
+
+def _scatter(name: str, values: pl.Series, mask: np.ndarray) -> pl.Series:
+    """``values`` at the rows where ``mask`` holds, null elsewhere."""
+    if values.len() == mask.shape[0]:
+        return values.alias(name)
+    out = pl.repeat(None, mask.shape[0], dtype=values.dtype, eager=True).alias(name)
+    return out.scatter(np.flatnonzero(mask), values)
 
 
 def _payloads(batch: MessageBatch, idx: np.ndarray) -> np.ndarray:

@@ -92,20 +92,18 @@ def gather_text(payload, start, length, idx, out):
 
 @kernel
 def _u(six, s, b, w):
-    """Unsigned integer of ``w`` bits at bit ``b`` of the message whose six-bit values start at six[s]."""
-    v = 0
-    k = b
-    end = b + w
-    while k < end:
-        ci = k // 6
-        off = k - ci * 6
-        take = 6 - off
-        if take > end - k:
-            take = end - k
-        c = np.int64(six[s + ci])
-        v = (v << take) | ((c >> (6 - off - take)) & ((1 << take) - 1))
-        k += take
-    return v
+    """Unsigned integer of ``w`` <= 30 bits at bit ``b`` of the message whose six-bit values start at six[s].
+
+    The (at most six) characters that hold the field are packed into one integer, then shifted and masked:
+    no per-bit loop, no branch on the field's alignment.
+    """
+    ci = b // 6
+    off = b - ci * 6
+    nch = (off + w + 5) // 6
+    v = np.int64(0)
+    for k in range(nch):
+        v = (v << 6) | np.int64(six[s + ci + k])
+    return (v >> (nch * 6 - off - w)) & ((1 << w) - 1)
 
 
 @kernel
@@ -123,13 +121,16 @@ def _text(six, s, b, nchars, nbits, out, row, col, lstrip=True):
     Characters past the end of the message are not read. Without ``lstrip`` leading spaces stay (a text that
     continues another, like the type 21 name extension). Returns the trimmed length.
     """
-    n = 0
-    for k in range(nchars):
-        if b + 6 * (k + 1) > nbits:
-            break
-        v = _u(six, s, b + 6 * k, 6)
+    n = min(nchars, (nbits - b) // 6) if nbits > b else 0
+    ci = s + b // 6
+    off = b % 6
+    for k in range(n):
+        # a character straddles at most two six-bit symbols
+        if off == 0:
+            v = np.int64(six[ci + k])
+        else:
+            v = ((np.int64(six[ci + k]) << off) | (np.int64(six[ci + k + 1]) >> (6 - off))) & 63
         out[row, col + k] = v + 64 if v < 32 else v
-        n = k + 1
     end = n
     while end > 0 and out[row, col + end - 1] == 64:
         end -= 1
