@@ -78,7 +78,7 @@ class Framer:
             np.zeros(p, np.bool_),  # used
             np.zeros(p, np.uint64),  # group id hash
             np.zeros(p, np.uint64),  # source hash
-            np.zeros(p, np.int64),  # channel and talker
+            np.zeros(p, np.int64),  # channel
             np.zeros(p, np.int64),  # sequence id
             np.zeros(p, np.int64),  # fragment count
             np.zeros(p, np.int64),  # mask of parts received
@@ -96,6 +96,11 @@ class Framer:
     def lines(self) -> int:
         """Input lines framed so far."""
         return self._lines
+
+    @property
+    def records(self) -> int:
+        """Sentence records seen so far (a line may hold several sentences, each with its tag block)."""
+        return self._records
 
     @property
     def counts(self) -> dict[str, int]:

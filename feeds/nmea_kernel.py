@@ -44,6 +44,7 @@ PART_CAP = 128  # bytes of payload one part may carry (NMEA caps a sentence at 8
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 MS_THRESHOLD = 1e11  # unix times above this are milliseconds (1e11 s is the year 5138)
+T_MAX = 7289654400.0  # 2201-01-01: like epoch_seconds, no time after the year 2200 is believed
 
 _BS = 92  # backslash
 _STAR = 42
@@ -89,7 +90,7 @@ def _uint(buf, s, e):
         c = buf[i]
         if c < 48 or c > 57:
             return -1
-        v = v * 10 + (c - 48)
+        v = v * 10 + (int(c) - 48)  # int(): uint8 arithmetic would wrap without the JIT (NUMBA_DISABLE_JIT=1)
     return v
 
 
@@ -110,6 +111,16 @@ def epoch_seconds(y, mo, d, h, mi, s):
     if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or s > 60 or y < 1970 or y > 2200:
         return np.nan
     return float(_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s)
+
+
+@kernel
+def _unix(v):
+    """Unix seconds, or milliseconds above MS_THRESHOLD, as seconds; NaN outside 1970..2200 (a garbled time)."""
+    if v > MS_THRESHOLD:
+        v = v / 1000.0
+    if v < 0.0 or v >= T_MAX:
+        return np.nan
+    return float(v)
 
 
 @kernel
@@ -172,9 +183,7 @@ def _prefix_time(buf, s, e):
         return np.nan, -1
     while i < e and _is_sep(buf[i]):
         i += 1
-    if v > MS_THRESHOLD:
-        v /= 1000.0
-    return v, i
+    return _unix(v), i
 
 
 @kernel
@@ -190,7 +199,7 @@ def _pghp_time(buf, s, star):
             k += 1
             f0 = i + 1
         i += 1
-    if k < 8 or vals[0] != 1:
+    if k < 8 or vals[0] != 1 or vals[7] > 999:
         return np.nan
     for j in range(1, 8):
         if vals[j] < 0:
@@ -302,6 +311,8 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             rec += 1
             tag_time = np.nan
             src = np.uint64(0)
+            src_off = 0
+            src_len = 0
             gid = np.uint64(0)
             g_part = 0
             g_total = 0
@@ -345,15 +356,12 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                         if key == 99:  # c: unix time (s or ms)
                             v = _uint(buf, j + 2, fe)
                             if v >= 0:
-                                tag_time = v / 1000.0 if v > MS_THRESHOLD else float(v)
+                                tag_time = _unix(v)
                         elif key == 115:  # s: source station
                             if fe > j + 2:
                                 src = _fnv(buf, j + 2, fe)
-                                if ns < r_src_hash.shape[0]:
-                                    r_src_hash[ns] = src
-                                    r_src_off[ns] = j + 2
-                                    r_src_len[ns] = fe - j - 2
-                                    ns += 1
+                                src_off = j + 2
+                                src_len = fe - j - 2
                         elif key == 103:  # g: part-total-group id
                             d1 = j + 2
                             while d1 < fe and buf[d1] != 45:
@@ -384,15 +392,12 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             star = -1
             cs = 0
             i = s + 1
-            while i < le:
-                c = buf[i]
-                if c == _STAR:
-                    star = i
-                    break
-                if c == _BS or c == 33:
-                    break
-                cs ^= c
+            # one comparison per byte: this loop sees nearly every byte of the input
+            while i < le and buf[i] != _STAR:
+                cs ^= buf[i]
                 i += 1
+            if i < le:
+                star = i
             if star < 0 or star + 3 > le:
                 counts[O_MALFORMED] += 1
                 break
@@ -413,14 +418,11 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 if np.isnan(trail_time) and (fe - fs == 10 or fe - fs == 13):
                     v = _uint(buf, fs, fe)
                     if v >= 0:
-                        trail_time = v / 1000.0 if v > MS_THRESHOLD else float(v)
-                elif src == 0 and fe - fs >= 2 and buf[fs] == 114:  # 'r' + station id
+                        trail_time = _unix(v)
+                if src == 0 and fe - fs >= 2 and buf[fs] == 114:  # 'r' + station id (may be 10 long, like a time)
                     src = _fnv(buf, fs + 1, fe)
-                    if ns < r_src_hash.shape[0]:
-                        r_src_hash[ns] = src
-                        r_src_off[ns] = fs + 1
-                        r_src_len[ns] = fe - fs - 1
-                        ns += 1
+                    src_off = fs + 1
+                    src_len = fe - fs - 1
                 nxt = fe
             rest = nxt
             ln = star - s
@@ -451,6 +453,8 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             if not is_ais:
                 counts[O_OTHER] += 1
                 continue
+            wrapper_time = st_pghp[0]
+            st_pghp[0] = np.nan
             if not good_cs:
                 if not keep_bad:
                     counts[O_BAD_CHECKSUM] += 1
@@ -505,14 +509,18 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             # time: tag block, then Gatehouse wrapper, then line prefix, then trailing field, then feed clock
             t = tag_time
             if np.isnan(t):
-                t = st_pghp[0]
+                t = wrapper_time
             if np.isnan(t):
                 t = prefix_time
             if np.isnan(t):
                 t = trail_time
             if np.isnan(t):
                 t = feed_time
-            st_pghp[0] = np.nan
+            if src != 0 and ns < r_src_hash.shape[0]:
+                r_src_hash[ns] = src
+                r_src_off[ns] = src_off
+                r_src_len[ns] = src_len
+                ns += 1
             plen = pe - ps
             if count == 1:
                 m_start[nm] = pay
@@ -549,7 +557,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 if slot >= 0 or st_count[k] != count:
                     continue
                 if use_group:
-                    if st_group[k] == gid:
+                    if st_group[k] == gid and st_chan[k] == chan_key and st_seq[k] == seq:
                         slot = k
                 elif (
                     st_group[k] == 0
