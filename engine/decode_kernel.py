@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from feeds.jit import kernel
-from feeds.nmea_kernel import epoch_seconds
+from feeds.nmea_fields import epoch_seconds
 
 # what a message becomes
 K_POSITION, K_STATIC, K_EVENT, K_SHORT, K_UNKNOWN = 0, 1, 2, 3, 4
