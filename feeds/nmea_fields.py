@@ -75,8 +75,18 @@ def days_from_civil(y, m, d):
 
 
 @kernel
+def days_in_month(y, mo):
+    if mo == 2:
+        return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
+    return 30 if mo in (4, 6, 9, 11) else 31
+
+
+@kernel
 def epoch_seconds(y, mo, d, h, mi, s):
-    if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or s > 60 or y < 1970 or y > 2200:
+    """Unix seconds of a UTC calendar time; NaN for an impossible date (Feb 30) or a year outside 1970-2200."""
+    if y < 1970 or y > 2200 or mo < 1 or mo > 12 or d < 1 or d > days_in_month(y, mo):
+        return np.nan
+    if h < 0 or h > 23 or mi < 0 or mi > 59 or s < 0 or s > 60:
         return np.nan
     return float(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s)
 
@@ -97,6 +107,20 @@ def is_separator(c):
 
 
 @kernel
+def _fraction(buf, i, e):
+    """A decimal fraction ".ddd" at buf[i:]: (value, index after it); (0.0, i) when there is none."""
+    v = 0.0
+    if i < e and buf[i] == 46:
+        i += 1
+        scale = 0.1
+        while i < e and 48 <= buf[i] <= 57:
+            v += (buf[i] - 48) * scale
+            scale *= 0.1
+            i += 1
+    return v, i
+
+
+@kernel
 def parse_prefix_time(buf, s, e):
     """A unix-time or ISO-8601 prefix at buf[s:]: (time, index after the separator) or (nan, -1)."""
     if s + 10 <= e and buf[s + 4] == 45 and buf[s + 7] == 45:  # YYYY-MM-DD
@@ -113,13 +137,7 @@ def parse_prefix_time(buf, s, e):
             mi = parse_uint(buf, i + 4, i + 6)
             sec = parse_uint(buf, i + 7, i + 9)
             i += 9
-            if i < e and buf[i] == 46:  # fraction of a second
-                i += 1
-                scale = 0.1
-                while i < e and 48 <= buf[i] <= 57:
-                    frac += (buf[i] - 48) * scale
-                    scale *= 0.1
-                    i += 1
+            frac, i = _fraction(buf, i, e)
         if y < 0 or mo < 0 or d < 0 or h < 0 or mi < 0 or sec < 0:
             return np.nan, -1
         if i < e and buf[i] == 90:  # Z
@@ -140,13 +158,8 @@ def parse_prefix_time(buf, s, e):
         i += 1
     if i - s < 9:
         return np.nan, -1
-    if i < e and buf[i] == 46:
-        i += 1
-        scale = 0.1
-        while i < e and 48 <= buf[i] <= 57:
-            v += (buf[i] - 48) * scale
-            scale *= 0.1
-            i += 1
+    frac, i = _fraction(buf, i, e)
+    v += frac
     if i >= e or not is_separator(buf[i]):
         return np.nan, -1
     while i < e and is_separator(buf[i]):
@@ -155,25 +168,27 @@ def parse_prefix_time(buf, s, e):
 
 
 @kernel
+def _next_field(buf, e, star):
+    """The unsigned integer in the field after the comma at ``e``: (value or -1, end of the field)."""
+    f = e + 1
+    e = next_comma(buf, f, star)
+    return parse_uint(buf, f, e), e
+
+
+@kernel
 def parse_pghp_time(buf, s, star):
     """Time of a $PGHP,1,yyyy,mm,dd,hh,mi,ss,ms,... sentence; nan when not of that form."""
-    vals = np.full(8, -1, np.int64)
-    k = 0
-    f0 = s + 6  # after "$PGHP,"
-    i = f0
-    while i <= star and k < 8:
-        if i == star or buf[i] == COMMA:
-            vals[k] = parse_uint(buf, f0, i)
-            k += 1
-            f0 = i + 1
-        i += 1
-    if k < 8 or vals[0] != 1 or vals[7] > 999:
+    kind, e = _next_field(buf, s + 5, star)  # s + 5 is the comma after "$PGHP"
+    y, e = _next_field(buf, e, star)
+    mo, e = _next_field(buf, e, star)
+    d, e = _next_field(buf, e, star)
+    h, e = _next_field(buf, e, star)
+    mi, e = _next_field(buf, e, star)
+    sec, e = _next_field(buf, e, star)
+    ms, e = _next_field(buf, e, star)
+    if kind != 1 or min(y, mo, d, h, mi, sec, ms) < 0 or ms > 999:
         return np.nan
-    for j in range(1, 8):
-        if vals[j] < 0:
-            return np.nan
-    t = epoch_seconds(vals[1], vals[2], vals[3], vals[4], vals[5], vals[6])
-    return t + vals[7] / 1000.0
+    return epoch_seconds(y, mo, d, h, mi, sec) + ms / 1000.0
 
 
 @kernel
