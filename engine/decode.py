@@ -273,14 +273,15 @@ def decode(batch: MessageBatch, *, details: bool = True) -> Decoded:
     else:
         events = events.with_columns(pl.lit(None, pl.String).alias("fields"))
     ok = kind <= dk.K_EVENT
-    types = Counter(dict(zip(*np.unique(mt[ok], return_counts=True), strict=True)))
+    by_type = np.bincount(mt[ok], minlength=28)
+    types = Counter({t: int(c) for t, c in enumerate(by_type.tolist()) if c})
     rejects = Counter(
         {
             "short_message": int(np.count_nonzero(kind == dk.K_SHORT)),
             "unknown_type": int(np.count_nonzero(kind == dk.K_UNKNOWN)),
         }
     )
-    return Decoded(positions, statics, events, Counter({int(k): int(v) for k, v in types.items()}), rejects)
+    return Decoded(positions, statics, events, types, rejects)
 
 
 def decode_bytes(data: bytes, *, details: bool = True, keep_bad_checksums: bool = False) -> Decoded:
