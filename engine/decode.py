@@ -23,7 +23,6 @@ DECODE_REJECTS = ("short_message", "unknown_type")
 NUMBA_EVENT_TYPES = (4, 9, 11, 14, 21)
 TEXT_WIDTH = 162  # a type 14 text fills at most 968 bits (161 characters)
 NAME_WIDTH = 20
-NAME21_WIDTH = 34  # name plus the 14-character extension
 
 # type 27 is sent by both classes, so its class is unknown
 _AIS_CLASS = pl.Series("ais_class", [{1: "A", 2: "A", 3: "A", 18: "B", 19: "B"}.get(t) for t in range(64)], pl.String)
@@ -62,7 +61,7 @@ def _strings(name: str, matrix: np.ndarray, null_empty: bool = True) -> pl.Serie
     width = matrix.shape[1]
     raw = np.ascontiguousarray(matrix).view(f"S{width}").ravel()
     s = pl.Series(name, raw).cast(pl.String)
-    return s.replace("", None) if null_empty else s
+    return s.set(s.str.len_bytes() == 0, None) if null_empty else s
 
 
 def _opt_int(name: str, values: np.ndarray, dtype: type[pl.DataType]) -> pl.Series:
@@ -89,14 +88,13 @@ def _positions(
     six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray
 ) -> pl.DataFrame:
     n = idx.shape[0]
-    f64 = [np.empty(n) for _ in range(7)]
+    lat, lon, sog, cog, heading, rot = (np.empty(n) for _ in range(6))
     mmsi = np.empty(n, np.int64)
     rot_raw = np.empty(n, np.int16)
     nav = np.empty(n, np.int8)
     acc = np.empty(n, np.int8)
     raim = np.empty(n, np.int8)
     second = np.empty(n, np.int8)
-    lat, lon, sog, cog, heading, rot, _ = f64
     dk.positions(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, heading, rot, rot_raw, nav, acc,
                  raim, second)  # fmt: skip
     t, msg_type, source, channel = _common(batch, idx, mt)
