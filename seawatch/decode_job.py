@@ -11,12 +11,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from engine.decode import DECODE_REJECTS, decode
+from engine.decode import DECODE_REJECTS, Decoded, decode
 from feeds.files import CHUNK_BYTES, InputError, read_chunks, sniff
 from feeds.framing import Framer
 from feeds.nmea_kernel import NOTES, OUTCOMES
@@ -74,11 +75,19 @@ class DecodeSummary:
         return "\n".join(out) + "\n"
 
 
-def _progress(total: int, enabled: bool | None):
+def progress_bar(total: int, enabled: bool | None, desc: str = "decode"):
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if enabled is None else enabled
-    return tqdm(total=total, unit="B", unit_scale=True, disable=not show, file=sys.stderr, desc="decode")
+    return tqdm(total=total, unit="B", unit_scale=True, disable=not show, file=sys.stderr, desc=desc)
+
+
+def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool) -> Iterator[tuple[Decoded, int]]:
+    """The decoded tables of ``path``, chunk by chunk, each with the bytes it read (the last, 0, flushes the
+    framer's partial lines and parts)."""
+    for chunk in _with_end(read_chunks(path, chunk_bytes)):
+        batch = framer.feed(chunk or b"", final=chunk is None)
+        yield decode(batch, details=details), len(chunk or b"")
 
 
 def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeSummary:
@@ -95,13 +104,10 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
     parts: dict[str, list[Path]] = {t: [] for t in TABLES}
     total = sum(p.stat().st_size for p in inputs)
     try:
-        with _progress(total, options.progress) as bar:
+        with progress_bar(total, options.progress) as bar:
             for path in inputs:
                 framer = Framer(keep_bad_checksums=options.keep_bad_checksums)
-                chunks = read_chunks(path, options.chunk_bytes)
-                for chunk in _with_end(chunks):
-                    batch = framer.feed(chunk or b"", final=chunk is None)
-                    decoded = decode(batch, details=options.details)
+                for decoded, n_bytes in decode_file(path, framer, options.chunk_bytes, options.details):
                     summary.types.update(decoded.types)
                     summary.outcomes.update(decoded.rejects)
                     for table in TABLES:
@@ -110,9 +116,8 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
                             part = scratch / f"{table}-{len(parts[table]):06d}.parquet"
                             frame.write_parquet(part)
                             parts[table].append(part)
-                    if chunk:
-                        summary.bytes += len(chunk)
-                        bar.update(len(chunk))
+                    summary.bytes += n_bytes
+                    bar.update(n_bytes)
                 summary.outcomes.update(framer.counts)
                 summary.lines += framer.lines
                 summary.files += 1
