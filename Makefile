@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SHARED ?= ../shared/data
 
-.PHONY: setup demo test lint bench fuzz clean
+.PHONY: setup demo demo-recordings test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Seawatch needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -17,12 +17,18 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
+	@echo "Simulating 24 h of Gulf of Tonkin traffic (300 vessels, every alert kind injected) into .demo/scenario ..."
+	$(BIN)/seawatch simulate --hours 24 --vessels 300 --seed 1 --out .demo/scenario
+	@echo "Decoding the simulated feed into .demo/decoded ..."
+	$(BIN)/seawatch decode .demo/scenario/feed.nmea --out .demo/decoded --progress off
+
+demo-recordings: $(STAMP)
 	@if [ -d "$(SHARED)/nmea" ]; then \
-		echo "Decoding the real recorded AIS feeds in $(SHARED)/nmea into .demo/ ..."; \
-		$(BIN)/seawatch decode $(SHARED)/nmea/*.* --out .demo; \
+		echo "Decoding the real recorded AIS feeds in $(SHARED)/nmea into .demo/recordings ..."; \
+		$(BIN)/seawatch decode $(SHARED)/nmea/*.* --out .demo/recordings; \
 	else \
-		echo "make demo decodes the real AIS recordings in $(SHARED)/nmea, which is not here."; \
-		echo "Give it with 'make demo SHARED=/path/to/data', or run: $(BIN)/seawatch decode YOUR.nmea --out out/"; \
+		echo "make demo-recordings decodes the real AIS recordings in $(SHARED)/nmea, which is not here."; \
+		echo "Give it with 'make demo-recordings SHARED=/path/to/data', or run: $(BIN)/seawatch decode YOUR.nmea --out out/"; \
 	fi
 
 test: lint

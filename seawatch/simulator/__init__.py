@@ -1,0 +1,1 @@
+"""The labelled traffic simulator behind ``seawatch simulate`` (see :mod:`seawatch.simulator.scenario`)."""
