@@ -40,6 +40,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decode.py
+	$(BIN)/python benchmarks/bench_geo.py
 
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[fuzz]'
