@@ -117,6 +117,8 @@ def _positions(
             _opt_int("second", second, pl.Int8),
             source,
             channel,
+            pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
+            pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: its arrival order
         ]
     )
 
@@ -168,6 +170,8 @@ def _statics(
             _opt_int("mothership_mmsi", mothership, pl.Int64),
             source,
             channel,
+            pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
+            pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: its arrival order
         ]
     )
 
@@ -210,6 +214,8 @@ def _events(
             pl.Series("fill", batch.fill[idx], pl.Int8),
             source,
             channel,
+            pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
+            pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: its arrival order
         ]
     )
 

@@ -28,6 +28,7 @@ class MessageBatch:
     channel: np.ndarray  # uint8 ASCII of the radio channel ('A', 'B', '1', '2'), 0 when absent
     line: np.ndarray  # int64 zero-based input line of the message's first part
     parts: np.ndarray  # int8 number of sentences the message was assembled from
+    seq: np.ndarray  # int64 index of the message among all this framer has produced (completion order)
     sources: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -71,6 +72,7 @@ class Framer:
         self._tail = b""
         self._lines = 0
         self._records = 0
+        self._messages = 0
         self._counts = np.zeros(len(nk.OUTCOMES), np.int64)
         self._notes = np.zeros(len(nk.NOTES), np.int64)
         p = max_pending
@@ -176,6 +178,8 @@ class Framer:
         )
         self._lines += lines
         self._records += recs
+        seq = np.arange(self._messages, self._messages + nm, dtype=np.int64)
+        self._messages += nm
         self._register_sources(data, r_hash[:ns], r_off[:ns], r_len[:ns])
         return MessageBatch(
             payload=out_pay[:pay],
@@ -187,6 +191,7 @@ class Framer:
             channel=m_chan[:nm],
             line=m_line[:nm],
             parts=m_parts[:nm],
+            seq=seq,
             sources=self.sources,
         )
 

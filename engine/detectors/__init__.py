@@ -1,0 +1,1 @@
+"""Behaviour detectors: one module a family, each a :class:`engine.runner.Detector`."""

@@ -1,0 +1,198 @@
+"""The engine: decoded tables in, alerts out, the same whether the input comes in one batch or a thousand.
+
+How stream = batch holds
+------------------------
+Every row gets a global *arrival* index. A row is **late** when its time is more than ``lateness`` before the
+latest time among the rows that arrived before it; late rows are dropped and counted. This rule depends only on
+the arrival order, so it drops the same rows however the input is cut into batches.
+
+The **watermark** is the latest time seen so far minus ``lateness``: every row with a time before it has
+arrived (any other would be late). Rows before the watermark are *ready*; the rest wait for a later step. Each
+step hands the detectors the ready rows sorted by (vessel, time, arrival), and the watermark. A detector keeps
+its state per vessel and may finish any decision about times before the watermark. At the end of the input,
+:meth:`Engine.finish` releases everything (the watermark becomes +inf). A detector that processes each vessel's
+rows in time order, carrying its state between steps, therefore sees the same sequence in stream and in batch,
+and reports the same final alerts; :class:`engine.alerts.AlertBook` keeps the latest version of each.
+
+Rows without a time cannot be placed and are counted (``no_time``); the same message heard by several stations
+(same vessel, time, type and position) is kept once (``duplicate``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import polars as pl
+
+from engine.alerts import AlertBook
+from engine.fixes import Fixes, Identities, fixes_from_positions, identities_from_statics
+from engine.fleet import VesselIndex
+
+LATENESS_S = 600.0  # how far out of time order a feed may be; merged station feeds are within minutes
+FINAL_WATERMARK = np.iinfo(np.int64).max
+_NONE = np.iinfo(np.int64).min
+POSITION_KEY = ("mmsi", "t", "msg_type", "lat", "lon")
+STATIC_KEY = ("mmsi", "t", "msg_type", "part")
+EVENT_KEY = ("mmsi", "t", "msg_type", "payload", "text")
+
+
+@dataclass(frozen=True)
+class Step:
+    """What detectors get at each step: the ready rows and how far time is complete."""
+
+    fixes: Fixes  # sorted by (vid, t_us, arrival)
+    identities: Identities  # sorted by (vid, t_us, arrival)
+    events: pl.DataFrame  # Events rows with `vid`, `t_us` and `arrival` columns, sorted by (t_us, arrival)
+    watermark_us: int  # every row with t < watermark has been delivered; FINAL_WATERMARK at the end
+    fleet: VesselIndex  # fleet.mmsi[vid]; fleet.size bounds every vid seen so far
+
+    @property
+    def final(self) -> bool:
+        return self.watermark_us == FINAL_WATERMARK
+
+
+class Detector(Protocol):
+    """One family of behaviours. State is kept per vessel id and carried between steps."""
+
+    name: str
+
+    def process(self, step: Step) -> list[pl.DataFrame]:
+        """Alert rows (ALERT_SCHEMA) that are new or changed at this step."""
+        ...
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """The detector's state as arrays (for :meth:`Engine.snapshot`)."""
+        ...
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+class Engine:
+    """Runs detectors over decoded batches (see the module's docstring for the timing rules)."""
+
+    def __init__(self, detectors: Sequence[Detector], *, lateness_s: float = LATENESS_S) -> None:
+        names = [d.name for d in detectors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"detector names must be unique, got {names}")
+        self.detectors = list(detectors)
+        self.lateness_us = int(lateness_s * 1e6)
+        self.fleet = VesselIndex()
+        self.book = AlertBook()
+        self.counts: Counter[str] = Counter()
+        self._offset = 0  # added to a message's seq to give its arrival
+        self._next_arrival = 0
+        self._max_t = _NONE
+        self._pending: dict[str, pl.DataFrame | None] = {"positions": None, "statics": None, "events": None}
+
+    @property
+    def watermark_us(self) -> int:
+        return _NONE if self._max_t == _NONE else self._max_t - self.lateness_us
+
+    def process(self, positions: pl.DataFrame, statics: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+        """Take one decoded batch (tables with their ``seq`` column); returns the alerts new or changed."""
+        arrived = self._arrive({"positions": positions, "statics": statics, "events": events})
+        return self._step(arrived, self.watermark_us)
+
+    def finish(self) -> pl.DataFrame:
+        """End of input: release every waiting row; returns the alerts that are new or changed."""
+        return self._step({name: None for name in self._pending}, FINAL_WATERMARK)
+
+    def alerts(self) -> pl.DataFrame:
+        return self.book.table()
+
+    def _arrive(self, tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame | None]:
+        """Number the rows in arrival order; drop (and count) the ones without time and the late ones.
+
+        A message's arrival is its ``seq`` from the framer (batching does not change it), shifted past every
+        earlier input when a new input starts (its ``seq`` begins again at 0).
+        """
+        parts = [(name, table) for name, table in tables.items() if table.height]
+        out: dict[str, pl.DataFrame | None] = {name: None for name in tables}
+        if not parts:
+            return out
+        seq_min = min(int(table["seq"].min()) for _, table in parts)  # type: ignore[arg-type]
+        if self._offset + seq_min < self._next_arrival:  # a new input, numbered from 0 again
+            self._offset = self._next_arrival - seq_min
+        arrivals = [self._offset + table["seq"].to_numpy().astype(np.int64) for _, table in parts]
+        times = [table["t"].dt.epoch("us").fill_null(_NONE).to_numpy().astype(np.int64) for _, table in parts]
+        arrival = np.concatenate(arrivals)
+        t = np.concatenate(times)
+        order = np.argsort(arrival, kind="stable")
+        ts = t[order]
+        timed = ts != _NONE
+        running = np.maximum.accumulate(np.where(timed, ts, _NONE))
+        before = np.concatenate(([self._max_t], np.maximum(running[:-1], self._max_t)))
+        late_sorted = timed & (before != _NONE) & (ts < before - self.lateness_us)
+        late = np.empty_like(late_sorted)
+        late[order] = late_sorted
+        keep = (t != _NONE) & ~late
+        self.counts["no_time"] += int((t == _NONE).sum())
+        self.counts["late"] += int(late.sum())
+        self._max_t = max(self._max_t, int(running[-1]))
+        self._next_arrival = max(self._next_arrival, int(arrival.max()) + 1)
+        # vessel ids in arrival order across the three tables, so they too do not depend on batching
+        mmsi = np.concatenate([table["mmsi"].to_numpy().astype(np.int64) for _, table in parts])
+        vid = np.full(mmsi.shape[0], -1, np.int64)
+        kept_sorted = order[keep[order]]
+        vid[kept_sorted] = self.fleet.ids(mmsi[kept_sorted])
+        start = 0
+        for (name, table), arr, tt in zip(parts, arrivals, times, strict=True):
+            rows = slice(start, start + table.height)
+            start += table.height
+            frame = table.with_columns(pl.Series("t_us", tt), pl.Series("arrival", arr), pl.Series("vid", vid[rows]))
+            out[name] = frame.filter(pl.Series(keep[rows]))
+        return out
+
+    def _step(self, arrived: dict[str, pl.DataFrame | None], watermark: int) -> pl.DataFrame:
+        ready: dict[str, pl.DataFrame | None] = {}
+        for name, new in arrived.items():
+            frames = [f for f in (self._pending[name], new) if f is not None and f.height]
+            if not frames:
+                ready[name] = None
+                self._pending[name] = None
+                continue
+            table = pl.concat(frames, how="vertical_relaxed")
+            is_ready = table["t_us"] < watermark
+            ready[name] = table.filter(is_ready)
+            rest = table.filter(~is_ready)
+            self._pending[name] = rest if rest.height else None
+        step = self._make_step(ready, watermark)
+        rows = [frame for d in self.detectors for frame in d.process(step)]
+        return self.book.update(rows)
+
+    def _make_step(self, ready: dict[str, pl.DataFrame | None], watermark: int) -> Step:
+        positions = self._dedupe(ready["positions"], POSITION_KEY, "positions")
+        statics = self._dedupe(ready["statics"], STATIC_KEY, "statics")
+        events = self._dedupe(ready["events"], EVENT_KEY, "events")
+        positions = positions.sort(["vid", "t_us", "arrival"])
+        statics = statics.sort(["vid", "t_us", "arrival"])
+        events = events.sort(["t_us", "arrival"])
+        fixes = fixes_from_positions(positions, positions["vid"].to_numpy(), positions["arrival"].to_numpy())
+        identities = identities_from_statics(statics, statics["vid"].to_numpy(), statics["arrival"].to_numpy())
+        return Step(fixes, identities, events, watermark, self.fleet)
+
+    def _dedupe(self, table: pl.DataFrame | None, key: tuple[str, ...], name: str) -> pl.DataFrame:
+        if table is None:
+            return _EMPTY[name]()
+        key_cols = [k for k in key if k in table.columns]
+        out = table.sort("arrival").unique(subset=key_cols, keep="first", maintain_order=True)
+        self.counts["duplicate"] += table.height - out.height
+        return out
+
+
+def _empty(name: str) -> pl.DataFrame:
+    from engine.decode import decode_bytes  # the tables' schemas, from decoding nothing
+
+    frame: pl.DataFrame = getattr(decode_bytes(b"", details=False), name)
+    if name == "events":
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("fields"))
+    return frame.with_columns(
+        pl.lit(0, pl.Int64).alias("t_us"), pl.lit(0, pl.Int64).alias("arrival"), pl.lit(0, pl.Int64).alias("vid")
+    ).clear()
+
+
+_EMPTY = {name: (lambda n=name: _empty(n)) for name in ("positions", "statics", "events")}
