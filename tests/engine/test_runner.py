@@ -1,0 +1,156 @@
+"""The runner's timing rules: arrival order, lateness, watermark — and stream = batch for what detectors see."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.decode import decode, decode_bytes
+from engine.runner import FINAL_WATERMARK, Engine, Step
+from feeds.framing import Framer
+from seawatch.simulator.config import SimConfig
+from seawatch.simulator.scenario import simulate
+
+T0 = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@dataclass
+class Recorder:
+    """A detector that only remembers what it was given, step by step."""
+
+    name: str = "recorder"
+    fixes: list[tuple[int, int, int]] = field(default_factory=list)  # (mmsi, t_us, arrival)
+    identities: list[tuple[int, int, int]] = field(default_factory=list)
+    events: list[tuple[int, int, int]] = field(default_factory=list)
+    watermarks: list[int] = field(default_factory=list)
+
+    def process(self, step: Step) -> list[pl.DataFrame]:
+        f = step.fixes
+        assert np.all(np.diff(f.vid) >= 0), "fixes must come sorted by vessel"
+        same = np.diff(f.vid) == 0
+        assert np.all(np.diff(f.t_us)[same] >= 0), "each vessel's fixes must come in time order"
+        assert np.all(f.t_us < step.watermark_us), "only rows before the watermark are ready"
+        assert np.array_equal(step.fleet.mmsi[f.vid], f.mmsi)
+        self.fixes += zip(f.mmsi.tolist(), f.t_us.tolist(), f.arrival.tolist(), strict=True)
+        i = step.identities
+        self.identities += zip(i.mmsi.tolist(), i.t_us.tolist(), i.arrival.tolist(), strict=True)
+        e = step.events
+        self.events += zip(e["mmsi"].to_list(), e["t_us"].to_list(), e["arrival"].to_list(), strict=True)
+        self.watermarks.append(step.watermark_us)
+        return []
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        return None
+
+    def per_vessel(self) -> dict[str, list[tuple[int, int, int]]]:
+        """What each vessel's state machine sees, in order (steps may cut it anywhere)."""
+        out = {}
+        for name in ("fixes", "identities", "events"):
+            rows = getattr(self, name)
+            out[name] = sorted(rows, key=lambda r: (r[0], r[1], r[2])) if name == "events" else rows
+        by_vessel: dict[str, list[tuple[int, int, int]]] = {}
+        for name, rows in out.items():
+            for r in rows:
+                by_vessel.setdefault(f"{name}:{r[0]}", []).append(r)
+        return by_vessel
+
+
+@pytest.fixture(scope="module")
+def jittered_feed() -> bytes:
+    """A simulated feed with some single-sentence lines moved later, so that some arrive out of time order."""
+    feed = simulate(SimConfig(hours=3, vessels=40, seed=5)).feed
+    lines = feed.split(b"\n")
+    rng = random.Random(7)
+    out = list(lines)
+    for i in sorted(rng.sample(range(len(lines) - 400), 300), reverse=True):
+        if b"g:" in out[i] or not out[i]:
+            continue  # parts of a multi-part message stay together
+        line = out.pop(i)
+        out.insert(i + rng.randint(1, 400), line)
+    return b"\n".join(out)
+
+
+def _run(feed: bytes, cuts: list[int]) -> tuple[Recorder, Engine]:
+    rec = Recorder()
+    engine = Engine([rec])
+    framer = Framer()
+    edges = [0, *sorted(cuts), len(feed)]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        d = decode(framer.feed(feed[a:b]), details=False)
+        engine.process(d.positions, d.statics, d.events)
+    d = decode(framer.finish(), details=False)
+    engine.process(d.positions, d.statics, d.events)
+    engine.finish()
+    return rec, engine
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, 10**9), max_size=40), st.integers(1, 4000))
+def test_detectors_see_the_same_per_vessel_sequences_however_the_input_is_cut(
+    jittered_feed: bytes, cuts: list[int], small: int
+) -> None:
+    whole, whole_engine = _run(jittered_feed, [])
+    n = len(jittered_feed)
+    pieces = [c % n for c in cuts] + list(range(0, min(n, 40 * small), small))  # some tiny chunks too
+    cut, cut_engine = _run(jittered_feed, pieces)
+    assert whole_engine.counts["late"] > 0, "the jittered feed must exercise the late rule"
+    assert cut_engine.counts == whole_engine.counts
+    assert cut.per_vessel() == whole.per_vessel()
+    assert whole.watermarks[-1] == FINAL_WATERMARK
+
+
+def _positions(rows: list[tuple[int, float, int]]) -> pl.DataFrame:
+    """Positions rows (mmsi, minutes after T0 or NaN for no time, seq) in the decoder's schema."""
+    empty = decode_bytes(b"", details=False).positions
+    data = []
+    for mmsi, minutes, seq in rows:
+        t = None if np.isnan(minutes) else T0 + timedelta(minutes=minutes)
+        data.append({"mmsi": mmsi, "t": t, "lat": 20.0, "lon": 107.0, "msg_type": 1, "seq": seq})
+    return pl.DataFrame(data).with_columns(
+        [pl.lit(None, dtype).alias(c) for c, dtype in empty.schema.items() if c not in data[0]]
+    ).select(empty.columns).cast(dict(empty.schema))  # type: ignore[arg-type]
+
+
+def test_late_rows_are_dropped_by_arrival_order_and_counted() -> None:
+    rec = Recorder()
+    engine = Engine([rec], lateness_s=600)
+    empty = decode_bytes(b"", details=False)
+    # arrivals: t=60 min, t=0 (60 min late: dropped), t=55 (5 min late: kept), no time (dropped), t=120
+    rows = [(1, 60.0, 0), (2, 0.0, 1), (3, 55.0, 2), (4, float("nan"), 3), (5, 120.0, 4)]
+    engine.process(_positions(rows), empty.statics, empty.events)
+    assert engine.counts["late"] == 1 and engine.counts["no_time"] == 1
+    # watermark = 120 - 10 min: rows at 55 and 60 min are ready, 120 waits
+    assert [r[0] for r in rec.fixes] == [1, 3]
+    engine.finish()
+    assert sorted(r[0] for r in rec.fixes) == [1, 3, 5]
+
+
+def test_a_message_heard_by_two_stations_is_kept_once() -> None:
+    rec = Recorder()
+    engine = Engine([rec])
+    empty = decode_bytes(b"", details=False)
+    engine.process(_positions([(7, 1.0, 0), (7, 1.0, 1), (7, 2.0, 2)]), empty.statics, empty.events)
+    engine.finish()
+    assert [r[2] for r in rec.fixes] == [0, 2]
+    assert engine.counts["duplicate"] == 1
+
+
+def test_a_new_input_starting_its_seq_again_arrives_after_the_first() -> None:
+    rec = Recorder()
+    engine = Engine([rec])
+    empty = decode_bytes(b"", details=False)
+    engine.process(_positions([(1, 1.0, 0), (1, 2.0, 1)]), empty.statics, empty.events)
+    engine.process(_positions([(2, 3.0, 0)]), empty.statics, empty.events)  # a second file: seq from 0
+    engine.finish()
+    arrivals = [r[2] for r in rec.fixes]
+    assert sorted(arrivals) == [0, 1, 2]
