@@ -20,9 +20,14 @@ Rows without a time cannot be placed and are counted (``no_time``); the same mes
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -34,6 +39,7 @@ from engine.fleet import VesselIndex
 
 LATENESS_S = 600.0  # how far out of time order a feed may be; merged station feeds are within minutes
 FINAL_WATERMARK = np.iinfo(np.int64).max
+SNAPSHOT_VERSION = 1
 _NONE = np.iinfo(np.int64).min
 POSITION_KEY = ("mmsi", "t", "msg_type", "lat", "lon")
 STATIC_KEY = ("mmsi", "t", "msg_type", "part")
@@ -103,6 +109,65 @@ class Engine:
 
     def alerts(self) -> pl.DataFrame:
         return self.book.table()
+
+    def snapshot(self, path: Path) -> None:
+        """Write the whole state to the folder ``path``, atomically: a crash leaves the old snapshot or the new."""
+        path = Path(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            meta = {
+                "version": SNAPSHOT_VERSION,
+                "detectors": [d.name for d in self.detectors],
+                "lateness_us": self.lateness_us,
+                "offset": self._offset,
+                "next_arrival": self._next_arrival,
+                "max_t": self._max_t,
+                "counts": dict(self.counts),
+            }
+            (tmp / "engine.json").write_text(json.dumps(meta))
+            _save(tmp / "fleet.npz", self.fleet.state())
+            for d in self.detectors:
+                _save(tmp / f"detector-{d.name}.npz", d.snapshot())
+            self.book.table().write_parquet(tmp / "alerts.parquet")
+            for name, frame in self._pending.items():
+                if frame is not None:
+                    frame.write_parquet(tmp / f"pending-{name}.parquet")
+            old = path.with_name(f".{path.name}.old")
+            if path.exists():
+                os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def restore(cls, path: Path, detectors: Sequence[Detector]) -> Engine:
+        """An engine that continues from the snapshot in ``path``, with ``detectors`` (the same, by name)."""
+        path = Path(path)
+        try:
+            meta = json.loads((path / "engine.json").read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no engine snapshot here (engine.json missing)") from None
+        if meta.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"{path}: snapshot version {meta.get('version')}, this engine reads {SNAPSHOT_VERSION}")
+        names = [d.name for d in detectors]
+        if names != meta["detectors"]:
+            raise ValueError(f"{path}: snapshot of detectors {meta['detectors']}, given {names}")
+        engine = cls(detectors, lateness_s=meta["lateness_us"] / 1e6)
+        engine._offset = meta["offset"]
+        engine._next_arrival = meta["next_arrival"]
+        engine._max_t = meta["max_t"]
+        engine.counts = Counter(meta["counts"])
+        with np.load(path / "fleet.npz") as arrays:
+            engine.fleet = VesselIndex.from_state(dict(arrays))
+        for d in detectors:
+            with np.load(path / f"detector-{d.name}.npz") as arrays:
+                d.restore(dict(arrays))
+        engine.book.update(pl.read_parquet(path / "alerts.parquet"))
+        for name in engine._pending:
+            file = path / f"pending-{name}.parquet"
+            engine._pending[name] = pl.read_parquet(file) if file.exists() else None
+        return engine
 
     def _arrive(self, tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame | None]:
         """Number the rows in arrival order; drop (and count) the ones without time and the late ones.
@@ -196,3 +261,7 @@ def _empty(name: str) -> pl.DataFrame:
 
 
 _EMPTY = {name: (lambda n=name: _empty(n)) for name in ("positions", "statics", "events")}
+
+
+def _save(file: Path, arrays: dict[str, np.ndarray]) -> None:
+    np.savez(file, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as the allow_pickle flag

@@ -154,3 +154,27 @@ def test_a_new_input_starting_its_seq_again_arrives_after_the_first() -> None:
     engine.finish()
     arrivals = [r[2] for r in rec.fixes]
     assert sorted(arrivals) == [0, 1, 2]
+
+
+def test_snapshot_and_restore_continue_where_the_engine_stopped(jittered_feed: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    whole, whole_engine = _run(jittered_feed, [])
+    half = len(jittered_feed) // 2
+    framer = Framer()
+    first = Recorder()
+    engine = Engine([first])
+    d = decode(framer.feed(jittered_feed[:half]), details=False)
+    engine.process(d.positions, d.statics, d.events)
+    engine.snapshot(tmp_path / "snap")
+    engine.snapshot(tmp_path / "snap")  # a second snapshot replaces the first
+    second = Recorder()
+    restored = Engine.restore(tmp_path / "snap", [second])
+    for batch in (framer.feed(jittered_feed[half:]), framer.finish()):
+        d = decode(batch, details=False)
+        restored.process(d.positions, d.statics, d.events)
+    restored.finish()
+    joined = Recorder(fixes=first.fixes + second.fixes, identities=first.identities + second.identities,
+                      events=first.events + second.events)  # fmt: skip
+    assert joined.per_vessel() == whole.per_vessel()
+    assert restored.counts == whole_engine.counts
+    with pytest.raises(ValueError, match="snapshot of detectors"):
+        Engine.restore(tmp_path / "snap", [Recorder(name="other")])
