@@ -1,0 +1,228 @@
+"""Decoded AIS archives in CSV: NOAA MarineCadastre and the Danish Maritime Authority, as Positions and Statics.
+
+Both publish one row per position report with the vessel's static data repeated on it. Rows become the
+DESIGN.md Positions table (same columns and types as :mod:`engine.decode` gives for NMEA); a Statics row is
+written when a vessel's static data first appears or changes. The archives do not keep the AIS message type,
+so ``msg_type`` is 1 for class A and 18 for class B rows (5 and 24 for their static rows); the rate of turn,
+accuracy and RAIM flags they do not publish are null / NaN. ``seq`` numbers rows in file order (the engine's
+arrival order) and ``line`` is the row's line in the file.
+
+Files are read in batches of rows, so an archive larger than memory streams (:func:`iter_archive`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+BATCH_ROWS = 500_000
+UTC_US = pl.Datetime("us", "UTC")
+
+NOAA_HEADER = "MMSI,BaseDateTime,LAT,LON,SOG,COG"
+DMA_HEADER_MARK = "# Timestamp"
+
+# DMA writes navigational status as text; the codes are ITU-R M.1371 Table 45
+DMA_NAV_STATUS = {
+    "Under way using engine": 0,
+    "At anchor": 1,
+    "Not under command": 2,
+    "Restricted manoeuverability": 3,
+    "Constrained by her draught": 4,
+    "Moored": 5,
+    "Aground": 6,
+    "Engaged in fishing": 7,
+    "Under way sailing": 8,
+    "Reserved for future amendment [HSC]": 9,
+    "Reserved for future amendment [WIG]": 10,
+    "Power-driven vessel towing astern": 11,
+    "Power-driven vessel pushing ahead or towing alongside": 12,
+    "Reserved for future use": 13,
+    "AIS-SART": 14,
+    "Unknown value": 15,
+}
+
+
+class ArchiveError(Exception):
+    """A CSV that is not one of the archive formats; the message names the file and what was expected."""
+
+
+@dataclass(frozen=True)
+class ArchiveBatch:
+    positions: pl.DataFrame
+    statics: pl.DataFrame
+
+
+def archive_format(path: Path) -> str | None:
+    """'noaa', 'dma' or None, from the file's first line."""
+    with Path(path).open("rb") as f:
+        head = f.readline().decode("utf-8", "replace")
+    if head.lstrip("\ufeff").startswith(NOAA_HEADER):
+        return "noaa"
+    if DMA_HEADER_MARK in head and "MMSI" in head:
+        return "dma"
+    return None
+
+
+def iter_archive(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[ArchiveBatch]:
+    """Positions and Statics of a NOAA or DMA CSV, ``batch_rows`` rows at a time."""
+    path = Path(path)
+    kind = archive_format(path)
+    if kind is None:
+        raise ArchiveError(
+            f"{path}: not a NOAA MarineCadastre CSV (header starting {NOAA_HEADER!r}) nor a Danish Maritime "
+            f"Authority CSV (header with {DMA_HEADER_MARK!r})"
+        )
+    batches = pl.scan_csv(path, infer_schema=False).collect_batches(chunk_size=batch_rows, maintain_order=True)
+    to_tables = _noaa if kind == "noaa" else _dma
+    seq = 0
+    last: pl.DataFrame | None = None  # each vessel's latest static row, to write only changes
+    for raw in batches:
+        if raw.height == 0:
+            continue
+        raw = raw.with_columns(pl.int_range(seq, seq + raw.height, dtype=pl.Int64).alias("seq"))
+        seq += raw.height
+        positions, statics = to_tables(raw)
+        statics, last = _changes(statics, last)
+        yield ArchiveBatch(positions, statics)
+
+
+def read_archive(path: Path) -> ArchiveBatch:
+    """The whole archive at once (small files, tests)."""
+    batches = list(iter_archive(path))
+    if not batches:
+        return ArchiveBatch(_empty_positions(), _empty_statics())
+    return ArchiveBatch(
+        pl.concat([b.positions for b in batches]), pl.concat([b.statics for b in batches], how="vertical_relaxed")
+    )
+
+
+def _num(name: str, na: float | None = None) -> pl.Expr:
+    v = pl.col(name).str.strip_chars().cast(pl.Float64, strict=False)
+    return v if na is None else pl.when(v == na).then(float("nan")).otherwise(v)
+
+
+def _nan_outside(expr: pl.Expr, low: float, high: float) -> pl.Expr:
+    return pl.when(expr.is_between(low, high)).then(expr).otherwise(float("nan")).fill_null(float("nan"))
+
+
+def _positions(raw: pl.DataFrame, t: pl.Expr, class_b: pl.Expr, nav: pl.Expr, cols: dict[str, str]) -> pl.DataFrame:
+    return raw.select(
+        pl.col(cols["mmsi"]).str.strip_chars().cast(pl.Int64, strict=False).alias("mmsi"),
+        t.alias("t"),
+        _nan_outside(_num(cols["lat"]), -90, 90).alias("lat"),  # 91 = not available
+        _nan_outside(_num(cols["lon"]), -180, 180).alias("lon"),  # 181 = not available
+        _nan_outside(_num(cols["sog"]), 0, 102.2).alias("sog"),  # 102.3 = not available
+        _nan_outside(_num(cols["cog"]), 0, 359.9999).alias("cog"),  # 360 = not available
+        _nan_outside(_num(cols["heading"]), 0, 359).alias("heading"),  # 511 = not available
+        pl.lit(float("nan")).alias("rot"),
+        pl.lit(-128, pl.Int16).alias("rot_raw"),
+        nav.cast(pl.Int8, strict=False).alias("nav_status"),
+        pl.when(class_b).then(18).otherwise(1).cast(pl.Int8).alias("msg_type"),
+        pl.when(class_b).then(pl.lit("B")).otherwise(pl.lit("A")).alias("ais_class"),
+        pl.lit(None, pl.Boolean).alias("accuracy"),
+        pl.lit(None, pl.Boolean).alias("raim"),
+        pl.lit(None, pl.Int8).alias("second"),
+        pl.lit(None, pl.String).alias("source"),
+        pl.lit(None, pl.String).alias("channel"),
+        (pl.col("seq") + 2).alias("line"),  # the header is line 1
+        pl.col("seq"),
+    ).filter(pl.col("mmsi").is_not_null())
+
+
+def _statics(raw: pl.DataFrame, t: pl.Expr, class_b: pl.Expr, cols: dict[str, str]) -> pl.DataFrame:
+    def text(name: str) -> pl.Expr:
+        if not name or name not in raw.columns:
+            return pl.lit(None, pl.String)
+        s = pl.col(name).str.strip_chars()
+        return pl.when(s.is_in(["", "Unknown", "Undefined"])).then(None).otherwise(s)
+
+    imo = text(cols["imo"]).str.replace("^IMO", "").cast(pl.Int64, strict=False)
+    return raw.select(
+        pl.col(cols["mmsi"]).str.strip_chars().cast(pl.Int64, strict=False).alias("mmsi"),
+        t.alias("t"),
+        pl.when(class_b).then(24).otherwise(5).cast(pl.Int8).alias("msg_type"),
+        pl.lit(None, pl.Int8).alias("part"),
+        pl.when(imo > 0).then(imo).alias("imo"),
+        text(cols["callsign"]).alias("callsign"),
+        text(cols["name"]).alias("name"),
+        text(cols["ship_type"]).cast(pl.Int16, strict=False).alias("ship_type"),
+        *[pl.lit(None, pl.Int16).alias(c) for c in ("to_bow", "to_stern", "to_port", "to_starboard")],
+        _num(cols["draught"]).alias("draught"),
+        text(cols["destination"]).alias("destination"),
+        *[pl.lit(None, pl.Int8).alias(c) for c in ("eta_month", "eta_day", "eta_hour", "eta_minute")],
+        pl.lit(None, pl.Int8).alias("ais_version"),
+        pl.lit(None, pl.Int8).alias("epfd"),
+        pl.lit(None, pl.String).alias("vendor_id"),
+        pl.lit(None, pl.Int64).alias("mothership_mmsi"),
+        pl.lit(None, pl.String).alias("source"),
+        pl.lit(None, pl.String).alias("channel"),
+        (pl.col("seq") + 2).alias("line"),
+        pl.col("seq"),
+    ).filter(pl.col("mmsi").is_not_null())
+
+
+NOAA_COLS = {
+    "mmsi": "MMSI", "lat": "LAT", "lon": "LON", "sog": "SOG", "cog": "COG", "heading": "Heading",
+    "imo": "IMO", "callsign": "CallSign", "name": "VesselName", "ship_type": "VesselType", "draught": "Draft",
+    "destination": "",
+}  # fmt: skip
+
+
+def _noaa(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    t = pl.col("BaseDateTime").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
+    t = t.dt.replace_time_zone("UTC")
+    class_b = pl.col("TransceiverClass").str.strip_chars() == "B"
+    nav = pl.col("Status").str.strip_chars().cast(pl.Int8, strict=False)
+    return _positions(raw, t, class_b, nav, NOAA_COLS), _statics(raw, t, class_b, NOAA_COLS)
+
+
+DMA_COLS = {
+    "mmsi": "MMSI", "lat": "Latitude", "lon": "Longitude", "sog": "SOG", "cog": "COG", "heading": "Heading",
+    "imo": "IMO", "callsign": "Callsign", "name": "Name", "ship_type": "", "draught": "Draught",
+    "destination": "Destination",
+}  # fmt: skip
+
+
+def _dma(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    t = pl.col("# Timestamp").str.strptime(pl.Datetime("us"), "%d/%m/%Y %H:%M:%S", strict=False)
+    t = t.dt.replace_time_zone("UTC")
+    class_b = pl.col("Type of mobile").str.strip_chars() == "Class B"
+    nav = pl.col("Navigational status").str.strip_chars().replace_strict(DMA_NAV_STATUS, default=None)
+    return _positions(raw, t, class_b, nav, DMA_COLS), _statics(raw, t, class_b, DMA_COLS)
+
+
+STATIC_FIELDS = ("imo", "callsign", "name", "ship_type", "draught", "destination")
+
+
+def _changes(statics: pl.DataFrame, last: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Only the rows where a vessel's static data differs from its previous row (across batches too)."""
+    keyed = statics.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in STATIC_FIELDS]))
+    if last is not None:
+        keyed = pl.concat([last.with_columns(pl.lit(True).alias("_old")),
+                           keyed.with_columns(pl.lit(False).alias("_old"))], how="vertical_relaxed")  # fmt: skip
+    else:
+        keyed = keyed.with_columns(pl.lit(False).alias("_old"))
+    keyed = keyed.sort(["mmsi", "seq"])
+    same_vessel = pl.col("mmsi") == pl.col("mmsi").shift(1)
+    same_data = pl.all_horizontal([pl.col(c).eq_missing(pl.col(c).shift(1)) for c in STATIC_FIELDS])
+    changed = keyed.filter(~(same_vessel & same_data) & ~pl.col("_old")).drop("_old").sort("seq")
+    latest = keyed.group_by("mmsi").agg(pl.all().sort_by("seq").last()).drop("_old")
+    return changed, latest
+
+
+def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
+    columns = [*NOAA_HEADER.split(","), "Heading", "VesselName", "IMO", "CallSign", "VesselType", "Status", "Draft",
+               "TransceiverClass"]  # fmt: skip
+    raw = pl.DataFrame({c: [] for c in columns}, schema=dict.fromkeys(columns, pl.String))
+    return _noaa(raw.with_columns(pl.lit(0, pl.Int64).alias("seq")).clear())
+
+
+def _empty_positions() -> pl.DataFrame:
+    return _empty()[0]
+
+
+def _empty_statics() -> pl.DataFrame:
+    return _empty()[1]

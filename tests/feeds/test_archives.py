@@ -1,0 +1,83 @@
+"""NOAA MarineCadastre and DMA CSV archives read as Positions and Statics, in batches or whole."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from engine.decode import decode_bytes
+from feeds.archives import ArchiveError, archive_format, iter_archive, read_archive
+
+CSV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "csv"
+NOAA = CSV / "noaa_marinecadastre_20220103_sample.csv"
+DMA = CSV / "dma_aisdk_20180208_fixture.csv"
+needs_data = pytest.mark.skipif(not NOAA.exists(), reason=f"the real archives are not in {CSV}")
+
+
+@needs_data
+def test_noaa_rows_become_positions_with_the_decoders_columns() -> None:
+    batch = read_archive(NOAA)
+    empty = decode_bytes(b"", details=False)
+    assert batch.positions.schema == empty.positions.schema
+    assert batch.statics.schema == empty.statics.schema
+    assert batch.positions.height == 99_999
+    first = batch.positions.row(0, named=True)  # 338148873,2022-01-03T00:00:00,33.60716,-117.91483,0.0,280.0,511
+    assert first["mmsi"] == 338148873
+    assert first["t"] == datetime(2022, 1, 3, tzinfo=UTC)
+    assert (first["lat"], first["lon"], first["sog"], first["cog"]) == (33.60716, -117.91483, 0.0, 280.0)
+    assert math.isnan(first["heading"])  # 511 = not available
+    assert (first["msg_type"], first["ais_class"], first["nav_status"]) == (18, "B", None)
+    assert (first["line"], first["seq"]) == (2, 0)
+
+
+@needs_data
+def test_noaa_static_data_is_written_when_it_first_appears_or_changes() -> None:
+    statics = read_archive(NOAA).statics
+    eagle = statics.filter(pl.col("mmsi") == 367379190).row(0, named=True)  # IMO8207721,WTD4583,31,...,3.3
+    assert (eagle["name"], eagle["imo"], eagle["callsign"], eagle["ship_type"], eagle["draught"]) == (
+        "EAGLE", 8207721, "WTD4583", 31, 3.3,
+    )  # fmt: skip
+    assert statics["mmsi"].n_unique() <= statics.height < 2 * statics["mmsi"].n_unique()
+    per_vessel = statics.group_by("mmsi").len()
+    assert per_vessel["len"].max() < 10  # a change now and then, not a copy of every row
+
+
+@needs_data
+def test_not_available_values_are_nan() -> None:
+    p = read_archive(NOAA).positions
+    raw = pl.read_csv(NOAA, infer_schema=False)
+    cog360 = raw["COG"].cast(pl.Float64) >= 360
+    assert cog360.sum() > 0
+    assert p.filter(pl.Series(cog360))["cog"].is_nan().all()
+    assert not (p["sog"].fill_nan(None) > 102.2).any()  # (polars orders NaN above every number)
+    assert p["sog"].is_nan().sum() == (raw["SOG"].cast(pl.Float64) > 102.2).sum()
+
+
+@needs_data
+@pytest.mark.parametrize("rows", [1, 9_999, 33_333])
+def test_batches_give_the_same_tables_as_one_read(rows: int) -> None:
+    whole = read_archive(NOAA)
+    batches = list(iter_archive(NOAA, batch_rows=rows)) if rows > 1 else list(iter_archive(DMA, batch_rows=rows))
+    ref = whole if rows > 1 else read_archive(DMA)
+    assert pl.concat([b.positions for b in batches]).equals(ref.positions)
+    assert pl.concat([b.statics for b in batches]).equals(ref.statics)
+
+
+@needs_data
+def test_dma_text_fields_are_mapped() -> None:
+    p = read_archive(DMA).positions
+    assert p.height == 10
+    second = p.row(1, named=True)  # 08/02/2018 00:00:00,Class A,244678000,57.549578,11.666492,At anchor
+    assert (second["mmsi"], second["nav_status"], second["t"]) == (244678000, 1, datetime(2018, 2, 8, tzinfo=UTC))
+    assert archive_format(DMA) == "dma" and archive_format(NOAA) == "noaa"
+
+
+def test_a_csv_of_something_else_is_refused_naming_it(tmp_path: Path) -> None:
+    other = tmp_path / "prices.csv"
+    other.write_text("date,price\n2024-01-01,3\n")
+    with pytest.raises(ArchiveError, match="prices.csv: not a NOAA MarineCadastre CSV"):
+        list(iter_archive(other))
