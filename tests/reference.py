@@ -169,3 +169,231 @@ def stops(rows, drift_km: float, min_hours: float, max_silence_hours: float) -> 
 def _close(out: list, mmsi: int, current: list, min_hours: float) -> None:
     if current and current[-1][0] - current[0][0] >= min_hours * 3600:
         out.append((mmsi, current[0][0], (current[-1][0] - current[0][0]) / 3600, len(current)))
+
+
+# --- identity and distress (engine/detectors/draught.py, distress.py) -----------------------------------------
+def place_gap_km(lat: float, lon: float, places: Sequence[tuple[float, float, float]]) -> float:
+    """Distance to the edge (centre distance minus radius) of the nearest (lat, lon, radius_km) place."""
+    if math.isnan(lat) or math.isnan(lon):
+        return math.nan
+    return min((haversine_km(lat, lon, plat, plon) - r for plat, plon, r in places), default=math.inf)
+
+
+def distress_episodes(rows: Sequence[tuple[int, int, int]], gap_us: int) -> list[tuple[int, int, int, int, int]]:
+    """(vid, t, bits) rows sorted by (vid, t) -> episodes (vid, start, last, bits, n): a vessel's evidence rows
+    no more than ``gap_us`` apart form one episode."""
+    out: list[list[int]] = []
+    for vid, t, bits in rows:
+        if out and out[-1][0] == vid and t - out[-1][2] <= gap_us:
+            out[-1][2], out[-1][3], out[-1][4] = t, out[-1][3] | bits, out[-1][4] + 1
+        else:
+            out.append([vid, t, t, bits, 1])
+    return [(a, b, c, d, e) for a, b, c, d, e in out]
+
+
+# --- close pairs (encounters) and silences (AIS gaps) -----------------------------------------------------------
+def close_pairs(lat: Sequence[float], lon: Sequence[float], max_km: float) -> list[tuple[int, int]]:
+    """Every pair i < j of points at most ``max_km`` apart by haversine, trying all pairs; NaN never pairs."""
+    out = []
+    for i in range(len(lat)):
+        for j in range(i + 1, len(lat)):
+            if any(math.isnan(v) for v in (lat[i], lon[i], lat[j], lon[j])):
+                continue
+            if haversine_km(lat[i], lon[i], lat[j], lon[j]) <= max_km:
+                out.append((i, j))
+    return out
+
+
+def gap_candidates(rows, min_gap_us: int) -> list[tuple[int, int, int]]:
+    """From (vid, t_us, lat, lon) rows in (vid, time) order: (row of the reappearance, vid, previous fix time) for
+    each pair of consecutive fixes of a vessel with a position that are ``min_gap_us`` or more apart."""
+    out = []
+    last: dict[int, int] = {}
+    for r, (vid, t, lat, lon) in enumerate(rows):
+        if math.isnan(lat) or math.isnan(lon):
+            continue
+        if vid in last and t - last[vid] >= min_gap_us:
+            out.append((r, vid, last[vid]))
+        last[vid] = t
+    return out
+
+
+# --- track segments, episodes, boundary crossings, loitering (engine/detectors/track, geography, border, motion) --
+def _dead_reckon(lat: float, lon: float, sog: float, cog: float, dt_h: float) -> tuple[float, float]:
+    """Where a fix at (lat, lon) going ``sog`` kn on ``cog`` is ``dt_h`` hours later, on a flat local map."""
+    if math.isnan(sog) or math.isnan(cog) or dt_h <= 0:
+        return lat, lon
+    km = sog * 1.852 * dt_h
+    north = km * math.cos(math.radians(cog))
+    east = km * math.sin(math.radians(cog))
+    return (lat + math.degrees(north / EARTH_RADIUS_KM),
+            lon + math.degrees(east / (EARTH_RADIUS_KM * max(math.cos(math.radians(lat)), 1e-6))))  # fmt: skip
+
+
+def segments(rows, max_speed_kn: float, noise_km: float, max_gap_us: int, max_open: int) -> list[tuple]:
+    """(vid, t_us, lat, lon, sog, cog) rows in (vid, time) order -> per row (segment id, implied kn from the previous
+    fix of its segment, kn from the vessel's previous fix, opened a segment). Without a position: (-1, nan, nan,
+    False). A fix joins the open segment it could reach at ``max_speed_kn`` (plus ``noise_km``) whose dead-reckoned
+    position is nearest; otherwise it opens a segment, in place of the one silent longest when ``max_open`` are open.
+    """
+    open_: dict[int, list[dict]] = {}
+    next_id: dict[int, int] = {}
+    last: dict[int, tuple[int, float, float]] = {}
+    out: list[tuple] = []
+    for vid, t, lat, lon, sog, cog in rows:
+        if math.isnan(lat) or math.isnan(lon):
+            out.append((-1, math.nan, math.nan, False))
+            continue
+        jump = math.nan
+        if vid in last:
+            lt, la, lo = last[vid]
+            d = haversine_km(la, lo, lat, lon)
+            jump = 0.0 if d <= noise_km else (d / 1.852 / ((t - lt) / 3.6e9) if t > lt else math.inf)
+        last[vid] = (t, lat, lon)
+        segs = [s for s in open_.get(vid, []) if t - s["t"] <= max_gap_us]
+        reach = [noise_km + max_speed_kn * 1.852 * max(t - s["t"], 0) / 3.6e9 for s in segs]
+        reachable = [s for s, r in zip(segs, reach, strict=True) if haversine_km(s["lat"], s["lon"], lat, lon) <= r]
+        implied = math.nan
+        if reachable:
+            misses = [
+                haversine_km(*_dead_reckon(s["lat"], s["lon"], s["sog"], s["cog"], (t - s["t"]) / 3.6e9), lat, lon)
+                for s in reachable
+            ]
+            seg = reachable[misses.index(min(misses))]
+            if t > seg["t"]:
+                implied = haversine_km(seg["lat"], seg["lon"], lat, lon) / 1.852 / ((t - seg["t"]) / 3.6e9)
+            new = False
+        else:
+            seg = {"id": next_id.get(vid, 0)}
+            next_id[vid] = seg["id"] + 1
+            if len(segs) >= max_open:
+                segs[segs.index(min(segs, key=lambda s: s["t"]))] = seg
+            else:
+                segs.append(seg)
+            new = True
+        seg.update(t=t, lat=lat, lon=lon, sog=sog, cog=cog)
+        open_[vid] = segs
+        out.append((seg["id"], implied, jump, new))
+    return out
+
+
+def key_runs(rows, rejoin_us: int, min_fixes: int) -> list[tuple[int, int] | None]:
+    """(vid, t_us, key) rows in (vid, time) order -> per row (episode start, fixes so far) once an episode has
+    ``min_fixes``, else None. An episode is a vessel's fixes with one key >= 0, each within ``rejoin_us`` of the
+    previous one with that key; keys < 0 (outside, no position) neither extend nor end it."""
+    state: dict[int, list[int]] = {}  # vid -> [key, start, last, count]
+    out: list[tuple[int, int] | None] = []
+    for vid, t, key in rows:
+        if key < 0:
+            out.append(None)
+            continue
+        s = state.get(vid)
+        if s is None or s[0] != key or t - s[2] > rejoin_us:
+            s = state[vid] = [key, t, t, 0]
+        s[2], s[3] = t, s[3] + 1
+        out.append((s[1], s[3]) if s[3] >= min_fixes else None)
+    return out
+
+
+def crossing(p: Sequence[float], q: Sequence[float], line: Sequence[Sequence[float]]) -> int:
+    """Side (+1 left / -1 right of the line's direction, by the sign of the cross product) that the step p -> q
+    ((lon, lat) each) ends on when it passes strictly through the polyline ``line`` [(lon, lat), ...], else 0."""
+    def cross(o: Sequence[float], u: Sequence[float], w: Sequence[float]) -> float:
+        return (u[0] - o[0]) * (w[1] - o[1]) - (u[1] - o[1]) * (w[0] - o[0])
+
+    for a, b in zip(line[:-1], line[1:], strict=True):
+        shift = 360.0 * round((a[0] - p[0]) / 360.0)  # the step moved by whole turns next to the segment
+        p, q = (p[0] + shift, p[1]), (q[0] + shift, q[1])
+        d1, d2 = cross(a, b, p), cross(a, b, q)
+        e1, e2 = cross(p, q, a), cross(p, q, b)
+        if d1 * d2 < 0 and e1 * e2 <= 0:
+            return 1 if d2 > 0 else -1
+    return 0
+
+
+def slow_spells(rows, max_kn: float, min_us: int, min_fixes: int, silence_us: int) -> list[int | None]:
+    """(vid, t_us, lat, lon, sog, eligible) rows in (vid, time) order -> per row the start of the slow spell it
+    completes (>= ``min_us`` long), else None. A step between consecutive positioned fixes is slow when both are
+    eligible, it lasts at most ``silence_us``, either fix reported under ``max_kn`` (or nothing) and the average
+    speed over the step is under ``max_kn``; a spell is a run of slow steps, starting at its first step's start, and
+    counts once it has ``min_fixes`` positions."""
+    prev: dict[int, tuple] = {}
+    start: dict[int, int | None] = {}
+    count: dict[int, int] = {}
+    out: list[int | None] = []
+    for vid, t, lat, lon, sog, ok in rows:
+        if math.isnan(lat) or math.isnan(lon):
+            out.append(None)
+            continue
+        slow = False
+        if vid in prev:
+            pt, pla, plo, psog, pok = prev[vid]
+            if ok and pok and t - pt <= silence_us:
+                km = haversine_km(pla, plo, lat, lon)
+                kn = km / 1.852 / ((t - pt) / 3.6e9) if t > pt else (0.0 if km <= 0.5 else math.inf)
+                slow = kn < max_kn and (not psog >= max_kn or not sog >= max_kn)
+        if slow:
+            if start.get(vid) is None:
+                start[vid], count[vid] = prev[vid][0], 1
+            count[vid] += 1
+        else:
+            start[vid] = None
+        s = start.get(vid)
+        out.append(s if s is not None and t - s >= min_us and count[vid] >= min_fixes else None)
+        prev[vid] = (t, lat, lon, sog, ok)
+    return out
+
+
+def twin_track_episodes(
+    fixes: Sequence[tuple[int, int, float, float]], max_kmh: float, jitter_km: float, stale_us: float, min_sw: int
+) -> list[tuple[int, int, int, int]]:
+    """(vid, t_us, lat, lon) sorted by (vid, t) -> (vid, start, last switch, switches) of every episode with at
+    least ``min_sw`` switches between two mutually unreachable tracks (closed ones, then those still open)."""
+    out: list[tuple[int, int, int, int]] = []
+    states: dict[int, dict] = {}
+
+    def reach(track: tuple[float, float, float] | None, lat: float, lon: float, t: float) -> tuple[bool, float]:
+        if track is None:
+            return False, math.inf
+        d = haversine_km(track[0], track[1], lat, lon)
+        dt_h = (t - track[2]) / 3.6e9
+        return d <= jitter_km or (dt_h > 0 and d / dt_h <= max_kmh), d
+
+    def close(v: int, s: dict) -> None:
+        if s["b"] is not None and s["sw"] >= min_sw:
+            out.append((v, s["start"], s["last"], s["sw"]))
+        s.update(b=None, sw=0, cur=0)
+
+    for v, t, lat, lon in fixes:
+        if math.isnan(lat) or math.isnan(lon):
+            continue
+        s = states.setdefault(v, {"a": None, "b": None, "sw": 0, "cur": 0, "start": 0, "last": 0})
+        if s["b"] is not None and t - s["b"][2] > stale_us:
+            close(v, s)
+        if s["a"] is not None and t - s["a"][2] > stale_us:
+            if s["b"] is None:
+                s["a"] = None
+            else:
+                close_b = s["b"]
+                close(v, s)
+                s["a"] = close_b
+        if s["a"] is None:
+            s["a"], s["cur"] = (lat, lon, t), 0
+            continue
+        ok_a, d_a = reach(s["a"], lat, lon, t)
+        ok_b, d_b = reach(s["b"], lat, lon, t)
+        if ok_a and (not ok_b or d_a <= d_b):
+            track = 0
+        elif ok_b:
+            track = 1
+        else:
+            close(v, s)
+            s.update(b=(lat, lon, t), start=t, last=t, sw=1, cur=1)
+            continue
+        s["a" if track == 0 else "b"] = (lat, lon, t)
+        if track != s["cur"]:
+            s.update(sw=s["sw"] + 1, last=t, cur=track)
+    for v, s in sorted(states.items()):
+        if s["b"] is not None and s["sw"] >= min_sw:
+            out.append((v, s["start"], s["last"], s["sw"]))
+    return out

@@ -1,0 +1,168 @@
+"""Border crossings that are out of pattern (DESIGN.md, coast guard practice): small craft and fishing vessels
+crossing a configured boundary, or any vessel crossing and coming back within hours. Merchant ships on passage
+cross once and are normal traffic.
+
+A crossing is a step between two consecutive fixes of a vessel that intersects the boundary (lon/lat taken as
+planar over the step: steps are minutes long, boundaries are straight segments in a treaty's own terms).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from engine.alerts import NO_OTHER, AlertRows
+from engine.detectors.common import KM_PER_NM, US_PER_H, grow, haversine_km
+from engine.detectors.episodes import SMALL_CRAFT, fmt_h, latest_per_episode, ship_type_at
+from engine.fixes import NO_TIME
+from engine.geo.region_pack import RegionPack, Shapes
+from engine.runner import Step
+from feeds.jit import kernel
+
+
+@dataclass(frozen=True)
+class BorderSettings:
+    return_h: float = 6.0  # across and back within hours is out of pattern (DESIGN.md, coast guard practice)
+    max_speed_kn: float = 50.0  # a step faster than this is a spoofed jump, not a crossing (GFW segmenter)
+    max_step_h: float = 2.0  # a longer silence says nothing about where the vessel crossed
+    round_trip: float = 2.0  # sailed >= 2x the distance between the two crossings: it went and came back
+
+
+def boundary_segments(lines: Shapes) -> np.ndarray:
+    """(n, 4) segments (lon1, lat1, lon2, lat2) of every line."""
+    out = []
+    for i in range(len(lines)):
+        lat, lon = lines.part(i)
+        out.append(np.column_stack([lon[:-1], lat[:-1], lon[1:], lat[1:]]))
+    return np.ascontiguousarray(np.vstack(out)) if out else np.zeros((0, 4))
+
+
+@kernel
+def crossing_side(x1, y1, x2, y2, seg):
+    """Side (+1 / -1) of the boundary the step (x1, y1) -> (x2, y2) ends on if it crosses it, else 0; and the
+    fraction of the step where it crosses. Longitudes of the step are unwrapped to the segment's."""
+    for k in range(seg.shape[0]):
+        ax, ay, bx, by = seg[k, 0], seg[k, 1], seg[k, 2], seg[k, 3]
+        shift = 360.0 * np.round((ax - x1) / 360.0)
+        px, qx = x1 + shift, x2 + shift
+        if max(px, qx) < min(ax, bx) or min(px, qx) > max(ax, bx):
+            continue
+        if max(y1, y2) < min(ay, by) or min(y1, y2) > max(ay, by):
+            continue
+        d1 = (bx - ax) * (y1 - ay) - (by - ay) * (px - ax)
+        d2 = (bx - ax) * (y2 - ay) - (by - ay) * (qx - ax)
+        e1 = (qx - px) * (ay - y1) - (y2 - y1) * (ax - px)
+        e2 = (qx - px) * (by - y1) - (y2 - y1) * (bx - px)
+        if d1 * d2 < 0.0 and e1 * e2 <= 0.0:  # strictly through the line, endpoints of the line included
+            return (1 if d2 > 0.0 else -1), d1 / (d1 - d2)
+    return 0, 0.0
+
+
+@kernel
+def border_kernel(vid, t_us, lat, lon, small, seg, return_us, max_kn, max_step_us, round_trip, prev, prev_t, ep_t,
+                  ep_f, out_start, out_f):  # fmt: skip
+    """prev[v] = (lat, lon) of the last fix, prev_t[v] its time; ep_t[v] = (start, return or NO_TIME, side);
+    ep_f[v] = (lat, lon, small, km sailed since). out_f = (lat, lon, returned after h or NaN, small)."""
+    for i in range(vid.shape[0]):
+        out_start[i] = NO_TIME
+        if np.isnan(lat[i]) or np.isnan(lon[i]):
+            continue
+        v = vid[i]
+        t = t_us[i]
+        side, frac, km = 0, 0.0, 0.0
+        if prev_t[v] != NO_TIME and 0 < t - prev_t[v] <= max_step_us:
+            km = haversine_km(prev[v, 0], prev[v, 1], lat[i], lon[i])
+            if km / KM_PER_NM / ((t - prev_t[v]) / 3.6e9) <= max_kn:
+                side, frac = crossing_side(prev[v, 1], prev[v, 0], lon[i], lat[i], seg)
+            else:
+                km = 0.0
+        tc = prev_t[v] + np.int64(frac * (t - prev_t[v]))
+        clat = prev[v, 0] + frac * (lat[i] - prev[v, 0])
+        clon = prev[v, 1] + frac * (lon[i] - prev[v, 1])
+        prev[v, 0] = lat[i]
+        prev[v, 1] = lon[i]
+        prev_t[v] = t
+        active = ep_t[v, 0] != NO_TIME and t - ep_t[v, 0] <= return_us
+        if active:
+            ep_f[v, 3] += km * (1.0 - frac if side != 0 else 1.0)
+        # came back within hours, on a round trip (a lane that crosses the line twice is passage): out of pattern
+        back = side != 0 and active and side != ep_t[v, 2]
+        if back and ep_f[v, 2] == 0.0:
+            back = ep_f[v, 3] >= round_trip * haversine_km(ep_f[v, 0], ep_f[v, 1], clat, clon)
+        if back:
+            out_start[i] = ep_t[v, 0]
+            out_f[i, 0] = ep_f[v, 0]
+            out_f[i, 1] = ep_f[v, 1]
+            out_f[i, 2] = (tc - ep_t[v, 0]) / 3.6e9
+            out_f[i, 3] = ep_f[v, 2]
+            ep_t[v, 1] = tc
+            ep_t[v, 0] = NO_TIME
+            continue
+        if side != 0:
+            ep_t[v, 0] = tc
+            ep_t[v, 1] = NO_TIME
+            ep_t[v, 2] = side
+            ep_f[v, 0] = clat
+            ep_f[v, 1] = clon
+            ep_f[v, 2] = 1.0 if small[i] else 0.0
+            ep_f[v, 3] = km * (1.0 - frac)
+            active = True
+        if active and ep_f[v, 2] > 0.0:  # small craft: reported from the crossing on, while it stays across
+            out_start[i] = ep_t[v, 0]
+            out_f[i, 0] = ep_f[v, 0]
+            out_f[i, 1] = ep_f[v, 1]
+            out_f[i, 2] = np.nan
+            out_f[i, 3] = 1.0
+
+
+class BorderCrossing:
+    name = "border_crossing"
+
+    def __init__(self, boundary: RegionPack | Shapes, settings: BorderSettings | None = None) -> None:
+        self.settings = settings or BorderSettings()
+        lines = boundary.boundaries if isinstance(boundary, RegionPack) else boundary
+        self.seg = boundary_segments(lines)
+        self.prev = np.zeros((0, 2))
+        self.prev_t = np.zeros(0, np.int64)
+        self.ep_t = np.zeros((0, 3), np.int64)
+        self.ep_f = np.zeros((0, 4))
+        self.ship_type = np.zeros(0, np.int64)
+
+    def process(self, step: Step) -> list[pl.DataFrame]:
+        f, s, size = step.fixes, self.settings, step.fleet.size
+        self.prev = grow(self.prev, size, np.nan)
+        self.prev_t = grow(self.prev_t, size, NO_TIME)
+        self.ep_t = grow(self.ep_t, size, NO_TIME)
+        self.ep_f = grow(self.ep_f, size, np.nan)
+        self.ship_type = grow(self.ship_type, size, -1)
+        types = ship_type_at(f, step.identities, self.ship_type)
+        small = f.class_b | np.isin(types, SMALL_CRAFT)
+        n = len(f)
+        start, out_f = np.empty(n, np.int64), np.empty((n, 4))
+        border_kernel(f.vid, f.t_us, f.lat, f.lon, small, self.seg, int(s.return_h * US_PER_H), s.max_speed_kn,
+                      int(s.max_step_h * US_PER_H), s.round_trip, self.prev, self.prev_t, self.ep_t, self.ep_f,
+                      start, out_f)  # fmt: skip
+        rows = latest_per_episode(f.vid, start)
+        if rows.size == 0:
+            return []
+        o = out_f[rows]
+        reasons = []
+        for back, sm, ty, cb in zip(o[:, 2].tolist(), o[:, 3].tolist(), types[rows].tolist(),
+                                    f.class_b[rows].tolist(), strict=True):  # fmt: skip
+            who = "class B craft" if cb else ("fishing vessel" if ty == 30 else f"ship type {ty}" if ty >= 0 else "")
+            words = [f"crossed the boundary as a small craft ({who})" if sm > 0 else "crossed the boundary"]
+            if np.isfinite(back):
+                words.append(f"came back after {fmt_h(back)}")
+            reasons.append(words)
+        score = np.where(np.isfinite(o[:, 2]), 60.0, 40.0) + 10.0 * o[:, 3]
+        return [AlertRows(self.name, f.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], f.t_us[rows],
+                          o[:, 0], o[:, 1], score, reasons).frame()]  # fmt: skip
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k).copy() for k in ("prev", "prev_t", "ep_t", "ep_f", "ship_type")}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        for k in ("prev", "prev_t", "ep_t", "ep_f", "ship_type"):
+            setattr(self, k, arrays[k].copy())

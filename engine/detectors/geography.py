@@ -1,0 +1,157 @@
+"""Geography detectors: positions well inland, entering restricted or watched zones, out-of-pattern border crossings.
+
+Each walks each vessel's fixes in time order with state per vessel id (stream = batch), reports an episode as soon
+as its evidence is complete and re-reports it with the same start and a later end while it goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from engine.alerts import NO_OTHER, AlertRows
+from engine.detectors.common import US_PER_H, grow
+from engine.detectors.episodes import fmt_h, latest_per_episode
+from engine.fixes import NO_TIME
+from engine.geo.land import INLAND_SUSPICIOUS_KM, LandIndex
+from engine.geo.region_pack import RegionPack, Shapes
+from engine.geo.shapes import Polygons
+from engine.runner import Step
+from feeds.jit import kernel
+
+OUTSIDE = -1
+
+
+@kernel
+def runs_kernel(vid, t_us, key, rejoin_us, min_fixes, run_t, run_k, out_start, out_n):
+    """Episodes of fixes with the same ``key`` >= 0 (a zone, or 0 for "inland"); fixes with key -1 are outside,
+    NaN positions have key -2 and are ignored. An episode goes on while the vessel is back in the same key within
+    ``rejoin_us`` of its last fix there. run_t[v] = (start, last fix in); run_k[v] = (key, fixes)."""
+    for i in range(vid.shape[0]):
+        out_start[i] = NO_TIME
+        out_n[i] = 0
+        k = key[i]
+        if k < 0:
+            continue
+        v = vid[i]
+        t = t_us[i]
+        if run_t[v, 0] == NO_TIME or run_k[v, 0] != k or t - run_t[v, 1] > rejoin_us:
+            run_t[v, 0] = t
+            run_k[v, 0] = k
+            run_k[v, 1] = 0
+        run_t[v, 1] = t
+        run_k[v, 1] += 1
+        if run_k[v, 1] >= min_fixes:
+            out_start[i] = run_t[v, 0]
+            out_n[i] = run_k[v, 1]
+
+
+class _Runs:
+    """State and step of :func:`runs_kernel`; subclasses give each fix its key and word the alerts."""
+
+    name = ""
+    rejoin_s = 0.0
+    min_fixes = 1
+
+    def __init__(self) -> None:
+        self.run_t = np.zeros((0, 2), np.int64)
+        self.run_k = np.zeros((0, 2), np.int64)
+
+    def _runs(self, step: Step, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.run_t = grow(self.run_t, step.fleet.size, NO_TIME)
+        self.run_k = grow(self.run_k, step.fleet.size, OUTSIDE)
+        f = step.fixes
+        start, count = np.empty(len(f), np.int64), np.empty(len(f), np.int64)
+        runs_kernel(f.vid, f.t_us, key.astype(np.int64), int(self.rejoin_s * 1e6), self.min_fixes, self.run_t,
+                    self.run_k, start, count)  # fmt: skip
+        return latest_per_episode(f.vid, start), start, count
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {"run_t": self.run_t.copy(), "run_k": self.run_k.copy()}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.run_t, self.run_k = arrays["run_t"].copy(), arrays["run_k"].copy()
+
+
+def _keys(lat: np.ndarray, lon: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """-2 without a position, the zone index (or 0) inside, -1 outside."""
+    return np.where(np.isnan(lat) | np.isnan(lon), -2, np.where(inside >= 0, inside, OUTSIDE))
+
+
+@dataclass(frozen=True)
+class LandSettings:
+    inland_km: float = INLAND_SUSPICIOUS_KM  # >= 2 km inland: coast-line error and harbours excluded (GFW practice)
+    min_fixes: int = 2  # one stray fix inland is a receiver glitch more often than a spoofed position
+    rejoin_min: float = 30.0  # back inland within this long: the same episode
+
+
+class LandPosition(_Runs):
+    name = "land_position"
+
+    def __init__(self, land: LandIndex, settings: LandSettings | None = None) -> None:
+        super().__init__()
+        self.land = land
+        self.settings = settings or LandSettings()
+        self.min_fixes, self.rejoin_s = self.settings.min_fixes, self.settings.rejoin_min * 60
+
+    def process(self, step: Step) -> list[pl.DataFrame]:
+        f = step.fixes
+        coast = self.land.coast_km(f.lat, f.lon)
+        with np.errstate(invalid="ignore"):
+            inland = np.where(coast <= -self.settings.inland_km, 0, OUTSIDE)
+        rows, start, count = self._runs(step, _keys(f.lat, f.lon, inland))
+        if rows.size == 0:
+            return []
+        reasons = [[f"{int(n)} positions {-km:.0f} km inland over {fmt_h((t - s) / US_PER_H)}"]
+                   for n, km, t, s in zip(count[rows].tolist(), coast[rows].tolist(), f.t_us[rows].tolist(),
+                                          start[rows].tolist(), strict=True)]  # fmt: skip
+        score = np.clip(50 + 5 * count[rows], 50, 90).astype(np.float64)
+        return [AlertRows(self.name, f.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], f.t_us[rows],
+                          f.lat[rows], f.lon[rows], score, reasons).frame()]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ZoneSettings:
+    kinds: tuple[str, ...] = ("restricted", "watch")  # zone kinds that alert on entry (coast guard practice)
+    rejoin_min: float = 15.0  # out and back in within this long is one visit (position noise at the edge)
+
+
+class ZoneEntry(_Runs):
+    name = "zone_entry"
+    min_fixes = 1
+
+    def __init__(self, zones: RegionPack | Polygons, names: tuple[str, ...] = (),
+                 kinds: tuple[str, ...] = (), settings: ZoneSettings | None = None) -> None:  # fmt: skip
+        """Zones from a pack (those of ``settings.kinds``), or any polygons with their names and kinds."""
+        super().__init__()
+        self.settings = settings or ZoneSettings()
+        self.rejoin_s = self.settings.rejoin_min * 60
+        if isinstance(zones, RegionPack):
+            keep = [i for i in range(len(zones.zones)) if zones.zones.kinds[i] in self.settings.kinds]
+            self.polygons = _polygons(zones.zones, keep)
+            self.names = tuple(zones.zones.names[i] for i in keep)
+            self.kinds = tuple(str(zones.zones.kinds[i]) for i in keep)
+        else:
+            self.polygons, self.names = zones, names or tuple(f"zone {i}" for i in range(len(zones)))
+            self.kinds = kinds or ("restricted",) * len(zones)
+
+    def process(self, step: Step) -> list[pl.DataFrame]:
+        f = step.fixes
+        which = self.polygons.which(f.lat, f.lon) if len(self.polygons) else np.full(len(f), OUTSIDE)
+        rows, start, count = self._runs(step, _keys(f.lat, f.lon, which))
+        if rows.size == 0:
+            return []
+        reasons = [[f"entered {self.kinds[z]} zone {self.names[z]}",
+                    f"inside {fmt_h((t - s) / US_PER_H)} ({int(n)} positions)"]
+                   for z, n, t, s in zip(which[rows].tolist(), count[rows].tolist(), f.t_us[rows].tolist(),
+                                         start[rows].tolist(), strict=True)]  # fmt: skip
+        score = np.array([70.0 if self.kinds[z] == "restricted" else 40.0 for z in which[rows].tolist()])
+        return [AlertRows(self.name, f.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], f.t_us[rows],
+                          f.lat[rows], f.lon[rows], score, reasons).frame()]  # fmt: skip
+
+
+def _polygons(shapes: Shapes, keep: list[int]) -> Polygons:
+    rings = [[np.column_stack(shapes.part(i)[::-1]).tolist()] for i in keep]
+    return Polygons.from_rings(rings, [shapes.names[i] for i in keep])

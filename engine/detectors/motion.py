@@ -1,0 +1,314 @@
+"""Motion detectors: spoofing (impossible jumps and speeds) and loitering (slow for hours at sea).
+
+Both walk each vessel's fixes in time order with state per vessel id, so stream and batch agree. An episode is
+reported as soon as its evidence is complete and re-reported with the same start and a later end while it goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from engine.alerts import NO_OTHER, AlertRows
+from engine.detectors.common import KM_PER_NM, US_PER_H, grow, haversine_km
+from engine.detectors.episodes import HEAVY_TYPES, WORKING_TYPES, fmt_h, latest_per_episode, ship_type_at
+from engine.detectors.track import NO_SEG, SegmentSettings, Tracker
+from engine.fixes import NO_TIME
+from engine.geo.land import LandIndex
+from engine.geo.region_pack import Places
+from engine.geo.region_pack import haversine_km as hv
+from engine.runner import Step
+from feeds.jit import kernel
+
+NOISE_KM = 0.5  # position noise: two fixes this close at the same time are the same place
+
+
+@dataclass(frozen=True)
+class SpoofingSettings:
+    max_speed_kn: float = 50.0  # implied speed above this is impossible (DESIGN.md, GFW segmenter)
+    heavy_max_speed_kn: float = 30.0  # already impossible for cargo ships and tankers (DESIGN.md, industry practice)
+    min_jump_km: float = 3.0  # smaller jumps are GPS noise and station clock skew, whatever the implied speed
+    adopt_h: float = 6.0  # a jump the vessel never returns from becomes its track after this long
+    # Reports circling round a point at speed are a known GNSS spoofing pattern ("crop circles", C4ADS 2019); a
+    # merchant ship does not turn a full circle at 5 kn or more, turning at least 10 degrees a minute.
+    circle_deg: float = 360.0
+    circle_min_kn: float = 5.0
+    circle_min_rate: float = 10.0  # degrees per minute
+    circle_max_step_s: float = 300.0  # a longer silence breaks the circle: the turns in it are unknown
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
+
+
+@kernel
+def spoofing_kernel(vid, t_us, lat, lon, seg, new_seg, prev_seg, jump_kn, jump_km, ship_type, heavy_lo, heavy_hi,
+                    max_kn, heavy_kn, min_km, adopt_us, home, ep, ep_f, out_start, out_f):  # fmt: skip
+    """ep[v] = (start, return time or NO_TIME); ep_f[v] = (lat, lon, first km, first kn, max kn, n fixes)."""
+    for i in range(vid.shape[0]):
+        out_start[i] = NO_TIME
+        v = vid[i]
+        s = seg[i]
+        if s == NO_SEG:
+            continue
+        if home[v] == NO_SEG:
+            home[v] = s
+        heavy = heavy_lo <= ship_type[i] <= heavy_hi
+        limit = heavy_kn if heavy else max_kn
+        jump = jump_km[i] > min_km and jump_kn[i] > limit
+        t = t_us[i]
+        if ep[v, 0] != NO_TIME:
+            ep_f[v, 4] = max(ep_f[v, 4], jump_kn[i]) if jump else ep_f[v, 4]
+            ep_f[v, 5] += 1
+            out_start[i] = ep[v, 0]
+            if s == home[v]:  # back on its track: the episode ends here
+                ep[v, 1] = t
+                out_f[i, :] = ep_f[v, :]
+                ep[v, 0] = NO_TIME
+                continue
+            if t - ep[v, 0] > adopt_us:  # never came back: the new track is the vessel's now
+                home[v] = s
+                out_f[i, :] = ep_f[v, :]
+                ep[v, 0] = NO_TIME
+                continue
+            out_f[i, :] = ep_f[v, :]
+        elif jump and (new_seg[i] or s == prev_seg[i]):  # a jump onto a track seen before is a second
+            # transmitter on the same MMSI (identity_conflict), not a spoofed position
+            ep[v, 0] = t
+            ep[v, 1] = NO_TIME
+            ep_f[v, 0] = lat[i]
+            ep_f[v, 1] = lon[i]
+            ep_f[v, 2] = jump_km[i]
+            ep_f[v, 3] = jump_kn[i]
+            ep_f[v, 4] = jump_kn[i]
+            ep_f[v, 5] = 1
+            out_start[i] = t
+            out_f[i, :] = ep_f[v, :]
+        elif s != home[v]:  # a new segment without an impossible jump (the old one expired): follow it
+            home[v] = s
+
+
+@kernel
+def circling_kernel(vid, t_us, sog, cog, eligible, busy, min_deg, min_kn, min_rate, max_step_us, circ, out_start,
+                    out_f):  # fmt: skip
+    """Runs of reported courses turning one way at speed. circ[v] = (turned degrees, start, last t, last cog,
+    fixes, sum of speeds); rows in a jump episode (``busy``) break the run and are not reported twice."""
+    for i in range(vid.shape[0]):
+        out_start[i] = NO_TIME
+        v = vid[i]
+        t = float(t_us[i])
+        ok = eligible[i] and not busy[i] and sog[i] >= min_kn and not np.isnan(cog[i])
+        turning = False
+        if ok and not np.isnan(circ[v, 3]) and 0.0 < t - circ[v, 2] <= max_step_us:
+            d = (cog[i] - circ[v, 3]) % 360.0
+            d = d - 360.0 if d > 180.0 else d
+            rate = abs(d) / ((t - circ[v, 2]) / 60e6)
+            turning = rate >= min_rate and (circ[v, 0] == 0.0 or (d > 0.0) == (circ[v, 0] > 0.0))
+        if turning:
+            circ[v, 0] += d
+            circ[v, 4] += 1.0
+            circ[v, 5] += sog[i]
+        else:
+            circ[v, 0] = 0.0
+            circ[v, 1] = t
+            circ[v, 4] = 1.0
+            circ[v, 5] = sog[i]
+        circ[v, 2] = t
+        circ[v, 3] = cog[i] if ok else np.nan
+        if abs(circ[v, 0]) >= min_deg:
+            out_start[i] = np.int64(circ[v, 1])
+            out_f[i, 0] = abs(circ[v, 0]) / 360.0
+            out_f[i, 1] = circ[v, 5] / circ[v, 4]
+            out_f[i, 2] = circ[v, 4]
+
+
+class Spoofing:
+    """Impossible jumps: one alert per episode, from the jump away until the vessel is back on its track; and
+    reports circling at speed, the pattern of a spoofed GNSS receiver, when no jump gave the vessel away."""
+
+    name = "spoofing"
+
+    def __init__(self, settings: SpoofingSettings | None = None) -> None:
+        self.settings = settings or SpoofingSettings()
+        self.tracker = Tracker(self.settings.segments)
+        self.home = np.zeros(0, np.int64)
+        self.ep = np.zeros((0, 2), np.int64)
+        self.ep_f = np.zeros((0, 6))
+        self.ship_type = np.zeros(0, np.int64)
+        self.circ = np.zeros((0, 6))
+
+    def process(self, step: Step) -> list[pl.DataFrame]:
+        fixes, size, s = step.fixes, step.fleet.size, self.settings
+        self.home = grow(self.home, size, NO_SEG)
+        self.ep = grow(self.ep, size, NO_TIME)
+        self.ep_f = grow(self.ep_f, size, np.nan)
+        self.ship_type = grow(self.ship_type, size, -1)
+        self.circ = grow(self.circ, size, np.nan)
+        feats = self.tracker.update(fixes, size)
+        types = ship_type_at(fixes, step.identities, self.ship_type)
+        n = len(fixes)
+        start, out_f = np.empty(n, np.int64), np.empty((n, 6))
+        spoofing_kernel(fixes.vid, fixes.t_us, fixes.lat, fixes.lon, feats.seg, feats.new_seg, feats.prev_seg,
+                        feats.jump_kn, feats.jump_km, types,
+                        HEAVY_TYPES[0], HEAVY_TYPES[1], s.max_speed_kn, s.heavy_max_speed_kn, s.min_jump_km,
+                        int(s.adopt_h * US_PER_H), self.home, self.ep, self.ep_f, start, out_f)  # fmt: skip
+        frames = self._circles(step, types, start != NO_TIME)
+        rows = latest_per_episode(fixes.vid, start)
+        if rows.size == 0:
+            return frames
+        f = out_f[rows]
+        reasons = []
+        for r, (km, kn, top, nfix) in zip(rows.tolist(), f[:, 2:6].tolist(), strict=True):
+            secs = km / KM_PER_NM / kn * 3600 if np.isfinite(kn) and kn > 0 else 0.0
+            took = f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min"
+            spell = fmt_h((fixes.t_us[r] - start[r]) / US_PER_H)
+            top_s = "a jump in no time" if not np.isfinite(top) else f"up to {top:,.0f} kn implied"
+            first = f"{km:,.0f} km in no time" if secs == 0 else f"{km:,.0f} km in {took}: {kn:,.0f} kn implied"
+            reasons.append([f"jumped {first}", f"{int(nfix)} fixes off its track for {spell}, {top_s}"])
+        score = np.clip(40 + f[:, 2] / 2, 40, 100)
+        return [*frames, AlertRows("spoofing", fixes.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows],
+                                   fixes.t_us[rows], f[:, 0], f[:, 1], score, reasons).frame()]  # fmt: skip
+
+    def _circles(self, step: Step, types: np.ndarray, busy: np.ndarray) -> list[pl.DataFrame]:
+        fixes, s = step.fixes, self.settings
+        eligible = ~fixes.class_b & ~((types >= WORKING_TYPES[0]) & (types <= WORKING_TYPES[1]))
+        start, out_f = np.empty(len(fixes), np.int64), np.empty((len(fixes), 3))
+        circling_kernel(fixes.vid, fixes.t_us, fixes.sog, fixes.cog, eligible, busy, s.circle_deg, s.circle_min_kn,
+                        s.circle_min_rate, s.circle_max_step_s * 1e6, self.circ, start, out_f)  # fmt: skip
+        rows = latest_per_episode(fixes.vid, start)
+        if rows.size == 0:
+            return []
+        f = out_f[rows]
+        mins = (fixes.t_us[rows] - start[rows]) / 60e6
+        reasons = [[f"reported circling: {turns:.1f} turns in {m:.0f} min at {kn:.1f} kn over {int(k)} positions",
+                    "a GNSS spoofing pattern, not a merchant ship's track"]
+                   for turns, kn, k, m in zip(f[:, 0].tolist(), f[:, 1].tolist(), f[:, 2].tolist(), mins.tolist(),
+                                              strict=True)]  # fmt: skip
+        score = np.clip(30 + 10 * f[:, 0], 30, 70)
+        return [AlertRows("spoofing", fixes.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], fixes.t_us[rows],
+                          fixes.lat[rows], fixes.lon[rows], score, reasons).frame()]  # fmt: skip
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        out = {f"track_{k}": v for k, v in self.tracker.snapshot().items()}
+        out.update({k: getattr(self, k).copy() for k in ("home", "ep", "ep_f", "ship_type", "circ")})
+        return out
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.tracker.restore({k[6:]: v for k, v in arrays.items() if k.startswith("track_")})
+        for name in ("home", "ep", "ep_f", "ship_type", "circ"):
+            setattr(self, name, arrays[name].copy())
+
+
+@dataclass(frozen=True)
+class LoiteringSettings:
+    max_speed_kn: float = 2.0  # < 2 kn ... (DESIGN.md, GFW loitering)
+    min_hours: float = 2.0  # ... for >= 2 h (GFW loitering)
+    min_shore_nm: float = 20.0  # >= 20 nm from shore for open-sea loitering (GFW loitering)
+    port_km: float = 3.0  # within 3 km of a port or anchorage is a port visit, not loitering (GFW anchorages)
+    # Between two fixes the vessel counts as slow when it reported < 2 kn at either and its average speed
+    # over the step is < 2 kn (GFW measures loitering on the speed between consecutive positions). Offshore,
+    # satellite passes come every ~100 min: a silence of two missed passes still bounds the average speed; a
+    # longer one says too little about what happened in it.
+    max_silence_h: float = 4.0
+    min_positions: int = 3  # one long step between two positions says nothing of what happened in it
+
+
+@kernel
+def loitering_kernel(vid, t_us, lat, lon, sog, eligible, max_kn, min_us, min_fixes, silence_us, noise_km, prev_t,
+                     prev_f, run_t, run_f, out_start, out_f):  # fmt: skip
+    """prev_t[v], prev_f[v] = (lat, lon, sog, eligible) of the last positioned fix; run_t[v] = (start, NO_TIME);
+    run_f[v] = (lat, lon, km travelled, fixes)."""
+    for i in range(vid.shape[0]):
+        out_start[i] = NO_TIME
+        v = vid[i]
+        if np.isnan(lat[i]) or np.isnan(lon[i]):
+            continue
+        t = t_us[i]
+        slow = False
+        km = 0.0
+        if prev_t[v] != NO_TIME and eligible[i] and prev_f[v, 3] > 0.0 and t - prev_t[v] <= silence_us:
+            km = haversine_km(prev_f[v, 0], prev_f[v, 1], lat[i], lon[i])
+            dt_h = (t - prev_t[v]) / US_PER_H
+            implied = km / KM_PER_NM / dt_h if dt_h > 0.0 else (0.0 if km <= noise_km else np.inf)
+            reported_slow = not prev_f[v, 2] >= max_kn or not sog[i] >= max_kn  # NaN speed counts as slow
+            slow = implied < max_kn and reported_slow
+        if slow:
+            if run_t[v, 0] == NO_TIME:
+                run_t[v, 0] = prev_t[v]
+                run_f[v, 0] = prev_f[v, 0]
+                run_f[v, 1] = prev_f[v, 1]
+                run_f[v, 2] = 0.0
+                run_f[v, 3] = 1.0
+            run_f[v, 2] += km
+            run_f[v, 3] += 1.0
+            if t - run_t[v, 0] >= min_us and run_f[v, 3] >= min_fixes:
+                out_start[i] = run_t[v, 0]
+                out_f[i, :] = run_f[v, :]
+        else:
+            run_t[v, 0] = NO_TIME
+        prev_t[v] = t
+        prev_f[v, 0] = lat[i]
+        prev_f[v, 1] = lon[i]
+        prev_f[v, 2] = sog[i]
+        prev_f[v, 3] = 1.0 if eligible[i] else 0.0
+
+
+class Loitering:
+    """Slow for hours at sea, far from shore and from ports and anchorages (GFW loitering)."""
+
+    name = "loitering"
+
+    def __init__(self, land: LandIndex, places: Places | None = None, settings: LoiteringSettings | None = None):
+        self.settings = settings or LoiteringSettings()
+        self.land = land
+        self.places = places
+        self.prev_t = np.zeros(0, np.int64)
+        self.prev_f = np.zeros((0, 4))
+        self.run_t = np.zeros((0, 2), np.int64)
+        self.run_f = np.zeros((0, 4))
+
+    def _eligible(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        shore = self.land.coast_km(lat, lon)
+        with np.errstate(invalid="ignore"):
+            ok = shore >= self.settings.min_shore_nm * KM_PER_NM
+        if self.places is not None and len(self.places) and ok.any():
+            idx = np.flatnonzero(ok)
+            p = self.places
+            d = hv(lat[idx, None], lon[idx, None], p.lat[None, :], p.lon[None, :]) - p.radius_km[None, :]
+            ok[idx[(d <= self.settings.port_km).any(axis=1)]] = False
+        return ok, shore
+
+    def process(self, step: Step) -> list[pl.DataFrame]:
+        fixes, s = step.fixes, self.settings
+        self.prev_t = grow(self.prev_t, step.fleet.size, NO_TIME)
+        self.prev_f = grow(self.prev_f, step.fleet.size, np.nan)
+        self.run_t = grow(self.run_t, step.fleet.size, NO_TIME)
+        self.run_f = grow(self.run_f, step.fleet.size, np.nan)
+        eligible, shore = self._eligible(fixes.lat, fixes.lon)
+        n = len(fixes)
+        start, out_f = np.empty(n, np.int64), np.empty((n, 4))
+        loitering_kernel(fixes.vid, fixes.t_us, fixes.lat, fixes.lon, fixes.sog, eligible, s.max_speed_kn,
+                         int(s.min_hours * US_PER_H), s.min_positions, int(s.max_silence_h * US_PER_H), NOISE_KM,
+                         self.prev_t,
+                         self.prev_f, self.run_t, self.run_f, start, out_f)  # fmt: skip
+        rows = latest_per_episode(fixes.vid, start)
+        if rows.size == 0:
+            return []
+        f = out_f[rows]
+        hours = (fixes.t_us[rows] - start[rows]) / US_PER_H
+        mean_kn = f[:, 2] / KM_PER_NM / np.maximum(hours, 1e-9)
+        reasons = [
+            [f"slow for {fmt_h(h)} at sea: {kn:.1f} kn on average over {int(k)} positions",
+             f"{sh:.0f} km from shore, away from ports and anchorages"]
+            for kn, k, h, sh in zip(mean_kn.tolist(), f[:, 3].tolist(), hours.tolist(), shore[rows].tolist(),
+                                    strict=True)
+        ]  # fmt: skip
+        score = np.clip(20 + 10 * hours, 0, 80)
+        return [AlertRows("loitering", fixes.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], fixes.t_us[rows],
+                          f[:, 0], f[:, 1], score, reasons).frame()]  # fmt: skip
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k).copy() for k in ("prev_t", "prev_f", "run_t", "run_f")}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        for k in ("prev_t", "prev_f", "run_t", "run_f"):
+            setattr(self, k, arrays[k].copy())

@@ -1,0 +1,75 @@
+"""Border crossings: out-of-pattern behaviour on made-up tracks, and the crossing test against its reference."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.detectors.border import BorderCrossing, boundary_segments, crossing_side
+from engine.geo.regions import load_pack
+from tests import reference as ref
+from tests.engine.detectors.tracks import alerts, line, track
+
+SPOT = (19.9, 108.076)  # on the VN-CN line between points 10 and 11, about 45 km from shore
+
+
+def across_and_back(mmsi: int, stay_h: float, msg_type: int = 1) -> object:
+    out = np.arange(0, 3600, 60.0)
+    lat1, lon1 = line(out, SPOT[0], SPOT[1] - 0.1, 8.0, 90.0)  # eastwards across the line
+    stay = np.arange(3600, 3600 + stay_h * 3600, 60.0)
+    back = np.arange(3600 + stay_h * 3600, 7200 + stay_h * 3600, 60.0)
+    lat3, lon3 = line(back - back[0], lat1[-1], lon1[-1], 8.0, 270.0)
+    t = np.concatenate([out, stay, back])
+    lat = np.concatenate([lat1, np.full(stay.size, lat1[-1]), lat3])
+    lon = np.concatenate([lon1, np.full(stay.size, lon1[-1]), lon3])
+    return track(mmsi, t, lat, lon, 8.0, msg_type)
+
+
+def test_crossing_and_coming_back_within_hours() -> None:
+    pack = load_pack("gulf-of-tonkin")
+    got = alerts([BorderCrossing(pack)], across_and_back(412000040, 2.0), across_and_back(412000041, 9.0))
+    assert got["mmsi"].to_list() == [412000040]
+    assert "came back after" in got["reasons"][0][-1]
+
+
+def test_small_craft_alerts_on_the_first_crossing() -> None:
+    pack = load_pack("gulf-of-tonkin")
+    got = alerts([BorderCrossing(pack)], across_and_back(412000042, 9.0, msg_type=18))
+    assert got.height == 2  # out, then back as a new crossing (9 h later is no longer "within hours")
+    assert all("small craft" in r[0] for r in got["reasons"].to_list())
+
+
+def test_merchant_on_passage_is_normal() -> None:
+    pack = load_pack("gulf-of-tonkin")
+    t = np.arange(0, 6 * 3600, 60.0)
+    lat, lon = line(t, SPOT[0], SPOT[1] - 0.5, 14.0, 90.0)
+    assert alerts([BorderCrossing(pack)], track(412000043, t, lat, lon, 14.0)).height == 0
+
+
+LINE = [(179.0, -1.0), (-179.0, 1.0), (-178.0, 3.0)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(*(st.floats(-2, 4) for _ in range(2)), *(st.floats(-2, 4) for _ in range(2)), st.sampled_from([0.0, 360.0]))
+def test_crossing_matches_reference(y1: float, dx1: float, y2: float, dx2: float, turn: float) -> None:
+    seg = np.array([[179.0, -1.0, 181.0, 1.0], [181.0, 1.0, 182.0, 3.0]])
+    p, q = (178.0 + dx1 - turn, y1), (178.0 + dx2 - turn, y2)
+    side, frac = crossing_side(p[0], p[1], q[0], q[1], seg)
+    assert side == ref.crossing(p, q, [(179.0, -1.0), (181.0, 1.0), (182.0, 3.0)])
+    assert 0.0 <= frac <= 1.0
+
+
+def test_boundary_segments_of_the_pack() -> None:
+    seg = boundary_segments(load_pack("gulf-of-tonkin").boundaries)
+    assert seg.shape == (20, 4) and np.isfinite(seg).all()
+
+
+def test_a_lane_crossing_the_line_twice_is_passage() -> None:
+    pack = load_pack("gulf-of-tonkin")
+    t = np.arange(0, 3 * 3600, 60.0)
+    lat, lon = line(t, 19.6, 107.8, 14.0, 45.0)  # north-east round the corner at point 11: crossing twice
+    seg = boundary_segments(pack.boundaries)
+    crossings = sum(crossing_side(lon[k], lat[k], lon[k + 1], lat[k + 1], seg)[0] != 0 for k in range(t.size - 1))
+    assert crossings == 2
+    assert alerts([BorderCrossing(pack)], track(412000044, t, lat, lon, 14.0)).height == 0
