@@ -1,0 +1,268 @@
+"""``ais_gap``: a vessel went dark where reception was good (other vessels nearby kept reporting).
+
+Coverage comes from the fixes themselves: a grid of distinct vessels heard per spatial cell and time bucket.
+A bucket's count is final once the watermark has passed its end (every fix in it has arrived), so a gap is
+decided when its reappearance fix and every bucket up to it are complete; until then it waits in the state.
+A silence counts as going dark when, in most time buckets strictly inside it, enough other vessels were heard
+around both the point where the vessel vanished and the point where it reappeared. A station outage silences
+the neighbours too, and a satellite-only area hears few, so neither produces an alert.
+
+How long a silence must be scales with how much reporting was expected around it: ``gap_h`` (6 h, GFW) where
+few vessels are heard, shortened in proportion to the vessels heard per bucket down to ``dense_gap_h``. Class B
+is heard over a shorter range than class A, so a class B vessel's coverage counts class B neighbours only.
+
+A vessel still dark at the end of the input is not reported by default (``report_open``): an open silence cannot
+yet be told from a vessel that sailed out of range, moored with its set off, or simply the end of the data; a
+live engine reports it when the vessel reappears. With ``report_open``, :meth:`Engine.finish` judges it on the
+coverage around where it vanished up to the last time in the input ("still dark at the end of the data").
+Only fixes with a position take part (a report without a position says nothing about where it went dark).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from engine.alerts import NO_OTHER, AlertRows
+from engine.detectors.common import KM_PER_NM, US_PER_H, grow, haversine_km
+from engine.runner import FINAL_WATERMARK, Step
+from feeds.jit import kernel
+
+
+@dataclass(frozen=True)
+class GapSettings:
+    gap_h: float = 6.0  # GFW AIS gap events: a gap of 6 h or more
+    dense_gap_h: float = 2.0  # shortest significant gap, where dense shore coverage makes silence rare
+    good_vessels: float = 1.0  # vessels heard nearby per bucket for "good" coverage (GFW: others kept reporting)
+    full_gap_vessels: float = 0.5  # vessels heard per bucket at which gap_h is needed; more shorten it in proportion
+    good_fraction: float = 0.8  # share of the gap's buckets that must have good coverage
+    cell_deg: float = 0.2  # coverage cell (~22 km): the neighbourhood is 3 x 3 cells around a point
+    bucket_min: float = 30.0  # coverage time bucket
+    retain_h: float = 72.0  # coverage kept this long; a longer gap is judged on its last retain_h hours
+    report_open: bool = False  # report vessels still dark at the end of the input
+
+
+@kernel
+def gap_candidates(vid, t_us, lat, lon, last_t, last_lat, last_lon, min_gap_us):
+    """Silences of at least ``min_gap_us`` between consecutive fixes of a vessel (rows sorted by vid, time).
+
+    ``last_*`` hold each vessel's previous fix (``last_t`` < 0 when none) and are updated in place. Returns the
+    row index of each reappearance and the previous fix (time, lat, lon) before it. NaN positions are skipped.
+    """
+    n = vid.shape[0]
+    rows = np.empty(n, np.int64)
+    t0 = np.empty(n, np.int64)
+    la0 = np.empty(n, np.float64)
+    lo0 = np.empty(n, np.float64)
+    k = 0
+    for r in range(n):
+        if np.isnan(lat[r]) or np.isnan(lon[r]):
+            continue
+        v = vid[r]
+        if last_t[v] >= 0 and t_us[r] - last_t[v] >= min_gap_us:
+            rows[k] = r
+            t0[k] = last_t[v]
+            la0[k] = last_lat[v]
+            lo0[k] = last_lon[v]
+            k += 1
+        last_t[v] = t_us[r]
+        last_lat[v] = lat[r]
+        last_lon[v] = lon[r]
+    return rows[:k], t0[:k], la0[:k], lo0[:k]
+
+
+class CoverageGrid:
+    """Distinct vessels heard per (cell, time bucket), from the fixes; a bucket is final once the watermark passed."""
+
+    def __init__(self, cell_deg: float, bucket_us: int) -> None:
+        self.cell_deg = cell_deg
+        self.bucket_us = bucket_us
+        self.n_lon = math.ceil(360.0 / cell_deg)
+        self._open = pl.DataFrame(schema={"cell": pl.Int64, "bucket": pl.Int64, "vid": pl.Int64, "b": pl.Boolean})
+        # (cell, bucket) -> (vessels heard, class B vessels heard), final buckets only
+        self.counts: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def cell(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ci = np.floor((np.asarray(lat) + 90.0) / self.cell_deg).astype(np.int64)
+        x = np.asarray(lon) - 360.0 * np.floor((np.asarray(lon) + 180.0) / 360.0)
+        cj = np.floor((x + 180.0) / self.cell_deg).astype(np.int64) % self.n_lon
+        return ci, cj
+
+    def add(self, vid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, b: np.ndarray) -> None:
+        ok = ~(np.isnan(lat) | np.isnan(lon))
+        ci, cj = self.cell(lat[ok], lon[ok])
+        new = pl.DataFrame(
+            {"cell": ci * self.n_lon + cj, "bucket": t_us[ok] // self.bucket_us, "vid": vid[ok], "b": b[ok]}
+        )
+        self._open = pl.concat([self._open, new]).unique()
+
+    def close(self, watermark_us: int, keep_from_us: int) -> None:
+        """Count the buckets that ended before the watermark; forget the ones before ``keep_from_us``."""
+        done = self._open["bucket"] < watermark_us // self.bucket_us if watermark_us != FINAL_WATERMARK else None
+        final = self._open if done is None else self._open.filter(done)
+        self._open = self._open.clear() if done is None else self._open.filter(~done)
+        per_vessel = final.group_by(["cell", "bucket", "vid"]).agg(pl.col("b").any())
+        counted = per_vessel.group_by(["cell", "bucket"]).agg(pl.len().alias("n"), pl.col("b").sum().alias("nb"))
+        for cell, bucket, n, nb in counted.iter_rows():
+            self.counts[(cell, bucket)] = (n, nb)
+        oldest = keep_from_us // self.bucket_us
+        if any(b < oldest for _, b in self.counts):
+            self.counts = {key: n for key, n in self.counts.items() if key[1] >= oldest}
+
+    def heard(self, lat: float, lon: float, bucket: int, class_b: bool) -> int:
+        """Vessels heard in the 3 x 3 cells around a point in one bucket (a vessel crossing cells counts twice).
+
+        Class B transmits with less power and is heard over a shorter range, so for a class B vessel only class B
+        neighbours show that reception was good.
+        """
+        ci, cj = self.cell(np.array([lat]), np.array([lon]))
+        total = 0
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                n = self.counts.get(((ci[0] + di) * self.n_lon + (cj[0] + dj) % self.n_lon, bucket), (0, 0))
+                total += n[1] if class_b else n[0]
+        return total
+
+
+class GapDetector:
+    """Detector of ``ais_gap`` (see the module's docstring)."""
+
+    name = "gaps"
+
+    def __init__(self, settings: GapSettings | None = None) -> None:
+        self.settings = settings or GapSettings()
+        s = self.settings
+        self.bucket_us = int(s.bucket_min * 60e6)
+        self.grid = CoverageGrid(s.cell_deg, self.bucket_us)
+        self.last_t = np.zeros(0, np.int64)
+        self.last_lat = np.zeros(0, np.float64)
+        self.last_lon = np.zeros(0, np.float64)
+        self.max_t = -1
+        self.is_b = np.zeros(0, np.bool_)  # class B (types 18, 19) at the vessel's last fix
+        # gaps whose reappearance has arrived, waiting for their coverage: mmsi, t0, lat0, lon0, t1, lat1, lon1, B
+        self.waiting: list[tuple[int, int, float, float, int, float, float, int]] = []
+
+    def process(self, step: Step) -> list[pl.DataFrame]:
+        s = self.settings
+        f = step.fixes
+        n = step.fleet.size
+        self.last_t, self.last_lat, self.last_lon = (
+            grow(self.last_t, n, -1),
+            grow(self.last_lat, n, np.nan),
+            grow(self.last_lon, n, np.nan),
+        )
+        self.is_b = grow(self.is_b, n, False)
+        if len(f):
+            self.max_t = max(self.max_t, int(f.t_us.max()))
+            rows, t0, la0, lo0 = gap_candidates(
+                f.vid, f.t_us, f.lat, f.lon, self.last_t, self.last_lat, self.last_lon, int(s.dense_gap_h * US_PER_H)
+            )
+            for r, a, b, c in zip(rows.tolist(), t0.tolist(), la0.tolist(), lo0.tolist(), strict=True):
+                g = (int(f.mmsi[r]), a, b, c, int(f.t_us[r]), float(f.lat[r]), float(f.lon[r]), int(f.class_b[r]))
+                self.waiting.append(g)
+            self.grid.add(f.vid, f.t_us, f.lat, f.lon, f.class_b)
+            vids, starts = f.vessel_runs()
+            self.is_b[vids] = f.class_b[starts[1:] - 1]  # each vessel's latest fix
+        retain_us = int(s.retain_h * US_PER_H)
+        keep_from = -(2**62) if step.final else step.watermark_us - retain_us - 2 * self.bucket_us
+        self.grid.close(step.watermark_us, keep_from)
+        complete = FINAL_WATERMARK if step.final else (step.watermark_us // self.bucket_us) * self.bucket_us
+        is_ready = [(g[4] // self.bucket_us + 1) * self.bucket_us <= complete for g in self.waiting]
+        ready = [g for g, ok in zip(self.waiting, is_ready, strict=True) if ok]
+        self.waiting = [g for g, ok in zip(self.waiting, is_ready, strict=True) if not ok]
+        found = [a for g in ready if (a := self._judge(*g[:7], bool(g[7]), still_dark=False)) is not None]
+        if step.final and s.report_open:
+            found += self._open_gaps(step)
+        return [self._rows(found)] if found else []
+
+    def _open_gaps(self, step: Step) -> list[tuple]:
+        min_us = int(self.settings.dense_gap_h * US_PER_H)
+        dark = np.flatnonzero(
+            (self.last_t[: step.fleet.size] >= 0) & (self.last_t[: step.fleet.size] <= self.max_t - min_us)
+        )
+        out = []
+        for v in dark.tolist():
+            lat, lon = float(self.last_lat[v]), float(self.last_lon[v])
+            a = self._judge(
+                int(step.fleet.mmsi[v]), int(self.last_t[v]), lat, lon, self.max_t, lat, lon, bool(self.is_b[v]), True
+            )
+            if a is not None:
+                out.append(a)
+        return out
+
+    def _judge(self, mmsi: int, t0: int, lat0: float, lon0: float, t1: int, lat1: float, lon1: float, b: bool,
+               still_dark: bool) -> tuple | None:  # fmt: skip
+        s = self.settings
+        first = max(t0, t1 - int(s.retain_h * US_PER_H)) // self.bucket_us + 1  # buckets wholly inside the gap
+        last = t1 // self.bucket_us - 1
+        if last < first:
+            return None
+        heard = [
+            min(self.grid.heard(lat0, lon0, k, b), self.grid.heard(lat1, lon1, k, b)) for k in range(first, last + 1)
+        ]
+        good = sum(h >= s.good_vessels for h in heard) / len(heard)
+        typical = float(np.median(heard))
+        if good < s.good_fraction or typical <= 0:
+            return None
+        need_h = min(s.gap_h, max(s.dense_gap_h, s.gap_h * s.full_gap_vessels / typical))
+        hours = (t1 - t0) / US_PER_H
+        if hours < need_h:
+            return None
+        km = float(haversine_km(lat0, lon0, lat1, lon1))
+        kn = km / KM_PER_NM / hours
+        vessels = f"{typical:.0f} vessel{'s' if round(typical) != 1 else ''}"
+        why = [f"dark {hours:.1f} h in good coverage ({vessels} heard nearby)"]
+        if still_dark:
+            why.append(f"still dark at the end of the data; vanished at {lat0:.4f}, {lon0:.4f}")
+        else:
+            why.append(f"vanished at {lat0:.4f}, {lon0:.4f}; reappeared {km:.0f} km away, {kn:.1f} kn implied")
+        verb = "is" if round(typical) == 1 else "are"
+        why.append(f"a gap of {need_h:.1f} h is significant where {vessels} {verb} heard (GFW: 6 h)")
+        score = min(100.0, 30.0 + 30.0 * math.log2(1.0 + hours / need_h) * good)
+        return (mmsi, t0, t1, lat0, lon0, score, why)
+
+    @staticmethod
+    def _rows(found: list[tuple]) -> pl.DataFrame:
+        cols = list(zip(*found, strict=True))
+        return AlertRows(
+            kind="ais_gap",
+            mmsi=np.array(cols[0], np.int64),
+            other_mmsi=np.full(len(found), NO_OTHER, np.int64),
+            start_us=np.array(cols[1], np.int64),
+            end_us=np.array(cols[2], np.int64),
+            lat=np.array(cols[3], np.float64),
+            lon=np.array(cols[4], np.float64),
+            score=np.array(cols[5], np.float64),
+            reasons=list(cols[6]),
+        ).frame()
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        counts = np.array([(c, b, *n) for (c, b), n in self.grid.counts.items()], np.int64).reshape(-1, 4)
+        opened = self.grid._open.to_numpy().astype(np.int64).reshape(-1, 4)
+        waiting = np.array(self.waiting, np.float64).reshape(-1, 8)  # times fit float64 exactly below 2**53 µs
+        return {
+            "last_t": self.last_t.copy(),
+            "last_lat": self.last_lat.copy(),
+            "last_lon": self.last_lon.copy(),
+            "max_t": np.array([self.max_t]),
+            "is_b": self.is_b.copy(),
+            "counts": counts,
+            "open": opened,
+            "waiting": waiting,
+        }
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.last_t, self.last_lat, self.last_lon = arrays["last_t"], arrays["last_lat"], arrays["last_lon"]
+        self.max_t = int(arrays["max_t"][0])
+        self.is_b = arrays["is_b"]
+        self.grid.counts = {(int(c), int(b)): (int(n), int(nb)) for c, b, n, nb in arrays["counts"].tolist()}
+        opened = arrays["open"]
+        self.grid._open = pl.DataFrame(
+            {"cell": opened[:, 0], "bucket": opened[:, 1], "vid": opened[:, 2], "b": opened[:, 3].astype(bool)}
+        )
+        self.waiting = [
+            (int(m), int(a), b, c, int(d), e, g, int(k)) for m, a, b, c, d, e, g, k in arrays["waiting"].tolist()
+        ]

@@ -1,0 +1,197 @@
+"""Encounters: the grid-hash pairing against all pairs (fixed edge cases and Hypothesis), the detector on made-up
+meetings, and stream = batch on a simulated scenario."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.detectors.encounters import EncounterDetector, EncounterSettings
+from engine.detectors.gaps import GapDetector
+from engine.detectors.pairs import KM_PER_DEG, close_pairs
+from engine.geo.regions import load_pack
+from engine.runner import Engine
+from tests import reference as ref
+from tests.engine.detectors.scenario import T0, chunked_alerts, empty_tables, framed_alerts, positions, simulated
+
+
+def pairs_of(lat: list[float], lon: list[float], km: float = 0.5) -> list[tuple[int, int]]:
+    i, j, d = close_pairs(np.array(lat, float), np.array(lon, float), km)
+    assert np.all(d <= km)
+    return list(zip(i.tolist(), j.tolist(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"),
+    [
+        ([], []),  # nothing
+        ([20.0], [108.0]),  # one ping
+        ([20.0, 20.0, 20.0], [108.0, 108.0, 108.0]),  # duplicates
+        ([20.0, math.nan, 20.001], [108.0, 108.0, math.nan]),  # NaN never pairs
+        ([10.0, 10.0, 10.001], [179.999, -179.999, -179.998]),  # across the antimeridian
+        ([60.0, 60.0], [0.0, 0.008]),  # high latitude: several longitude cells apart but 0.45 km
+        ([-90.0 + 0.5 / KM_PER_DEG * 100, -90.0 + 0.5 / KM_PER_DEG * 101], [5.0, 5.0]),  # exactly on cell borders
+        ([20.0, 20.0 + 0.5 / KM_PER_DEG], [108.0, 108.0]),  # exactly max_km apart (within rounding)
+        ([89.5, 89.5], [0.0, 10.0]),  # near the pole
+    ],
+)
+def test_pairs_match_all_pairs_on_edge_cases(lat: list[float], lon: list[float]) -> None:
+    assert pairs_of(lat, lon) == ref.close_pairs(lat, lon, 0.5)
+
+
+def test_pairs_reject_a_bad_distance() -> None:
+    with pytest.raises(ValueError, match="max_km"):
+        close_pairs(np.zeros(2), np.zeros(2), 0.0)
+
+
+centre = st.tuples(st.floats(-80, 80), st.sampled_from([-180.0, -179.99, 0.0, 108.0, 179.99, 180.0]))
+offsets = st.lists(st.tuples(st.floats(-0.01, 0.01), st.floats(-0.02, 0.02)), min_size=0, max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(centre, offsets, st.sampled_from([0.1, 0.5, 2.0]))
+def test_pairs_match_all_pairs_on_clusters(c: tuple[float, float], offs: list[tuple[float, float]], km: float) -> None:
+    lat = [c[0] + a for a, _ in offs]
+    lon = [c[1] + b for _, b in offs]
+    got = pairs_of(lat, lon, km)
+    want = ref.close_pairs(lat, lon, km)
+    # a pair within 1e-9 km of max_km may fall either side of it with rounding
+    near_edge = {
+        (i, j)
+        for i in range(len(lat))
+        for j in range(i + 1, len(lat))
+        if abs(ref.haversine_km(lat[i], lon[i], lat[j], lon[j]) - km) < 1e-9
+    }
+    assert set(got) - near_edge == set(want) - near_edge
+
+
+def meeting(hours: float, kn: float, lat: float = 20.2, lon: float = 108.3, apart_km: float = 0.2) -> pl.DataFrame:
+    """Two vessels side by side (one ``apart_km`` north of the other) for ``hours``, reporting each minute."""
+    t = np.arange(0, int(hours * 60)) * 60.0
+    rows = []
+    for mmsi, dlat in ((574000002, 0.0), (574000001, apart_km / KM_PER_DEG)):
+        drift = kn * 1.852 / KM_PER_DEG / 3600.0 * t
+        rows.append(positions(mmsi, t, lat + dlat + drift, np.full(t.shape, lon), sog=kn))
+    return pl.concat(rows).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+
+
+def run(table: pl.DataFrame, detector: EncounterDetector) -> pl.DataFrame:
+    engine = Engine([detector])
+    engine.process(table, *empty_tables())
+    engine.finish()
+    return engine.alerts()
+
+
+PLACES = load_pack("gulf-of-tonkin").places
+
+
+def test_a_slow_meeting_offshore_is_one_encounter_with_both_vessels() -> None:
+    alerts = run(meeting(3.0, 0.5), EncounterDetector(PLACES))
+    assert alerts.height == 1
+    row = alerts.row(0, named=True)
+    assert (row["kind"], row["mmsi"], row["other_mmsi"]) == ("encounter", 574000001, 574000002)
+    hours = (row["end"] - row["start"]).total_seconds() / 3600
+    assert 2.5 < hours <= 3.0
+    assert any("0.5 and 0.5 kn" in r for r in row["reasons"])
+    assert any("km from the nearest port" in r for r in row["reasons"])
+
+
+@pytest.mark.parametrize(
+    ("hours", "kn", "apart", "where"),
+    [
+        (1.5, 0.5, 0.2, (20.2, 108.3)),  # too short
+        (3.0, 5.0, 0.2, (20.2, 108.3)),  # too fast: convoy, not a transfer
+        (3.0, 0.5, 0.8, (20.2, 108.3)),  # too far apart
+        (3.0, 0.5, 0.2, None),  # in port
+    ],
+)
+def test_no_encounter_when_a_condition_fails(hours: float, kn: float, apart: float, where: tuple | None) -> None:
+    if where is None:
+        port = int(np.flatnonzero(PLACES.kinds == "port")[0])
+        where = (float(PLACES.lat[port]), float(PLACES.lon[port]))
+    assert run(meeting(hours, kn, where[0], where[1], apart_km=apart), EncounterDetector(PLACES)).height == 0
+
+
+def test_settings_change_the_thresholds() -> None:
+    loose = EncounterSettings(min_h=1.0)
+    assert run(meeting(1.5, 0.5), EncounterDetector(PLACES, loose)).height == 1
+
+
+def test_a_vessel_dark_beside_a_waiting_one_is_an_encounter() -> None:
+    table = meeting(4.0, 0.3)
+    t = table["t"].dt.epoch("s") - T0
+    dark = (table["mmsi"] == 574000001) & (t > 1800) & (t < 3.5 * 3600)
+    alerts = run(table.filter(~dark), EncounterDetector(PLACES))
+    assert alerts.height == 1
+    assert any("dark throughout" in r for r in alerts["reasons"][0])
+
+
+def test_stream_equals_batch_on_a_simulated_scenario() -> None:
+    sim = simulated()
+    batch = chunked_alerts(sim, lambda: [EncounterDetector(PLACES)], chunks=1)
+    assert batch.filter(pl.col("kind") == "encounter").height >= 1
+    for seed in (1, 2):
+        assert chunked_alerts(sim, lambda: [EncounterDetector(PLACES)], chunks=17, seed=seed).equals(batch)
+
+
+def test_recall_on_a_simulated_scenario() -> None:
+    sim = simulated()
+    alerts = chunked_alerts(sim, lambda: [EncounterDetector(PLACES)], chunks=1)
+    labels = sim.labels.filter(pl.col("kind") == "encounter")
+    found = 0
+    for lab in labels.iter_rows(named=True):
+        pair = {lab["mmsi"], lab["other_mmsi"]}
+        found += any({a["mmsi"], a["other_mmsi"]} == pair for a in alerts.iter_rows(named=True))
+    assert found == labels.height
+
+
+def test_snapshot_and_restore_keep_the_state() -> None:
+    table = meeting(3.0, 0.5)
+    whole = run(table, EncounterDetector(PLACES))
+    half = table.height // 2
+    first = EncounterDetector(PLACES)
+    engine = Engine([first])
+    engine.process(table[:half], *empty_tables())
+    second = EncounterDetector(PLACES)
+    second.restore(first.snapshot())
+    engine.detectors = [second]
+    engine.process(table[half:], *empty_tables())
+    engine.finish()
+    assert engine.alerts().equals(whole)
+
+
+def test_snapshot_and_restore_keep_a_dark_partner_search() -> None:
+    sim = simulated()
+    make = lambda: EncounterDetector(PLACES)  # noqa: E731
+    whole = chunked_alerts(sim, lambda: [make()], chunks=1)
+    engine = Engine([make()])
+    tables = (sim.positions, sim.statics, sim.events)
+    cut = int(sim.positions["seq"].max()) // 2  # type: ignore[operator]
+    engine.process(*(t.filter(pl.col("seq") < cut) for t in tables))
+    restored = make()
+    restored.restore(engine.detectors[0].snapshot())
+    engine.detectors = [restored]
+    engine.process(*(t.filter(pl.col("seq") >= cut) for t in tables))
+    engine.finish()
+    assert engine.alerts().equals(whole)
+
+
+def test_sparse_fixes_are_interpolated_between_slices() -> None:
+    table = meeting(3.0, 0.5)
+    t = table["t"].dt.epoch("s") - T0
+    sparse = table.filter((t % 5400 < 60) | (t > 3 * 3600 - 120))  # a fix every 90 min (satellite passes)
+    assert run(sparse, EncounterDetector(PLACES)).height == 1
+    assert run(sparse, EncounterDetector(PLACES, EncounterSettings(interp_h=0.0))).height == 0
+
+
+def test_stream_equals_batch_with_the_feed_framed_in_random_chunks() -> None:
+    sim = simulated()
+    make = lambda: [GapDetector(), EncounterDetector(PLACES)]  # noqa: E731
+    batch = framed_alerts(sim.feed, make, chunks=1)
+    assert set(batch["kind"]) == {"ais_gap", "encounter"}
+    assert framed_alerts(sim.feed, make, chunks=41, seed=3).equals(batch)

@@ -1,0 +1,173 @@
+"""AIS gaps: the silence kernel against the slow reference (fixed edge cases and Hypothesis), the coverage grid,
+the detector on made-up silences in good and bad coverage, and stream = batch on a simulated scenario."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.detectors.gaps import CoverageGrid, GapDetector, GapSettings, gap_candidates
+from engine.runner import Engine
+from tests import reference as ref
+from tests.engine.detectors.scenario import chunked_alerts, empty_tables, positions, simulated
+
+H = 3600.0
+
+
+def kernel_gaps(rows: list[tuple[int, int, float, float]], min_gap_us: int) -> list[tuple[int, int, int]]:
+    vid = np.array([r[0] for r in rows], np.int64)
+    t = np.array([r[1] for r in rows], np.int64)
+    lat = np.array([r[2] for r in rows], float)
+    lon = np.array([r[3] for r in rows], float)
+    size = int(vid.max()) + 1 if len(rows) else 0
+    last_t = np.full(size, -1, np.int64)
+    got, t0, _, _ = gap_candidates(vid, t, lat, lon, last_t, np.full(size, np.nan), np.full(size, np.nan), min_gap_us)
+    return [(int(r), int(vid[r]), int(a)) for r, a in zip(got, t0, strict=True)]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [],  # nothing
+        [(0, 10, 20.0, 108.0)],  # one ping
+        [(0, 10, 20.0, 108.0), (0, 10, 20.0, 108.0), (0, 500, 20.0, 108.0)],  # duplicate timestamps
+        [(0, 10, 20.0, 108.0), (0, 300, math.nan, 108.0), (0, 600, 20.0, 108.0)],  # NaN position skipped
+        [(0, 10, 20.0, 179.9), (0, 400, 20.0, -179.9), (1, 900, 20.0, 108.0)],  # antimeridian, two vessels
+        [(0, 0, 20.0, 108.0), (0, 100, 20.0, 108.0)],  # exactly the threshold
+    ],
+)
+def test_silences_match_the_reference_on_edge_cases(rows: list[tuple[int, int, float, float]]) -> None:
+    assert kernel_gaps(rows, 100) == ref.gap_candidates(rows, 100)
+
+
+fix = st.tuples(
+    st.integers(0, 3), st.integers(0, 2_000), st.one_of(st.floats(-89, 89), st.just(math.nan)), st.floats(-180, 180)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(fix, max_size=60), st.integers(1, 500))
+def test_silences_match_the_reference_on_random_tracks(rows: list, min_gap: int) -> None:
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    assert kernel_gaps(rows, min_gap) == ref.gap_candidates(rows, min_gap)
+
+
+def test_coverage_counts_distinct_vessels_and_wraps_the_antimeridian() -> None:
+    grid = CoverageGrid(0.2, int(H * 1e6))
+    lat = np.array([20.0, 20.0, 20.0, 20.1, 20.0])
+    lon = np.array([179.99, 179.99, -179.99, 179.95, 108.0])
+    vid = np.array([0, 0, 1, 2, 3])  # vessel 0 twice: counted once
+    grid.add(vid, np.zeros(5, np.int64), lat, lon, np.array([True, True, False, False, False]))
+    assert grid.counts == {}  # the bucket is not complete yet
+    grid.close(int(H * 1e6), 0)
+    assert grid.heard(20.0, 180.0, 0, class_b=False) == 3
+    assert grid.heard(20.0, 180.0, 0, class_b=True) == 1
+    assert grid.heard(20.0, 108.0, 0, class_b=False) == 1
+    assert grid.heard(20.0, 108.0, 1, class_b=False) == 0
+
+
+def test_a_point_on_a_cell_border_falls_in_the_cell_above_and_east() -> None:
+    grid = CoverageGrid(0.25, 1)
+    ci, cj = grid.cell(np.array([-90.0 + 0.25 * 400]), np.array([-180.0 + 0.25 * 10]))
+    assert (ci[0], cj[0]) == (400, 10)
+    _, wrapped = grid.cell(np.array([0.0]), np.array([180.0]))
+    assert wrapped[0] == 0  # 180 E is 180 W
+
+
+def scene(silent_h: float, neighbours_silent: bool = False, neighbours: int = 4, class_b: bool = False) -> pl.DataFrame:
+    """A vessel reporting every minute for 10 h, silent for ``silent_h`` from hour 2, with neighbours ~10 km away
+    that keep reporting unless ``neighbours_silent`` (a station outage)."""
+    t = np.arange(0, 10 * 3600, 60.0)
+    quiet = (t >= 2 * H) & (t < 2 * H + silent_h * H)
+    parts = [positions(574000001, t[~quiet], np.full((~quiet).sum(), 20.2), np.full((~quiet).sum(), 108.3),
+                       msg_type=18 if class_b else 1)]  # fmt: skip
+    for k in range(neighbours):
+        keep = ~quiet if neighbours_silent else np.ones(t.shape, bool)
+        n = int(keep.sum())
+        parts.append(positions(574000010 + k, t[keep], np.full(n, 20.25 + 0.01 * k), np.full(n, 108.35),
+                               msg_type=18 if class_b and k % 2 else 1))  # fmt: skip
+    table = pl.concat(parts).sort("t")
+    return table.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+
+
+def run(table: pl.DataFrame, settings: GapSettings | None = None) -> pl.DataFrame:
+    engine = Engine([GapDetector(settings)])
+    engine.process(table, *empty_tables())
+    engine.finish()
+    return engine.alerts()
+
+
+def test_a_silence_in_good_coverage_is_a_gap_with_its_evidence() -> None:
+    alerts = run(scene(3.0))
+    assert alerts.height == 1
+    row = alerts.row(0, named=True)
+    assert (row["kind"], row["mmsi"], row["other_mmsi"]) == ("ais_gap", 574000001, None)
+    assert row["reasons"][0].startswith("dark 3.0 h in good coverage (4 vessels heard nearby)")
+    assert "reappeared 0 km away, 0.0 kn implied" in row["reasons"][1]
+    assert (row["lat"], row["lon"]) == (20.2, 108.3)
+
+
+def test_a_station_outage_is_not_a_gap() -> None:
+    assert run(scene(3.0, neighbours_silent=True)).height == 0
+
+
+def test_sparse_coverage_needs_a_longer_silence() -> None:
+    assert run(scene(3.0, neighbours=0)).height == 0  # nobody heard: a satellite-only area
+    one = GapSettings(full_gap_vessels=2.0)  # with 4 neighbours, 3 h is needed
+    assert run(scene(2.5), one).height == 0
+    assert run(scene(3.5), one).height == 1
+
+
+def test_a_short_silence_is_not_a_gap() -> None:
+    assert run(scene(1.5)).height == 0
+
+
+def test_class_b_coverage_counts_class_b_neighbours_only() -> None:
+    assert run(scene(3.0, class_b=True)).height == 1  # two class B neighbours heard
+    assert run(scene(3.0, class_b=True), GapSettings(good_vessels=3.0)).height == 0
+
+
+def test_a_vessel_still_dark_at_the_end_is_reported_only_when_asked() -> None:
+    table = scene(9.0)
+    assert run(table).height == 0
+    alerts = run(table, GapSettings(report_open=True))
+    assert alerts.height == 1
+    assert "still dark at the end of the data" in alerts["reasons"][0][1]
+
+
+def test_snapshot_and_restore_keep_the_state() -> None:
+    table = scene(3.0)
+    half = table.height // 2
+    first = GapDetector()
+    engine = Engine([first])
+    engine.process(table[:half], *empty_tables())
+    second = GapDetector()
+    second.restore(first.snapshot())
+    engine.detectors = [second]
+    engine.process(table[half:], *empty_tables())
+    engine.finish()
+    assert engine.alerts().height == 1
+
+
+def test_stream_equals_batch_on_a_simulated_scenario() -> None:
+    sim = simulated()
+    batch = chunked_alerts(sim, lambda: [GapDetector()], chunks=1)
+    assert batch.height >= 1
+    for seed in (1, 2):
+        assert chunked_alerts(sim, lambda: [GapDetector()], chunks=23, seed=seed).equals(batch)
+
+
+def test_recall_on_a_simulated_scenario() -> None:
+    sim = simulated()
+    alerts = chunked_alerts(sim, lambda: [GapDetector()], chunks=1)
+    labels = sim.labels.filter(pl.col("kind") == "ais_gap")
+    slack = pl.duration(minutes=10)
+    hits = labels.join(alerts.select("mmsi", pl.col("start").alias("a0"), pl.col("end").alias("a1")), on="mmsi")
+    hits = hits.filter((pl.col("a0") <= pl.col("end") + slack) & (pl.col("a1") >= pl.col("start") - slack))
+    assert labels.height >= 1
+    assert hits["mmsi"].n_unique() == labels["mmsi"].n_unique()
