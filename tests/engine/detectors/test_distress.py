@@ -1,0 +1,98 @@
+"""Distress: beacons, nav status and safety broadcasts; the episode kernel against its reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.detectors.distress import AGROUND, BEACON, NUC, DistressDetector, _episodes
+from seawatch.simulator.scenario import SimConfig, simulate
+from tests import reference as ref
+from tests.engine.detectors.scenario_run import label_frame, random_cuts, recall, run
+
+
+@pytest.fixture(scope="module")
+def scenario():  # type: ignore[no-untyped-def]
+    return simulate(SimConfig(hours=8, vessels=80, seed=11, injections_per_day=9))
+
+
+@pytest.fixture(scope="module")
+def whole(scenario) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    return run(scenario.feed, lambda: [DistressDetector()])
+
+
+def _kernel(rows: list[tuple[int, int, int]], gap: int) -> list[tuple[int, int, int, int, int]]:
+    n_v = max((r[0] for r in rows), default=0) + 1
+    vid = np.array([r[0] for r in rows], np.int64)
+    t = np.array([r[1] for r in rows], np.int64)
+    bits = np.array([r[2] for r in rows], np.int64)
+    start, last, b, n = (np.zeros(n_v, np.int64) for _ in range(4))
+    lat, lon = np.full(n_v, np.nan), np.full(n_v, np.nan)
+    out = np.zeros(len(rows), np.int64)
+    nan = np.full(len(rows), np.nan)
+    _episodes(vid, t, bits, nan, nan, gap, start, last, b, n, lat, lon, out)
+    eps: dict[tuple[int, int], list[int]] = {}
+    for i, r in enumerate(rows):  # rebuild episodes from each row's start
+        e = eps.setdefault((r[0], int(out[i])), [r[0], int(out[i]), r[1], 0, 0])
+        e[2], e[3], e[4] = r[1], e[3] | r[2], e[4] + 1
+    for v in range(n_v):  # the final state is the last episode of each vessel
+        if n[v]:
+            assert eps[(v, int(start[v]))][2:] == [int(last[v]), int(b[v]), int(n[v])]
+    return [(a, s, e, bb, c) for a, s, e, bb, c in eps.values()]
+
+
+def test_episode_edges() -> None:
+    assert _kernel([], 10) == ref.distress_episodes([], 10)
+    one = [(0, 5, BEACON)]
+    assert _kernel(one, 10) == ref.distress_episodes(one, 10) == [(0, 5, 5, BEACON, 1)]
+    rows = [(0, 0, NUC), (0, 10, AGROUND), (0, 21, NUC), (1, 3, BEACON), (1, 3, BEACON)]
+    assert _kernel(rows, 10) == ref.distress_episodes(rows, 10)
+    assert len(ref.distress_episodes(rows, 10)) == 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1000), st.sampled_from([1, 2, 4, 8, 16, 32])),
+                max_size=60), st.integers(0, 200))  # fmt: skip
+def test_episodes_match_reference(rows: list[tuple[int, int, int]], gap: int) -> None:
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    assert _kernel(rows, gap) == ref.distress_episodes(rows, gap)
+
+
+def test_simulated_distress_is_found(scenario, whole: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    labels = label_frame(scenario.labels, scenario.cfg.epoch)
+    got, missed = recall(whole, labels, "distress")
+    assert got == 1.0, missed
+    sart = whole.filter((pl.col("mmsi") // 1_000_000) == 970)
+    assert sart.height >= 1 and (sart["score"] >= 90).all()
+    assert any("SART ACTIVE" in " ".join(r) for r in sart["reasons"].to_list())
+    # one alert per episode
+    per = whole.group_by("mmsi").len()
+    assert per["len"].max() == 1
+
+
+def test_no_distress_on_background(scenario, whole: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    injected = {lb.mmsi for lb in scenario.labels if lb.kind == "distress"}
+    assert whole.filter(~pl.col("mmsi").is_in(list(injected))).height == 0
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_stream_equals_batch(scenario, whole: pl.DataFrame, seed: int) -> None:  # type: ignore[no-untyped-def]
+    cut = run(scenario.feed, lambda: [DistressDetector()], random_cuts(len(scenario.feed), seed, 200))
+    assert whole.height > 0
+    assert cut.equals(whole)
+
+
+def test_snapshot_restore_roundtrip(scenario) -> None:  # type: ignore[no-untyped-def]
+    from engine.decode import decode_bytes
+    from engine.runner import Engine
+
+    d = decode_bytes(scenario.feed, details=False)
+    det = DistressDetector()
+    Engine([det]).process(d.positions, d.statics, d.events)
+    again = DistressDetector()
+    again.restore(det.snapshot())
+    a, b = det.snapshot(), again.snapshot()
+    assert all(np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f") for k in a)

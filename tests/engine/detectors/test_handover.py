@@ -1,0 +1,60 @@
+"""identity_change by a change of MMSI at sea (engine/detectors/handover.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from engine.detectors.handover import HandoverDetector
+from engine.detectors.identity import IdentityDetector
+from seawatch.simulator.scenario import SimConfig, simulate
+from tests.engine.detectors.scenario_run import label_frame, random_cuts, recall, run
+
+
+@pytest.fixture(scope="module")
+def scenario():  # type: ignore[no-untyped-def]
+    return simulate(SimConfig(hours=8, vessels=80, seed=11, injections_per_day=9))
+
+
+@pytest.fixture(scope="module")
+def whole(scenario) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    return run(scenario.feed, lambda: [HandoverDetector()])
+
+
+def test_mmsi_change_is_found(scenario, whole: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    swaps = [lb for lb in scenario.labels if lb.kind == "identity_change" and lb.other_mmsi is not None]
+    assert swaps, "the scenario must hold a change of MMSI"
+    found = {(a, b) for a, b in whole.select("mmsi", "other_mmsi").rows()}
+    assert any((lb.mmsi, lb.other_mmsi) in found for lb in swaps)
+    assert all("MMSI changed from" in r[0] for r in whole["reasons"].to_list())
+    # with the identity detector, every identity change of the scenario is found
+    both = run(scenario.feed, lambda: [IdentityDetector(), HandoverDetector()])
+    got, missed = recall(both, label_frame(scenario.labels, scenario.cfg.epoch), "identity_change")
+    assert got == 1.0, missed
+
+
+def test_no_handover_between_background_vessels(scenario, whole: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    injected = {lb.mmsi for lb in scenario.labels} | {lb.other_mmsi for lb in scenario.labels}
+    # the aim is at most 1 false alert per 1000 vessel-hours; this scenario is 80 vessels x 8 h = 640 vessel-hours
+    assert whole.filter(~pl.col("mmsi").is_in(list(injected))).height <= 1
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_stream_equals_batch(scenario, whole: pl.DataFrame, seed: int) -> None:  # type: ignore[no-untyped-def]
+    cut = run(scenario.feed, lambda: [HandoverDetector()], random_cuts(len(scenario.feed), seed, 200))
+    assert whole.height > 0
+    assert cut.equals(whole)
+
+
+def test_snapshot_restore_roundtrip(scenario) -> None:  # type: ignore[no-untyped-def]
+    from engine.decode import decode_bytes
+    from engine.runner import Engine
+
+    d = decode_bytes(scenario.feed, details=False)
+    det = HandoverDetector()
+    Engine([det]).process(d.positions, d.statics, d.events)
+    again = HandoverDetector()
+    again.restore(det.snapshot())
+    a, b = det.snapshot(), again.snapshot()
+    assert all(np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f") for k in a)
