@@ -23,10 +23,9 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.alerts import ALERT_KINDS  # noqa: E402
 from engine.decode import decode_bytes  # noqa: E402
-from engine.detectors.border import BorderCrossing  # noqa: E402
-from engine.detectors.geography import LandPosition, ZoneEntry  # noqa: E402
-from engine.detectors.motion import Loitering, Spoofing  # noqa: E402
+from engine.detectors import default_detectors as all_detectors  # noqa: E402
 from engine.geo.land import LandIndex  # noqa: E402
 from engine.geo.regions import RegionPack, load_pack  # noqa: E402
 from engine.runner import Detector, Engine  # noqa: E402
@@ -35,8 +34,8 @@ SLACK = timedelta(minutes=5)
 
 
 def default_detectors(pack: RegionPack, land: LandIndex) -> list[Detector]:
-    """The detectors measured here (the motion and geography family)."""
-    return [Spoofing(), LandPosition(land), Loitering(land, pack.places), ZoneEntry(pack), BorderCrossing(pack)]
+    """Every detector (engine.detectors.default_detectors)."""
+    return all_detectors(pack, land)
 
 
 def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *, hours: float,
@@ -53,7 +52,12 @@ def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *
     # an MMSI that an injected vessel also uses (identity conflict) is not background
     background = vessels.filter((pl.col("role") == "background") & ~pl.col("mmsi").is_in(injected))["mmsi"].unique()
     vessel_hours = background.len() * hours
-    pairs = alerts.join(labels, on=["kind", "mmsi"], suffix="_label").filter(
+    # a pair's alert names the smaller MMSI first; a label may name either vessel first
+    mirrored = labels.filter(pl.col("other_mmsi").is_not_null()).with_columns(
+        pl.col("other_mmsi").alias("mmsi"), pl.col("mmsi").alias("other_mmsi")
+    )
+    either = pl.concat([labels, mirrored.select(labels.columns)], how="vertical_relaxed")
+    pairs = alerts.join(either, on=["kind", "mmsi"], suffix="_label").filter(
         (pl.col("start") <= pl.col("end_label") + slack) & (pl.col("end") + slack >= pl.col("start_label"))
     )
     heard = set(labels["label_id"].to_list())
@@ -67,7 +71,9 @@ def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *
         lab = labels.filter(pl.col("kind") == kind)
         al = alerts.filter(pl.col("kind") == kind)
         hit = pairs.filter(pl.col("kind") == kind)["label_id"].n_unique()
-        false = al.filter(pl.col("mmsi").is_in(background.implode()))
+        on_background = pl.col("mmsi").is_in(background.implode())
+        other_background = pl.col("other_mmsi").is_null() | pl.col("other_mmsi").is_in(background.implode())
+        false = al.filter(on_background & other_background)
         hit_ids = set(pairs.filter(pl.col("kind") == kind)["label_id"].to_list())
         observable = [x for x in lab["label_id"].to_list() if x in heard]
         rows.append({
@@ -114,8 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario.write(Path(tmp))
             labels, vessels = read_truth(Path(tmp))
         alerts, positions, secs = run(scenario.feed, default_detectors(pack, land))
-        kinds = ["spoofing", "land_position", "loitering", "zone_entry", "border_crossing"]
-        table = measure(alerts, labels, vessels, hours=args.hours, kinds=kinds, positions=positions)
+        table = measure(alerts, labels, vessels, hours=args.hours, kinds=ALERT_KINDS, positions=positions)
         table = table.with_columns(pl.lit(seed).alias("seed"))
         tables.append(table)
         lines = scenario.feed.count(b"\n")

@@ -28,6 +28,7 @@ INLAND = (
 # MMSIs that no ship should carry: test patterns, repeated digits, unallocated MIDs, too few digits
 INVALID_MMSI = (123456789, 111111111, 1193046, 999999999, 100000000, 412000000, 57412345, 987654321)
 SPOOF_CLEAR_KM = 15.0
+LAND_TRIES = 20
 
 
 def _lane_run(world: World, rng: np.random.Generator, min_km: float) -> tuple[np.ndarray, np.ndarray, int]:
@@ -84,8 +85,17 @@ def spoofing(world: World, rng: np.random.Generator, k: int) -> Injected:
 
 
 def land_position(world: World, rng: np.random.Generator, k: int) -> Injected:
-    """Reports stuck on a fix well inland for a while."""
-    voyage, ts, te = _sailing(world, rng, (0.25, 1.0))
+    """Reports stuck on a fix well inland for a while, from a ship that shore stations hear well.
+
+    Stations hear the ship where it really is, at sea: a spell that no station could hear leaves no evidence,
+    so the ship is drawn (a few tries) where coverage is good while the spell lasts.
+    """
+    for _ in range(LAND_TRIES):
+        voyage, ts, te = _sailing(world, rng, (0.5, 1.0))
+        times = np.linspace(ts, te, 5)
+        where = np.array([voyage.track.at(float(t)) for t in times])
+        if bool(np.all(world.coverage.good(times, where[:, 0], where[:, 1]))):
+            break
     name, lat, lon = INLAND[k % len(INLAND)]
     voyage.spoofs.append(Spoof(ts, te, lat, lon, 0.0))
     return [voyage], [

@@ -53,3 +53,13 @@ def label_frame(labels: Sequence[object], epoch: float) -> pl.DataFrame:
         to_t.cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("start"),
         ((pl.col("end") + epoch) * 1e6).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("end"),
     )
+
+
+def observable(labels: pl.DataFrame, feed: bytes) -> pl.DataFrame:
+    """The labels whose vessel was heard at least once during the label's span: the others left no evidence."""
+    from engine.decode import decode_bytes
+
+    heard = decode_bytes(feed, details=False).positions.select("mmsi", "t")
+    during = pl.col("t").is_between(pl.col("start"), pl.col("end"))
+    seen = labels.with_row_index("i").join(heard, on="mmsi").filter(during)
+    return labels.with_row_index("i").filter(pl.col("i").is_in(seen["i"].implode())).drop("i")
