@@ -32,11 +32,17 @@ class DraughtSettings:
     pack: str = "gulf-of-tonkin"
 
 
+KM_PER_DEG_LAT = 111.19  # a degree of latitude on the mean sphere is 111.195 km; rounded down, a safe bound
+
+
 @kernel
 def _place_gap_km(lat, lon, plat, plon, prad, out):
     for i in range(lat.shape[0]):
         best = np.inf
         for j in range(plat.shape[0]):
+            # the latitude difference alone bounds the great-circle distance from below: skip far places cheaply
+            if abs(lat[i] - plat[j]) * KM_PER_DEG_LAT - prad[j] >= best:
+                continue
             d = haversine_km(lat[i], lon[i], plat[j], plon[j]) - prad[j]
             if d < best:
                 best = d

@@ -63,7 +63,7 @@ class Meeting:
     changed: bool = False
 
 
-def _km(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
+def _km(lat: np.ndarray, lon: np.ndarray, lat0: float | np.ndarray, lon0: float | np.ndarray) -> np.ndarray:
     p1, p2 = np.radians(lat), np.radians(lat0)
     h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon0 - lon) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
@@ -75,6 +75,14 @@ def port_distance_km(places: Places | None, lat: float, lon: float) -> float:
         return float("inf")
     d = [haversine_km(lat, lon, a, b) - r for a, b, r in zip(places.lat, places.lon, places.radius_km, strict=True)]
     return max(0.0, float(min(d)))
+
+
+def _places_km(places: Places | None, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Distance from each point to the edge of the nearest place (inf when there are none), vectorised."""
+    if places is None or len(places) == 0:
+        return np.full(lat.shape[0], np.inf)
+    d = _km(lat[:, None], lon[:, None], places.lat[None, :], places.lon[None, :]) - places.radius_km[None, :]
+    return np.maximum(0.0, np.nanmin(d, axis=1))
 
 
 class EncounterDetector:
@@ -158,6 +166,11 @@ class EncounterDetector:
             self.history.pop(0)
         if active.shape[0] >= 2:
             i, j, km = close_pairs(pos[:, 0], pos[:, 1], st.max_km)
+            # vessels close together near a port or anchorage are normal traffic, not a meeting at sea: drop those
+            # pairs before any per-pair work (anchorages hold most close pairs)
+            at_sea = _places_km(self.places, pos[:, 0], pos[:, 1]) >= st.offshore_km
+            keep = at_sea[i] & at_sea[j]
+            i, j, km = i[keep], j[keep], km[keep]
             for a, c, d in zip(i.tolist(), j.tolist(), km.tolist(), strict=True):
                 self._meet(s, slice_end, (int(active[a]), pos[a]), (int(active[c]), pos[c]), d, mmsi)
         for key in [k for k, m in self.meetings.items() if s - m.last_slice > st.max_missed]:

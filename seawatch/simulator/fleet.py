@@ -109,6 +109,8 @@ class Vessel:
             "to_port": port,
             "to_starboard": self.beam - port,
         }
+        if self.mmsi // 10_000_000 == 98:  # 98XXXYYYY reads as an auxiliary craft: part B carries a mothership
+            part_b = {k: v for k, v in part_b.items() if not k.startswith("to_")} | {"mothership_mmsi": 0}
         return part_a, part_b
 
 
