@@ -21,6 +21,8 @@ demo: $(STAMP)
 	$(BIN)/seawatch simulate --hours 24 --vessels 300 --seed 1 --out .demo/scenario
 	@echo "Decoding the simulated feed into .demo/decoded ..."
 	$(BIN)/seawatch decode .demo/scenario/feed.nmea --out .demo/decoded --progress off
+	@echo "Running every detector over the simulated feed into .demo/alerts ..."
+	$(BIN)/seawatch detect .demo/scenario/feed.nmea --out .demo/alerts --progress off
 
 demo-recordings: $(STAMP)
 	@if [ -d "$(SHARED)/nmea" ]; then \

@@ -4,8 +4,9 @@ Both publish one row per position report with the vessel's static data repeated 
 DESIGN.md Positions table (same columns and types as :mod:`engine.decode` gives for NMEA); a Statics row is
 written when a vessel's static data first appears or changes. The archives do not keep the AIS message type,
 so ``msg_type`` is 1 for class A and 18 for class B rows (5 and 24 for their static rows); the rate of turn,
-accuracy and RAIM flags they do not publish are null / NaN. ``seq`` numbers rows in file order (the engine's
-arrival order) and ``line`` is the row's line in the file.
+accuracy and RAIM flags they do not publish are null / NaN. Rows are sorted by time first (archives are often grouped
+by vessel); ``seq`` numbers them in that order (the engine's arrival order) and ``line`` is the row's line in
+the file.
 
 Files are read in batches of rows, so an archive larger than memory streams (:func:`iter_archive`).
 """
@@ -75,7 +76,15 @@ def iter_archive(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[ArchiveBa
             f"{path}: not a NOAA MarineCadastre CSV (header starting {NOAA_HEADER!r}) nor a Danish Maritime "
             f"Authority CSV (header with {DMA_HEADER_MARK!r})"
         )
-    batches = pl.scan_csv(path, infer_schema=False).collect_batches(chunk_size=batch_rows, maintain_order=True)
+    # Archives are not always in time order (NOAA's are grouped by vessel): sort by time first, out of core if
+    # need be, so the engine sees the rows in the order they were received; `line` keeps each row's place.
+    time_of = NOAA_TIME if kind == "noaa" else DMA_TIME
+    lazy = (
+        pl.scan_csv(path, infer_schema=False)
+        .with_row_index("_line", offset=2)  # the header is line 1
+        .sort(time_of, nulls_last=True, maintain_order=True)
+    )
+    batches = lazy.collect_batches(chunk_size=batch_rows, maintain_order=True)
     to_tables = _noaa if kind == "noaa" else _dma
     seq = 0
     last: pl.DataFrame | None = None  # each vessel's latest static row, to write only changes
@@ -127,7 +136,7 @@ def _positions(raw: pl.DataFrame, t: pl.Expr, class_b: pl.Expr, nav: pl.Expr, co
         pl.lit(None, pl.Int8).alias("second"),
         pl.lit(None, pl.String).alias("source"),
         pl.lit(None, pl.String).alias("channel"),
-        (pl.col("seq") + 2).alias("line"),  # the header is line 1
+        pl.col("_line").cast(pl.Int64).alias("line"),
         pl.col("seq"),
     ).filter(pl.col("mmsi").is_not_null())
 
@@ -159,7 +168,7 @@ def _statics(raw: pl.DataFrame, t: pl.Expr, class_b: pl.Expr, cols: dict[str, st
         pl.lit(None, pl.Int64).alias("mothership_mmsi"),
         pl.lit(None, pl.String).alias("source"),
         pl.lit(None, pl.String).alias("channel"),
-        (pl.col("seq") + 2).alias("line"),
+        pl.col("_line").cast(pl.Int64).alias("line"),
         pl.col("seq"),
     ).filter(pl.col("mmsi").is_not_null())
 
@@ -171,9 +180,12 @@ NOAA_COLS = {
 }  # fmt: skip
 
 
+NOAA_TIME = pl.col("BaseDateTime").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
+DMA_TIME = pl.col("# Timestamp").str.strptime(pl.Datetime("us"), "%d/%m/%Y %H:%M:%S", strict=False)
+
+
 def _noaa(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    t = pl.col("BaseDateTime").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
-    t = t.dt.replace_time_zone("UTC")
+    t = NOAA_TIME.dt.replace_time_zone("UTC")
     class_b = pl.col("TransceiverClass").str.strip_chars() == "B"
     nav = pl.col("Status").str.strip_chars().cast(pl.Int8, strict=False)
     return _positions(raw, t, class_b, nav, NOAA_COLS), _statics(raw, t, class_b, NOAA_COLS)
@@ -187,8 +199,7 @@ DMA_COLS = {
 
 
 def _dma(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    t = pl.col("# Timestamp").str.strptime(pl.Datetime("us"), "%d/%m/%Y %H:%M:%S", strict=False)
-    t = t.dt.replace_time_zone("UTC")
+    t = DMA_TIME.dt.replace_time_zone("UTC")
     class_b = pl.col("Type of mobile").str.strip_chars() == "Class B"
     nav = pl.col("Navigational status").str.strip_chars().replace_strict(DMA_NAV_STATUS, default=None)
     return _positions(raw, t, class_b, nav, DMA_COLS), _statics(raw, t, class_b, DMA_COLS)
@@ -217,7 +228,7 @@ def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
     columns = [*NOAA_HEADER.split(","), "Heading", "VesselName", "IMO", "CallSign", "VesselType", "Status", "Draft",
                "TransceiverClass"]  # fmt: skip
     raw = pl.DataFrame({c: [] for c in columns}, schema=dict.fromkeys(columns, pl.String))
-    return _noaa(raw.with_columns(pl.lit(0, pl.Int64).alias("seq")).clear())
+    return _noaa(raw.with_columns(pl.lit(0, pl.Int64).alias("seq"), pl.lit(0, pl.UInt32).alias("_line")).clear())
 
 
 def _empty_positions() -> pl.DataFrame:

@@ -27,6 +27,22 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detect(args: argparse.Namespace) -> int:
+    from engine.geo.regions import PackError
+    from feeds.archives import ArchiveError
+    from feeds.files import InputError
+    from seawatch.detect_job import run_detect
+
+    progress = None if args.progress == "auto" else args.progress == "on"
+    try:
+        summary = run_detect([Path(p) for p in args.inputs], Path(args.out), args.region, progress)
+    except (InputError, ArchiveError, PackError) as exc:
+        sys.stderr.write(f"seawatch detect: {exc}\n")
+        return 2
+    sys.stdout.write(summary.render())
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -143,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--injections-per-day", type=float, default=3.0, metavar="N",
                      help="how often each alert kind is injected per day, at least once (default 3)")
     sim.set_defaults(func=_simulate)
+    det = sub.add_parser(
+        "detect",
+        help="run every behaviour detector over AIS logs or archives",
+        description="Run every detector of the engine (gaps, encounters, loitering, spoofing, land, identity, "
+        "draught, zones, border, distress) over NMEA logs or NOAA/DMA CSV archives, streamed in chunks, and write "
+        "DIR/alerts.parquet with the evidence of each alert in words.",
+    )
+    det.add_argument("inputs", nargs="+", metavar="INPUT", help="NMEA files (.nmea .txt .log .nm4 .ais, .gz) or CSV")
+    det.add_argument("--out", required=True, metavar="DIR", help="folder for alerts.parquet (created)")
+    det.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
+    det.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
+    det.set_defaults(func=_detect)
     _add_anchorages(sub)
     return parser
 

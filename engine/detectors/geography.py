@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import US_PER_H, grow
+from engine.detectors.common import KM_PER_NM, US_PER_H, grow, haversine_km
 from engine.detectors.episodes import fmt_h, latest_per_episode
 from engine.fixes import NO_TIME
 from engine.geo.land import INLAND_SUSPICIOUS_KM, LandIndex
@@ -85,6 +85,35 @@ class LandSettings:
     inland_km: float = INLAND_SUSPICIOUS_KM  # >= 2 km inland: coast-line error and harbours excluded (GFW practice)
     min_fixes: int = 2  # one stray fix inland is a receiver glitch more often than a spoofed position
     rejoin_min: float = 30.0  # back inland within this long: the same episode
+    # The land mask counts lakes and rivers as land, and ships sail them (the Great Lakes, the Mississippi, the
+    # Red River): a run inland is suspicious only when the vessel could not have sailed there, i.e. its first
+    # inland fix lies further from the vessel's last fix at sea than this speed allows (as a spoofed fix does).
+    # A vessel never seen at sea is on inland water and not flagged.
+    arrive_max_kn: float = 50.0  # the impossible-speed bound of DESIGN.md (GFW segmenter)
+
+
+@kernel
+def _arrived_by_jump(vid, t_us, lat, lon, coast, deep, max_kn, sea, state, out):
+    """For each fix (sorted by vessel, time): does the vessel's current inland run start with a jump from its
+    last fix at sea that no ship could sail? ``sea`` and ``state`` carry the last sea fix and the run's verdict."""
+    for i in range(vid.shape[0]):
+        v = vid[i]
+        t = t_us[i] / 1e6
+        if np.isnan(lat[i]) or np.isnan(lon[i]) or np.isnan(coast[i]):
+            out[i] = False
+            continue
+        if coast[i] >= 0.0:  # at sea (or on the coast line): a new inland run will be judged afresh
+            sea[v, 0] = t
+            sea[v, 1] = lat[i]
+            sea[v, 2] = lon[i]
+            state[v] = False
+            out[i] = False
+            continue
+        if deep[i] and not state[v] and not np.isnan(sea[v, 0]):
+            dt_h = max(t - sea[v, 0], 1.0) / 3600.0
+            km = haversine_km(sea[v, 1], sea[v, 2], lat[i], lon[i])
+            state[v] = km / KM_PER_NM / dt_h > max_kn
+        out[i] = state[v]
 
 
 class LandPosition(_Runs):
@@ -95,12 +124,28 @@ class LandPosition(_Runs):
         self.land = land
         self.settings = settings or LandSettings()
         self.min_fixes, self.rejoin_s = self.settings.min_fixes, self.settings.rejoin_min * 60
+        self.sea = np.full((0, 3), np.nan)  # per vessel: time (s), lat, lon of its last fix at sea
+        self.jumped = np.zeros(0, np.bool_)  # per vessel: its current inland run began with an impossible jump
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {**super().snapshot(), "sea": self.sea.copy(), "jumped": self.jumped.copy()}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        super().restore(arrays)
+        self.sea, self.jumped = arrays["sea"].copy(), arrays["jumped"].copy()
 
     def process(self, step: Step) -> list[pl.DataFrame]:
         f = step.fixes
         coast = self.land.coast_km(f.lat, f.lon)
+        size = step.fleet.size
+        self.sea = grow(self.sea, size, np.nan)
+        self.jumped = grow(self.jumped, size, False)
         with np.errstate(invalid="ignore"):
-            inland = np.where(coast <= -self.settings.inland_km, 0, OUTSIDE)
+            deep = coast <= -self.settings.inland_km
+        jumped = np.empty(len(f), np.bool_)
+        _arrived_by_jump(f.vid, f.t_us, f.lat, f.lon, coast, deep, self.settings.arrive_max_kn, self.sea,
+                         self.jumped, jumped)  # fmt: skip
+        inland = np.where(deep & jumped, 0, OUTSIDE)
         rows, start, count = self._runs(step, _keys(f.lat, f.lon, inland))
         if rows.size == 0:
             return []

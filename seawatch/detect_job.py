@@ -1,0 +1,102 @@
+"""``seawatch detect``: NMEA logs or CSV archives -> every detector -> ``DIR/alerts.parquet`` and a summary.
+
+Inputs stream chunk by chunk through the engine (the same kernels and the same results as a live stream), so
+memory follows the chunk size and the fleet, not the input. This is the engine's batch run; the backtest
+(issue 5) adds scoring and the report on top of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from engine.alerts import ALERT_KINDS
+from engine.detectors import default_detectors
+from engine.geo.land import LandIndex
+from engine.geo.regions import load_pack
+from engine.runner import Engine
+from feeds.archives import archive_format, iter_archive
+from feeds.files import CHUNK_BYTES, InputError, sniff
+from feeds.framing import Framer
+from seawatch.decode_job import decode_file, progress_bar
+
+TOP = 8  # alerts shown with their reasons in the summary
+
+
+@dataclass
+class DetectSummary:
+    out: Path
+    positions: int = 0
+    seconds: float = 0.0
+    engine: Counter[str] = field(default_factory=Counter)
+    alerts: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def render(self) -> str:
+        lines = [
+            f"{self.positions:,} positions through every detector in {self.seconds:.1f} s; "
+            f"{self.alerts.height:,} alerts",
+        ]
+        skipped = {k: v for k, v in self.engine.items() if v}
+        if skipped:
+            lines.append("rows set aside: " + ", ".join(f"{k} {v:,}" for k, v in sorted(skipped.items())))
+        counts = dict(self.alerts.group_by("kind").len().iter_rows()) if self.alerts.height else {}
+        lines.append("alerts by kind:")
+        lines.extend(f"  {kind:<18} {counts.get(kind, 0):>6,}" for kind in ALERT_KINDS)
+        if self.alerts.height:
+            lines.append(f"strongest {min(TOP, self.alerts.height)}:")
+            for row in self.alerts.sort("score", descending=True).head(TOP).iter_rows(named=True):
+                other = f" with {row['other_mmsi']}" if row["other_mmsi"] is not None else ""
+                when = f"{row['start']:%Y-%m-%d %H:%M}"
+                lines.append(f"  [{row['score']:3.0f}] {row['kind']} {row['mmsi']}{other} at {when}")
+                lines.extend(f"        {reason}" for reason in row["reasons"])
+        lines.append(f"written: {self.out / 'alerts.parquet'}")
+        return "\n".join(lines) + "\n"
+
+
+def run_detect(inputs: list[Path], out: Path, region: str = "gulf-of-tonkin", progress: bool | None = None,
+               chunk_bytes: int = CHUNK_BYTES) -> DetectSummary:  # fmt: skip
+    """Run every detector over ``inputs`` (NMEA logs or NOAA/DMA CSV archives) and write the alerts."""
+    kinds = []
+    for path in inputs:
+        if path.is_file() and path.suffix.lower() == ".csv" and archive_format(path):
+            kinds.append("csv")
+        else:
+            sniff(path)
+            kinds.append("nmea")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    pack = load_pack(region)
+    engine = Engine(default_detectors(pack, LandIndex.load()))
+    summary = DetectSummary(out=out)
+    started = time.perf_counter()
+    empty = _empty_events()
+    with progress_bar(sum(p.stat().st_size for p in inputs), progress, desc="detect") as bar:
+        for path, kind in zip(inputs, kinds, strict=True):
+            if kind == "csv":
+                for batch in iter_archive(path):
+                    engine.process(batch.positions, batch.statics, empty)
+                    summary.positions += batch.positions.height
+                bar.update(path.stat().st_size)
+                continue
+            for decoded, nbytes in decode_file(path, Framer(), chunk_bytes, details=False):
+                engine.process(decoded.positions, decoded.statics, decoded.events)
+                summary.positions += decoded.positions.height
+                bar.update(nbytes)
+    engine.finish()
+    summary.seconds = time.perf_counter() - started
+    summary.engine = engine.counts
+    summary.alerts = engine.alerts()
+    summary.alerts.write_parquet(out / "alerts.parquet")
+    return summary
+
+
+def _empty_events() -> pl.DataFrame:
+    from engine.decode import decode_bytes
+
+    return decode_bytes(b"", details=False).events
