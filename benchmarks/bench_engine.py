@@ -122,6 +122,13 @@ def main() -> None:
     print(f"features, plain polars               : {n / t_polars:>12,.0f} positions/s  ({t_polars:.3f} s)"
           f"  -> Numba is {t_polars / t_kernel:.1f}x")
     print(f"engine + every detector              : {n / best:>12,.0f} positions/s  ({best:.3f} s)")
+    state = {d.name: sum(a.nbytes for a in d.snapshot().values()) for d in engine.detectors}
+    fleet_bytes = sum(a.nbytes for a in engine.fleet.state().values())
+    total_state = sum(state.values()) + fleet_bytes
+    print(f"state after the run: {total_state / 1e6:.1f} MB for {fleet.size:,} vessels "
+          f"({total_state / fleet.size:,.0f} bytes per vessel, arrays grown in steps; largest: "
+          + ", ".join(f"{k} {v / fleet.size:,.0f}" for k, v in sorted(state.items(), key=lambda kv: -kv[1])[:4])
+          + ")")
     detectors = sum(per_run.values())
     print(f"  runner (arrival, watermark, dedupe, alert book): {best - detectors:.3f} s")
     for name, secs in sorted(per_run.items(), key=lambda kv: -kv[1]):
