@@ -44,15 +44,18 @@ class VesselIndex:
     def ids(self, mmsi: np.ndarray) -> np.ndarray:
         """Ids of ``mmsi``, giving new ids (in order of first appearance) to MMSIs never seen before."""
         mmsi = np.asarray(mmsi, np.int64)
-        vid = self.lookup(mmsi)
+        if mmsi.shape[0] == 0:
+            return np.zeros(0, np.int64)
+        # a batch names few vessels many times: look up each distinct MMSI once
+        uniq, first, inverse = np.unique(mmsi, return_index=True, return_inverse=True)
+        vid = self.lookup(uniq)
         new = vid < 0
         if new.any():
-            uniq, first = np.unique(mmsi[new], return_index=True)
-            uniq = uniq[np.argsort(first, kind="stable")]  # first appearance order, whatever the values
-            self._mmsi = np.concatenate([self._mmsi, uniq])
+            order = np.argsort(first[new], kind="stable")  # first appearance order, whatever the values
+            self._mmsi = np.concatenate([self._mmsi, uniq[new][order]])
             self._reindex()
-            vid = self.lookup(mmsi)
-        return vid
+            vid = self.lookup(uniq)
+        return vid[inverse.reshape(-1)]
 
     def state(self) -> dict[str, np.ndarray]:
         return {"mmsi": self._mmsi.copy()}
