@@ -23,6 +23,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_decode import best_of  # noqa: E402  (the same timing rule as the decoder's benchmark)
+
 from engine.decode import decode_bytes  # noqa: E402
 from engine.detectors import default_detectors  # noqa: E402
 from engine.detectors.track import Tracker  # noqa: E402
@@ -34,15 +36,6 @@ from engine.runner import Engine  # noqa: E402
 
 R_KM = 6371.0088
 KM_PER_NM = 1.852
-
-
-def best_of(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def polars_features(positions: pl.DataFrame) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.alerts import ALERT_KINDS
 from engine.geo.regions import RegionPack, load_pack
 from seawatch.simulator import behaviours as be
 from seawatch.simulator import deception as de
@@ -28,21 +29,7 @@ from seawatch.simulator.traffic import background
 from seawatch.simulator.voyage import Label, Voyage, concat, emit
 from seawatch.simulator.world import World
 
-# every alert kind of DESIGN.md, in its order
-KINDS = (
-    "ais_gap",
-    "encounter",
-    "loitering",
-    "spoofing",
-    "land_position",
-    "identity_conflict",
-    "identity_change",
-    "invalid_identity",
-    "draught_change",
-    "zone_entry",
-    "border_crossing",
-    "distress",
-)
+KINDS = ALERT_KINDS  # every alert kind of DESIGN.md, in its order
 Recipe = Callable[[World, np.random.Generator, int], be.Injected]
 RECIPES: dict[str, Recipe] = {
     "ais_gap": be.gap,
