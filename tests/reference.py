@@ -397,3 +397,21 @@ def twin_track_episodes(
         if s["b"] is not None and s["sw"] >= min_sw:
             out.append((v, s["start"], s["last"], s["sw"]))
     return out
+
+
+# --- sun elevation (engine/sun.py) ---------------------------------------------------------------------------------
+def sun_elevation_deg(t_us: float, lat: float, lon: float) -> float:
+    """The same low-precision solar formulas, in plain Python floats."""
+    import math
+
+    n = t_us / 86_400_000_000 + 2440587.5 - 2451545.0
+    g = math.radians((357.529 + 0.98560028 * n) % 360.0)
+    q = (280.459 + 0.98564736 * n) % 360.0
+    ecl = math.radians(q + 1.915 * math.sin(g) + 0.020 * math.sin(2 * g))
+    eps = math.radians(23.439 - 0.00000036 * n)
+    ra = math.atan2(math.cos(eps) * math.sin(ecl), math.cos(ecl))
+    dec = math.asin(math.sin(eps) * math.sin(ecl))
+    ha = math.radians(((18.697374558 + 24.06570982441908 * n) % 24.0) * 15.0 + lon) - ra
+    phi = math.radians(lat)
+    s = math.sin(phi) * math.sin(dec) + math.cos(phi) * math.cos(dec) * math.cos(ha)
+    return math.degrees(math.asin(max(-1.0, min(1.0, s))))
