@@ -29,6 +29,7 @@ from engine.detectors.common import EARTH_RADIUS_KM, US_PER_H, grow, haversine_k
 from engine.detectors.pairs import close_pairs
 from engine.geo.region_pack import Places
 from engine.runner import FINAL_WATERMARK, Step
+from engine.sun import is_night
 
 US_PER_MIN = 60_000_000
 
@@ -285,6 +286,9 @@ class EncounterDetector:
             ]
             if m.dark >= 0:
                 why.append(f"{m.dark} was dark throughout: it vanished at the meeting point and reappeared later")
+            mid_us = np.array([(m.start_us + m.end_us) // 2])
+            if is_night(mid_us, np.array([m.lat_sum / m.slices]), np.array([m.lon_sum / m.slices]))[0]:
+                why.append("at night (the sun below the horizon at the meeting point)")
             score = min(100.0, 40.0 + 15.0 * hours)
             rows.append((a, c, m.start_us, m.end_us, m.lat_sum / m.slices, m.lon_sum / m.slices, score, why))
         cols = list(zip(*rows, strict=True))
