@@ -14,10 +14,9 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_S, grow, haversine_km
+from engine.detectors.common import KM_PER_NM, US_PER_S, grow, place_gap_km
 from engine.geo.regions import Places, load_pack
 from engine.runner import Step
-from feeds.jit import kernel
 
 PORT_KINDS = ("port", "terminal", "anchorage")
 
@@ -30,32 +29,6 @@ class DraughtSettings:
     max_fix_age_s: float = 3 * 3600.0  # where the vessel was: its latest fix, if no older than this
     hold_s: float = 2 * 3600.0  # a draught that reverts within 2 h is two transmitters on one MMSI, not cargo
     pack: str = "gulf-of-tonkin"
-
-
-KM_PER_DEG_LAT = 111.19  # a degree of latitude on the mean sphere is 111.195 km; rounded down, a safe bound
-
-
-@kernel
-def _place_gap_km(lat, lon, plat, plon, prad, out):
-    for i in range(lat.shape[0]):
-        best = np.inf
-        for j in range(plat.shape[0]):
-            # the latitude difference alone bounds the great-circle distance from below: skip far places cheaply
-            if abs(lat[i] - plat[j]) * KM_PER_DEG_LAT - prad[j] >= best:
-                continue
-            d = haversine_km(lat[i], lon[i], plat[j], plon[j]) - prad[j]
-            if d < best:
-                best = d
-        out[i] = np.nan if np.isnan(lat[i]) or np.isnan(lon[i]) else best
-
-
-def place_gap_km(lat: np.ndarray, lon: np.ndarray, places: Places) -> np.ndarray:
-    """Distance (km) from each point to the edge of the nearest place (negative inside; inf with no places)."""
-    out = np.empty(lat.shape[0], np.float64)
-    _place_gap_km(np.ascontiguousarray(lat, np.float64), np.ascontiguousarray(lon, np.float64),
-                  places.lat.astype(np.float64), places.lon.astype(np.float64),
-                  places.radius_km.astype(np.float64), out)  # fmt: skip
-    return out
 
 
 def _latest_before(vid: np.ndarray, t_s: np.ndarray, qvid: np.ndarray, qt_s: np.ndarray) -> np.ndarray:

@@ -25,9 +25,10 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import AlertRows
-from engine.detectors.common import EARTH_RADIUS_KM, US_PER_H, grow, haversine_km
+from engine.detectors.common import US_PER_H, grow, place_gap_km
 from engine.detectors.pairs import close_pairs
 from engine.geo.region_pack import Places
+from engine.geo.region_pack import haversine_km as great_circle_km
 from engine.runner import FINAL_WATERMARK, Step
 from engine.sun import is_night
 
@@ -64,26 +65,9 @@ class Meeting:
     changed: bool = False
 
 
-def _km(lat: np.ndarray, lon: np.ndarray, lat0: float | np.ndarray, lon0: float | np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(lat), np.radians(lat0)
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon0 - lon) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-
-
 def port_distance_km(places: Places | None, lat: float, lon: float) -> float:
-    """Distance from a point to the edge of the nearest place (inf when there are none)."""
-    if places is None or len(places) == 0:
-        return float("inf")
-    d = [haversine_km(lat, lon, a, b) - r for a, b, r in zip(places.lat, places.lon, places.radius_km, strict=True)]
-    return max(0.0, float(min(d)))
-
-
-def _places_km(places: Places | None, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Distance from each point to the edge of the nearest place (inf when there are none), vectorised."""
-    if places is None or len(places) == 0:
-        return np.full(lat.shape[0], np.inf)
-    d = _km(lat[:, None], lon[:, None], places.lat[None, :], places.lon[None, :]) - places.radius_km[None, :]
-    return np.maximum(0.0, np.nanmin(d, axis=1))
+    """Distance from a point to the edge of the nearest place, 0 inside one (inf when there are none)."""
+    return float(max(0.0, place_gap_km(np.array([lat]), np.array([lon]), places)[0]))
 
 
 class EncounterDetector:
@@ -169,7 +153,7 @@ class EncounterDetector:
             i, j, km = close_pairs(pos[:, 0], pos[:, 1], st.max_km)
             # vessels close together near a port or anchorage are normal traffic, not a meeting at sea: drop those
             # pairs before any per-pair work (anchorages hold most close pairs)
-            at_sea = _places_km(self.places, pos[:, 0], pos[:, 1]) >= st.offshore_km
+            at_sea = place_gap_km(pos[:, 0], pos[:, 1], self.places) >= st.offshore_km
             keep = at_sea[i] & at_sea[j]
             i, j, km = i[keep], j[keep], km[keep]
             for a, c, d in zip(i.tolist(), j.tolist(), km.tolist(), strict=True):
@@ -192,7 +176,7 @@ class EncounterDetector:
         slices = [h for h in self.history if s0 <= h[0] < s1]
         near: set[int] = set()
         for _, vids, la, lo, _ in slices[: st.max_missed + 1]:
-            near.update(vids[_km(la, lo, lat0, lon0) <= st.max_km].tolist())
+            near.update(vids[great_circle_km(la, lo, lat0, lon0) <= st.max_km].tolist())
         near.discard(b)
         for a in sorted(near):
             seen: list[tuple[int, float, float, float]] = []
@@ -214,7 +198,7 @@ class EncounterDetector:
                 m.lon_sum += lo_k
                 speeds.append(kn_k)
             (m.speeds_b if key[0] == mmsi[a] else m.speeds_a).append(0.0)  # dark: no speed heard; it stayed along
-            m.km_sum = float(_km(np.array([seen[0][1]]), np.array([seen[0][2]]), lat0, lon0)[0]) * m.slices
+            m.km_sum = float(great_circle_km(seen[0][1], seen[0][2], lat0, lon0)) * m.slices
             if self._slow(m) and self._offshore(m) >= st.offshore_km:
                 m.qualified = True
                 self.ended.append((key, m))

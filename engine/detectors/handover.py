@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_S, grow, haversine_km
-from engine.detectors.draught import PORT_KINDS, place_gap_km
+from engine.detectors.common import KM_PER_NM, US_PER_S, grow, haversine_km, place_gap_km
+from engine.detectors.draught import PORT_KINDS
 from engine.fixes import Fixes
 from engine.geo.regions import Places, load_pack
 from engine.runner import Step

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.detectors.draught import DraughtDetector, place_gap_km
+from engine.detectors.common import place_gap_km
+from engine.detectors.draught import DraughtDetector
 from engine.detectors.identity import IdentityDetector
 from engine.detectors.mid import MID_FLAG
 from engine.detectors.mmsi import (
