@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from engine.decode import decode, decode_bytes
+from engine.decode import decode_bytes
 from engine.runner import Detector, Engine
-from feeds.framing import Framer
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
+from tests.engine.detectors.scenario_run import run
 
 T0 = 1_717_200_000  # 2024-06-01T00:00:00Z
 
@@ -67,16 +67,8 @@ def simulated(hours: float = 6.0, seed: int = 7) -> Simulated:
 
 def framed_alerts(feed: bytes, make: Callable[[], Sequence[Detector]], chunks: int, seed: int = 0) -> pl.DataFrame:
     """Alerts of ``make()``'s detectors over the feed's bytes framed in ``chunks`` pieces cut at random offsets."""
-    engine = Engine(list(make()))
-    framer = Framer()
     cuts = sorted(random.Random(seed).sample(range(1, len(feed)), chunks - 1)) if chunks > 1 else []
-    for a, b in zip([0, *cuts], [*cuts, len(feed)], strict=True):
-        d = decode(framer.feed(feed[a:b]), details=False)
-        engine.process(d.positions, d.statics, d.events)
-    d = decode(framer.finish(), details=False)
-    engine.process(d.positions, d.statics, d.events)
-    engine.finish()
-    return engine.alerts()
+    return run(feed, make, cuts)
 
 
 def chunked_alerts(sim: Simulated, make: Callable[[], Sequence[Detector]], chunks: int, seed: int = 0) -> pl.DataFrame:

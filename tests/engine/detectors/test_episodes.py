@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from engine.decode import decode, decode_bytes
+from engine.decode import decode_bytes
 from engine.detectors.border import BorderCrossing
 from engine.detectors.episodes import latest_per_episode, ship_type_at
 from engine.detectors.geography import LandPosition, ZoneEntry
@@ -18,9 +18,9 @@ from engine.detectors.motion import Loitering, Spoofing
 from engine.fixes import NO_TIME, Fixes, Identities
 from engine.geo.regions import load_pack
 from engine.runner import Detector, Engine
-from feeds.framing import Framer
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
+from tests.engine.detectors.scenario_run import run
 from tests.engine.detectors.tracks import land
 
 
@@ -86,12 +86,5 @@ def test_stream_equals_batch_by_seq_ranges(seed: int) -> None:
 def test_stream_equals_batch_by_byte_chunks() -> None:
     data = feed()
     rng = random.Random(3)
-    edges = [0, *sorted(rng.randrange(len(data)) for _ in range(25)), len(data)]
-    engine, framer = Engine(detectors()), Framer()
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        d = decode(framer.feed(data[a:b]), details=False)
-        engine.process(d.positions, d.statics, d.events)
-    d = decode(framer.finish(), details=False)
-    engine.process(d.positions, d.statics, d.events)
-    engine.finish()
-    assert_frame_equal(engine.alerts(), batch_alerts())
+    cut = run(data, detectors, [rng.randrange(len(data)) for _ in range(25)])
+    assert_frame_equal(cut, batch_alerts())
