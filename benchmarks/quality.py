@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -29,68 +28,12 @@ from engine.detectors import default_detectors as all_detectors  # noqa: E402
 from engine.geo.land import LandIndex  # noqa: E402
 from engine.geo.regions import RegionPack, load_pack  # noqa: E402
 from engine.runner import Detector, Engine  # noqa: E402
-
-SLACK = timedelta(minutes=5)
+from models.evaluation import measure, read_truth  # noqa: E402
 
 
 def default_detectors(pack: RegionPack, land: LandIndex) -> list[Detector]:
     """Every detector (engine.detectors.default_detectors)."""
     return all_detectors(pack, land)
-
-
-def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *, hours: float,
-            slack: timedelta = SLACK, kinds: Sequence[str] | None = None,
-            positions: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
-    """One row per kind: labels, matched, recall, alerts, false alerts on background vessels and their rate.
-
-    With the decoded ``positions``, also the labels that left any evidence in the feed (a position of the
-    vessel within the label's span: a spoofed spell that no station heard cannot be found) and the recall on them.
-    """
-    kinds = list(kinds or sorted(set(alerts["kind"].to_list())))
-    labels = labels.with_columns(pl.col("start").cast(alerts["start"].dtype), pl.col("end").cast(alerts["end"].dtype))
-    injected = vessels.filter(pl.col("role") != "background")["mmsi"].implode()
-    # an MMSI that an injected vessel also uses (identity conflict) is not background
-    background = vessels.filter((pl.col("role") == "background") & ~pl.col("mmsi").is_in(injected))["mmsi"].unique()
-    vessel_hours = background.len() * hours
-    # a pair's alert names the smaller MMSI first; a label may name either vessel first
-    mirrored = labels.filter(pl.col("other_mmsi").is_not_null()).with_columns(
-        pl.col("other_mmsi").alias("mmsi"), pl.col("mmsi").alias("other_mmsi")
-    )
-    either = pl.concat([labels, mirrored.select(labels.columns)], how="vertical_relaxed")
-    pairs = alerts.join(either, on=["kind", "mmsi"], suffix="_label").filter(
-        (pl.col("start") <= pl.col("end_label") + slack) & (pl.col("end") + slack >= pl.col("start_label"))
-    )
-    heard = set(labels["label_id"].to_list())
-    if positions is not None:
-        seen = labels.join(positions.select("mmsi", "t"), on="mmsi").filter(
-            pl.col("t").is_between(pl.col("start"), pl.col("end"))
-        )
-        heard = set(seen["label_id"].to_list())
-    rows = []
-    for kind in kinds:
-        lab = labels.filter(pl.col("kind") == kind)
-        al = alerts.filter(pl.col("kind") == kind)
-        hit = pairs.filter(pl.col("kind") == kind)["label_id"].n_unique()
-        on_background = pl.col("mmsi").is_in(background.implode())
-        other_background = pl.col("other_mmsi").is_null() | pl.col("other_mmsi").is_in(background.implode())
-        false = al.filter(on_background & other_background)
-        hit_ids = set(pairs.filter(pl.col("kind") == kind)["label_id"].to_list())
-        observable = [x for x in lab["label_id"].to_list() if x in heard]
-        rows.append({
-            "kind": kind, "labels": lab.height, "matched": hit, "recall": hit / lab.height if lab.height else None,
-            "observable": len(observable),
-            "recall_observable": len(hit_ids & set(observable)) / len(observable) if observable else None,
-            "alerts": al.height, "false_background": false.height,
-            "false_per_1000_vh": 1000 * false.height / vessel_hours if vessel_hours else None,
-        })  # fmt: skip
-    return pl.DataFrame(rows)
-
-
-def read_truth(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    labels = pl.read_csv(folder / "labels.csv", try_parse_dates=True, schema_overrides={"other_mmsi": pl.Int64})
-    labels = labels.with_columns(pl.col("start", "end").str.to_datetime(time_zone="UTC") if labels["start"].dtype
-                                 == pl.String else pl.col("start", "end").dt.replace_time_zone("UTC"))  # fmt: skip
-    return labels, pl.read_csv(folder / "vessels.csv", schema_overrides={"imo": pl.String})
 
 
 def run(feed: bytes, detectors: list[Detector]) -> tuple[pl.DataFrame, pl.DataFrame, float]:

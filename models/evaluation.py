@@ -1,0 +1,74 @@
+"""Alerts against labels: recall per kind, false alerts on background traffic, and a precision-recall curve.
+
+The same functions serve ``benchmarks/quality.py``, the backtest report and the tests, so the numbers in the
+report are the numbers the tests measure.
+
+An alert *matches* a label of the same kind and MMSI whose [start, end] overlaps the alert's, with ``slack``
+either side (a pair's alert may name either vessel first). Recall = labels matched / labels. False alerts =
+alerts on background vessels (vessels.csv role ``background``) per 1000 vessel-hours of background traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+SLACK = timedelta(minutes=5)
+
+
+def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *, hours: float,
+            slack: timedelta = SLACK, kinds: Sequence[str] | None = None,
+            positions: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
+    """One row per kind: labels, matched, recall, alerts, false alerts on background vessels and their rate.
+
+    With the decoded ``positions``, also the labels that left any evidence in the feed (a position of the
+    vessel within the label's span: a spoofed spell that no station heard cannot be found) and the recall on them.
+    """
+    kinds = list(kinds or sorted(set(alerts["kind"].to_list())))
+    labels = labels.with_columns(pl.col("start").cast(alerts["start"].dtype), pl.col("end").cast(alerts["end"].dtype))
+    injected = vessels.filter(pl.col("role") != "background")["mmsi"].implode()
+    # an MMSI that an injected vessel also uses (identity conflict) is not background
+    background = vessels.filter((pl.col("role") == "background") & ~pl.col("mmsi").is_in(injected))["mmsi"].unique()
+    vessel_hours = background.len() * hours
+    # a pair's alert names the smaller MMSI first; a label may name either vessel first
+    mirrored = labels.filter(pl.col("other_mmsi").is_not_null()).with_columns(
+        pl.col("other_mmsi").alias("mmsi"), pl.col("mmsi").alias("other_mmsi")
+    )
+    either = pl.concat([labels, mirrored.select(labels.columns)], how="vertical_relaxed")
+    pairs = alerts.join(either, on=["kind", "mmsi"], suffix="_label").filter(
+        (pl.col("start") <= pl.col("end_label") + slack) & (pl.col("end") + slack >= pl.col("start_label"))
+    )
+    heard = set(labels["label_id"].to_list())
+    if positions is not None:
+        seen = labels.join(positions.select("mmsi", "t"), on="mmsi").filter(
+            pl.col("t").is_between(pl.col("start"), pl.col("end"))
+        )
+        heard = set(seen["label_id"].to_list())
+    rows = []
+    for kind in kinds:
+        lab = labels.filter(pl.col("kind") == kind)
+        al = alerts.filter(pl.col("kind") == kind)
+        hit = pairs.filter(pl.col("kind") == kind)["label_id"].n_unique()
+        on_background = pl.col("mmsi").is_in(background.implode())
+        other_background = pl.col("other_mmsi").is_null() | pl.col("other_mmsi").is_in(background.implode())
+        false = al.filter(on_background & other_background)
+        hit_ids = set(pairs.filter(pl.col("kind") == kind)["label_id"].to_list())
+        observable = [x for x in lab["label_id"].to_list() if x in heard]
+        rows.append({
+            "kind": kind, "labels": lab.height, "matched": hit, "recall": hit / lab.height if lab.height else None,
+            "observable": len(observable),
+            "recall_observable": len(hit_ids & set(observable)) / len(observable) if observable else None,
+            "alerts": al.height, "false_background": false.height,
+            "false_per_1000_vh": 1000 * false.height / vessel_hours if vessel_hours else None,
+        })  # fmt: skip
+    return pl.DataFrame(rows)
+
+
+def read_truth(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    labels = pl.read_csv(folder / "labels.csv", try_parse_dates=True, schema_overrides={"other_mmsi": pl.Int64})
+    labels = labels.with_columns(pl.col("start", "end").str.to_datetime(time_zone="UTC") if labels["start"].dtype
+                                 == pl.String else pl.col("start", "end").dt.replace_time_zone("UTC"))  # fmt: skip
+    return labels, pl.read_csv(folder / "vessels.csv", schema_overrides={"imo": pl.String})
