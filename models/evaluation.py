@@ -19,6 +19,50 @@ import polars as pl
 SLACK = timedelta(minutes=5)
 
 
+def matches(alerts: pl.DataFrame, labels: pl.DataFrame, slack: timedelta = SLACK) -> pl.DataFrame:
+    """Every (alert, label) pair that match: same kind, same vessel (either of a pair), overlapping in time."""
+    labels = labels.with_columns(pl.col("start").cast(alerts["start"].dtype), pl.col("end").cast(alerts["end"].dtype))
+    # a pair's alert names the smaller MMSI first; a label may name either vessel first
+    mirrored = labels.filter(pl.col("other_mmsi").is_not_null()).with_columns(
+        pl.col("other_mmsi").alias("mmsi"), pl.col("mmsi").alias("other_mmsi")
+    )
+    either = pl.concat([labels, mirrored.select(labels.columns)], how="vertical_relaxed")
+    return alerts.join(either, on=["kind", "mmsi"], suffix="_label").filter(
+        (pl.col("start") <= pl.col("end_label") + slack) & (pl.col("end") + slack >= pl.col("start_label"))
+    )
+
+
+def pr_curve(alerts: pl.DataFrame, labels: pl.DataFrame, slack: timedelta = SLACK) -> pl.DataFrame:
+    """Precision and recall when only alerts scoring at least ``threshold`` are kept, for every kind together
+    (``kind`` "all") and per kind: columns ``kind``, ``threshold``, ``precision``, ``recall``.
+
+    Precision counts an alert as right when it matches a label; alerts on labelled vessels that match no label
+    count as wrong, so it is a lower bound.
+    """
+    pairs = matches(alerts, labels, slack)
+    hit = set(pairs["alert_id"].to_list())
+    label_of = pairs.group_by("alert_id").agg(pl.col("label_id"))
+    rows = []
+    kinds = ["all", *sorted(set(labels["kind"].to_list()) | set(alerts["kind"].to_list()))]
+    for kind in kinds:
+        al = alerts if kind == "all" else alerts.filter(pl.col("kind") == kind)
+        n_labels = labels.height if kind == "all" else labels.filter(pl.col("kind") == kind).height
+        if al.height == 0 or n_labels == 0:
+            continue
+        al = al.join(label_of, on="alert_id", how="left").sort("score", descending=True)
+        found: set[str] = set()
+        right = 0
+        for i, (aid, score, ids) in enumerate(al.select("alert_id", "score", "label_id").iter_rows()):
+            right += aid in hit
+            found.update(ids or ())
+            last = i + 1 == al.height or al["score"][i + 1] != score
+            if last:  # one point per distinct score: alerts tied on a score are kept or dropped together
+                rows.append({"kind": kind, "threshold": score, "precision": right / (i + 1),
+                             "recall": len(found) / n_labels})  # fmt: skip
+    return pl.DataFrame(rows, schema={"kind": pl.String(), "threshold": pl.Float64(), "precision": pl.Float64(),
+                                      "recall": pl.Float64()})  # fmt: skip
+
+
 def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *, hours: float,
             slack: timedelta = SLACK, kinds: Sequence[str] | None = None,
             positions: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
@@ -33,14 +77,7 @@ def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *
     # an MMSI that an injected vessel also uses (identity conflict) is not background
     background = vessels.filter((pl.col("role") == "background") & ~pl.col("mmsi").is_in(injected))["mmsi"].unique()
     vessel_hours = background.len() * hours
-    # a pair's alert names the smaller MMSI first; a label may name either vessel first
-    mirrored = labels.filter(pl.col("other_mmsi").is_not_null()).with_columns(
-        pl.col("other_mmsi").alias("mmsi"), pl.col("mmsi").alias("other_mmsi")
-    )
-    either = pl.concat([labels, mirrored.select(labels.columns)], how="vertical_relaxed")
-    pairs = alerts.join(either, on=["kind", "mmsi"], suffix="_label").filter(
-        (pl.col("start") <= pl.col("end_label") + slack) & (pl.col("end") + slack >= pl.col("start_label"))
-    )
+    pairs = matches(alerts, labels, slack)
     heard = set(labels["label_id"].to_list())
     if positions is not None:
         seen = labels.join(positions.select("mmsi", "t"), on="mmsi").filter(
@@ -61,7 +98,9 @@ def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *
             "kind": kind, "labels": lab.height, "matched": hit, "recall": hit / lab.height if lab.height else None,
             "observable": len(observable),
             "recall_observable": len(hit_ids & set(observable)) / len(observable) if observable else None,
-            "alerts": al.height, "false_background": false.height,
+            "alerts": al.height,
+            "precision": pairs.filter(pl.col("kind") == kind)["alert_id"].n_unique() / al.height if al.height else None,
+            "false_background": false.height,
             "false_per_1000_vh": 1000 * false.height / vessel_hours if vessel_hours else None,
         })  # fmt: skip
     return pl.DataFrame(rows)

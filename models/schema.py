@@ -19,6 +19,7 @@ VESSEL_SCHEMA: dict[str, pl.DataType] = {
     "flag": pl.String(),  # ISO 3166 alpha-2 from the MMSI's MID; null when the MMSI has none
     "lat": pl.Float64(),  # last position
     "lon": pl.Float64(),
+    "first_seen": UTC_US,
     "last_seen": UTC_US,
     "positions": pl.Int64(),
     "smuggling_score": pl.Float64(),  # 0-100

@@ -43,6 +43,85 @@ def _detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from engine.geo.regions import PackError
+    from feeds.archives import ArchiveError
+    from feeds.files import InputError
+    from seawatch.backtest_job import BacktestOptions, run_backtest
+
+    options = BacktestOptions(
+        region=args.region,
+        zones=Path(args.zones) if args.zones else None,
+        labels=Path(args.labels) if args.labels else None,
+        models=Path(args.models) if args.models else None,
+        skip_untimed=args.skip_untimed,
+        report=not args.no_report,
+        progress=None if args.progress == "auto" else args.progress == "on",
+        chunk_bytes=int(args.chunk_mb * 1024 * 1024),
+    )
+    try:
+        summary = run_backtest([Path(p) for p in args.inputs], Path(args.out), options)
+    except (InputError, ArchiveError, PackError) as exc:
+        sys.stderr.write(f"seawatch backtest: {exc}\n")
+        return 2
+    sys.stdout.write(summary.render())
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from engine.geo.regions import PackError
+    from feeds.files import InputError
+    from seawatch.train_job import TrainOptions, run_train
+
+    options = TrainOptions(seeds=args.seeds or [], scenarios=[Path(p) for p in args.scenario or []],
+                           hours=args.hours, vessels=args.vessels, region=args.region,
+                           random_state=args.random_state)  # fmt: skip
+    try:
+        summary = run_train(options, Path(args.out))
+    except (InputError, PackError, ValueError) as exc:
+        sys.stderr.write(f"seawatch train: {exc}\n")
+        return 2
+    sys.stdout.write(summary.render())
+    return 0
+
+
+def _add_backtest(sub) -> None:
+    bt = sub.add_parser(
+        "backtest",
+        help="replay history: alerts, vessel risk scores and an HTML report",
+        description="Run the whole pipeline over history (NMEA logs with times, NOAA/DMA CSV archives, "
+        "positions.parquet from `seawatch decode`; plain or .gz; recognised from their content), streamed in "
+        "chunks, and write DIR/alerts.parquet, DIR/vessels.parquet (smuggling and fire scores with their reasons) "
+        "and DIR/report.html (one file, opens offline). With --labels, recall and precision per kind.",
+    )
+    bt.add_argument("inputs", nargs="+", metavar="INPUT", help="NMEA logs, NOAA/DMA CSV or positions.parquet")
+    bt.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (created)")
+    bt.add_argument("--zones", metavar="FILE.geojson", help="restricted zones to add to the region pack's")
+    bt.add_argument("--labels", metavar="FILE.csv", help="labels (as `seawatch simulate` writes) to measure against")
+    bt.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
+    bt.add_argument("--models", metavar="DIR", help="folder of model files from `seawatch train` (default: shipped)")
+    bt.add_argument("--skip-untimed", action="store_true", help="leave out NMEA logs without any time, saying so")
+    bt.add_argument("--no-report", action="store_true", help="write the Parquet files only")
+    bt.add_argument("--chunk-mb", type=float, default=16.0, help="bytes read per step, in MiB (default 16)")
+    bt.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
+    bt.set_defaults(func=_backtest)
+    tr = sub.add_parser(
+        "train",
+        help="fit the scoring models on labelled scenarios",
+        description="Fit the unusual-behaviour model and the evidence re-weighting model on labelled scenarios "
+        "(simulated from --seeds, or folders with feed.nmea and labels.csv) and write versioned model files with "
+        "their training metadata. `make models` makes the shipped ones.",
+    )
+    tr.add_argument("--out", required=True, metavar="DIR", help="folder for the model files (created)")
+    tr.add_argument("--seeds", type=int, nargs="+", metavar="N", help="simulate one scenario per seed")
+    tr.add_argument("--scenario", nargs="+", metavar="DIR", help="scenario folders (feed.nmea + labels.csv)")
+    tr.add_argument("--hours", type=float, default=24.0, help="hours per simulated scenario (default 24)")
+    tr.add_argument("--vessels", type=int, default=300, help="vessels per simulated scenario (default 300)")
+    tr.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
+    tr.add_argument("--random-state", type=int, default=0, help="seed of the models' randomness (default 0)")
+    tr.set_defaults(func=_train)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -102,18 +181,44 @@ def _add_anchorages(sub) -> None:
     )
     anc.add_argument("inputs", nargs="+", metavar="INPUT", help="NMEA files (.nmea .txt .log .nm4 .ais, .gz)")
     anc.add_argument("--out", required=True, metavar="FILE.geojson", help="GeoJSON file to write")
-    anc.add_argument("--min-vessels", type=int, default=d.min_vessels, metavar="N",
-                     help=f"distinct vessels that make a cell an anchorage (default {d.min_vessels}, as GFW)")
-    anc.add_argument("--min-hours", type=float, default=d.min_hours, metavar="H",
-                     help=f"shortest stop that counts, in hours (default {d.min_hours:g}, as GFW)")
-    anc.add_argument("--cell-km", type=float, default=d.cell_km, metavar="KM",
-                     help=f"cell size (default {d.cell_km:g})")
-    anc.add_argument("--drift-km", type=float, default=d.drift_km, metavar="KM",
-                     help=f"how far a stopped vessel may drift (default {d.drift_km:g})")
-    anc.add_argument("--stopped-knots", type=float, default=d.stopped_knots, metavar="KN",
-                     help=f"speed under which a vessel is stopped (default {d.stopped_knots:g})")
-    anc.add_argument("--max-silence-hours", type=float, default=d.max_silence_hours, metavar="H",
-                     help=f"a silence longer than this ends a stop (default {d.max_silence_hours:g})")
+    anc.add_argument(
+        "--min-vessels",
+        type=int,
+        default=d.min_vessels,
+        metavar="N",
+        help=f"distinct vessels that make a cell an anchorage (default {d.min_vessels}, as GFW)",
+    )
+    anc.add_argument(
+        "--min-hours",
+        type=float,
+        default=d.min_hours,
+        metavar="H",
+        help=f"shortest stop that counts, in hours (default {d.min_hours:g}, as GFW)",
+    )
+    anc.add_argument(
+        "--cell-km", type=float, default=d.cell_km, metavar="KM", help=f"cell size (default {d.cell_km:g})"
+    )
+    anc.add_argument(
+        "--drift-km",
+        type=float,
+        default=d.drift_km,
+        metavar="KM",
+        help=f"how far a stopped vessel may drift (default {d.drift_km:g})",
+    )
+    anc.add_argument(
+        "--stopped-knots",
+        type=float,
+        default=d.stopped_knots,
+        metavar="KN",
+        help=f"speed under which a vessel is stopped (default {d.stopped_knots:g})",
+    )
+    anc.add_argument(
+        "--max-silence-hours",
+        type=float,
+        default=d.max_silence_hours,
+        metavar="H",
+        help=f"a silence longer than this ends a stop (default {d.max_silence_hours:g})",
+    )
     anc.add_argument("--keep-bad-checksums", action="store_true", help="keep sentences with a wrong checksum")
     anc.add_argument("--chunk-mb", type=float, default=16.0, help="bytes read per step, in MiB (default 16)")
     anc.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
@@ -154,10 +259,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
     sim.add_argument("--vessels", type=int, default=300, help="vessels in the scenario (default 300)")
     sim.add_argument("--start", default="2024-06-01T00:00:00+00:00", help="start time, ISO 8601 (default UTC)")
-    sim.add_argument("--min-interval", type=float, default=30.0, metavar="S",
-                     help="no vessel reports its position more often than this, in seconds (default 30)")
-    sim.add_argument("--injections-per-day", type=float, default=3.0, metavar="N",
-                     help="how often each alert kind is injected per day, at least once (default 3)")
+    sim.add_argument(
+        "--min-interval",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="no vessel reports its position more often than this, in seconds (default 30)",
+    )
+    sim.add_argument(
+        "--injections-per-day",
+        type=float,
+        default=3.0,
+        metavar="N",
+        help="how often each alert kind is injected per day, at least once (default 3)",
+    )
     sim.set_defaults(func=_simulate)
     det = sub.add_parser(
         "detect",
@@ -171,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
     det.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
     det.set_defaults(func=_detect)
+    _add_backtest(sub)
     _add_anchorages(sub)
     return parser
 

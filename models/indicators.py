@@ -1,0 +1,320 @@
+"""The explainable indicator model: points per piece of evidence, in words, adding up to each vessel's scores.
+
+Smuggling: every alert gives ``weight[kind] x strength x recency`` points, where strength is the alert's own
+score (0-100 -> 0-1) and recency halves every ``half_life_days`` before the scoring time. Repeats of one kind add
+less each (``repeat_factor``) and a kind gives at most ``kind_cap`` times its weight, so one noisy detector cannot
+fill the score alone; evidence from several independent *families* (going dark, meetings at sea, moving cargo,
+position deception, identity, forbidden waters) raises it (``corroboration``): that is what separates a smuggler
+from a vessel with a flaky transponder. Vessels heard too little are capped (``little_data_cap``).
+
+Fire/explosion: what AIS shows of a vessel that can burn or blow up — hazardous cargo (ship types 80-89 tankers;
+second digit 1-4 = hazard category A-D, ITU-R M.1371), ship-to-ship transfers (worse with a tanker in the pair),
+distress, drifting, and moving cargo at sea on a tanker.
+
+Every number here is a setting; each carries why it has its value. A vessel's evidence is a table of rows
+``(mmsi, score, points, family, reason)``; :func:`combine` turns it into scores and reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+import polars as pl
+
+KIND_WORDS: Mapping[str, str] = MappingProxyType({
+    "ais_gap": "went dark",
+    "encounter": "ship-to-ship transfer",
+    "loitering": "loitered at sea",
+    "spoofing": "spoofed positions",
+    "land_position": "positions on land",
+    "identity_conflict": "one MMSI, two vessels",
+    "identity_change": "changed identity",
+    "invalid_identity": "invalid MMSI",
+    "draught_change": "draught changed at sea",
+    "zone_entry": "entered a restricted zone",
+    "border_crossing": "crossed the border",
+    "distress": "distress",
+})  # fmt: skip
+
+FAMILIES: Mapping[str, str] = MappingProxyType({
+    "ais_gap": "going dark",
+    "encounter": "meetings at sea",
+    "loitering": "meetings at sea",  # loitering is how a vessel waits for a transfer
+    "draught_change": "moving cargo",
+    "spoofing": "position deception",
+    "land_position": "position deception",
+    "identity_conflict": "identity",
+    "identity_change": "identity",
+    "invalid_identity": "identity",
+    "zone_entry": "forbidden waters",
+    "border_crossing": "forbidden waters",
+})  # fmt: skip
+
+
+def _smuggling_weights() -> Mapping[str, float]:
+    # Points for one full-strength alert. Ship-to-ship transfer at sea is how fuel is smuggled in the Gulf of
+    # Tonkin (DESIGN.md), so it weighs most; going dark and moving cargo at sea are the next signs patrols look for
+    # (GFW gaps, Pole Star draught); identity and position deception hide a vessel (C4ADS, Windward);
+    # entering forbidden waters and crossing borders are the act itself for small craft; loitering and an
+    # invalid MMSI alone are weak (many fishing boats do both innocently).
+    return MappingProxyType({
+        "encounter": 35.0,
+        "ais_gap": 30.0,
+        "draught_change": 25.0,
+        "identity_conflict": 25.0,
+        "spoofing": 25.0,
+        "zone_entry": 20.0,
+        "border_crossing": 20.0,
+        "identity_change": 15.0,
+        "land_position": 15.0,
+        "loitering": 15.0,
+        "invalid_identity": 12.0,
+        "distress": 0.0,  # distress is a fire/safety signal, not a smuggling one
+    })  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Every weight of the indicator model; override any of them to tune (``Weights(half_life_days=7)``)."""
+
+    smuggling: Mapping[str, float] = field(default_factory=_smuggling_weights)
+    # each further alert of one kind adds this fraction of the one before: the 2nd gap says less than the 1st
+    repeat_factor: float = 0.5
+    # one kind adds at most this many times its weight (a geometric series of 0.5 would reach 2x)
+    kind_cap: float = 1.6
+    # evidence halves in value every two weeks: a transfer last month is still worth a look, last year's is not
+    half_life_days: float = 14.0
+    # each independent family beyond the first adds this fraction of the evidence points
+    corroboration: float = 0.2
+    # a family counts as present from this many points (a weak single hint does not corroborate)
+    family_min_points: float = 8.0
+    # too few positions to trust a high score: cap it (and say so)
+    min_positions: int = 20
+    little_data_cap: float = 50.0
+    # fire: hazardous cargo. Tankers carry fuel or chemicals; the hazard digit (ITU-R M.1371 table 53) is the
+    # cargo's category, A the most dangerous
+    tanker_points: float = 15.0
+    hazard_points: tuple[float, float, float, float] = (20.0, 15.0, 10.0, 5.0)  # categories A, B, C, D
+    # fire: a full-strength transfer with a tanker in the pair; without one (converted fishing boats carry fuel in
+    # the Gulf, DESIGN.md) it is half as much
+    transfer_tanker_points: float = 35.0
+    transfer_points: float = 17.5
+    distress_points: float = 35.0  # beacons, not under command, aground: a vessel that may be on fire or adrift
+    tanker_draught_points: float = 12.0  # a tanker's cargo moved at sea: a transfer even if unseen
+    # drifting (AMSA: heading and course 45-135 degrees apart): points at ``drift_full`` of positions drifting
+    drift_points: float = 12.0
+    drift_full: float = 0.5
+    drift_min: float = 0.05  # below this share, drifting is noise (current, yaw)
+    max_reasons: int = 8  # reasons listed per score; the rest are summed in one line
+
+
+def is_tanker(ship_type: pl.Expr) -> pl.Expr:
+    return ship_type.is_between(80, 89)
+
+
+def hazard_category(ship_type: pl.Expr) -> pl.Expr:
+    """1-4 for hazard categories A-D (second digit of types 2x, 4x, 6x-9x, ITU-R M.1371), else null."""
+    digit = ship_type % 10
+    carries = (ship_type // 10).is_in([2, 4, 6, 7, 8, 9])
+    return pl.when(carries & digit.is_between(1, 4)).then(digit).otherwise(None)
+
+
+def _decay(asof: datetime, w: Weights) -> pl.Expr:
+    age_days = (pl.lit(asof) - pl.col("end")).dt.total_seconds() / 86_400.0
+    return pl.lit(0.5) ** (age_days.clip(lower_bound=0.0) / w.half_life_days)
+
+
+def _both_sides(alerts: pl.DataFrame) -> pl.DataFrame:
+    """A pair's alert is evidence about both vessels: one row per vessel, ``other`` naming the other one."""
+    own = alerts.with_columns(other=pl.col("other_mmsi"))
+    mirror = alerts.filter(pl.col("other_mmsi").is_not_null()).with_columns(
+        other=pl.col("mmsi"), mmsi=pl.col("other_mmsi")
+    )
+    return pl.concat([own, mirror.select(own.columns)], how="vertical")
+
+
+def _said(prefix: pl.Expr) -> pl.Expr:
+    when = pl.col("start").dt.strftime("%Y-%m-%d %H:%M UTC")
+    first = pl.col("reasons").list.head(2).list.join("; ")
+    return pl.format("{} ({}): {}", prefix, when, first)
+
+
+def smuggling_evidence(alerts: pl.DataFrame, asof: datetime, w: Weights) -> pl.DataFrame:
+    """Evidence rows ``(mmsi, points, family, reason)`` for the smuggling score, before repeats and caps."""
+    weight = pl.col("kind").replace_strict(dict(w.smuggling), default=0.0, return_dtype=pl.Float64)
+    words = pl.col("kind").replace_strict(dict(KIND_WORDS), default=pl.col("kind"))
+    return (
+        _both_sides(alerts)
+        .with_columns(points=weight * pl.col("score") / 100.0 * _decay(asof, w))
+        .filter(pl.col("points") > 0)
+        .select(
+            "mmsi",
+            "kind",
+            "points",
+            family=pl.col("kind").replace_strict(dict(FAMILIES), default="other"),
+            reason=_said(words),
+        )  # fmt: skip
+        .pipe(_repeats, w)
+    )
+
+
+def _repeats(rows: pl.DataFrame, w: Weights) -> pl.DataFrame:
+    """Each further alert of a kind counts ``repeat_factor`` times the one before; a kind adds at most its cap."""
+    weight = pl.col("kind").replace_strict(dict(w.smuggling), default=0.0, return_dtype=pl.Float64)
+    rank = pl.col("points").rank("ordinal", descending=True).over("mmsi", "kind") - 1
+    rows = rows.with_columns(points=pl.col("points") * pl.lit(w.repeat_factor) ** rank.cast(pl.Float64))
+    total = pl.col("points").sum().over("mmsi", "kind")
+    cap = weight * w.kind_cap
+    scale = pl.when(total > cap).then(cap / total).otherwise(1.0)
+    return rows.with_columns(points=pl.col("points") * scale).drop("kind")
+
+
+def fire_evidence(alerts: pl.DataFrame, vessels: pl.DataFrame, asof: datetime, w: Weights) -> pl.DataFrame:
+    """Evidence rows ``(mmsi, points, family, reason)`` for the fire score.
+
+    ``vessels`` needs ``mmsi``, ``ship_type`` (null when unknown) and ``drift_frac`` / ``positions``.
+    """
+    types = vessels.select("mmsi", "ship_type")
+    tanker = is_tanker(pl.col("ship_type")).fill_null(False)
+    hazard = hazard_category(pl.col("ship_type"))
+    letters = hazard.replace_strict({1: "A", 2: "B", 3: "C", 4: "D"}, default=None, return_dtype=pl.String)
+    cargo = (
+        types.with_columns(hz=hazard, letter=letters, tanker=tanker)
+        .with_columns(
+            points=pl.when(pl.col("tanker")).then(w.tanker_points).otherwise(0.0)
+            + pl.col("hz").replace_strict(
+                {1: w.hazard_points[0], 2: w.hazard_points[1], 3: w.hazard_points[2], 4: w.hazard_points[3]},
+                default=0.0,
+                return_dtype=pl.Float64,
+            ),  # fmt: skip
+            what=pl.when(pl.col("tanker")).then(pl.lit("tanker")).otherwise(pl.lit("vessel")),
+        )
+        .filter(pl.col("points") > 0)
+        .select(
+            "mmsi",
+            "points",
+            family=pl.lit("hazardous cargo"),
+            reason=pl.when(pl.col("letter").is_not_null())
+            .then(
+                pl.format(
+                    "{} carrying hazard category {} cargo (ship type {}, ITU-R M.1371)",
+                    pl.col("what"),
+                    pl.col("letter"),
+                    pl.col("ship_type"),
+                )
+            )  # fmt: skip
+            .otherwise(pl.format("tanker (ship type {}): fuel or chemical cargo", pl.col("ship_type"))),
+        )
+    )
+    sides = _both_sides(alerts).with_columns(decay=_decay(asof, w), strength=pl.col("score") / 100.0)
+    sides = sides.join(types, on="mmsi", how="left").join(
+        types.rename({"mmsi": "other", "ship_type": "other_type"}), on="other", how="left"
+    )
+    pair_tanker = (tanker | is_tanker(pl.col("other_type")).fill_null(False)) if sides.height else pl.lit(False)
+    transfers = sides.filter(pl.col("kind") == "encounter").select(
+        "mmsi",
+        points=pl.when(pair_tanker).then(w.transfer_tanker_points).otherwise(w.transfer_points)
+        * pl.col("strength")
+        * pl.col("decay"),
+        family=pl.lit("transfer at sea"),
+        reason=_said(
+            pl.when(pair_tanker)
+            .then(pl.lit("ship-to-ship transfer with a tanker in the pair"))
+            .otherwise(pl.lit("ship-to-ship transfer (fuel may be moved between hulls)"))
+        ),  # fmt: skip
+    )
+    distress = sides.filter(pl.col("kind") == "distress").select(
+        "mmsi",
+        points=w.distress_points * pl.col("strength") * pl.col("decay"),
+        family=pl.lit("distress"),
+        reason=_said(pl.lit("distress")),
+    )
+    draught = sides.filter((pl.col("kind") == "draught_change") & tanker).select(
+        "mmsi",
+        points=w.tanker_draught_points * pl.col("strength") * pl.col("decay"),
+        family=pl.lit("transfer at sea"),
+        reason=_said(pl.lit("tanker's draught changed at sea")),
+    )
+    drift = (
+        vessels.filter(pl.col("drift_frac") >= w.drift_min)
+        .select(
+            "mmsi",
+            points=w.drift_points * (pl.col("drift_frac") / w.drift_full).clip(upper_bound=1.0),
+            family=pl.lit("drifting"),
+            reason=pl.format(
+                "drifting in {}% of positions (heading and course 45-135° apart at 0.25-20 kn, AMSA)",
+                (pl.col("drift_frac") * 100).round(0).cast(pl.Int64),
+            ),  # fmt: skip
+        )
+        .filter(pl.col("points") > 0)
+    )
+    rows = [cargo, transfers, distress, draught, drift]
+    return pl.concat([r.select(EVIDENCE_COLUMNS) for r in rows], how="vertical").pipe(_fire_repeats, w)
+
+
+def _fire_repeats(rows: pl.DataFrame, w: Weights) -> pl.DataFrame:
+    # repeats of one family count less each, as for smuggling; families have no cap of their own here (the score
+    # saturates at 100) because fire evidence is scarce and each piece is serious
+    rank = pl.col("points").rank("ordinal", descending=True).over("mmsi", "family") - 1
+    return rows.with_columns(points=pl.col("points") * pl.lit(w.repeat_factor) ** rank.cast(pl.Float64))
+
+
+EVIDENCE_COLUMNS = ("mmsi", "points", "family", "reason")
+
+
+def combine(evidence: pl.DataFrame, positions: pl.DataFrame, w: Weights, *, corroborate: bool) -> pl.DataFrame:
+    """Scores and reasons per vessel: ``mmsi``, ``score`` (0-100), ``reasons`` (strongest first, with points).
+
+    ``positions`` has ``mmsi`` and ``positions`` (how many fixes the vessel has) for the little-data cap.
+    """
+    ev = evidence.filter(pl.col("points") > 0).sort("mmsi", "points", descending=[False, True])
+    fam = (
+        ev.group_by("mmsi", "family")
+        .agg(pl.col("points").sum())
+        .filter(pl.col("points") >= w.family_min_points)
+        .sort("points", descending=True)
+        .group_by("mmsi", maintain_order=True)
+        .agg(families=pl.col("family"))
+    )
+    per = ev.group_by("mmsi").agg(
+        evidence=pl.col("points").sum(),
+        shown=pl.format("+{} {}", pl.col("points").round(0).cast(pl.Int64), pl.col("reason")).head(w.max_reasons),
+        rest_n=(pl.len().cast(pl.Int64) - w.max_reasons).clip(lower_bound=0),
+        rest=pl.col("points").slice(w.max_reasons).sum(),
+    )
+    per = per.join(fam, on="mmsi", how="left").join(positions.select("mmsi", "positions"), on="mmsi", how="left")
+    n_fam = pl.col("families").list.len().cast(pl.Int64).fill_null(0)
+    bonus = (pl.col("evidence") * w.corroboration * (n_fam - 1).clip(lower_bound=0)) if corroborate else pl.lit(0.0)
+    raw = (pl.col("evidence") + bonus).clip(upper_bound=100.0)
+    little = pl.col("positions").fill_null(0) < w.min_positions
+    capped = pl.when(little).then(raw.clip(upper_bound=w.little_data_cap)).otherwise(raw)
+    extra = [
+        pl.when(pl.col("rest_n") > 0).then(
+            pl.format(
+                "+{} from {} smaller pieces of evidence", pl.col("rest").round(0).cast(pl.Int64), pl.col("rest_n")
+            )  # fmt: skip
+        ),
+        pl.when(bonus.round(0) >= 1).then(
+            pl.format(
+                "+{} corroborated by {} independent kinds of evidence ({})",
+                bonus.round(0).cast(pl.Int64),
+                n_fam,
+                pl.col("families").list.join(", "),
+            )  # fmt: skip
+        ),
+        pl.when(little & (raw > w.little_data_cap)).then(
+            pl.format(
+                "capped at {}: only {} positions heard, too few to be sure",
+                pl.lit(round(w.little_data_cap)),
+                pl.col("positions").fill_null(0),
+            )  # fmt: skip
+        ),
+    ]
+    return per.select(
+        "mmsi",
+        score=capped.round(1),
+        reasons=pl.concat_list(pl.col("shown"), *(e.cast(pl.String) for e in extra)).list.drop_nulls(),
+    )

@@ -1,0 +1,276 @@
+"""Alerts + per-vessel features -> the vessel risk table (models/schema.py): both scores, bands and reasons.
+
+The smuggling score is the indicator model's (models/indicators.py) with two learned contributions, each a
+reason of its own so the score stays explainable:
+- *unusual for its type and area* (models/unusual.py): points when a vessel-day is an outlier among the days
+  the model was fitted on, naming the features that make it one;
+- *learned re-weighting* (models/evidence.py): the score moves ``evidence_weight`` of the way towards the
+  calibrated probability that vessels with such evidence were smuggling in the labelled data.
+The fire score is the indicator model's. Without model files, both learned parts are left out (and the reasons
+say nothing about them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from engine.alerts import ALERT_KINDS
+from engine.detectors.mid import MID_FLAG
+from engine.detectors.mmsi import mmsi_mid
+from models.evidence import EvidenceModel
+from models.features import DAY_FEATURES, FEATURE_WORDS
+from models.files import DEFAULT_DIR, EVIDENCE_FILE, UNUSUAL_FILE, ModelFile, load_model
+from models.indicators import FAMILIES, Weights, combine, fire_evidence, is_tanker, smuggling_evidence
+from models.schema import VESSEL_SCHEMA, band_expr
+from models.unusual import UnusualBehaviour
+
+# the unusual-behaviour model's inputs: the day's behaviour, the vessel's type group and where it was
+UNUSUAL_FEATURES = (*DAY_FEATURES, "type_group", "lat", "lon")
+TYPE_GROUP = UNUSUAL_FEATURES.index("type_group")
+# the evidence model's inputs, one row per vessel
+EVIDENCE_FEATURES = (*(f"strength_{k}" for k in ALERT_KINDS), "families", "unusual", "log_positions", "tanker",
+                     "fishing", "indicator")  # fmt: skip
+TYPE_WORDS = {3: "fishing vessel", 5: "special craft", 6: "passenger ship", 7: "cargo ship", 8: "tanker",
+              -1: "vessel of unknown type"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LearnedWeights:
+    # points an unusual day adds at full strength: a hint for an analyst, never enough to raise a band alone
+    unusual_points: float = 15.0
+    # how far past the model's outlier threshold a day must be to count fully (anomaly score units)
+    unusual_span: float = 0.1
+    # how far the learned probability moves the indicator score: a third of the way (labels are few so far)
+    evidence_weight: float = 0.33
+
+
+@dataclass
+class Scorer:
+    """Scores vessels; models are optional (``Scorer.with_default_models()`` loads the shipped ones)."""
+
+    weights: Weights = field(default_factory=Weights)
+    learned: LearnedWeights = field(default_factory=LearnedWeights)
+    unusual_model: ModelFile | None = None
+    evidence_model: ModelFile | None = None
+
+    @classmethod
+    def with_default_models(cls, directory: Path | None = None, weights: Weights | None = None) -> Scorer:
+        folder = directory or DEFAULT_DIR
+        unusual = load_model(folder / UNUSUAL_FILE, UNUSUAL_FEATURES)
+        evidence = load_model(folder / EVIDENCE_FILE, EVIDENCE_FEATURES)
+        return cls(weights=weights or Weights(), unusual_model=unusual, evidence_model=evidence)
+
+    def score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame,
+              asof: datetime | None = None) -> pl.DataFrame:  # fmt: skip
+        """The vessel risk table: ``vessels`` and ``days`` from :class:`models.features.FeatureAccumulator`."""
+        w = self.weights
+        when = asof or data_end(alerts, vessels)
+        vessels, evidence_rows = self.evidence(alerts, vessels, days, when)
+        smuggling = combine(evidence_rows, vessels, w, corroborate=True)
+        smuggling = self._reweight(smuggling, alerts, evidence_rows, vessels)
+        fire = combine(fire_evidence(alerts, vessels, when, w), vessels, w, corroborate=False)
+        return assemble(vessels, alerts, smuggling, fire)
+
+    def evidence(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame,
+                 asof: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+        """Vessels with flag, drift and unusualness added, and the smuggling evidence rows (before the learned
+        re-weighting): what :func:`evidence_features` and :func:`combine` take."""
+        vessels = with_drift(vessels, days).with_columns(flag=flag_expr())
+        unusual_rows, anomaly = self.unusual_evidence(vessels, days)
+        vessels = vessels.join(anomaly, on="mmsi", how="left")
+        rows = pl.concat([smuggling_evidence(alerts, asof, self.weights), unusual_rows], how="vertical")
+        return vessels, rows
+
+    def unusual_evidence(self, vessels: pl.DataFrame, days: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        empty_rows = pl.DataFrame(schema={"mmsi": pl.Int64(), "points": pl.Float64(), "family": pl.String(),
+                                          "reason": pl.String()})  # fmt: skip
+        empty_anomaly = pl.DataFrame(schema={"mmsi": pl.Int64(), "unusual": pl.Float64()})
+        if self.unusual_model is None or days.height == 0:
+            return empty_rows, empty_anomaly
+        model: UnusualBehaviour = self.unusual_model.estimator
+        table = unusual_matrix(days, vessels)
+        X = table.select(UNUSUAL_FEATURES).to_numpy()  # noqa: N806 (scikit-learn's name)
+        anomaly = -model.score_samples(X)
+        threshold = -model.offset_
+        table = table.with_columns(anomaly=pl.Series(anomaly)).with_row_index("row")
+        worst = table.sort("anomaly", descending=True).group_by("mmsi", maintain_order=True).first()
+        per_vessel = worst.select("mmsi", unusual=pl.col("anomaly"))
+        out = worst.filter(pl.col("anomaly") > threshold)
+        if out.height == 0:
+            return empty_rows, per_vessel
+        rows = X[out["row"].to_numpy()]
+        index, z = model.explain(rows, columns=list(range(len(DAY_FEATURES))), top=2)
+        typical = np.stack([model.typical(rows, index[:, k]) for k in range(index.shape[1])], axis=1)
+        strength = np.clip((out["anomaly"].to_numpy() - threshold) / self.learned.unusual_span, 0.0, 1.0)
+        reasons = [
+            _unusual_reason(g, day, idx, val, typ)
+            for g, day, idx, val, typ in zip(out["type_group"].to_list(), out["day"].to_list(), index,
+                                             rows[np.arange(rows.shape[0])[:, None], index], typical, strict=True)
+        ]  # fmt: skip
+        return (
+            pl.DataFrame(
+                {
+                    "mmsi": out["mmsi"],
+                    "points": self.learned.unusual_points * strength,
+                    "family": "unusual behaviour",
+                    "reason": reasons,
+                }
+            ),  # fmt: skip
+            per_vessel,
+        )
+
+    def _reweight(self, smuggling: pl.DataFrame, alerts: pl.DataFrame, evidence_rows: pl.DataFrame,
+                  vessels: pl.DataFrame) -> pl.DataFrame:  # fmt: skip
+        if self.evidence_model is None or smuggling.height == 0:
+            return smuggling
+        model: EvidenceModel = self.evidence_model.estimator
+        feats = evidence_features(alerts, evidence_rows, vessels, smuggling).join(smuggling.select("mmsi"), on="mmsi")
+        p = model.predict_proba(feats.select(EVIDENCE_FEATURES).to_numpy())[:, -1]
+        learned = pl.DataFrame({"mmsi": feats["mmsi"], "p": p})
+        k = self.learned.evidence_weight
+        moved = (pl.col("score") + k * (100.0 * pl.col("p") - pl.col("score"))).clip(0.0, 100.0).round(1)
+        delta = (moved - pl.col("score")).round(0).cast(pl.Int64)
+        sign = pl.when(delta >= 0).then(pl.lit("+")).otherwise(pl.lit(""))
+        said = pl.format("{}{} learned from labelled cases: {}% of vessels with this evidence were smuggling",
+                         sign, delta, (100 * pl.col("p")).round(0).cast(pl.Int64))  # fmt: skip
+        return (
+            smuggling.join(learned, on="mmsi", how="left")
+            .with_columns(pl.col("p").fill_null(0.0))
+            .with_columns(
+                reasons=pl.when(delta != 0)
+                .then(pl.col("reasons").list.concat(said.cast(pl.String).implode().over("mmsi")))
+                .otherwise("reasons"),
+                score=moved,
+            )  # fmt: skip
+            .drop("p")
+        )
+
+
+def data_end(alerts: pl.DataFrame, vessels: pl.DataFrame) -> datetime:
+    """Scores are as of the latest evidence: the end of the data."""
+    times: list[datetime] = []
+    if alerts.height:
+        times.append(alerts["end"].max())  # type: ignore[arg-type]  # a datetime column's max is a datetime
+    if vessels.height and vessels["last_seen"].null_count() < vessels.height:
+        times.append(vessels["last_seen"].max())  # type: ignore[arg-type]
+    return max(times) if times else datetime.fromtimestamp(0, tz=UTC)
+
+
+def flag_expr() -> pl.Expr:
+    mid = pl.col("mmsi").map_batches(lambda s: pl.Series(mmsi_mid(s.to_numpy())), return_dtype=pl.Int64)
+    return mid.replace_strict(MID_FLAG, default=None, return_dtype=pl.String)
+
+
+def with_drift(vessels: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
+    drift = days.group_by("mmsi").agg(
+        drift_frac=(pl.col("drift_frac").fill_nan(0.0) * pl.col("fixes")).sum() / pl.col("fixes").sum()
+    )
+    return vessels.join(drift, on="mmsi", how="left")
+
+
+def type_group(ship_type: pl.Expr) -> pl.Expr:
+    """The first digit of the AIS ship type (3 fishing, 6 passenger, 7 cargo, 8 tanker...); -1 when unknown."""
+    return (ship_type // 10).fill_null(-1).cast(pl.Float64)
+
+
+def unusual_matrix(days: pl.DataFrame, vessels: pl.DataFrame) -> pl.DataFrame:
+    """Vessel-days with :data:`UNUSUAL_FEATURES` (the vessel's type joined in)."""
+    return days.join(vessels.select("mmsi", "ship_type"), on="mmsi", how="left").with_columns(
+        type_group=type_group(pl.col("ship_type"))
+    )
+
+
+def _unusual_reason(group: float, day: datetime, index: np.ndarray, value: np.ndarray, typical: np.ndarray) -> str:
+    what = TYPE_WORDS.get(int(group), "vessel")
+    parts = []
+    for i, v, t in zip(index, value, typical, strict=True):
+        words, unit = FEATURE_WORDS[DAY_FEATURES[int(i)]]
+        spec = words[words.index("{") : words.index("}") + 1]  # the number alone, as the sentence formats it
+        parts.append(f"{words.format(v)} (typical {spec.format(t)}{' ' + unit if unit else ''})")
+    return f"unusual for a {what} on {day:%Y-%m-%d}: " + ", ".join(parts)
+
+
+def evidence_features(alerts: pl.DataFrame, evidence_rows: pl.DataFrame, vessels: pl.DataFrame,
+                      indicator: pl.DataFrame) -> pl.DataFrame:  # fmt: skip
+    """:data:`EVIDENCE_FEATURES` per vessel (every vessel of ``vessels``); ``indicator`` has the indicator model's
+    smuggling ``score`` per ``mmsi`` (the learned model re-weights it with the evidence it is made of)."""
+    own = alerts.select("mmsi", "kind", "score")
+    mirror = alerts.filter(pl.col("other_mmsi").is_not_null()).select(mmsi="other_mmsi", kind="kind", score="score")
+    strengths = (
+        pl.concat([own, mirror], how="vertical")
+        .with_columns(pl.col("score") / 100.0)
+        .pivot("kind", index="mmsi", values="score", aggregate_function="sum")
+    )
+    for kind in ALERT_KINDS:
+        if kind not in strengths.columns:
+            strengths = strengths.with_columns(pl.lit(0.0).alias(kind))
+    strengths = strengths.select("mmsi", *(pl.col(k).alias(f"strength_{k}") for k in ALERT_KINDS))
+    families = (
+        evidence_rows.filter(pl.col("family").is_in(list(set(FAMILIES.values()))))
+        .group_by("mmsi")
+        .agg(families=pl.col("family").n_unique().cast(pl.Float64))
+    )
+    base = vessels.select(
+        "mmsi",
+        unusual=pl.col("unusual") if "unusual" in vessels.columns else pl.lit(None, pl.Float64),
+        log_positions=(pl.col("positions").cast(pl.Float64) + 1.0).log(),
+        tanker=is_tanker(pl.col("ship_type")).fill_null(False).cast(pl.Float64),
+        fishing=(pl.col("ship_type") == 30).fill_null(False).cast(pl.Float64),
+    )
+    return (
+        base.join(strengths, on="mmsi", how="left")
+        .join(families, on="mmsi", how="left")
+        .join(indicator.select("mmsi", indicator="score"), on="mmsi", how="left")
+        .with_columns(
+            pl.col(f"strength_{k}" for k in ALERT_KINDS).fill_null(0.0), pl.col("families", "indicator").fill_null(0.0)
+        )  # fmt: skip
+        .select("mmsi", *EVIDENCE_FEATURES)
+    )
+
+
+def assemble(vessels: pl.DataFrame, alerts: pl.DataFrame, smuggling: pl.DataFrame, fire: pl.DataFrame) -> pl.DataFrame:
+    """The vessel risk table in :data:`models.schema.VESSEL_SCHEMA`, one row per vessel, highest risk first."""
+    own = alerts.select("mmsi", "kind")
+    mirror = alerts.filter(pl.col("other_mmsi").is_not_null()).select(mmsi="other_mmsi", kind="kind")
+    counts = pl.concat([own, mirror], how="vertical").group_by("mmsi", "kind").len()
+    counts = counts.pivot("kind", index="mmsi", values="len") if counts.height else pl.DataFrame({"mmsi": []})
+    counts = counts.select(
+        pl.col("mmsi").cast(pl.Int64),
+        *(pl.col(k).cast(pl.Int64).alias(f"alerts_{k}") if k in counts.columns else pl.lit(0, pl.Int64).alias(
+            f"alerts_{k}") for k in ALERT_KINDS),
+    )  # fmt: skip
+    s = smuggling.rename({"score": "smuggling_score", "reasons": "smuggling_reasons"})
+    f = fire.rename({"score": "fire_score", "reasons": "fire_reasons"})
+    empty = pl.lit([], pl.List(pl.String))
+    base = (
+        vessels.join(s, on="mmsi", how="left")
+        .join(f, on="mmsi", how="left")
+        .join(counts, on="mmsi", how="left")
+        .with_columns(
+            pl.col("smuggling_score", "fire_score").fill_null(0.0),
+            pl.col("smuggling_reasons", "fire_reasons").fill_null(empty),
+            pl.col([f"alerts_{k}" for k in ALERT_KINDS]).fill_null(0),
+        )
+        .with_columns(_top=pl.max_horizontal("smuggling_score", "fire_score"))
+    )
+    if "unusual" not in base.columns:
+        base = base.with_columns(unusual=pl.lit(None, pl.Float64))
+    return (
+        base.with_columns(
+            smuggling_band=band_expr("smuggling_score"),
+            fire_band=band_expr("fire_score"),
+            band=band_expr("_top"),
+            alerts=pl.sum_horizontal([f"alerts_{k}" for k in ALERT_KINDS]),
+            reasons=pl.concat_list(
+                pl.col("smuggling_reasons").list.eval(pl.format("smuggling {}", pl.element())),
+                pl.col("fire_reasons").list.eval(pl.format("fire {}", pl.element())),
+            ),
+        )
+        .sort(["_top", "mmsi"], descending=[True, False])
+        .select([pl.col(c).cast(t) for c, t in VESSEL_SCHEMA.items()])
+    )
