@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SHARED ?= ../shared/data
 
-.PHONY: setup demo demo-recordings test lint bench fuzz clean
+.PHONY: setup demo demo-recordings test lint bench fuzz models clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Seawatch needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -43,6 +43,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_geo.py
+
+# The scoring models shipped in models/default/: simulated Gulf of Tonkin scenarios with fixed seeds (the quality
+# benchmark and the tests use other seeds). Rerun after changing features, detectors or scikit-learn's version.
+models: $(STAMP)
+	NUMBA_NUM_THREADS=1 $(BIN)/seawatch train --seeds 101 102 103 104 105 106 --hours 24 --vessels 300 --out models/default
 
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[fuzz]'

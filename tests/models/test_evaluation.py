@@ -1,0 +1,60 @@
+"""Alerts against labels: matching, the per-kind table and the precision-recall curve, on hand-made cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from engine.alerts import ALERT_SCHEMA
+from models.evaluation import measure, pr_curve
+
+T0 = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def _alerts(rows: list[tuple[str, str, int, int | None, float, float]]) -> pl.DataFrame:
+    """(id, kind, mmsi, other, start hour, score)"""
+    return pl.DataFrame(
+        [{"alert_id": a, "kind": k, "mmsi": m, "other_mmsi": o, "start": T0 + timedelta(hours=h),
+          "end": T0 + timedelta(hours=h + 1), "lat": 0.0, "lon": 0.0, "score": s, "reasons": []}
+         for a, k, m, o, h, s in rows],
+        schema=ALERT_SCHEMA,
+    )  # fmt: skip
+
+
+def _labels(rows: list[tuple[str, str, int, int | None, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"label_id": i, "kind": k, "mmsi": m, "other_mmsi": o, "start": T0 + timedelta(hours=h),
+          "end": T0 + timedelta(hours=h + 1)} for i, k, m, o, h in rows],
+        schema={"label_id": pl.String, "kind": pl.String, "mmsi": pl.Int64, "other_mmsi": pl.Int64,
+                "start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC")},
+    )  # fmt: skip
+
+
+ALERTS = _alerts([
+    ("a1", "ais_gap", 1, None, 0, 90.0),  # matches L1
+    ("a2", "ais_gap", 2, None, 5, 70.0),  # no label: wrong
+    ("a3", "encounter", 3, 4, 2, 80.0),  # matches L3 named the other way round
+    ("a4", "ais_gap", 1, None, 10, 40.0),  # same vessel, another time: wrong
+])  # fmt: skip
+LABELS = _labels([("L1", "ais_gap", 1, None, 0), ("L2", "ais_gap", 5, None, 0), ("L3", "encounter", 4, 3, 2)])
+
+
+def test_pr_curve_steps_down_the_scores() -> None:
+    curve = pr_curve(ALERTS, LABELS).filter(pl.col("kind") == "all")
+    got = [(r["threshold"], r["precision"], r["recall"]) for r in curve.iter_rows(named=True)]
+    assert got == [(90.0, 1.0, pytest.approx(1 / 3)), (80.0, 1.0, pytest.approx(2 / 3)),
+                   (70.0, pytest.approx(2 / 3), pytest.approx(2 / 3)), (40.0, 0.5, pytest.approx(2 / 3))]  # fmt: skip
+    gaps = pr_curve(ALERTS, LABELS).filter(pl.col("kind") == "ais_gap")
+    assert gaps["recall"].max() == pytest.approx(0.5) and gaps["precision"].min() == pytest.approx(1 / 3)
+
+
+def test_measure_counts_recall_precision_and_background() -> None:
+    vessels = pl.DataFrame({"mmsi": [1, 2, 3, 4, 5], "role": ["injected", "background", "injected", "injected",
+                                                              "injected"]})  # fmt: skip
+    table = {r["kind"]: r for r in measure(ALERTS, LABELS, vessels, hours=10.0).iter_rows(named=True)}
+    assert table["ais_gap"]["recall"] == 0.5 and table["ais_gap"]["precision"] == pytest.approx(1 / 3)
+    assert table["ais_gap"]["false_background"] == 1  # a2 on vessel 2
+    assert table["ais_gap"]["false_per_1000_vh"] == pytest.approx(1000 * 1 / (1 * 10.0))
+    assert table["encounter"]["recall"] == 1.0 and table["encounter"]["precision"] == 1.0
