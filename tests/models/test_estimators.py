@@ -10,7 +10,9 @@ from models.evidence import EvidenceModel
 from models.unusual import UnusualBehaviour
 
 
-@parametrize_with_checks([UnusualBehaviour(n_estimators=20, random_state=0), EvidenceModel(max_iter=10, random_state=0)])
+@parametrize_with_checks(
+    [UnusualBehaviour(n_estimators=20, random_state=0), EvidenceModel(max_iter=10, random_state=0)]
+)
 def test_scikit_learn_checks(estimator, check) -> None:  # type: ignore[no-untyped-def]
     check(estimator)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skops.io as sio
 import sklearn
+import skops.io as sio
 
 from models.files import FORMAT, ModelFileError, load_model, save_model
 from models.unusual import UnusualBehaviour

@@ -31,7 +31,11 @@ def vessels(*rows: tuple[int, int | None, int]) -> pl.DataFrame:
     )
 
 
-def smuggling(a: pl.DataFrame, v: pl.DataFrame, w: Weights = Weights(), asof: datetime | None = None) -> dict:
+DEFAULT = Weights()
+LASTING = Weights(half_life_days=1e9)  # no decay within a test
+
+
+def smuggling(a: pl.DataFrame, v: pl.DataFrame, w: Weights = DEFAULT, asof: datetime | None = None) -> dict:
     out = combine(smuggling_evidence(a, asof or T0 + timedelta(hours=24), w), v, w, corroborate=True)
     return {r["mmsi"]: r for r in out.iter_rows(named=True)}
 
@@ -97,7 +101,7 @@ def test_hazard_category_is_the_second_digit_of_cargo_carrying_types(ship_type: 
     assert got == category
 
 
-def fire(a: pl.DataFrame, v: pl.DataFrame, w: Weights = Weights(half_life_days=1e9)) -> dict:
+def fire(a: pl.DataFrame, v: pl.DataFrame, w: Weights = LASTING) -> dict:
     out = combine(fire_evidence(a, v, T0 + timedelta(hours=24), w), v, w, corroborate=False)
     return {r["mmsi"]: r for r in out.iter_rows(named=True)}
 
@@ -122,6 +126,18 @@ def test_a_transfer_with_a_tanker_weighs_more_for_both_vessels() -> None:
 
 
 def test_scores_stay_within_0_and_100() -> None:
-    many = alerts(*[(k, 1, None, 100.0, 1) for k in ("encounter", "ais_gap", "spoofing", "zone_entry",
-                                                      "identity_conflict", "draught_change", "border_crossing")])
+    many = alerts(
+        *[
+            (k, 1, None, 100.0, 1)
+            for k in (
+                "encounter",
+                "ais_gap",
+                "spoofing",
+                "zone_entry",
+                "identity_conflict",
+                "draught_change",
+                "border_crossing",
+            )
+        ]
+    )
     assert smuggling(many, vessels((1, 81, 500)))[1]["score"] == 100.0
