@@ -14,6 +14,7 @@ from seawatch.simulator.world import World, Zone
 
 HOUR = 3600.0
 CLEAR_KM = 4.0  # straight hops keep this far from every port, anchorage and station (the coast's stand-ins)
+HEARD_STEP_S = 300.0  # coverage is checked along a track this often
 
 
 def duration(world: World, rng: np.random.Generator, lo_h: float, hi_h: float) -> float:
@@ -134,3 +135,12 @@ def inside_spans(track: Track, zone: Zone) -> list[tuple[float, float]]:
     if len(ends) < len(starts):
         ends.append(float(t[-1]))
     return [(float(a), float(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def heard(world: World, track: Track, t0: float, t1: float, reach: float = 1.0) -> bool:
+    """Whether shore stations hear the vessel well wherever it really is over [t0, t1] (clipped to its track):
+    a behaviour that no station hears leaves no evidence in the feed, so its label would describe nothing."""
+    a, b = max(t0, track.start), min(t1, track.end)
+    times = np.linspace(a, b, max(2, int((b - a) // HEARD_STEP_S) + 2))
+    lat, lon = track.position(times)
+    return bool(np.all(world.coverage.good(times, lat, lon, reach)))

@@ -17,6 +17,7 @@ from seawatch.simulator.actors import (
     crossing_times,
     duration,
     go,
+    heard,
     inside_spans,
     roam,
     start_time,
@@ -30,6 +31,10 @@ from seawatch.simulator.world import World, Zone
 
 Injected = tuple[list[Voyage], list[Label]]
 TRANSFER_CLEAR_KM = 22.0  # transfers happen > 10 nm from port (DESIGN.md: encounter and draught change rules)
+PORT_CLEAR_KM = 18.52  # > 10 nm from the edge of any port, terminal or anchorage (DESIGN.md: draught change)
+DRIFT_KM = 8.0  # how far a transfer drifts (0.8 kn for 5 h) or a tanker wanders off the spot in the hour after
+SEEN_ALONGSIDE_S = 2.25 * 3600  # an encounter is >= 2 h alongside (DESIGN.md, GFW): heard over that long
+DRAUGHT_TRIES = 50
 OPEN_SEA_KM = 45.0  # loitering >= 20 nm (37 km) from shore (DESIGN.md, GFW)
 
 
@@ -85,21 +90,44 @@ def gap(world: World, rng: np.random.Generator, k: int) -> Injected:
 
 
 def _transfer_spot(
-    world: World, rng: np.random.Generator, need_coverage: bool, length: float
+    world: World, rng: np.random.Generator, need_coverage: bool, length: float, reach: float = 1.0
 ) -> tuple[Zone, float, float, float] | None:
+    """Where and when a transfer of ``length`` seconds happens: well clear of ports, and heard throughout, by shore
+    stations (``need_coverage``; ``reach``: the share of their range the vessels get) or, beyond their range, on
+    satellite passes that span an encounter's two hours (a meeting that no one heard for that long leaves no
+    evidence of one)."""
     areas = sea_areas(world)
-    for _ in range(200):
+    cov = world.coverage
+    for _ in range(400):
         zone = areas[int(rng.integers(len(areas)))]
         lat, lon = world.point_in(rng, zone, 4.0)
         if world.shore_distance_km(lat, lon)[0] < TRANSFER_CLEAR_KM or world.boundary_distance_km(lat, lon)[0] < 10:
             continue
+        if world.port_gap_km(lat, lon)[0] < PORT_CLEAR_KM + DRIFT_KM:
+            continue
         tm = start_time(world, rng, length)
-        if need_coverage and not (
-            world.coverage.good(tm, lat, lon)[0] and world.coverage.outage_free(tm - HOUR, tm + length + HOUR, lat, lon)
-        ):
+        times = np.arange(tm, tm + length + 1, 300.0)
+        at = np.full(times.shape[0], lat), np.full(times.shape[0], lon)
+        if need_coverage:
+            if not (cov.good(times, *at, reach).all() and cov.outage_free(tm - HOUR, tm + length + HOUR, lat, lon)):
+                continue
+        elif not (_satellite_only(world, lat, lon) and _passes_span(world, tm, tm + length) >= SEEN_ALONGSIDE_S):
             continue
         return zone, lat, lon, tm
     return None
+
+
+def _satellite_only(world: World, lat: float, lon: float) -> bool:
+    """Beyond the range of every shore station: only satellite passes hear a vessel there."""
+    cov = world.coverage
+    return bool((cov.distances(np.array([lat]), np.array([lon]))[0] >= cov.range_km).all())
+
+
+def _passes_span(world: World, t0: float, t1: float) -> float:
+    """From the start of the first satellite pass to the end of the last one wholly inside [t0, t1] (seconds)."""
+    p = world.coverage.passes
+    inside = p[(p[:, 0] >= t0) & (p[:, 1] <= t1)]
+    return float(inside[-1, 1] - inside[0, 0]) if inside.shape[0] else 0.0
 
 
 def _meet(
@@ -130,8 +158,12 @@ def encounter(world: World, rng: np.random.Generator, k: int) -> Injected:
     """A ship-to-ship transfer; the first one has the smaller vessel dark during it. The receiving vessel's
     draught changes after it (a draught_change label)."""
     dark = k == 0
-    length = duration(world, rng, 2.2, 5)
-    spot = _transfer_spot(world, rng, dark or k % 3 != 2, length)  # most within sight of a shore station
+    offshore = not dark and k % 3 == 2
+    # beyond shore coverage only satellite passes (one every ~100 min) see a meeting: those that they see alongside
+    # for the 2 h of an encounter last 3.5 h or more
+    length = duration(world, rng, 3.5, 6) if offshore else duration(world, rng, 2.2, 5)
+    # most within sight of a shore station; the partner may be a class B fishing boat, heard over a shorter range
+    spot = _transfer_spot(world, rng, not offshore, length, world.cfg.class_b_range)
     if spot is None:
         return [], []
     zone, lat, lon, tm = spot
@@ -196,15 +228,23 @@ def draught(voyage: Voyage, other: Vessel | None, t: float, rng: np.random.Gener
 
 
 def draught_change(world: World, rng: np.random.Generator, k: int) -> Injected:
-    """A tanker that loads or discharges at sea with no other AIS vessel around (the other one is dark)."""
-    spot = _transfer_spot(world, rng, False, 4 * HOUR)
-    if spot is None:
-        return [], []
-    zone, lat, lon, tc = spot
+    """A tanker that loads or discharges at sea with no other AIS vessel around (the other one is dark).
+
+    Shore stations hear it for an hour either side of the change (drawn a few times): a draught that no station
+    heard before or after the change leaves no evidence of it.
+    """
+    for _ in range(DRAUGHT_TRIES):
+        spot = _transfer_spot(world, rng, True, 4 * HOUR)
+        if spot is None:
+            return [], []
+        zone, lat, lon, tc = spot
+        b = TrackBuilder(tc - rng.uniform(2, 4) * HOUR, lat, lon)
+        wander(world, b, rng, zone, tc + rng.uniform(2, 4) * HOUR, rng.uniform(6, 9))
+        track = b.build()
+        at_change = track.at(tc)
+        if heard(world, track, tc - HOUR, tc + HOUR) and world.port_gap_km(*at_change)[0] >= PORT_CLEAR_KM:
+            break
     v = actor(world, rng, "small_tanker", zone.fleet or "VN", class_a=True)
-    b = TrackBuilder(tc - rng.uniform(2, 4) * HOUR, lat, lon)
-    wander(world, b, rng, zone, tc + rng.uniform(2, 4) * HOUR, rng.uniform(6, 9))
-    track = b.build()
     voyage = Voyage(v, track, window=(track.start, track.end))
     return [voyage], [draught(voyage, None, tc, rng, 1.0 if k % 2 else -1.0)]
 

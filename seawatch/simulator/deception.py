@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from seawatch.simulator.actors import HOUR, actor, duration, start_time, wander
+from seawatch.simulator.actors import HOUR, actor, crosses_boundary, duration, go, heard, start_time, wander
 from seawatch.simulator.behaviours import Injected, sea_areas
 from seawatch.simulator.geometry import haversine_km
 from seawatch.simulator.motion import ST_FISHING, ST_UNDERWAY, TrackBuilder
 from seawatch.simulator.traffic import trawl
 from seawatch.simulator.voyage import Label, Spoof, Voyage
-from seawatch.simulator.world import World
+from seawatch.simulator.world import World, Zone
 
 # Places well inland (city centres: public facts), where a receiver stuck on a false fix may put a ship.
 INLAND = (
@@ -28,7 +28,9 @@ INLAND = (
 # MMSIs that no ship should carry: test patterns, repeated digits, unallocated MIDs, too few digits
 INVALID_MMSI = (123456789, 111111111, 1193046, 999999999, 100000000, 412000000, 57412345, 987654321)
 SPOOF_CLEAR_KM = 15.0
-LAND_TRIES = 20
+SAILING_TRIES = 300  # lanes far offshore are heard only on satellite passes: draw until stations hear the ship
+SPOOF_MARGIN_S = 1200.0  # the true track heard 20 min either side of a spoofed spell: the jump away and back
+IDENTITY_TRIES = 100
 
 
 def _lane_run(world: World, rng: np.random.Generator, min_km: float) -> tuple[np.ndarray, np.ndarray, int]:
@@ -44,25 +46,34 @@ def _lane_run(world: World, rng: np.random.Generator, min_km: float) -> tuple[np
     return lat[a : a + n], lon[a : a + n], lane
 
 
-def _sailing(world: World, rng: np.random.Generator, spoof_h: tuple[float, float]) -> tuple[Voyage, float, float]:
-    """A merchant ship on a lane, and when a spoofed spell of its reports starts and ends."""
+def _sailing(
+    world: World, rng: np.random.Generator, spoof_h: tuple[float, float], margin_s: float
+) -> tuple[Voyage, float, float]:
+    """A merchant ship on a lane, and when a spoofed spell of its reports starts and ends.
+
+    Stations hear the ship where it really is: the ship is drawn (up to ``SAILING_TRIES`` times) where coverage is
+    good over the spell and ``margin_s`` either side (its true track before and after is the spell's evidence).
+    """
     role = str(rng.choice(["container", "cargo"]))
-    kn = rng.uniform(11, 16)
-    lat, lon, _ = _lane_run(world, rng, kn * 1.852 * 4.0)  # four hours of sailing
-    travel = 4.0 * HOUR
-    t0 = start_time(world, rng, travel)
-    b = TrackBuilder(t0, float(lat[0]), float(lon[0]))
-    b.move(lat, lon, kn, ramp=(False, False))
-    track = b.build()
-    length = min(duration(world, rng, *spoof_h), 0.4 * (track.end - track.start))
-    ts = track.start + rng.uniform(0.25, 0.5) * (track.end - track.start)
-    v = actor(world, rng, role, str(rng.choice(["VN", "FOREIGN", "CN"])), class_a=True)
+    for _ in range(SAILING_TRIES):
+        kn = rng.uniform(11, 16)
+        lat, lon, _ = _lane_run(world, rng, kn * 1.852 * 4.0)  # four hours of sailing
+        travel = 4.0 * HOUR
+        t0 = start_time(world, rng, travel)
+        b = TrackBuilder(t0, float(lat[0]), float(lon[0]))
+        b.move(lat, lon, kn, ramp=(False, False))
+        track = b.build()
+        length = min(duration(world, rng, *spoof_h), 0.4 * (track.end - track.start))
+        ts = track.start + rng.uniform(0.25, 0.5) * (track.end - track.start)
+        if heard(world, track, ts - margin_s, ts + length + margin_s):
+            break
+    v = actor(world, rng, role, str(rng.choice(["VN", "FOREIGN", "CN"])), class_a=True)  # once: the registry
     return Voyage(v, track, window=(track.start, track.end)), ts, ts + length
 
 
 def spoofing(world: World, rng: np.random.Generator, k: int) -> Injected:
     """Reports that circle round a point far from the true track (a GNSS spoofing pattern), then come back."""
-    voyage, ts, te = _sailing(world, rng, (0.4, 1.5))
+    voyage, ts, te = _sailing(world, rng, (0.4, 1.5), SPOOF_MARGIN_S)
     lat, lon = voyage.track.at(ts)
     plat, plon = world.lanes.points()
     d = haversine_km(lat, lon, plat, plon)
@@ -85,17 +96,8 @@ def spoofing(world: World, rng: np.random.Generator, k: int) -> Injected:
 
 
 def land_position(world: World, rng: np.random.Generator, k: int) -> Injected:
-    """Reports stuck on a fix well inland for a while, from a ship that shore stations hear well.
-
-    Stations hear the ship where it really is, at sea: a spell that no station could hear leaves no evidence,
-    so the ship is drawn (a few tries) where coverage is good while the spell lasts.
-    """
-    for _ in range(LAND_TRIES):
-        voyage, ts, te = _sailing(world, rng, (0.5, 1.0))
-        times = np.linspace(ts, te, 5)
-        where = np.array([voyage.track.at(float(t)) for t in times])
-        if bool(np.all(world.coverage.good(times, where[:, 0], where[:, 1]))):
-            break
+    """Reports stuck on a fix well inland for a while, from a ship that shore stations hear well."""
+    voyage, ts, te = _sailing(world, rng, (0.5, 1.0), 0.0)
     name, lat, lon = INLAND[k % len(INLAND)]
     voyage.spoofs.append(Spoof(ts, te, lat, lon, 0.0))
     return [voyage], [
@@ -152,18 +154,43 @@ def identity_conflict(world: World, rng: np.random.Generator, k: int, background
     ]
 
 
+def _through(world: World, b: TrackBuilder, rng: np.random.Generator, zone: Zone, kn: float) -> tuple[float, float]:
+    """Sail one long straight leg across the zone (to the farthest of a few points that crossing no boundary
+    reaches); the leg's start and end times."""
+    t0, here = b.now, b.here
+    points = [world.point_in(rng, zone, 1.5) for _ in range(12)]
+    points = [p for p in points if not crosses_boundary(world, [here[0], p[0]], [here[1], p[1]])] or [here]
+    far = max(points, key=lambda p: float(haversine_km(here[0], here[1], p[0], p[1])))
+    if far != here:
+        go(b, *far, kn)
+    return t0, b.now
+
+
 def identity_change(world: World, rng: np.random.Generator, k: int) -> Injected:
-    """New name and call sign at sea (every other one: a new MMSI too; a tanker may also pose as cargo)."""
+    """New name and call sign at sea (every other one: a new MMSI too; a tanker may also pose as cargo).
+
+    The vessel sails on through the change: it swaps identity in the middle of a straight leg (a vessel that
+    changes its MMSI does not turn round as it does), where shore stations hear it before and after (a change
+    that no station hears leaves no evidence).
+    """
     areas = sea_areas(world)
-    zone = areas[int(rng.integers(len(areas)))]
-    length = duration(world, rng, 4, 8)
-    ts = start_time(world, rng, length)
-    tc = ts + length * rng.uniform(0.3, 0.7)
-    b = TrackBuilder(ts, *world.point_in(rng, zone))
-    wander(world, b, rng, zone, ts + length, rng.uniform(6, 9))
-    track = b.build()
+    role = "small_tanker" if k % 2 == 0 else "fishing"
+    reach = world.cfg.class_b_range if role == "fishing" else 1.0  # most fishing boats carry class B
+    for _ in range(IDENTITY_TRIES):
+        zone = areas[int(rng.integers(len(areas)))]
+        length = duration(world, rng, 4, 8)
+        ts = start_time(world, rng, length)
+        kn = rng.uniform(6, 9)
+        b = TrackBuilder(ts, *world.point_in(rng, zone))
+        wander(world, b, rng, zone, ts + length * rng.uniform(0.2, 0.45), kn)
+        leg0, leg1 = _through(world, b, rng, zone, kn)
+        tc = leg0 + (leg1 - leg0) * rng.uniform(0.35, 0.65)
+        wander(world, b, rng, zone, max(ts + length, b.now + HOUR), kn)
+        track = b.build()
+        if heard(world, track, tc - HOUR, tc + HOUR, reach):
+            break
     flag = zone.fleet or "VN"
-    v = actor(world, rng, "small_tanker" if k % 2 == 0 else "fishing", flag)
+    v = actor(world, rng, role, flag)
     reg = world.registry
     new = replace(v, name=reg.name(v.role, flag), callsign=reg.callsign(v.mmsi))
     if k % 2 == 1:

@@ -158,7 +158,9 @@ def report_times(
     for t0, t1, mode, kn in track.legs:
         if t1 <= lo or t0 >= hi:
             continue
-        still = mode in (ANCHORED, MOORED) or kn < 3.0
+        # class A: the 3 min interval is for a ship at anchor or moored (and not moving faster than 3 kn); a ship
+        # under way reports every 10 s however slow, drifting included (M.1371-5 Table 1)
+        still = mode in (ANCHORED, MOORED) and kn <= 3.0
         if ais_class == "A":
             nominal = 180.0 if still else 10.0 if kn < 14 else 6.0 if kn < 23 else 2.0
         else:

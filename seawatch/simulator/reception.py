@@ -40,10 +40,17 @@ class Coverage:
     def distances(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         return haversine_km(np.asarray(lat)[:, None], np.asarray(lon)[:, None], self.lat[None], self.lon[None])
 
-    def good(self, t: np.ndarray | float, lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
-        """Where and when coverage is good: well inside the range of a working station."""
+    def good(
+        self,
+        t: np.ndarray | float,
+        lat: np.ndarray | float,
+        lon: np.ndarray | float,
+        reach: float = 1.0,
+    ) -> np.ndarray:
+        """Where and when coverage is good: well inside the range of a working station (``reach``: the share of
+        the range a transmitter gets, ``SimConfig.class_b_range`` for class B)."""
         tt, la, lo = np.atleast_1d(t), np.atleast_1d(lat), np.atleast_1d(lon)
-        near = self.distances(la, lo) < GOOD_COVERAGE * self.range_km[None]
+        near = self.distances(la, lo) < GOOD_COVERAGE * reach * self.range_km[None]
         return np.asarray((near & self.up(tt)).any(axis=1))
 
     def outage_free(self, t0: float, t1: float, lat: float, lon: float) -> bool:

@@ -62,6 +62,14 @@ class World:
         d = haversine_km(np.atleast_1d(lat)[:, None], np.atleast_1d(lon)[:, None], plat[None], plon[None])
         return np.asarray(d.min(axis=1))
 
+    def port_gap_km(self, lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
+        """Distance to the edge of the nearest port, terminal or anchorage (where a draught may change)."""
+        p = self.pack.places.of_kind("port", "terminal", "anchorage")
+        if not len(p):
+            return np.full(np.atleast_1d(lat).shape[0], np.inf)
+        d = haversine_km(np.atleast_1d(lat)[:, None], np.atleast_1d(lon)[:, None], p.lat[None], p.lon[None])
+        return np.asarray((d - p.radius_km[None]).min(axis=1))
+
     def boundary_distance_km(self, lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
         b = self.pack.boundaries
         lat, lon = np.atleast_1d(lat), np.atleast_1d(lon)

@@ -185,7 +185,7 @@ def test_draught_changes_by_a_metre_or_more_at_sea(truth):
         if before.len() and after.len():
             checked += 1
             assert abs(after[0] - before[-1]) >= 1.0
-        assert day.scenario.world.shore_distance_km(lb["lat"], lb["lon"])[0] > 18.5  # > 10 nm from any port
+        assert day.scenario.world.port_gap_km(lb["lat"], lb["lon"])[0] > 18.5  # > 10 nm from any port's edge
     assert checked >= 2
 
 
@@ -249,3 +249,22 @@ def test_vessels_and_outages_line_up_with_the_feed(truth, tmp_path):
     for s, a, b in cov.outages:
         assert pos.filter((pl.col("source") == cov.ids[s]) & (pl.col("s") >= a) & (pl.col("s") < b - 1)).height == 0
     assert pos.filter(pl.col("source") == "SAT").height > 0
+
+
+def test_deception_labels_leave_evidence_and_new_mmsis_sail_on(truth):
+    """Stations hear each spoofed spell and identity change (a label that no station heard describes nothing),
+    and a vessel that changes its MMSI keeps its course through the change."""
+    _, pos, statics, labels = truth
+    for kind in ("spoofing", "land_position"):
+        for lb in labels_of(labels, kind):
+            assert window(pos, lb["mmsi"], lb["start"], lb["end"]).height > 0, lb
+    for lb in labels_of(labels, "identity_change"):
+        if lb["other_mmsi"] is None:
+            assert window(statics, lb["mmsi"], lb["start"] - 3600, lb["start"]).height > 0, lb
+            assert window(statics, lb["mmsi"], lb["start"], lb["start"] + 3600).height > 0, lb
+            continue
+        old = window(pos, lb["mmsi"], lb["start"] - 3600, lb["start"])
+        new = window(pos, lb["other_mmsi"], lb["start"], lb["start"] + 3600)
+        assert old.height and new.height, lb
+        turn = abs((old["cog"][-1] - new["cog"][0] + 180.0) % 360.0 - 180.0)
+        assert turn < 45.0, lb
