@@ -206,7 +206,9 @@ def _metrics(summary: BacktestSummary, labels: pl.DataFrame, path: Path | None) 
 
 
 def _top_vessels(vessels: pl.DataFrame) -> list[int]:
-    return vessels.head(TOP_TRACKS)["mmsi"].to_list()
+    from seawatch.report import top_vessels  # the report's own ranking, so its track maps match its sections
+
+    return top_vessels(vessels, TOP_TRACKS)["mmsi"].to_list()
 
 
 class _Tracks:

@@ -3,7 +3,8 @@
 - NMEA text (plain or .gz) in every framing the framer reads; it must carry times (tag block ``c:``, a timestamp
   prefix or suffix): a log without any cannot be placed in time and is refused (or skipped when asked);
 - NOAA MarineCadastre and Danish Maritime Authority CSV archives (feeds/archives.py);
-- our own ``positions.parquet`` from ``seawatch decode`` (its ``statics.parquet`` beside it is read too).
+- our own ``positions.parquet`` from ``seawatch decode`` (its ``statics.parquet`` and ``events.parquet`` beside
+  it are read too).
 
 Every input is checked before anything is processed, so a bad input fails the run at once and names the fix.
 """
@@ -109,14 +110,21 @@ def chunks(inputs: list[Input], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chun
 def _parquet_chunks(path: Path, no_events: pl.DataFrame) -> Iterator[Chunk]:
     template = decode_bytes(b"", details=False)
     size = path.stat().st_size
-    statics_path = path.with_name("statics.parquet")
-    statics = _conform(pl.read_parquet(statics_path), template.statics) if statics_path.is_file() else None
+    statics = _sibling(path, "statics.parquet", template.statics)
+    events = _sibling(path, "events.parquet", template.events)
     total = pl.scan_parquet(path).select(pl.len()).collect().item()
     for start in range(0, max(total, 1), PARQUET_ROWS):
         part = _conform(pl.scan_parquet(path).slice(start, PARQUET_ROWS).collect(), template.positions)
-        first = start == 0
-        st = statics if first and statics is not None else template.statics
-        yield Chunk(part, st, no_events, size if first else 0, part.height + (st.height if first else 0))
+        if start == 0:
+            yield Chunk(part, statics, events, size, part.height + statics.height + events.height)
+        else:
+            yield Chunk(part, template.statics, no_events, 0, part.height)
+
+
+def _sibling(path: Path, name: str, template: pl.DataFrame) -> pl.DataFrame:
+    """The table ``seawatch decode`` wrote beside ``path`` (empty when it is not there)."""
+    other = path.with_name(name)
+    return _conform(pl.read_parquet(other), template) if other.is_file() else template
 
 
 def _conform(frame: pl.DataFrame, template: pl.DataFrame) -> pl.DataFrame:
