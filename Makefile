@@ -19,10 +19,9 @@ setup: $(STAMP)
 demo: $(STAMP)
 	@echo "Simulating 24 h of Gulf of Tonkin traffic (300 vessels, every alert kind injected) into .demo/scenario ..."
 	$(BIN)/seawatch simulate --hours 24 --vessels 300 --seed 1 --out .demo/scenario
-	@echo "Decoding the simulated feed into .demo/decoded ..."
-	$(BIN)/seawatch decode .demo/scenario/feed.nmea --out .demo/decoded --progress off
-	@echo "Running every detector over the simulated feed into .demo/alerts ..."
-	$(BIN)/seawatch detect .demo/scenario/feed.nmea --out .demo/alerts --progress off
+	@echo "Backtesting it: every detector, both risk scores, the report, and the metrics against the labels ..."
+	$(BIN)/seawatch backtest .demo/scenario/feed.nmea --labels .demo/scenario/labels.csv --out .demo/backtest --progress off
+	@echo "Open .demo/backtest/report.html in a browser (one file, works offline)."
 
 demo-recordings: $(STAMP)
 	@if [ -d "$(SHARED)/nmea" ]; then \
