@@ -42,17 +42,29 @@ DAY_FEATURES = (
     "offshore_km",
     "drift_frac",
 )
-# the words an explanation uses for each feature, and its unit
+# how an explanation says each feature: a sentence with one number, and how the number is written
+# ("pct": 0.4 -> 40%, "int": 3.2 -> 3, "1f": 3.24 -> 3.2)
 FEATURE_WORDS: dict[str, tuple[str, str]] = {
-    "hours_heard": ("heard in {:.0f} h of the day", "h"),
-    "slow_frac": ("{:.0%} of positions under 2 kn", ""),
-    "mean_sog": ("{:.1f} kn on average", "kn"),
-    "max_sog": ("{:.1f} kn at most", "kn"),
-    "extent_km": ("ranged {:.0f} km", "km"),
-    "night_frac": ("{:.0%} of positions at night", ""),
-    "offshore_km": ("{:.0f} km offshore on average", "km"),
-    "drift_frac": ("drifting in {:.0%} of positions", ""),
+    "hours_heard": ("heard in {} h of the day", "int"),
+    "slow_frac": ("{} of positions under 2 kn", "pct"),
+    "mean_sog": ("{} kn on average", "1f"),
+    "max_sog": ("{} kn at most", "1f"),
+    "extent_km": ("ranged {} km", "int"),
+    "night_frac": ("{} of positions at night", "pct"),
+    "offshore_km": ("{} km offshore on average", "int"),
+    "drift_frac": ("drifting in {} of positions", "pct"),
 }
+FEATURE_UNITS = {"hours_heard": " h", "mean_sog": " kn", "max_sog": " kn", "extent_km": " km", "offshore_km": " km"}
+
+
+def number_text(value: pl.Expr, style: str) -> pl.Expr:
+    """A number as an explanation writes it (see :data:`FEATURE_WORDS`)."""
+    if style == "pct":
+        return pl.format("{}%", (value * 100.0).round(0).cast(pl.Int64))
+    if style == "int":
+        return value.round(0).cast(pl.Int64).cast(pl.String)
+    return value.round(1).cast(pl.String)
+
 
 _SUMS = ("fixes", "sog_n", "sog_sum", "slow", "lat_sum", "lon_sum", "lat2_sum", "lon2_sum", "night", "coast_n",
          "coast_sum", "drift")  # fmt: skip

@@ -23,7 +23,7 @@ from engine.alerts import ALERT_KINDS
 from engine.detectors.mid import MID_FLAG
 from engine.detectors.mmsi import mmsi_mid
 from models.evidence import EvidenceModel
-from models.features import DAY_FEATURES, FEATURE_WORDS
+from models.features import DAY_FEATURES, FEATURE_UNITS, FEATURE_WORDS, number_text
 from models.files import DEFAULT_DIR, EVIDENCE_FILE, UNUSUAL_FILE, ModelFile, load_model
 from models.indicators import FAMILIES, Weights, combine, fire_evidence, is_tanker, smuggling_evidence
 from models.schema import VESSEL_SCHEMA, band_expr
@@ -35,8 +35,8 @@ TYPE_GROUP = UNUSUAL_FEATURES.index("type_group")
 # the evidence model's inputs, one row per vessel
 EVIDENCE_FEATURES = (*(f"strength_{k}" for k in ALERT_KINDS), "families", "unusual", "log_positions", "tanker",
                      "fishing", "indicator")  # fmt: skip
-TYPE_WORDS = {3: "fishing vessel", 5: "special craft", 6: "passenger ship", 7: "cargo ship", 8: "tanker",
-              -1: "vessel of unknown type"}  # fmt: skip
+TYPE_WORDS = {3.0: "fishing vessel", 5.0: "special craft", 6.0: "passenger ship", 7.0: "cargo ship", 8.0: "tanker",
+              -1.0: "vessel of unknown type"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,22 +107,20 @@ class Scorer:
         index, z = model.explain(rows, columns=list(range(len(DAY_FEATURES))), top=2)
         typical = np.stack([model.typical(rows, index[:, k]) for k in range(index.shape[1])], axis=1)
         strength = np.clip((out["anomaly"].to_numpy() - threshold) / self.learned.unusual_span, 0.0, 1.0)
-        reasons = [
-            _unusual_reason(g, day, idx, val, typ)
-            for g, day, idx, val, typ in zip(out["type_group"].to_list(), out["day"].to_list(), index,
-                                             rows[np.arange(rows.shape[0])[:, None], index], typical, strict=True)
-        ]  # fmt: skip
-        return (
-            pl.DataFrame(
-                {
-                    "mmsi": out["mmsi"],
-                    "points": self.learned.unusual_points * strength,
-                    "family": "unusual behaviour",
-                    "reason": reasons,
-                }
-            ),  # fmt: skip
-            per_vessel,
-        )
+        said = pl.DataFrame({
+            "mmsi": out["mmsi"], "day": out["day"], "group": out["type_group"],
+            **{f"f{k}": index[:, k] for k in range(index.shape[1])},
+            **{f"v{k}": rows[np.arange(rows.shape[0]), index[:, k]] for k in range(index.shape[1])},
+            **{f"t{k}": typical[:, k] for k in range(index.shape[1])},
+        }).select(
+            "mmsi",
+            points=pl.Series(self.learned.unusual_points * strength),
+            family=pl.lit("unusual behaviour"),
+            reason=pl.format("unusual for a {} on {}: {}", pl.col("group").replace_strict(TYPE_WORDS, default="vessel",
+                             return_dtype=pl.String), pl.col("day").dt.strftime("%Y-%m-%d"),
+                             pl.concat_str([_feature_said(k) for k in range(index.shape[1])], separator=", ")),
+        )  # fmt: skip
+        return said, per_vessel
 
     def _reweight(self, smuggling: pl.DataFrame, alerts: pl.DataFrame, evidence_rows: pl.DataFrame,
                   vessels: pl.DataFrame) -> pl.DataFrame:  # fmt: skip
@@ -185,14 +183,17 @@ def unusual_matrix(days: pl.DataFrame, vessels: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _unusual_reason(group: float, day: datetime, index: np.ndarray, value: np.ndarray, typical: np.ndarray) -> str:
-    what = TYPE_WORDS.get(int(group), "vessel")
-    parts = []
-    for i, v, t in zip(index, value, typical, strict=True):
-        words, unit = FEATURE_WORDS[DAY_FEATURES[int(i)]]
-        spec = words[words.index("{") : words.index("}") + 1]  # the number alone, as the sentence formats it
-        parts.append(f"{words.format(v)} (typical {spec.format(t)}{' ' + unit if unit else ''})")
-    return f"unusual for a {what} on {day:%Y-%m-%d}: " + ", ".join(parts)
+def _feature_said(k: int) -> pl.Expr:
+    """The ``k``-th named feature of an unusual day in words: "95% of positions under 2 kn (typical 40%)"."""
+    which, value, typical = pl.col(f"f{k}"), pl.col(f"v{k}"), pl.col(f"t{k}")
+    out: pl.Expr = pl.lit(None, pl.String)
+    for i, name in reversed(list(enumerate(DAY_FEATURES))):
+        words, style = FEATURE_WORDS[name]
+        before, after = words.split("{}")
+        phrase = pl.format("{}{}{} (typical {}{})", pl.lit(before), number_text(value, style), pl.lit(after),
+                           number_text(typical, style), pl.lit(FEATURE_UNITS.get(name, "")))  # fmt: skip
+        out = pl.when(which == i).then(phrase).otherwise(out)
+    return out
 
 
 def evidence_features(alerts: pl.DataFrame, evidence_rows: pl.DataFrame, vessels: pl.DataFrame,
