@@ -1,0 +1,73 @@
+"""The scorer: the vessel risk table in its contract, reasons that add up to the score, the shipped models."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from engine.alerts import ALERT_SCHEMA, UTC_US
+from models.features import DAY_FEATURES
+from models.files import DEFAULT_DIR, EVIDENCE_FILE, load_model
+from models.schema import VESSEL_SCHEMA, band_of
+from models.scoring import EVIDENCE_FEATURES, Scorer
+
+T0 = datetime(2024, 6, 1, tzinfo=UTC)
+SMUGGLER, PARTNER, QUIET, TANKER = 574000001, 574000002, 574000003, 574000004
+
+
+def _alerts() -> pl.DataFrame:
+    rows = [("encounter", SMUGGLER, TANKER, 90.0), ("ais_gap", SMUGGLER, None, 80.0),
+            ("draught_change", SMUGGLER, None, 70.0), ("loitering", PARTNER, None, 60.0)]  # fmt: skip
+    return pl.DataFrame(
+        [{"alert_id": f"a{i}", "kind": k, "mmsi": m, "other_mmsi": o, "start": T0 + timedelta(hours=i),
+          "end": T0 + timedelta(hours=i + 2), "lat": 20.0, "lon": 107.5, "score": s, "reasons": [f"{k} evidence"]}
+         for i, (k, m, o, s) in enumerate(rows)],
+        schema=ALERT_SCHEMA,
+    )  # fmt: skip
+
+
+def _vessels() -> tuple[pl.DataFrame, pl.DataFrame]:
+    mmsi = [SMUGGLER, PARTNER, QUIET, TANKER]
+    vessels = pl.DataFrame({
+        "mmsi": mmsi, "first_seen": [T0] * 4, "last_seen": [T0 + timedelta(hours=23)] * 4, "lat": [20.0] * 4,
+        "lon": [107.5] * 4, "positions": [900, 700, 800, 1000], "name": ["A", "B", "C", "D"],
+        "callsign": ["AA", "BB", "CC", "DD"], "imo": [None] * 4, "ship_type": [30, 30, 70, 81],
+    }, schema_overrides={"first_seen": UTC_US, "last_seen": UTC_US, "imo": pl.Int64})  # fmt: skip
+    days = pl.DataFrame({"mmsi": mmsi, "day": [T0] * 4, "fixes": [900, 700, 800, 1000], "lat": [20.0] * 4,
+                         "lon": [107.5] * 4, **{f: [0.1, 0.2, 0.3, 0.4] for f in DAY_FEATURES}},
+                        schema_overrides={"day": UTC_US})  # fmt: skip
+    return vessels, days
+
+
+def _points(reasons: list[str]) -> int:
+    return sum(int(m.group(1)) for r in reasons if (m := re.match(r"([+-]\d+) ", r)))
+
+
+@pytest.mark.parametrize("models", [False, True], ids=["indicators", "shipped models"])
+def test_the_table_follows_the_contract_and_reasons_add_up(models: bool) -> None:
+    scorer = Scorer.with_default_models() if models else Scorer()
+    vessels, days = _vessels()
+    table = scorer.score(_alerts(), vessels, days)
+    assert dict(table.schema) == VESSEL_SCHEMA
+    by = {r["mmsi"]: r for r in table.iter_rows(named=True)}
+    assert table["mmsi"][0] == SMUGGLER  # highest risk first
+    s = by[SMUGGLER]
+    assert s["smuggling_band"] in ("high", "critical") and s["band"] == band_of(max(s["smuggling_score"],
+                                                                                      s["fire_score"]))  # fmt: skip
+    # every point of the score is a reason (each rounded to a whole point)
+    assert abs(_points(s["smuggling_reasons"]) - s["smuggling_score"]) <= len(s["smuggling_reasons"])
+    assert by[QUIET]["smuggling_score"] == 0 and by[QUIET]["smuggling_reasons"] == []
+    assert by[TANKER]["fire_score"] > by[SMUGGLER]["fire_score"] > 0  # hazard A tanker in a transfer
+    assert any("hazard category A" in r for r in by[TANKER]["fire_reasons"])
+    assert by[SMUGGLER]["alerts"] == 3 and by[TANKER]["alerts_encounter"] == 1  # the pair counts for both
+    assert all(r.startswith(("smuggling ", "fire ")) for r in s["reasons"])
+
+
+@pytest.mark.skipif(not (DEFAULT_DIR / EVIDENCE_FILE).is_file(), reason="no shipped models: run `make models`")
+def test_the_shipped_models_load_and_say_how_they_were_made() -> None:
+    meta = load_model(DEFAULT_DIR / EVIDENCE_FILE, EVIDENCE_FEATURES).metadata
+    assert meta["command"].startswith("seawatch train") and meta["seeds"] and meta["positives"] > 0
+    assert meta["held_out"]["model_ap"] >= 0.5  # far better than chance (the base rate is about 0.1)
