@@ -116,8 +116,12 @@ class Framer:
         used, mask = self._state[0], self._state[6]
         return int(sum(bin(int(m)).count("1") for m in mask[used]))
 
-    def feed(self, data: bytes, *, final: bool = False) -> MessageBatch:
-        """Frame ``data``; the incomplete last line waits for the next call unless ``final``."""
+    def feed(self, data: bytes, *, final: bool = False, received: float | None = None) -> MessageBatch:
+        """Frame ``data``; the incomplete last line waits for the next call unless ``final``.
+
+        ``received`` (unix seconds, UTC) is when a live feed read ``data``: messages whose input carries no time
+        get it, in place of ``clock()``, so a chunk that waited in a queue is stamped with its arrival.
+        """
         if self._tail:
             data = self._tail + data
             self._tail = b""
@@ -125,7 +129,7 @@ class Framer:
             cut = data.rfind(b"\n") + 1
             self._tail = data[cut:]
             data = data[:cut]
-        batch = self._frame(data)
+        batch = self._frame(data, received)
         if final:
             nk.flush_pending(self._state[0], self._state[6], self._state[13], self._counts)
         return batch
@@ -134,7 +138,7 @@ class Framer:
         """End of input: frame what is left and count parts still pending as orphans."""
         return self.feed(b"", final=True)
 
-    def _frame(self, data: bytes) -> MessageBatch:
+    def _frame(self, data: bytes, received: float | None = None) -> MessageBatch:
         buf = np.frombuffer(data, np.uint8)
         n = buf.shape[0]
         slots = self._state[0].shape[0]
@@ -152,6 +156,8 @@ class Framer:
         r_off = np.empty(cap_msgs, np.int64)
         r_len = np.empty(cap_msgs, np.int64)
         feed_time = self.clock() if self.clock is not None else math.nan
+        if received is not None:
+            feed_time = received
         nm, pay, ns, lines, recs = nk.frame(
             buf,
             n,

@@ -54,6 +54,7 @@ N_TAG_CHECKSUM, N_TAG_NO_CHECKSUM, N_CHECKSUM_KEPT = range(3)
 MAX_PARTS = 9  # the fragment count is one digit
 PART_CAP = 128  # bytes of payload one part may carry (NMEA caps a sentence at 82 characters)
 
+
 @kernel
 def _evict(slot, st_used, st_mask, counts):
     m = st_mask[slot]
