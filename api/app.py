@@ -1,0 +1,98 @@
+"""The app factory: ``create_app(settings)``. The store is opened in the lifespan, never at import.
+
+The stream runner (``seawatch serve``) may hand over the store it writes to, register its Prometheus metrics in
+``app.state.registry`` (or pass its own registry), and listen for zone edits with :func:`add_zones_listener`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
+
+from api.broadcast import Broadcaster
+from api.keys import KeyChecker
+from api.metrics import HTTPMetrics, MetricsMiddleware
+from api.routes import alerts, health, keys, vessels, zones
+from api.settings import Settings
+from api.store import Store
+
+API_PREFIX = "/api/v1"
+ZonesListener = Callable[[dict[str, Any]], None]
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(
+        settings.store_url(),
+        track_interval_s=settings.track_interval_s,
+        track_retention=timedelta(hours=settings.track_retention_hours),
+    )
+
+
+def add_zones_listener(app: FastAPI, listener: ZonesListener) -> None:
+    """Call ``listener(feature_collection)`` with all zones after every zone edit (from a worker thread).
+
+    The collection is in the region-pack shape: ``engine.geo.regions.parse_pack(fc, "api", None).zones``.
+    """
+    app.state.zone_listeners.append(listener)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    registry: CollectorRegistry | None = None,
+    on_zones_changed: ZonesListener | None = None,
+) -> FastAPI:
+    """The Seawatch API. ``store``: an open store to share (kept open at shutdown); by default the app opens
+    the one ``settings`` name and closes it. ``registry``: where /metrics reads (a new one by default).
+    """
+    settings = settings or Settings()
+    registry = registry or CollectorRegistry()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store or await asyncio.to_thread(open_store, settings)
+        admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+        app.state.keys = KeyChecker(app.state.store, admin_key)
+        app.state.broadcaster = Broadcaster(asyncio.get_running_loop())
+        app.state.store.add_listener(app.state.broadcaster.notify)
+        try:
+            yield
+        finally:
+            app.state.store.remove_listener(app.state.broadcaster.notify)
+            app.state.broadcaster.close()
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="Seawatch",
+        summary="AIS risk detection: vessels and their risk, alerts and triage, zones, the live alert stream",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.zone_listeners = [on_zones_changed] if on_zones_changed else []
+    for router in (vessels.router, alerts.router, zones.router, keys.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    app.add_middleware(MetricsMiddleware, metrics=HTTPMetrics(registry))
+    return app

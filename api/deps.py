@@ -1,0 +1,128 @@
+"""Dependencies as ``Annotated`` aliases: the store, the settings, who is calling and what they may do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.broadcast import Broadcaster
+from api.keys import KeyChecker, Principal
+from api.settings import Settings
+from api.store import BBox, Store
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (sw_...)")
+_bearer = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_broadcaster(request: Request) -> Broadcaster:
+    broadcaster: Broadcaster = request.app.state.broadcaster
+    return broadcaster
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BroadcasterDep = Annotated[Broadcaster, Depends(get_broadcaster)]
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="seawatch", charset="UTF-8"'}
+
+
+def current_principal(
+    request: Request,
+    settings: SettingsDep,
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from ``X-API-Key`` or ``Authorization: Bearer``; 401 without a valid key.
+
+    A sync dependency on purpose: checking a key costs one scrypt, which runs in the threadpool.
+    """
+    presented = api_key or (bearer.credentials if bearer else None)
+    if not presented:
+        if settings.anonymous_role is not None:
+            return Principal("anonymous", "anonymous", settings.anonymous_role)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required (X-API-Key header)", _UNAUTHORIZED)
+    checker: KeyChecker = request.app.state.keys
+    principal = checker.check(presented)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", _UNAUTHORIZED)
+    return principal
+
+
+def require(role: str) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.allows(role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs the {role} role; key {principal.name!r} is {principal.role}"
+            )
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Analyst = Annotated[Principal, Depends(require("analyst"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def unprocessable(where: str, message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors."""
+    loc = ["query", where] if where else ["body"]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+def bbox_param(
+    settings: SettingsDep,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="min_lon,min_lat,max_lon,max_lat in degrees (min_lon > max_lon crosses the antimeridian)",
+            max_length=200,
+            examples=["105.5,19.0,109.0,22.0"],
+        ),
+    ] = None,
+) -> BBox | None:
+    if bbox is None:
+        return None
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(part) for part in bbox.split(","))
+    except ValueError:
+        raise unprocessable("bbox", "give four numbers: min_lon,min_lat,max_lon,max_lat") from None
+    if not all(-180 <= v <= 180 for v in (min_lon, max_lon)) or not all(-90 <= v <= 90 for v in (min_lat, max_lat)):
+        raise unprocessable("bbox", "longitudes must lie in -180..180 and latitudes in -90..90")
+    if min_lat > max_lat:
+        raise unprocessable("bbox", "min_lat is above max_lat")
+    lon_span = max_lon - min_lon if min_lon <= max_lon else 360 - min_lon + max_lon
+    limit = settings.bbox_max_span_deg
+    if lon_span > limit or max_lat - min_lat > limit:
+        raise unprocessable("bbox", f"the box is wider than {limit} degrees: zoom in or page through areas")
+    return BBox(min_lon, min_lat, max_lon, max_lat)
+
+
+BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
+
+
+def page_size_param(
+    settings: SettingsDep,
+    page_size: Annotated[int | None, Query(ge=1, le=100_000, description="items per page (the server caps it)")] = None,
+) -> int:
+    if page_size is None:
+        return settings.page_size_default
+    if page_size > settings.page_size_max:
+        raise unprocessable("page_size", f"at most {settings.page_size_max} items per page")
+    return page_size
+
+
+PageSize = Annotated[int, Depends(page_size_param)]

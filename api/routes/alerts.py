@@ -1,0 +1,113 @@
+"""Alerts: the list with filters (cursor pages), one alert with its triage history, triage, the live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import Analyst, BBoxDep, BroadcasterDep, PageSize, SettingsDep, StoreDep, Viewer, unprocessable
+from api.schemas import AlertDetail, AlertKind, AlertPublic, AlertsPage, AlertUpdate, Score, Status, UTCTime
+from api.store import AlertFilter, CursorError
+from api.store.alerts import parse_stream_cursor, stream_cursor
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+AlertIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="the alert's stable id")]
+CURSOR = r"^[A-Za-z0-9_.=-]{0,200}$"
+STREAM_BATCH = 500  # alerts read per wake-up of a live stream
+
+
+@router.get("", response_model=AlertsPage)
+def list_alerts(
+    _: Viewer,
+    store: StoreDep,
+    bbox: BBoxDep,
+    page_size: PageSize,
+    kind: Annotated[list[AlertKind], Query(description="any of these kinds (repeat the parameter)")] = [],  # noqa: B006
+    status: Annotated[list[Status], Query(description="any of these triage states")] = [],  # noqa: B006
+    since: Annotated[UTCTime | None, Query(description="alerts going on at or after this time")] = None,
+    until: Annotated[UTCTime | None, Query(description="alerts that began at or before this time")] = None,
+    min_score: Score | None = None,
+    mmsi: Annotated[int | None, Query(ge=0, le=999_999_999, description="either vessel of the alert")] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR, description="next_cursor of the previous page")] = None,
+) -> AlertsPage:
+    """Alerts, newest first, with filters; pages follow ``next_cursor`` (stable while alerts keep arriving)."""
+    where = AlertFilter(
+        kinds=kind, statuses=status, since=since, until=until, bbox=bbox, min_score=min_score, mmsi=mmsi
+    )
+    try:
+        rows, next_cursor = store.alerts_page(where, cursor=cursor or None, limit=page_size)
+    except CursorError as exc:
+        raise unprocessable("cursor", str(exc)) from None
+    return AlertsPage(items=[AlertPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`event: alert`, data: an AlertPublic"}},
+)
+async def stream_alerts(
+    request: Request,
+    _: Viewer,
+    store: StoreDep,
+    settings: SettingsDep,
+    broadcaster: BroadcasterDep,
+    since: Annotated[str | None, Query(pattern=r"^\d{1,18}\.[A-Za-z0-9_-]{0,64}$", description="an event id")] = None,
+    last_event_id: Annotated[str | None, Header(pattern=r"^\d{1,18}\.[A-Za-z0-9_-]{0,64}$")] = None,
+) -> EventSourceResponse:
+    """Server-sent events of alerts as they are added or change (new evidence, triage).
+
+    Each event's id is a cursor: reconnecting with ``Last-Event-ID`` (or ``?since=``) resumes after it; without
+    one the stream starts now.
+    """
+    try:
+        given = last_event_id or since
+        cursor = given if given is not None else await run_in_threadpool(store.alerts_head)
+        parse_stream_cursor(cursor)
+    except CursorError as exc:
+        raise unprocessable("since", str(exc)) from None
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        nonlocal cursor
+        woken = broadcaster.subscribe()
+        try:
+            while not await request.is_disconnected():
+                woken.clear()
+                rows, cursor = await run_in_threadpool(store.alerts_since, cursor, STREAM_BATCH)
+                for row in rows:
+                    data = AlertPublic.model_validate(row).model_dump_json()
+                    yield ServerSentEvent(data=data, event="alert", id=stream_cursor(row["rev"], row["alert_id"]))
+                if len(rows) == STREAM_BATCH:
+                    continue
+                # woken by a commit in this process, or poll for other processes' writes
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), settings.stream_poll_s)
+        finally:
+            broadcaster.unsubscribe(woken)
+
+    return EventSourceResponse(events(), ping=int(settings.stream_ping_s))
+
+
+@router.get("/{alert_id}", response_model=AlertDetail, responses={404: {"description": "no such alert"}})
+def get_alert(_: Viewer, store: StoreDep, alert_id: AlertIdPath) -> AlertDetail:
+    """One alert with its whole triage history."""
+    row = store.alert(alert_id)
+    if row is None:
+        raise HTTPException(404, f"no alert {alert_id!r}")
+    return AlertDetail.model_validate(row | {"triage": store.triage_history(alert_id)})
+
+
+@router.patch("/{alert_id}", response_model=AlertDetail, responses={404: {"description": "no such alert"}})
+def triage_alert(principal: Analyst, store: StoreDep, alert_id: AlertIdPath, update: AlertUpdate) -> AlertDetail:
+    """Triage: confirm, dismiss or escalate, with a note; the key's name and the time are recorded."""
+    row = store.triage(alert_id, update.status, update.note, principal.name)
+    if row is None:
+        raise HTTPException(404, f"no alert {alert_id!r}")
+    return AlertDetail.model_validate(row | {"triage": store.triage_history(alert_id)})

@@ -1,0 +1,229 @@
+"""The API's request and response models, in families per resource (``AlertPublic``, ``AlertUpdate``, ...)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from engine.alerts import ALERT_KINDS
+from engine.geo.regions import ZONE_KINDS
+from models.schema import BANDS
+
+AlertKind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
+ZoneKind = Literal[ZONE_KINDS]  # type: ignore[valid-type]
+Band = Literal[BANDS]  # type: ignore[valid-type]
+Role = Literal["viewer", "analyst", "admin"]
+TriageStatus = Literal["confirmed", "dismissed", "escalated", "new"]
+Status = Literal["new", "confirmed", "dismissed", "escalated"]
+
+
+def _clean_text(value: str) -> str:
+    # NUL and lone surrogates cannot be stored (PostgreSQL text, SQLite UTF-8): refuse them here with a 422
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text") from exc
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of the range of UTC times") from exc
+
+
+Text = Annotated[str, AfterValidator(_clean_text)]
+UTCTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+MMSI = Annotated[int, Field(ge=0, le=999_999_999)]
+
+
+# ----- alerts
+class AlertPublic(BaseModel):
+    alert_id: str
+    kind: str
+    mmsi: int
+    other_mmsi: int | None
+    start: datetime
+    end: datetime
+    lat: float | None
+    lon: float | None
+    score: float
+    reasons: list[str]
+    status: Status
+    updated_at: datetime
+
+
+class TriageEntry(BaseModel):
+    status: str
+    note: str
+    by: str = Field(description="name of the key that made the decision")
+    at: datetime
+
+
+class AlertDetail(AlertPublic):
+    triage: list[TriageEntry] = Field(description="every triage decision, oldest first")
+
+
+class AlertUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TriageStatus = Field(description="confirmed, dismissed or escalated ('new' reopens an alert)")
+    note: Annotated[Text, Field(max_length=2000)] = ""
+
+
+class AlertsPage(BaseModel):
+    items: list[AlertPublic]
+    next_cursor: str | None = Field(description="give as ?cursor= for the next page; null after the last page")
+
+
+# ----- vessels
+class VesselPublic(BaseModel):
+    mmsi: int
+    name: str | None
+    callsign: str | None
+    imo: int | None
+    ship_type: int | None
+    flag: str | None
+    lat: float | None
+    lon: float | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+    positions: int | None
+    smuggling_score: float | None
+    fire_score: float | None
+    score: float | None = Field(description="the higher of the two scores")
+    band: str | None
+    smuggling_band: str | None
+    fire_band: str | None
+    unusual: float | None
+    reasons: list[str] | None
+    alerts: int | None
+    alert_counts: dict[str, int] = Field(description="alerts by kind")
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> VesselPublic:
+        counts = {k: int(row.get(f"alerts_{k}") or 0) for k in ALERT_KINDS}
+        return cls.model_validate(row | {"alert_counts": {k: v for k, v in counts.items() if v}})
+
+
+class IdentityRecord(BaseModel):
+    t: datetime
+    name: str | None
+    callsign: str | None
+    imo: int | None
+    ship_type: int | None
+
+
+class VesselDetail(VesselPublic):
+    smuggling_reasons: list[str] | None
+    fire_reasons: list[str] | None
+    identity_history: list[IdentityRecord] = Field(description="identities as first seen, oldest first")
+    recent_alerts: list[AlertPublic]
+
+
+class VesselsPage(BaseModel):
+    items: list[VesselPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+# ----- GeoJSON
+Position = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=2, max_length=3)]
+Ring = Annotated[list[Position], Field(min_length=4, max_length=10_000)]
+
+
+class Polygon(BaseModel):
+    type: Literal["Polygon"]
+    coordinates: Annotated[list[Ring], Field(min_length=1, max_length=1, description="one exterior ring; no holes")]
+
+
+class MultiPolygon(BaseModel):
+    type: Literal["MultiPolygon"]
+    coordinates: Annotated[
+        list[Annotated[list[Ring], Field(min_length=1, max_length=1)]], Field(min_length=1, max_length=100)
+    ]
+
+
+class ZoneProperties(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    zone_kind: ZoneKind
+    source: Annotated[Text, Field(max_length=500)] | None = Field(default=None, description="where the area comes from")
+    description: Annotated[Text, Field(max_length=2000)] | None = None
+
+
+class ZoneIn(BaseModel):
+    """A zone as a GeoJSON Feature (RFC 7946: [lon, lat])."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["Feature"] = "Feature"
+    geometry: Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
+    properties: ZoneProperties
+
+
+class ZonePropertiesPublic(BaseModel):
+    kind: Literal["zone"] = "zone"
+    name: str
+    zone_kind: str
+    source: str
+    description: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    updated_by: str
+
+
+class ZonePublic(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: str
+    geometry: dict[str, Any]
+    properties: ZonePropertiesPublic
+
+
+class ZoneCollection(BaseModel):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[ZonePublic]
+
+
+class TrackCollection(BaseModel):
+    """A FeatureCollection with one LineString (or a Point for a single fix); times, sog and cog per vertex."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[dict[str, Any]]
+
+
+# ----- keys
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Text, Field(min_length=1, max_length=100, pattern=r"\S")]
+    role: Role
+
+
+class KeyPublic(BaseModel):
+    id: str
+    name: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyPublic):
+    key: str = Field(description="the key itself: shown this once, store it now")
+
+
+# ----- health
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    schema_version: str | None

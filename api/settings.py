@@ -1,0 +1,64 @@
+"""The API's settings: one class, from ``SEAWATCH_*`` environment variables (or keyword arguments).
+
+Defaults are safe to expose: no key exists until an admin creates one (``api.keys.create_key``), CORS is
+closed, nothing is readable without a key. Outside ``environment="development"`` the unsafe options are refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["viewer", "analyst", "admin"]
+MIN_BOOTSTRAP_KEY_CHARS = 32  # an admin key given by environment must be as strong as a generated one
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEAWATCH_", extra="ignore")
+
+    environment: Literal["development", "production"] = "production"
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; SQLite file by default"
+    )
+    database_path: Path = Field(default=Path("seawatch.db"), description="the SQLite file when no URL is given")
+    admin_key: SecretStr | None = Field(
+        default=None, description="an admin key to accept from the start (e.g. from a secret store); none by default"
+    )
+    anonymous_role: Role | None = Field(
+        default=None, description="role of requests without a key; development only (a demo on localhost)"
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from browsers")
+    page_size_default: int = Field(default=50, ge=1)
+    page_size_max: int = Field(default=500, ge=1)
+    bbox_max_span_deg: float = Field(default=60.0, gt=0, le=360, description="widest bbox side accepted")
+    track_points_max: int = Field(default=10_000, ge=1)
+    track_interval_s: float = Field(default=60.0, gt=0, description="tracks keep one point per vessel per interval")
+    track_retention_hours: float = Field(default=24.0 * 7, gt=0)
+    stream_poll_s: float = Field(default=2.0, gt=0, description="how often the live stream checks the store")
+    stream_ping_s: float = Field(default=15.0, gt=0, description="keep-alive comments on an idle live stream")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.page_size_default > self.page_size_max:
+            raise ValueError("page_size_default must not exceed page_size_max")
+        if self.environment == "development":
+            return self
+        problems = []
+        if self.anonymous_role is not None:
+            problems.append("SEAWATCH_ANONYMOUS_ROLE opens the API without a key: leave it unset")
+        if "*" in self.cors_origins:
+            problems.append("SEAWATCH_CORS_ORIGINS='*' lets any web page call the API: list the origins")
+        if self.admin_key is not None and len(self.admin_key.get_secret_value()) < MIN_BOOTSTRAP_KEY_CHARS:
+            problems.append(f"SEAWATCH_ADMIN_KEY is shorter than {MIN_BOOTSTRAP_KEY_CHARS} characters: generate one")
+        if problems:
+            raise ValueError(
+                "unsafe settings outside development (SEAWATCH_ENVIRONMENT=development allows them): "
+                + "; ".join(problems)
+            )
+        return self
+
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.database_path.expanduser()}"

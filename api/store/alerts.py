@@ -1,0 +1,235 @@
+"""Alerts in the store: upserts that keep triage, triage with its history, queries, the revision feed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from api.store.base import StoreBase, rows_of, utcnow
+from api.store.tables import alert_triage, alerts
+from engine.alerts import ALERT_SCHEMA
+
+ALERT_COLUMNS = list(ALERT_SCHEMA)
+LABEL_SCHEMA = {k: ALERT_SCHEMA[k] for k in ("alert_id", "kind", "mmsi", "start", "end")} | {"status": pl.String()}
+
+
+class CursorError(ValueError):
+    """A cursor that this store did not hand out."""
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A lon/lat box; ``min_lon > max_lon`` means it crosses the antimeridian."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    def clause(self, lat: sa.ColumnElement[Any], lon: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        in_lat = lat.between(self.min_lat, self.max_lat)
+        if self.min_lon <= self.max_lon:
+            return sa.and_(in_lat, lon.between(self.min_lon, self.max_lon))
+        return sa.and_(in_lat, sa.or_(lon >= self.min_lon, lon <= self.max_lon))
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    kinds: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    since: datetime | None = None  # alerts still going on at or after this time (end >= since)
+    until: datetime | None = None  # alerts that started at or before this time
+    bbox: BBox | None = None
+    min_score: float | None = None
+    mmsi: int | None = None  # either vessel of the alert
+
+    def clauses(self) -> list[sa.ColumnElement[bool]]:
+        c = alerts.c
+        out: list[sa.ColumnElement[bool]] = []
+        if self.kinds:
+            out.append(c.kind.in_(list(self.kinds)))
+        if self.statuses:
+            out.append(c.status.in_(list(self.statuses)))
+        if self.since is not None:
+            out.append(c.end >= self.since)
+        if self.until is not None:
+            out.append(c.start <= self.until)
+        if self.bbox is not None:
+            out.append(self.bbox.clause(c.lat, c.lon))
+        if self.min_score is not None:
+            out.append(c.score >= self.min_score)
+        if self.mmsi is not None:
+            out.append(sa.or_(c.mmsi == self.mmsi, c.other_mmsi == self.mmsi))
+        return out
+
+
+def _encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise CursorError(f"cursor {cursor!r} is not one this API handed out; start again without it") from exc
+
+
+def page_cursor(start: datetime, alert_id: str) -> str:
+    us = int(start.timestamp() * 1_000_000) if start.tzinfo else 0
+    return _encode(f"{us}:{alert_id}")
+
+
+def parse_page_cursor(cursor: str) -> tuple[datetime, str]:
+    us, _, alert_id = _decode(cursor).partition(":")
+    try:
+        return datetime.fromtimestamp(int(us) / 1_000_000, UTC), alert_id
+    except (ValueError, OverflowError, OSError) as exc:
+        raise CursorError(f"cursor {cursor!r} is not one this API handed out; start again without it") from exc
+
+
+def stream_cursor(rev: int, alert_id: str) -> str:
+    return f"{rev}.{alert_id}"
+
+
+def parse_stream_cursor(cursor: str) -> tuple[int, str]:
+    rev, _, alert_id = cursor.partition(".")
+    if not rev.isdigit() or len(rev) > 18:
+        raise CursorError(f"stream cursor {cursor!r} is not one this API handed out; leave it out to start now")
+    return int(rev), alert_id
+
+
+def _alert_frame(df: pl.DataFrame, now: datetime, rev: int) -> pl.DataFrame:
+    missing = [c for c in ALERT_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"alerts frame lacks columns {missing}; give it engine.alerts.ALERT_SCHEMA")
+    return (
+        df.select(ALERT_COLUMNS)
+        .cast(ALERT_SCHEMA)  # type: ignore[arg-type]
+        .with_columns(
+            pl.col("lat", "lon").fill_nan(None),
+            pl.col("score").fill_nan(0.0).fill_null(0.0),
+            pl.col("reasons").fill_null([]),
+            pl.lit("new").alias("status"),
+            pl.lit(now).alias("created_at"),
+            pl.lit(now).alias("updated_at"),
+            pl.lit(rev, pl.Int64).alias("rev"),
+        )
+        # one version per alert: the latest evidence (ON CONFLICT may not touch one row twice in a statement)
+        .sort("end", "score", nulls_last=False)
+        .unique("alert_id", keep="last", maintain_order=True)
+    )
+
+
+class AlertsMixin(StoreBase):
+    def _next_rev(self, conn: sa.Connection) -> int:
+        if self.dialect == "postgresql":
+            return int(conn.execute(sa.text("SELECT nextval('alerts_rev_seq')")).scalar_one())
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(alerts.c.rev), 0) + 1)).scalar_one())
+
+    def upsert_alerts(self, df: pl.DataFrame) -> int:
+        """Insert new alerts and update new versions of known ones (end, score, reasons, place).
+
+        A new version keeps the alert's triage status. Rows identical to what is stored change nothing (and
+        do not reach the live stream). Returns the number of rows given after de-duplication.
+        """
+        if df.height == 0:
+            return 0
+        with self._write() as conn:
+            rev = self._next_rev(conn)
+            frame = _alert_frame(df, utcnow(), rev)
+            t = alerts.c
+
+            def changed(ex: Any) -> sa.ColumnElement[bool]:
+                return sa.or_(
+                    t.end != ex.end,
+                    t.score != ex.score,
+                    t.reasons != ex.reasons,
+                    t.lat.is_distinct_from(ex.lat),
+                    t.lon.is_distinct_from(ex.lon),
+                )
+
+            update = ["end", "score", "reasons", "lat", "lon", "updated_at", "rev"]
+            self._bulk(conn, alerts, frame, ["alert_id"], update, changed)
+        self._notify()
+        return frame.height
+
+    def triage(self, alert_id: str, status: str, note: str, by: str) -> dict[str, Any] | None:
+        """Set an alert's status and record who did it, when and why. None when there is no such alert."""
+        now = utcnow()
+        with self._write() as conn:
+            rev = self._next_rev(conn)
+            done = conn.execute(
+                sa.update(alerts).where(alerts.c.alert_id == alert_id).values(status=status, updated_at=now, rev=rev)
+            )
+            if done.rowcount == 0:
+                return None
+            conn.execute(sa.insert(alert_triage).values(alert_id=alert_id, status=status, note=note, by=by, at=now))
+        self._notify()
+        return self.alert(alert_id)
+
+    def alert(self, alert_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            found = rows_of(conn, sa.select(alerts).where(alerts.c.alert_id == alert_id))
+        return found[0] if found else None
+
+    def triage_history(self, alert_id: str) -> list[dict[str, Any]]:
+        t = alert_triage.c
+        stmt = sa.select(t.status, t.note, t.by, t.at).where(t.alert_id == alert_id).order_by(t.at, t.id)
+        with self._read() as conn:
+            return rows_of(conn, stmt)
+
+    def alerts_page(
+        self, where: AlertFilter, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Alerts matching ``where``, newest start first; the cursor of the next page (None after the last)."""
+        c = alerts.c
+        stmt = sa.select(alerts).where(*where.clauses())
+        if cursor:
+            start, alert_id = parse_page_cursor(cursor)
+            stmt = stmt.where(sa.or_(c.start < start, sa.and_(c.start == start, c.alert_id < alert_id)))
+        stmt = stmt.order_by(c.start.desc(), c.alert_id.desc()).limit(limit + 1)
+        with self._read() as conn:
+            rows = rows_of(conn, stmt)
+        if len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        return rows, page_cursor(rows[-1]["start"], rows[-1]["alert_id"])
+
+    def alerts_head(self) -> str:
+        """The stream cursor of the latest change: follow from here to see only what comes next."""
+        c = alerts.c
+        stmt = sa.select(c.rev, c.alert_id).order_by(c.rev.desc(), c.alert_id.desc()).limit(1)
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        return stream_cursor(row.rev, row.alert_id) if row else stream_cursor(0, "")
+
+    def alerts_since(self, cursor: str | None, limit: int = 500) -> tuple[list[dict[str, Any]], str]:
+        """Alerts added or changed after ``cursor`` (all of them from None), oldest change first, and the new cursor."""
+        c = alerts.c
+        rev, alert_id = parse_stream_cursor(cursor) if cursor else (0, "")
+        stmt = (
+            sa.select(alerts)
+            .where(sa.or_(c.rev > rev, sa.and_(c.rev == rev, c.alert_id > alert_id)))
+            .order_by(c.rev, c.alert_id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = rows_of(conn, stmt)
+        if not rows:
+            return [], cursor or stream_cursor(0, "")
+        return rows, stream_cursor(rows[-1]["rev"], rows[-1]["alert_id"])
+
+    def labels(self) -> pl.DataFrame:
+        """Triage decisions as training labels: one row per triaged alert with its current status."""
+        c = alerts.c
+        stmt = sa.select(c.alert_id, c.kind, c.mmsi, c.start, c.end, c.status).where(c.status != "new")
+        with self._read() as conn:
+            rows = rows_of(conn, stmt.order_by(c.start, c.alert_id))
+        return pl.DataFrame(rows, schema=LABEL_SCHEMA, orient="row") if rows else pl.DataFrame(schema=LABEL_SCHEMA)

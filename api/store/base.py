@@ -1,0 +1,141 @@
+"""What every part of the store shares: the engine, write transactions, dialect-neutral upserts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from api.store.types import UTCDateTime
+
+EXECUTEMANY_CHUNK = 20_000  # rows per executemany call: bounds memory of the bound parameters
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreBase:
+    engine: sa.Engine
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        # One writer at a time in this process: alert revisions are then committed in order, so a reader that
+        # follows them (the live stream) never skips one.
+        self._write_lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"the store runs on SQLite and PostgreSQL, not {self.dialect}")
+
+    def _bulk(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        df: pl.DataFrame,
+        keys: Sequence[str],
+        update: Sequence[str] = (),
+        changed: Callable[[Any], sa.ColumnElement[bool]] | None = None,
+    ) -> None:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE SET ``update`` [WHERE ``changed(excluded)``], or DO NOTHING
+        (a plain INSERT without keys).
+
+        Rows go to the driver as plain values serialised by polars (times as text, lists as JSON text):
+        SQLAlchemy's per-row bind processing would cost several times more than the database itself.
+        """
+        if df.height == 0:
+            return
+        cols = list(df.columns)
+        values = _driver_values(table, df, self.dialect)
+        if self.dialect == "postgresql":
+            # COPY into a scratch table, then one INSERT ... SELECT: an order of magnitude above executemany
+            stage = sa.Table(f"_stage_{table.name}", sa.MetaData(), *[sa.Column(c, table.c[c].type) for c in cols])
+            quoted = ", ".join(self.engine.dialect.identifier_preparer.quote(c) for c in cols)
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
+            conn.exec_driver_sql(  # the columns' types without their constraints
+                f"CREATE TEMP TABLE {stage.name} ON COMMIT DROP AS SELECT {quoted} FROM {table.name} WITH NO DATA"
+            )
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {stage.name} ({quoted}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
+                copy.write(values.write_csv(include_header=False, null_value="\\N"))
+            stmt = self._insert(table).from_select(cols, sa.select(*stage.c))
+        else:
+            stmt = self._insert(table).values({c: sa.bindparam(c) for c in cols})
+        if update:
+            ex = stmt.excluded
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={c: ex[c] for c in update},
+                where=changed(ex) if changed is not None else None,
+            )
+        elif keys:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        if self.dialect == "postgresql":
+            conn.execute(stmt)
+            return
+        # SQLite: the statement compiled once, rows as tuples in the order of its placeholders
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        order = [cols.index(name) for name in compiled.positiontup or cols]
+        values = values.select([values.columns[i] for i in order])
+        for i in range(0, values.height, EXECUTEMANY_CHUNK):
+            conn.exec_driver_sql(compiled.string, values.slice(i, EXECUTEMANY_CHUNK).rows())
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (from the writing thread) after every commit that changed alerts."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+
+def _driver_values(table: sa.Table, df: pl.DataFrame, dialect: str) -> pl.DataFrame:
+    """``df`` with times as UTC text and JSON columns as JSON text, as the driver takes them."""
+    time_format = "%Y-%m-%d %H:%M:%S%.6f" if dialect == "sqlite" else "%Y-%m-%d %H:%M:%S%.6f+00:00"
+    exprs = []
+    for name in df.columns:
+        col, dtype = pl.col(name), df.schema[name]
+        if isinstance(table.c[name].type, UTCDateTime):
+            if isinstance(dtype, pl.Datetime):
+                exprs.append(col.dt.convert_time_zone("UTC").dt.strftime(time_format))
+            elif dtype != pl.Null:
+                raise TypeError(f"{table.name}.{name}: expected UTC datetimes, got {dtype}")
+        elif name in _json_columns(table):
+            encoded = pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.strip_suffix("}")
+            exprs.append(pl.when(col.is_null()).then(pl.lit(None, pl.String)).otherwise(encoded).alias(name))
+    return df.with_columns(exprs) if exprs else df
+
+
+def _json_columns(table: sa.Table) -> set[str]:
+    return {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+
+
+def rows_of(conn: sa.Connection, stmt: sa.Executable) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(stmt).mappings()]

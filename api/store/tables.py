@@ -1,0 +1,145 @@
+"""The store's tables (SQLAlchemy Core). Migrations in ``api/store/migrations`` create exactly these.
+
+Times are aware UTC (:class:`UTCDateTime`); lists of reasons and GeoJSON geometries are JSON. ``alerts.rev`` is
+the revision of the upsert that last changed a row: the live stream follows it (see ``Store.alerts_since``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.store.types import JSONList, UTCDateTime
+from engine.alerts import ALERT_KINDS
+
+metadata = sa.MetaData()
+
+ALERT_STATUSES = ("new", "confirmed", "dismissed", "escalated")
+ROLES = ("viewer", "analyst", "admin")
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("alert_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("mmsi", sa.BigInteger, nullable=False),
+    sa.Column("other_mmsi", sa.BigInteger, nullable=True),
+    sa.Column("start", UTCDateTime, nullable=False),
+    sa.Column("end", UTCDateTime, nullable=False),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reasons", JSONList, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="new"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("rev", sa.BigInteger, nullable=False),
+    sa.Index("ix_alerts_start", "start"),
+    sa.Index("ix_alerts_mmsi", "mmsi"),
+    sa.Index("ix_alerts_other_mmsi", "other_mmsi"),
+    sa.Index("ix_alerts_kind_start", "kind", "start"),
+    sa.Index("ix_alerts_rev", "rev", "alert_id"),
+)
+
+alert_triage = sa.Table(
+    "alert_triage",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.String(64), sa.ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("by", sa.String(100), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_alert_triage_alert_id", "alert_id", "at"),
+)
+
+
+def _identity() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("name", sa.String(64), nullable=True),
+        sa.Column("callsign", sa.String(16), nullable=True),
+        sa.Column("imo", sa.BigInteger, nullable=True),
+        sa.Column("ship_type", sa.BigInteger, nullable=True),
+    ]
+
+
+vessels = sa.Table(
+    "vessels",
+    metadata,
+    sa.Column("mmsi", sa.BigInteger, primary_key=True, autoincrement=False),
+    *_identity(),
+    sa.Column("flag", sa.String(8), nullable=True),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("first_seen", UTCDateTime, nullable=True),
+    sa.Column("last_seen", UTCDateTime, nullable=True),
+    sa.Column("positions", sa.BigInteger, nullable=True),
+    sa.Column("smuggling_score", sa.Float, nullable=True),
+    sa.Column("fire_score", sa.Float, nullable=True),
+    sa.Column("score", sa.Float, nullable=True),  # the higher of the two: what "min_score" and sorting use
+    sa.Column("band", sa.String(16), nullable=True),
+    sa.Column("smuggling_band", sa.String(16), nullable=True),
+    sa.Column("fire_band", sa.String(16), nullable=True),
+    sa.Column("unusual", sa.Float, nullable=True),
+    sa.Column("reasons", JSONList, nullable=True),
+    sa.Column("smuggling_reasons", JSONList, nullable=True),
+    sa.Column("fire_reasons", JSONList, nullable=True),
+    sa.Column("alerts", sa.BigInteger, nullable=True),
+    *[sa.Column(f"alerts_{kind}", sa.BigInteger, nullable=True) for kind in ALERT_KINDS],
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_vessels_score", "score"),
+    sa.Index("ix_vessels_updated_at", "updated_at"),
+    sa.Index("ix_vessels_lat_lon", "lat", "lon"),
+)
+
+vessel_history = sa.Table(
+    "vessel_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("mmsi", sa.BigInteger, nullable=False),
+    sa.Column("t", UTCDateTime, nullable=False),
+    *_identity(),
+    sa.Index("ix_vessel_history_mmsi_t", "mmsi", "t"),
+)
+
+track_points = sa.Table(
+    "track_points",
+    metadata,
+    sa.Column("mmsi", sa.BigInteger, primary_key=True, autoincrement=False),
+    # the thinning bucket (t // interval): one point per vessel per bucket, whichever process writes it first
+    sa.Column("bucket", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("t", UTCDateTime, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("sog", sa.Float, nullable=True),
+    sa.Column("cog", sa.Float, nullable=True),
+    sa.Index("ix_track_points_t", "t"),
+)
+
+zones = sa.Table(
+    "zones",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("zone_kind", sa.String(32), nullable=False),
+    sa.Column("geometry", JSONList, nullable=False),
+    sa.Column("properties", JSONList, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("salt", sa.LargeBinary(32), nullable=False),
+    sa.Column("hash", sa.LargeBinary(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Index("ix_api_keys_name", "name"),
+)

@@ -1,0 +1,195 @@
+"""Vessels in the store: the latest risk snapshot per MMSI, identity history, and thinned tracks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from api.store.alerts import BBox
+from api.store.base import StoreBase, rows_of, utcnow
+from api.store.tables import alerts, track_points, vessel_history, vessels
+from models.schema import VESSEL_SCHEMA
+
+VESSEL_COLUMNS = [c.name for c in vessels.columns if c.name not in ("score", "updated_at")]
+IDENTITY = ("name", "callsign", "imo", "ship_type")
+SORTABLE = ("score", "smuggling_score", "fire_score", "last_seen", "first_seen", "mmsi", "name", "updated_at")
+IN_CHUNK = 5_000  # values per IN (...): well under SQLite's bound-parameter limit
+PRUNE_EVERY_S = 600.0  # how often add_track deletes points past the retention
+
+
+@dataclass(frozen=True)
+class VesselFilter:
+    min_score: float | None = None
+    bands: Sequence[str] = ()
+    bbox: BBox | None = None
+    ship_types: Sequence[int] = ()
+    flags: Sequence[str] = ()
+    updated_since: datetime | None = None
+
+    def clauses(self) -> list[sa.ColumnElement[bool]]:
+        c = vessels.c
+        out: list[sa.ColumnElement[bool]] = []
+        if self.min_score is not None:
+            out.append(c.score >= self.min_score)
+        if self.bands:
+            out.append(c.band.in_(list(self.bands)))
+        if self.bbox is not None:
+            out.append(self.bbox.clause(c.lat, c.lon))
+        if self.ship_types:
+            out.append(c.ship_type.in_(list(self.ship_types)))
+        if self.flags:
+            out.append(c.flag.in_([f.upper() for f in self.flags]))
+        if self.updated_since is not None:
+            out.append(c.updated_at >= self.updated_since)
+        return out
+
+
+def _float_cols(df: pl.DataFrame) -> list[str]:
+    return [name for name, dtype in df.schema.items() if dtype.is_float()]
+
+
+class VesselsMixin(StoreBase):
+    track_interval_s: float
+    track_retention: timedelta
+    _last_prune: float
+
+    def upsert_vessels(self, df: pl.DataFrame) -> int:
+        """Replace the snapshot of every vessel in ``df`` (models.schema.VESSEL_SCHEMA), recording identity changes.
+
+        Columns the table does not know are ignored; missing ones are stored as null.
+        """
+        if df.height == 0:
+            return 0
+        if "mmsi" not in df.columns:
+            raise ValueError("vessels frame lacks 'mmsi'; give it models.schema.VESSEL_SCHEMA")
+        cols = [c for c in VESSEL_COLUMNS if c in df.columns]
+        df = df.select(cols).unique("mmsi", keep="last", maintain_order=True)
+        df = df.with_columns(pl.col(_float_cols(df)).fill_nan(None))
+        score_cols = [c for c in ("smuggling_score", "fire_score") if c in df.columns]
+        score = pl.max_horizontal(score_cols) if score_cols else pl.lit(None, pl.Float64)
+        now = utcnow()
+        df = df.with_columns(score.alias("score"), pl.lit(now).alias("updated_at"))
+        for c in VESSEL_COLUMNS:
+            if c not in df.columns:
+                df = df.with_columns(pl.lit(None, VESSEL_SCHEMA.get(c, pl.Float64())).alias(c))
+        df = df.select(*VESSEL_COLUMNS, "score", "updated_at")
+        update = [c for c in VESSEL_COLUMNS if c != "mmsi"] + ["score", "updated_at"]
+        with self._write() as conn:
+            history = self._identity_changes(conn, df, now)
+            self._bulk(conn, vessels, df, ["mmsi"], update)
+            self._bulk(conn, vessel_history, history, ())
+        return df.height
+
+    def _identity_changes(self, conn: sa.Connection, df: pl.DataFrame, now: datetime) -> pl.DataFrame:
+        """History rows for vessels that are new or whose name, call sign, IMO or type changed."""
+        mmsis = df["mmsi"].to_list()
+        known: list[dict[str, Any]] = []
+        for i in range(0, len(mmsis), IN_CHUNK):
+            stmt = sa.select(vessels.c.mmsi, *[vessels.c[k] for k in IDENTITY]).where(
+                vessels.c.mmsi.in_(mmsis[i : i + IN_CHUNK])
+            )
+            known.extend(rows_of(conn, stmt))
+        ident = df.select("mmsi", *IDENTITY, "last_seen")
+        schema = {k: ident.schema[k] for k in ("mmsi", *IDENTITY)}
+        old = pl.DataFrame(known, schema=schema, orient="row").rename({k: f"{k}_old" for k in IDENTITY})
+        is_new = pl.col("mmsi").is_in(old["mmsi"].implode()).not_() if old.height else pl.lit(True)
+        joined = ident.join(old, on="mmsi", how="left").with_columns(is_new.alias("_new"))
+        differs = pl.any_horizontal([pl.col(k).ne_missing(pl.col(f"{k}_old")) for k in IDENTITY])
+        changed = joined.filter(pl.col("_new") | differs).with_columns(pl.col("last_seen").fill_null(now).alias("t"))
+        return changed.select("mmsi", "t", *IDENTITY)
+
+    def vessels_page(
+        self, where: VesselFilter, sort: str = "-score", page: int = 1, page_size: int = 50
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of vessels matching ``where`` and how many match in all. ``sort``: a column, '-' for descending."""
+        key = sort.lstrip("-")
+        if key not in SORTABLE:
+            raise ValueError(f"cannot sort by {key!r}; use one of {', '.join(SORTABLE)} (prefix '-' to reverse)")
+        col = vessels.c[key]
+        order = col.desc().nulls_last() if sort.startswith("-") else col.asc().nulls_last()
+        clauses = where.clauses()
+        stmt = (
+            sa.select(vessels)
+            .where(*clauses)
+            .order_by(order, vessels.c.mmsi)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+        with self._read() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(vessels).where(*clauses)).scalar_one())
+            return rows_of(conn, stmt), total
+
+    def vessel(self, mmsi: int) -> dict[str, Any] | None:
+        with self._read() as conn:
+            found = rows_of(conn, sa.select(vessels).where(vessels.c.mmsi == mmsi))
+        return found[0] if found else None
+
+    def identity_history(self, mmsi: int) -> list[dict[str, Any]]:
+        h = vessel_history.c
+        stmt = sa.select(h.t, *[h[k] for k in IDENTITY]).where(h.mmsi == mmsi).order_by(h.t, h.id)
+        with self._read() as conn:
+            return rows_of(conn, stmt)
+
+    def vessel_alerts(self, mmsi: int, limit: int = 50) -> list[dict[str, Any]]:
+        c = alerts.c
+        stmt = (
+            sa.select(alerts)
+            .where(sa.or_(c.mmsi == mmsi, c.other_mmsi == mmsi))
+            .order_by(c.start.desc(), c.alert_id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return rows_of(conn, stmt)
+
+    def add_track(self, df: pl.DataFrame) -> int:
+        """Store positions (mmsi, t, lat, lon[, sog, cog]), thinned to one per vessel per track interval.
+
+        Returns the number of points offered after thinning (points already stored in their interval are kept).
+        """
+        missing = [c for c in ("mmsi", "t", "lat", "lon") if c not in df.columns]
+        if missing:
+            raise ValueError(f"track frame lacks columns {missing}; give it positions with mmsi, t, lat, lon")
+        interval_us = max(1, int(self.track_interval_s * 1_000_000))
+        extra = [pl.col(c) if c in df.columns else pl.lit(None, pl.Float64).alias(c) for c in ("sog", "cog")]
+        thin = (
+            df.lazy()
+            .select("mmsi", pl.col("t").cast(pl.Datetime("us", "UTC")), "lat", "lon", *extra)
+            .with_columns(pl.col("lat", "lon", "sog", "cog").cast(pl.Float64).fill_nan(None))
+            .drop_nulls(["mmsi", "t", "lat", "lon"])
+            .with_columns((pl.col("t").dt.epoch("us") // interval_us).alias("bucket"))
+            .sort("mmsi", "t")
+            .unique(["mmsi", "bucket"], keep="first", maintain_order=True)
+            .collect()
+        )
+        with self._write() as conn:
+            self._bulk(conn, track_points, thin, ["mmsi", "bucket"])
+        if time.monotonic() - self._last_prune > PRUNE_EVERY_S:
+            self.prune_tracks()
+        return thin.height
+
+    def prune_tracks(self, now: datetime | None = None) -> int:
+        """Delete track points older than the retention; returns how many."""
+        self._last_prune = time.monotonic()
+        cutoff = (now or utcnow()) - self.track_retention
+        with self._write() as conn:
+            return int(conn.execute(sa.delete(track_points).where(track_points.c.t < cutoff)).rowcount)
+
+    def track(
+        self, mmsi: int, since: datetime | None = None, until: datetime | None = None, limit: int = 10_000
+    ) -> list[dict[str, Any]]:
+        """A vessel's stored points in time order (the latest ``limit`` of them within the range)."""
+        p = track_points.c
+        stmt = sa.select(p.t, p.lat, p.lon, p.sog, p.cog).where(p.mmsi == mmsi)
+        if since is not None:
+            stmt = stmt.where(p.t >= since)
+        if until is not None:
+            stmt = stmt.where(p.t <= until)
+        stmt = stmt.order_by(p.t.desc()).limit(limit)
+        with self._read() as conn:
+            return rows_of(conn, stmt)[::-1]

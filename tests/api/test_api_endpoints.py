@@ -1,0 +1,198 @@
+"""Every endpoint through the real app: vessels, alerts and triage, zones, keys, health, metrics, 422s."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+from fastapi.testclient import TestClient
+
+from api.app import add_zones_listener
+from tests.api.helpers import T0, alerts_frame, auth, vessels_frame
+
+V1 = "/api/v1"
+ZONE = {
+    "type": "Feature",
+    "geometry": {"type": "Polygon", "coordinates": [[[107.0, 20.0], [108.0, 20.0], [108.0, 21.0], [107.0, 20.0]]]},
+    "properties": {"name": "Bach Long Vi waters", "zone_kind": "restricted"},
+}
+
+
+def seed(client: TestClient) -> Any:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    store.upsert_vessels(vessels_frame(5))
+    store.upsert_alerts(pl.concat([alerts_frame(5), alerts_frame(2, kind="loitering", score=10, mmsi0=574000001)]))
+    now = datetime.now(UTC)
+    times = [now - timedelta(minutes=10 - i) for i in range(5)]
+    store.add_track(pl.DataFrame({"mmsi": [574000002] * 5, "t": times, "lat": [20.0] * 5, "lon": [107.0] * 5}))
+    return store
+
+
+def test_vessels_list_filters_sort_and_pages(client: TestClient, keys: dict[str, str]) -> None:
+    seed(client)
+    h = auth(keys["viewer"])
+    body = client.get(f"{V1}/vessels", headers=h).json()
+    assert body["total"] == 5 and body["items"][0]["mmsi"] == 574000005
+    assert body["items"][0]["alert_counts"] == {"encounter": 4}
+    assert client.get(f"{V1}/vessels?min_score=40", headers=h).json()["total"] == 3
+    assert client.get(f"{V1}/vessels?band=medium&band=high", headers=h).json()["total"] == 3
+    assert client.get(f"{V1}/vessels?ship_type=80", headers=h).json()["total"] == 2
+    assert client.get(f"{V1}/vessels?flag=VN", headers=h).json()["total"] == 5
+    assert client.get(f"{V1}/vessels?bbox=106.9,19.9,107.15,20.15", headers=h).json()["total"] == 2
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert client.get(f"{V1}/vessels", params={"updated_since": soon}, headers=h).json()["total"] == 0
+    page = client.get(f"{V1}/vessels?sort=mmsi&page=2&page_size=2", headers=h).json()
+    assert [v["mmsi"] for v in page["items"]] == [574000003, 574000004]
+
+
+def test_vessel_detail_and_track(client: TestClient, keys: dict[str, str]) -> None:
+    store = seed(client)
+    store.upsert_vessels(vessels_frame(2, name="THANH DAT"))
+    h = auth(keys["viewer"])
+    v = client.get(f"{V1}/vessels/574000002", headers=h).json()
+    assert v["smuggling_score"] == 25.0 and v["smuggling_reasons"] == ["+1 evidence"]
+    assert [i["name"] for i in v["identity_history"]] == ["HAI AU 1", "THANH DAT 1"]
+    assert {a["kind"] for a in v["recent_alerts"]} == {"encounter", "loitering"}
+    assert client.get(f"{V1}/vessels/1", headers=h).status_code == 404
+    track = client.get(f"{V1}/vessels/574000002/track", headers=h).json()
+    line = track["features"][0]
+    assert line["geometry"]["type"] == "LineString" and len(line["geometry"]["coordinates"]) == 5
+    assert len(line["properties"]["times"]) == 5
+    recent = (datetime.now(UTC) - timedelta(minutes=7, seconds=30)).isoformat()
+    one = client.get(f"{V1}/vessels/574000002/track", params={"since": recent, "limit": 1}, headers=h).json()
+    assert one["features"][0]["geometry"]["type"] == "Point"
+    assert client.get(f"{V1}/vessels/574000003/track", headers=h).json()["features"] == []
+
+
+def test_alerts_list_filters_and_cursor_pages(client: TestClient, keys: dict[str, str]) -> None:
+    seed(client)
+    h = auth(keys["viewer"])
+    assert len(client.get(f"{V1}/alerts", headers=h).json()["items"]) == 7
+    assert len(client.get(f"{V1}/alerts?kind=loitering", headers=h).json()["items"]) == 2
+    assert len(client.get(f"{V1}/alerts?min_score=62", headers=h).json()["items"]) == 3
+    assert len(client.get(f"{V1}/alerts?bbox=106.95,19.95,107.05,20.05", headers=h).json()["items"]) == 2
+    until = (T0 + timedelta(minutes=30)).isoformat()
+    assert len(client.get(f"{V1}/alerts", params={"until": until}, headers=h).json()["items"]) == 2
+    assert len(client.get(f"{V1}/alerts?mmsi=574000102", headers=h).json()["items"]) == 1
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"page_size": 3} | ({"cursor": cursor} if cursor else {})
+        body = client.get(f"{V1}/alerts", params=params, headers=h).json()
+        seen += [a["alert_id"] for a in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 7
+
+
+def test_triage_records_who_when_and_history(client: TestClient, keys: dict[str, str]) -> None:
+    seed(client)
+    alert_id = alerts_frame(1)["alert_id"][0]
+    h = auth(keys["analyst"])
+    r = client.patch(f"{V1}/alerts/{alert_id}", json={"status": "escalated", "note": "tanker alongside"}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "escalated"
+    r = client.patch(f"{V1}/alerts/{alert_id}", json={"status": "confirmed"}, headers=h)
+    triage = client.get(f"{V1}/alerts/{alert_id}", headers=auth(keys["viewer"])).json()["triage"]
+    assert [(t["status"], t["note"], t["by"]) for t in triage] == [
+        ("escalated", "tanker alongside", "analyst on duty"),
+        ("confirmed", "", "analyst on duty"),
+    ]
+    assert datetime.fromisoformat(triage[0]["at"]).tzinfo is not None
+    assert client.get(f"{V1}/alerts?status=confirmed", headers=h).json()["items"][0]["alert_id"] == alert_id
+    assert client.patch(f"{V1}/alerts/unknown", json={"status": "confirmed"}, headers=h).status_code == 404
+    assert client.get(f"{V1}/alerts/unknown", headers=h).status_code == 404
+    labels = client.app.state.store.labels()  # type: ignore[attr-defined]
+    assert labels["status"].to_list() == ["confirmed"]
+
+
+def test_zones_crud_and_the_change_hook(client: TestClient, keys: dict[str, str]) -> None:
+    heard: list[dict[str, Any]] = []
+    add_zones_listener(client.app, heard.append)  # type: ignore[arg-type]
+    admin, viewer = auth(keys["admin"]), auth(keys["viewer"])
+    created = client.post(f"{V1}/zones", json=ZONE, headers=admin)
+    assert created.status_code == 201
+    zone = created.json()
+    assert zone["properties"]["created_by"] == "admin on duty" and zone["properties"]["kind"] == "zone"
+    assert len(heard) == 1 and heard[0]["features"][0]["properties"]["zone_kind"] == "restricted"
+    from engine.geo.regions import parse_pack
+
+    assert len(parse_pack(heard[0], "api", None).zones.names) == 1  # the engine reads what the hook gets
+    assert client.get(f"{V1}/zones", headers=viewer).json()["features"][0]["id"] == zone["id"]
+    changed = ZONE | {"properties": {"name": "renamed", "zone_kind": "watch", "source": "chart VN-123"}}
+    r = client.put(f"{V1}/zones/{zone['id']}", json=changed, headers=admin)
+    assert r.status_code == 200 and r.json()["properties"]["source"] == "chart VN-123"
+    assert client.get(f"{V1}/zones/{zone['id']}", headers=viewer).json()["properties"]["name"] == "renamed"
+    assert client.delete(f"{V1}/zones/{zone['id']}", headers=admin).status_code == 204
+    assert client.get(f"{V1}/zones/{zone['id']}", headers=viewer).status_code == 404
+    assert client.delete(f"{V1}/zones/{zone['id']}", headers=admin).status_code == 404
+    assert len(heard) == 3 and heard[-1]["features"] == []
+
+
+def test_keys_created_listed_and_revoked(client: TestClient, keys: dict[str, str]) -> None:
+    admin = auth(keys["admin"])
+    r = client.post(f"{V1}/keys", json={"name": "night shift", "role": "analyst"}, headers=admin)
+    assert r.status_code == 201
+    new = r.json()
+    assert new["key"].startswith("sw_") and new["role"] == "analyst"
+    assert client.get(f"{V1}/alerts", headers={"Authorization": f"Bearer {new['key']}"}).status_code == 200
+    listed = client.get(f"{V1}/keys", headers=admin).json()
+    assert "night shift" in [k["name"] for k in listed] and all("key" not in k for k in listed)
+    assert client.delete(f"{V1}/keys/{new['id']}", headers=admin).status_code == 204
+    assert client.get(f"{V1}/alerts", headers=auth(new["key"])).status_code == 401
+    assert client.delete(f"{V1}/keys/{new['id']}", headers=admin).status_code == 404
+    revoked = client.get(f"{V1}/keys?include_revoked=true", headers=admin).json()
+    assert any(k["id"] == new["id"] and k["revoked_at"] for k in revoked)
+
+
+def test_health_metrics_and_openapi(client: TestClient, keys: dict[str, str]) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "database": True, "schema_version": "0001"}
+    client.get(f"{V1}/vessels", headers=auth(keys["viewer"]))
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert 'seawatch_http_requests_total{method="GET",route="/vessels",status="200"} 1.0' in metrics.text
+    assert "seawatch_http_request_duration_seconds_bucket" in metrics.text
+    schema = client.get(f"{V1}/openapi.json").json()
+    assert {"/api/v1/vessels", "/api/v1/alerts/stream", "/api/v1/zones/{zone_id}", "/healthz"} <= set(schema["paths"])
+    assert {"APIKeyHeader", "HTTPBearer"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_invalid_input_is_422_and_says_what(client: TestClient, keys: dict[str, str]) -> None:
+    h = auth(keys["admin"])
+    cases = {
+        f"{V1}/vessels?bbox=1,2,3": "four numbers",
+        f"{V1}/vessels?bbox=100,0,170,10": "wider than",
+        f"{V1}/vessels?bbox=1,95,2,96": "latitudes",
+        f"{V1}/vessels?page_size=100000": "at most 500",
+        f"{V1}/vessels?min_score=101": "less than or equal to 100",
+        f"{V1}/vessels?sort=reasons": "should match pattern",
+        f"{V1}/vessels?band=purple": "low",
+        f"{V1}/vessels?updated_since=2025-01-01T00:00:00": "timezone",
+        f"{V1}/alerts?kind=piracy": "encounter",
+        f"{V1}/alerts?cursor=!!": "pattern",
+        f"{V1}/alerts?cursor=abc": "cursor",
+        f"{V1}/alerts/stream?since=nope": "pattern",
+        f"{V1}/vessels/1000000000": "less than or equal",
+        f"{V1}/vessels/1/track?since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z": "after until",
+    }
+    for url, words in cases.items():
+        r = client.get(url, headers=h)
+        assert r.status_code == 422, url
+        assert words in r.text, (url, r.text)
+    seed(client)
+    alert_id = alerts_frame(1)["alert_id"][0]
+    assert client.patch(f"{V1}/alerts/{alert_id}", json={"status": "maybe"}, headers=h).status_code == 422
+    assert client.patch(f"{V1}/alerts/{alert_id}", json={"status": "new", "x": 1}, headers=h).status_code == 422
+    assert (
+        client.patch(f"{V1}/alerts/{alert_id}", json={"status": "new", "note": "a\x00b"}, headers=h).status_code == 422
+    )
+    open_ring = ZONE | {"geometry": {"type": "Polygon", "coordinates": [[[107, 20], [108, 20], [108, 21], [107, 21]]]}}
+    r = client.post(f"{V1}/zones", json=open_ring, headers=h)
+    assert r.status_code == 422 and "not closed" in r.text
+    far = ZONE | {"geometry": {"type": "Polygon", "coordinates": [[[200, 20], [108, 20], [108, 21], [200, 20]]]}}
+    assert client.post(f"{V1}/zones", json=far, headers=h).status_code == 422
+    bad_kind = ZONE | {"properties": {"name": "x", "zone_kind": "volcano"}}
+    assert client.post(f"{V1}/zones", json=bad_kind, headers=h).status_code == 422
+    assert client.post(f"{V1}/keys", json={"name": " ", "role": "admin"}, headers=h).status_code == 422
+    assert client.post(f"{V1}/keys", json={"name": "x", "role": "root"}, headers=h).status_code == 422

@@ -1,0 +1,201 @@
+"""The store on its own: upserts that keep triage, the revision feed, labels, identity history, tracks, zones, keys."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from api.store import AlertFilter, BBox, CursorError, Store, VesselFilter
+from api.store.engine import latest_version
+from api.store.tables import metadata
+from models.schema import empty_vessels
+from tests.api.helpers import T0, alerts_frame, vessels_frame
+
+
+def test_migrations_create_exactly_the_tables(store: Store) -> None:
+    assert store.schema_version() == latest_version() == "0001"
+    with store.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diffs == []
+    store.migrate()  # again: a no-op
+    assert store.is_current()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
+    s = Store(f"sqlite:///{tmp_path}/wal.db")
+    with s.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    s.close()
+
+
+def test_alert_upsert_keeps_triage_and_updates_evidence(store: Store) -> None:
+    df = alerts_frame(3)
+    assert store.upsert_alerts(df) == 3
+    first = df["alert_id"][0]
+    store.triage(first, "confirmed", "two hulls alongside on radar", "analyst on duty")
+    later = df.with_columns(
+        pl.col("end") + timedelta(hours=3), pl.col("score") + 10, pl.col("reasons").list.concat(pl.lit(["more"]))
+    )
+    store.upsert_alerts(later)
+    row = store.alert(first)
+    assert row is not None
+    assert row["status"] == "confirmed"
+    assert row["end"] == T0 + timedelta(hours=5)
+    assert row["score"] == 70.0
+    assert row["reasons"] == ["close and slow 2 h with 574000101", "more"]
+    assert row["start"].tzinfo is not None
+    assert [h["status"] for h in store.triage_history(first)] == ["confirmed"]
+    assert store.triage("nope", "confirmed", "", "x") is None
+
+
+def test_alerts_since_follows_new_and_changed_alerts_only(store: Store) -> None:
+    df = alerts_frame(3)
+    rows, cursor = store.alerts_since(None)
+    assert rows == []
+    store.upsert_alerts(df)
+    rows, cursor = store.alerts_since(cursor)
+    assert sorted(r["alert_id"] for r in rows) == sorted(df["alert_id"].to_list())
+    store.upsert_alerts(df)  # the same evidence again changes nothing
+    assert store.alerts_since(cursor)[0] == []
+    store.upsert_alerts(df.head(1).with_columns(pl.col("score") + 1))
+    rows, cursor = store.alerts_since(cursor)
+    assert [r["alert_id"] for r in rows] == [df["alert_id"][0]]
+    store.triage(df["alert_id"][1], "dismissed", "fishing pair", "me")
+    rows, _ = store.alerts_since(cursor)
+    assert [(r["alert_id"], r["status"]) for r in rows] == [(df["alert_id"][1], "dismissed")]
+    assert store.alerts_head() == store.alerts_since(cursor)[1]
+    with pytest.raises(CursorError):
+        store.alerts_since("x.y")
+
+
+def test_duplicate_versions_in_one_batch_keep_the_latest(store: Store) -> None:
+    df = alerts_frame(1)
+    both = pl.concat([df.with_columns(pl.col("end") + timedelta(hours=1)), df])
+    store.upsert_alerts(both)
+    row = store.alert(df["alert_id"][0])
+    assert row is not None and row["end"] == T0 + timedelta(hours=3)
+
+
+def test_alerts_page_filters_and_cursor(store: Store) -> None:
+    store.upsert_alerts(pl.concat([alerts_frame(5), alerts_frame(3, kind="loitering", score=10, mmsi0=412000001)]))
+    rows, cursor = store.alerts_page(AlertFilter(kinds=["encounter"]), limit=2)
+    assert [r["start"] for r in rows] == [T0 + timedelta(hours=4), T0 + timedelta(hours=3)]
+    seen = [r["alert_id"] for r in rows]
+    while cursor:
+        rows, cursor = store.alerts_page(AlertFilter(kinds=["encounter"]), cursor=cursor, limit=2)
+        seen += [r["alert_id"] for r in rows]
+    assert len(seen) == len(set(seen)) == 5
+    assert len(store.alerts_page(AlertFilter(min_score=62))[0]) == 3
+    assert len(store.alerts_page(AlertFilter(bbox=BBox(106.95, 19.95, 107.15, 20.15)))[0]) == 4  # 2 kinds x 2
+    assert len(store.alerts_page(AlertFilter(mmsi=574000103))[0]) == 1  # the other vessel of a pair
+    assert len(store.alerts_page(AlertFilter(until=T0 + timedelta(minutes=30)))[0]) == 2
+    assert len(store.alerts_page(AlertFilter(since=T0 + timedelta(hours=5, minutes=30)))[0]) == 1
+
+
+def test_labels_are_triage_decisions(store: Store) -> None:
+    df = alerts_frame(3)
+    store.upsert_alerts(df)
+    assert store.labels().height == 0
+    store.triage(df["alert_id"][0], "confirmed", "", "a")
+    store.triage(df["alert_id"][2], "dismissed", "", "a")
+    labels = store.labels()
+    assert labels.columns == ["alert_id", "kind", "mmsi", "start", "end", "status"]
+    assert sorted(labels["status"].to_list()) == ["confirmed", "dismissed"]
+    assert labels.schema["start"] == pl.Datetime("us", "UTC")
+
+
+def test_vessels_upsert_filters_and_identity_history(store: Store) -> None:
+    store.upsert_vessels(vessels_frame(5))
+    rows, total = store.vessels_page(VesselFilter(min_score=40))
+    assert total == 3 and [r["mmsi"] for r in rows] == [574000005, 574000004, 574000003]
+    assert store.vessels_page(VesselFilter(bands=["medium"]))[1] == 2
+    assert store.vessels_page(VesselFilter(ship_types=[80]))[1] == 2
+    assert store.vessels_page(VesselFilter(flags=["vn"]))[1] == 5
+    assert store.vessels_page(VesselFilter(bbox=BBox(106.9, 19.9, 107.15, 20.15)))[1] == 2
+    rows, total = store.vessels_page(VesselFilter(), sort="name", page=2, page_size=2)
+    assert total == 5 and [r["name"] for r in rows] == ["HAI AU 2", "HAI AU 3"]
+    store.upsert_vessels(vessels_frame(2, name="HAI AU"))  # unchanged identity: no history row
+    store.upsert_vessels(vessels_frame(1, name="THANH DAT"))
+    history = store.identity_history(574000001)
+    assert [h["name"] for h in history] == ["HAI AU 0", "THANH DAT 0"]
+    assert len(store.identity_history(574000002)) == 1
+    vessel = store.vessel(574000001)
+    assert vessel is not None and vessel["reasons"] == ["smuggling +0 evidence"] and vessel["alerts_encounter"] == 0
+    with pytest.raises(ValueError, match="cannot sort"):
+        store.vessels_page(VesselFilter(), sort="reasons")
+
+
+def test_vessels_with_missing_columns_and_nan(store: Store) -> None:
+    df = pl.DataFrame({"mmsi": [1, 2], "lat": [float("nan"), 1.0], "fire_score": [5.0, None]})
+    store.upsert_vessels(df)
+    row = store.vessel(1)
+    assert row is not None and row["lat"] is None and row["score"] == 5.0 and row["name"] is None
+
+
+def test_hundred_thousand_vessels_upsert_in_seconds(store: Store) -> None:
+    n = 100_000
+    rng = np.random.default_rng(7)
+    df = pl.concat(
+        [
+            empty_vessels(),
+            pl.DataFrame(
+                {
+                    "mmsi": np.arange(n, dtype=np.int64) + 200_000_000,
+                    "name": [f"V{i}" for i in range(n)],
+                    "smuggling_score": rng.uniform(0, 100, n),
+                    "fire_score": rng.uniform(0, 100, n),
+                    "lat": rng.uniform(-60, 60, n),
+                    "lon": rng.uniform(-180, 180, n),
+                    "reasons": [["smuggling +20 transfer at sea", "fire +10 tanker"]] * n,
+                    "last_seen": [T0] * n,
+                }
+            ),
+        ],
+        how="diagonal_relaxed",
+    )
+    started = time.perf_counter()
+    store.upsert_vessels(df)
+    store.upsert_vessels(df.with_columns(pl.col("fire_score") / 2))
+    elapsed = time.perf_counter() - started
+    assert store.vessels_page(VesselFilter())[1] == n
+    assert elapsed < 30, f"two upserts of {n} vessels took {elapsed:.1f} s"  # ~3 s each on 2 shared cores
+
+
+def test_track_is_thinned_and_pruned(store: Store) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    times = [now - timedelta(minutes=30) + timedelta(seconds=10 * i) for i in range(60)]  # 10 min at 10 s
+    df = pl.DataFrame({"mmsi": [9] * 60, "t": times, "lat": [20.0] * 60, "lon": [107.0 + i / 100 for i in range(60)]})
+    store.add_track(df)
+    store.add_track(df)  # again: nothing new
+    points = store.track(9)
+    assert 10 <= len(points) <= 11  # one a minute
+    assert [p["t"] for p in points] == sorted(p["t"] for p in points)
+    assert len(store.track(9, since=now - timedelta(minutes=25))) < len(points)
+    assert len(store.track(9, limit=3)) == 3
+    assert store.prune_tracks(now + store.track_retention + timedelta(hours=1)) == len(points)
+    assert store.track(9) == []
+
+
+def test_zones_and_keys_crud(store: Store) -> None:
+    geometry = {"type": "Polygon", "coordinates": [[[107, 20], [108, 20], [108, 21], [107, 20]]]}
+    zone = store.create_zone("Bach Long Vi", "restricted", geometry, {}, "admin")
+    assert store.zone(zone["id"]) is not None and len(store.zones()) == 1
+    updated = store.update_zone(zone["id"], "Bach Long Vi 2", "watch", geometry, {"source": "x"}, "other")
+    assert updated is not None and updated["updated_by"] == "other" and updated["created_by"] == "admin"
+    assert store.delete_zone(zone["id"]) and not store.delete_zone(zone["id"])
+    store.add_key("k1", "me", "admin", b"salt", b"hash")
+    assert [k["id"] for k in store.list_keys()] == ["k1"]
+    assert store.revoke_key("k1") and not store.revoke_key("k1")
+    assert store.list_keys() == [] and len(store.list_keys(include_revoked=True)) == 1
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(sa.exc.StatementError, match="naive"):
+        store.alerts_page(AlertFilter(since=datetime(2025, 1, 1)))  # noqa: DTZ001
