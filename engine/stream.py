@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -83,7 +84,12 @@ class StreamRunner:
         self._next_seq = 0
         self._journal_next = 0  # number of the next journal file
         self._snapshot_at = clock()
+        self._chores: queue.SimpleQueue[Callable[[Engine], None]] = queue.SimpleQueue()
         (self.state_dir / "journal").mkdir(parents=True, exist_ok=True)
+
+    def call_between(self, chore: Callable[[Engine], None]) -> None:
+        """Run ``chore(engine)`` before the next micro-batch, in the engine's thread (e.g. new zones)."""
+        self._chores.put(chore)
 
     @classmethod
     def open(cls, detectors: Sequence[Detector], state_dir: Path, sinks: Sequence[Sink] = (),
@@ -159,6 +165,8 @@ class StreamRunner:
 
     def process(self, deliveries: Sequence[FeedBatch]) -> pl.DataFrame:
         """Decode, journal and run one micro-batch; returns the alerts new or changed (also given to the sinks)."""
+        while not self._chores.empty():
+            self._chores.get()(self.engine)
         tables = self._number(_decode_all(deliveries))
         n = self._journal_next
         for name in TABLES:

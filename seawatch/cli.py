@@ -122,6 +122,74 @@ def _add_backtest(sub) -> None:
     tr.set_defaults(func=_train)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+    from feeds.sources import FeedError
+    from seawatch.serve_job import ServeOptions, serve
+
+    try:
+        settings = Settings()
+        options = ServeOptions(feeds=args.feed, host=args.host, port=args.port, state_dir=Path(args.state),
+                               region=args.region, speed=args.speed,
+                               models=Path(args.models) if args.models else None)  # fmt: skip
+        sys.stdout.write(f"seawatch serve: {len(args.feed)} feed(s); the API and the map on "
+                         f"http://{args.host}:{args.port}/ (Ctrl-C stops, state in {args.state})\n")  # fmt: skip
+        sys.stdout.flush()
+        asyncio.run(serve(options, settings))
+    except (ValidationError, FeedError, ValueError, OSError) as exc:
+        sys.stderr.write(f"seawatch serve: {exc}\n")
+        return 2
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from seawatch.demo_job import run_demo
+
+    try:
+        run_demo(Path(args.dir), hours=args.hours, speed=args.speed, host=args.host, port=args.port,
+                 seed=args.seed)  # fmt: skip
+    except (ValueError, OSError) as exc:
+        sys.stderr.write(f"seawatch demo: {exc}\n")
+        return 2
+    return 0
+
+
+def _add_serve(sub) -> None:
+    sv = sub.add_parser(
+        "serve",
+        help="run the live engine on AIS feeds, with the API and the map",
+        description="Run the stream engine on live feeds (tcp://host:port, udp://:port, file://path replayed at "
+        "real time or --speed, wss://... aisstream.io JSON with SEAWATCH_AISSTREAM_KEY) and serve the API "
+        "(/api/v1), /healthz, /metrics and the map page (/). Settings come from SEAWATCH_* variables, e.g. "
+        "SEAWATCH_DATABASE_URL (PostgreSQL) or SEAWATCH_DATABASE_PATH (SQLite, the default), SEAWATCH_ADMIN_KEY.",
+    )
+    sv.add_argument("--feed", action="append", required=True, metavar="URL", help="a feed URL (repeat for more)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--state", default=".seawatch", metavar="DIR", help="engine snapshots and journal (.seawatch)")
+    sv.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
+    sv.add_argument("--speed", type=float, help="replay speed of file:// feeds (1 real time, 0 as fast as possible)")
+    sv.add_argument("--models", metavar="DIR", help="model files from `seawatch train` (default: the shipped ones)")
+    sv.set_defaults(func=_serve)
+    dm = sub.add_parser(
+        "demo",
+        help="serve a simulated Gulf of Tonkin feed replayed in (sped-up) real time",
+        description="Simulate Gulf of Tonkin traffic with every alert kind injected, replay it as a live feed "
+        "and serve the map and the API; prints the URL and a viewer key. Needs no data.",
+    )
+    dm.add_argument("--dir", default=".demo/live", help="folder for the scenario, the database and the state")
+    dm.add_argument("--hours", type=float, default=24.0, help="hours of traffic to simulate (default 24)")
+    dm.add_argument("--speed", type=float, default=60.0, help="replay speed (default 60: an hour a minute)")
+    dm.add_argument("--seed", type=int, default=1, help="scenario seed (default 1)")
+    dm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    dm.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    dm.set_defaults(func=_demo)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -287,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
     det.set_defaults(func=_detect)
     _add_backtest(sub)
+    _add_serve(sub)
     _add_anchorages(sub)
     return parser
 

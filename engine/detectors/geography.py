@@ -182,6 +182,12 @@ class ZoneEntry(_Runs):
             self.polygons, self.names = zones, names or tuple(f"zone {i}" for i in range(len(zones)))
             self.kinds = kinds or ("restricted",) * len(zones)
 
+    def replace_zones(self, zones: RegionPack) -> None:
+        """Watch ``zones`` from now on (zones edited while the stream runs); a vessel inside a zone that keeps
+        its index goes on in its run, others start afresh."""
+        fresh = ZoneEntry(zones, settings=self.settings)
+        self.polygons, self.names, self.kinds = fresh.polygons, fresh.names, fresh.kinds
+
     def process(self, step: Step) -> list[pl.DataFrame]:
         f = step.fixes
         which = self.polygons.which(f.lat, f.lon) if len(self.polygons) else np.full(len(f), OUTSIDE)

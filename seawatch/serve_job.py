@@ -1,0 +1,222 @@
+"""``seawatch serve`` and ``seawatch demo``: live feeds -> the stream runner -> the store -> the API and the map.
+
+One asyncio loop runs the feeds (feeds/sources.py), the stream runner (engine/stream.py; the engine itself works
+in a worker thread) and uvicorn serving the app (api/app.py). Two sinks take each micro-batch: the store gets
+the alerts as they change and the vessels' thinned tracks; the scorer (models/) re-scores every vessel every
+``score_seconds`` and writes the risk table. SIGINT/SIGTERM stop the feeds, finish the micro-batch in hand,
+snapshot the engine and close the server; a restart resumes from the snapshot and its journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from api.app import add_zones_listener, create_app, open_store
+from api.geojson import zones_collection
+from api.settings import Settings
+from api.store import Store
+from engine.detectors import default_detectors
+from engine.detectors.geography import ZoneEntry
+from engine.geo.land import LandIndex
+from engine.geo.regions import RegionPack, load_pack, parse_pack
+from engine.runner import Engine
+from engine.stream import StreamRunner, StreamSettings
+from feeds.sources import FeedSet, open_feed
+from models.features import FeatureAccumulator
+from models.files import ModelFileError
+from models.scoring import Scorer
+
+log = logging.getLogger("seawatch.serve")
+SCORE_SECONDS = 5.0  # how often every vessel is re-scored: fresh enough for a watch floor, cheap at 100k vessels
+
+
+@dataclass
+class ServeOptions:
+    feeds: list[str]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    state_dir: Path = Path(".seawatch")
+    region: str = "gulf-of-tonkin"
+    speed: float | None = None  # file:// replay speed
+    models: Path | None = None
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    score_seconds: float = SCORE_SECONDS
+
+
+class StoreSink:
+    """Alerts as they change, and positions for the tracks, into the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
+        if alerts.height:
+            self.store.upsert_alerts(alerts)
+        p = tables["positions"]
+        if p.height:
+            self.store.add_track(
+                p.select("mmsi", "t", "lat", "lon", "sog", "cog").filter(
+                    pl.col("lat").is_not_nan() & pl.col("lon").is_not_nan() & pl.col("t").is_not_null()
+                )
+            )
+
+
+class ScoringSink:
+    """Features of every vessel, and their scores written to the store every ``every`` seconds."""
+
+    def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float) -> None:
+        self.scorer, self.engine, self.store, self.every = scorer, engine, store, every
+        self.features = FeatureAccumulator(land)
+        self.scored_at = 0.0
+        self.vessels = 0
+
+    def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
+        self.features.add(tables["positions"], tables["statics"])
+        if time.monotonic() - self.scored_at >= self.every:
+            self.score()
+
+    def score(self) -> None:
+        table = self.scorer.score(self.engine.alerts(), self.features.vessels(), self.features.days())
+        if table.height:
+            self.store.upsert_vessels(table)
+        self.vessels = table.height
+        self.scored_at = time.monotonic()
+
+
+class RunnerMetrics(Collector):
+    """The stream runner's and every feed's counters for /metrics."""
+
+    def __init__(self, runner: StreamRunner, feeds: FeedSet) -> None:
+        self.runner, self.feeds = runner, feeds
+
+    def collect(self) -> Iterator[Any]:
+        s = self.runner.stats
+        yield CounterMetricFamily("seawatch_stream_messages", "messages through the engine", value=s.messages)
+        yield CounterMetricFamily("seawatch_stream_batches", "micro-batches through the engine", value=s.batches)
+        yield CounterMetricFamily("seawatch_stream_snapshots", "engine snapshots written", value=s.snapshots)
+        yield CounterMetricFamily("seawatch_stream_engine_seconds", "seconds spent in the engine",
+                                  value=s.engine_seconds)  # fmt: skip
+        yield GaugeMetricFamily("seawatch_stream_alerts", "alerts known to the engine",
+                                value=len(self.runner.engine.book))  # fmt: skip
+        snap: dict[str, Any] = self.feeds.snapshot()
+        yield GaugeMetricFamily("seawatch_feed_queue", "feed batches waiting for the engine",
+                                value=snap["queue"]["size"])  # fmt: skip
+        counted = (("messages", "messages received"), ("reconnects", "reconnections"),
+                   ("silences", "silent spells detected"), ("queue_waits", "waits on a full queue"))  # fmt: skip
+        for name, help_text in counted:
+            fam = CounterMetricFamily(f"seawatch_feed_{name}", help_text, labels=["feed"])
+            for feed in snap["feeds"]:
+                fam.add_metric([feed["url"]], float(feed.get(name, 0)))
+            yield fam
+        lag = GaugeMetricFamily("seawatch_feed_lag_seconds", "now minus the newest message time", labels=["feed"])
+        for feed in snap["feeds"]:
+            if feed.get("lag_seconds") is not None:
+                lag.add_metric([feed["url"]], float(feed["lag_seconds"]))
+        yield lag
+        rejects = CounterMetricFamily("seawatch_feed_rejects", "records rejected, by reason", labels=["feed", "reason"])
+        for feed in snap["feeds"]:
+            for reason, n in feed.get("rejects", {}).items():
+                rejects.add_metric([feed["url"], reason], float(n))
+        yield rejects
+
+
+def _pack_with_store_zones(pack: RegionPack, store: Store) -> RegionPack:
+    extra = zones_collection(store.zones())
+    if not extra["features"]:
+        return pack
+    zones = parse_pack(extra, "api", None)
+    return pack.with_zones(zones.zones, tuple(zones.feature_collection("zone")["features"]))
+
+
+def _scorer(models: Path | None) -> Scorer:
+    try:
+        return Scorer.with_default_models(models)
+    except ModelFileError as exc:
+        if models is not None:
+            raise
+        log.warning("scores from the indicator model only: %s", exc)
+        return Scorer()
+
+
+async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """Run everything until SIGINT/SIGTERM (or the feeds end and the server is stopped)."""
+    store = await asyncio.to_thread(open_store, settings)
+    land = LandIndex.load()
+    base = load_pack(options.region)
+    pack = _pack_with_store_zones(base, store)
+    scorer = _scorer(options.models)
+    runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [],
+                               options.stream)  # fmt: skip
+    scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds)
+    runner.sinks.extend([StoreSink(store), scoring])
+    registry = CollectorRegistry()
+    feeds = FeedSet([open_feed(url, speed=options.speed) for url in options.feeds])
+    registry.register(RunnerMetrics(runner, feeds))
+    app = create_app(settings, store=store, registry=registry)
+    _mount_map(app)
+
+    def zones_changed(fc: dict[str, Any]) -> None:
+        zones = parse_pack(fc, "api", None) if fc["features"] else None
+        fresh = base.with_zones(zones.zones, tuple(zones.feature_collection("zone")["features"])) if zones else base
+
+        def swap(engine: Engine) -> None:
+            for d in engine.detectors:
+                if isinstance(d, ZoneEntry):
+                    d.replace_zones(fresh)
+
+        runner.call_between(swap)
+
+    add_zones_listener(app, zones_changed)
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=options.host, port=options.port, log_level="warning",
+                                           lifespan="on"))  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def watch_stop() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    async def run_engine() -> None:
+        async with feeds:
+            await runner.run(feeds, stop)
+        await asyncio.to_thread(scoring.score)
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        if ready is not None:
+            ready.set()
+
+    try:
+        await asyncio.gather(server.serve(), run_engine(), watch_stop(), announce())
+    finally:
+        store.close()
+
+
+def _mount_map(app: Any) -> None:
+    """The map page and its static files, when they are built (api/routes/map.py)."""
+    try:
+        from api.routes import map as map_page
+    except ImportError:
+        return
+    app.include_router(map_page.router)
+    mount = getattr(map_page, "mount_static", None)
+    if mount is not None:
+        mount(app)
