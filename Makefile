@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SHARED ?= ../shared/data
 
-.PHONY: setup demo demo-recordings test lint bench fuzz models clean
+.PHONY: setup web demo demo-recordings test lint bench fuzz models clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Seawatch needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -14,7 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) web
+
+# The map page's browser library (Leaflet) from api/web/package-lock.json into api/static/vendor/ (npm needed;
+# without npm the page says how to build it and its browser test skips).
+web: api/static/vendor/leaflet/leaflet.js
+
+api/static/vendor/leaflet/leaflet.js: api/web/package-lock.json api/web/build.sh
+	@if command -v npm >/dev/null 2>&1; then api/web/build.sh; else echo "npm not found: the map page's Leaflet is not built (apt-get install npm, then make web)"; fi
 
 demo: $(STAMP)
 	@echo "Simulating 24 h of Gulf of Tonkin traffic (300 vessels, every alert kind injected) into .demo/scenario ..."
@@ -32,7 +39,7 @@ demo-recordings: $(STAMP)
 		echo "Give it with 'make demo-recordings SHARED=/path/to/data', or run: $(BIN)/seawatch decode YOUR.nmea --out out/"; \
 	fi
 
-test: lint
+test: lint web
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -53,4 +60,4 @@ fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/fuzz_framing.py -max_total_time=$${FUZZ_SECONDS:-60}
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache api/web/node_modules api/static/vendor

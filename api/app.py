@@ -20,6 +20,7 @@ from api.broadcast import Broadcaster
 from api.keys import KeyChecker
 from api.metrics import HTTPMetrics, MetricsMiddleware
 from api.routes import alerts, health, keys, vessels, zones
+from api.routes import map as map_routes
 from api.settings import Settings
 from api.store import Store
 
@@ -87,6 +88,8 @@ def create_app(
     for router in (vessels.router, alerts.router, zones.router, keys.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(map_routes.router)  # the map page (/) and its geography (/map/*)
+    map_routes.mount_static(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

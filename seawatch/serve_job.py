@@ -157,15 +157,16 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     base = load_pack(options.region)
     pack = _pack_with_store_zones(base, store)
     scorer = _scorer(options.models)
-    runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [],
+    # the store sink goes in before the journal is replayed: a crash after a micro-batch was journaled but before
+    # its alerts reached the store would lose them otherwise (upserts by alert id make the replay idempotent)
+    runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [StoreSink(store)],
                                options.stream)  # fmt: skip
     scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds)
-    runner.sinks.extend([StoreSink(store), scoring])
+    runner.sinks.append(scoring)
     registry = CollectorRegistry()
     feeds = FeedSet([open_feed(url, speed=options.speed) for url in options.feeds])
     registry.register(RunnerMetrics(runner, feeds))
     app = create_app(settings, store=store, registry=registry)
-    _mount_map(app)
 
     def zones_changed(fc: dict[str, Any]) -> None:
         zones = parse_pack(fc, "api", None) if fc["features"] else None
@@ -209,14 +210,3 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     finally:
         store.close()
 
-
-def _mount_map(app: Any) -> None:
-    """The map page and its static files, when they are built (api/routes/map.py)."""
-    try:
-        from api.routes import map as map_page
-    except ImportError:
-        return
-    app.include_router(map_page.router)
-    mount = getattr(map_page, "mount_static", None)
-    if mount is not None:
-        mount(app)
