@@ -42,8 +42,9 @@ def pyais_rate(feed: bytes) -> float:
     sentences = []
     for line in feed.split(b"\n"):
         i = line.find(b"!")
-        if i >= 0 and b",1,1," in line:
-            sentences.append(line[i:].split(b"\\")[0].strip())
+        sentence = line[i:].split(b"\\")[0].strip()
+        if i >= 0 and sentence[6:11] == b",1,1,":  # single-part: !AIVDM,1,1,...
+            sentences.append(sentence)
         if len(sentences) >= PYAIS_SAMPLE:
             break
     t0 = time.perf_counter()
