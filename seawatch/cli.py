@@ -158,6 +158,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from api.app import open_store
+    from api.keys import create_key
+    from api.settings import Settings
+
+    try:
+        store = open_store(Settings())
+        try:
+            key = create_key(store, args.name, args.role)
+        finally:
+            store.close()
+    except (ValidationError, ValueError, OSError) as exc:
+        sys.stderr.write(f"seawatch keys: {exc}\n")
+        return 2
+    sys.stdout.write(f"{key}\n")
+    sys.stderr.write(f"a {args.role} key named {args.name!r}: shown once, only its hash is stored\n")
+    return 0
+
+
 def _add_serve(sub) -> None:
     sv = sub.add_parser(
         "serve",
@@ -188,6 +209,16 @@ def _add_serve(sub) -> None:
     dm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     dm.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     dm.set_defaults(func=_demo)
+    ks = sub.add_parser(
+        "keys",
+        help="create an API key (printed once; the store keeps its hash)",
+        description="Create an API key in the store that SEAWATCH_DATABASE_URL / SEAWATCH_DATABASE_PATH names. "
+        "Roles: viewer reads, analyst also triages, admin also manages zones and keys.",
+    )
+    ks.add_argument("action", choices=("create",), help="what to do")
+    ks.add_argument("--name", required=True, help="who or what uses the key (recorded with triage decisions)")
+    ks.add_argument("--role", choices=("viewer", "analyst", "admin"), default="viewer", help="default viewer")
+    ks.set_defaults(func=_keys)
 
 
 def _simulate(args: argparse.Namespace) -> int:

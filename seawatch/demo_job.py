@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from api.app import open_store
@@ -25,7 +26,9 @@ def run_demo(folder: Path, *, hours: float, speed: float, host: str, port: int, 
     scenario = folder / "scenario"
     if not (scenario / "feed.nmea").is_file():
         sys.stdout.write(f"simulating {hours:g} h of Gulf of Tonkin traffic into {scenario} ...\n")
-        simulate(SimConfig(hours=hours, seed=seed)).write(scenario)
+        # the scenario ends now, so the replay shows recent times ("2 h ago"), not the simulator's default date
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
+        simulate(SimConfig(hours=hours, seed=seed, start=start)).write(scenario)
     settings = Settings(environment="development", anonymous_role="viewer", database_path=folder / "seawatch.db")
     store = open_store(settings)
     try:

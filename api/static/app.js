@@ -696,8 +696,7 @@
 
   // ---------------------------------------------------------------- start
   async function start() {
-    takeKeyFromUrl();
-    if (!state.key) await askKey("");
+    takeKeyFromUrl(); // no key: try without one (a demo lets viewers in); a 401 then asks for a key
     clearInterval(state.vesselTimer);
     try {
       await loadVessels();

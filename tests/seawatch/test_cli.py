@@ -153,3 +153,20 @@ def test_importing_the_cli_does_not_import_the_heavy_libraries():
     probe = f"import sys, seawatch.cli; print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy}))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_keys_create_prints_a_key_the_store_accepts(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from api.app import open_store
+    from api.keys import KeyChecker
+    from api.settings import Settings
+
+    monkeypatch.setenv("SEAWATCH_ENVIRONMENT", "development")
+    monkeypatch.setenv("SEAWATCH_DATABASE_PATH", str(tmp_path / "k.db"))
+    assert main(["keys", "create", "--name", "duty officer", "--role", "analyst"]) == 0
+    key = capsys.readouterr().out.strip()
+    store = open_store(Settings())
+    try:
+        found = KeyChecker(store, None).check(key)
+    finally:
+        store.close()
+    assert found is not None and found.role == "analyst" and found.name == "duty officer"
