@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SHARED ?= ../shared/data
 
-.PHONY: setup web demo demo-recordings test lint bench fuzz models clean
+.PHONY: setup web demo backtest-demo demo-recordings test lint bench fuzz models clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Seawatch needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -23,7 +23,12 @@ web: api/static/vendor/leaflet/leaflet.js
 api/static/vendor/leaflet/leaflet.js: api/web/package-lock.json api/web/build.sh
 	@if command -v npm >/dev/null 2>&1; then api/web/build.sh; else echo "npm not found: the map page's Leaflet is not built (apt-get install npm, then make web)"; fi
 
-demo: $(STAMP)
+demo: setup
+	@echo "Serving a simulated Gulf of Tonkin feed (every alert kind injected) replayed at 60x real time;"
+	@echo "open the printed map URL; Ctrl-C stops (a second run continues from .demo/live)."
+	$(BIN)/seawatch demo --dir .demo/live
+
+backtest-demo: $(STAMP)
 	@echo "Simulating 24 h of Gulf of Tonkin traffic (300 vessels, every alert kind injected) into .demo/scenario ..."
 	$(BIN)/seawatch simulate --hours 24 --vessels 300 --seed 1 --out .demo/scenario
 	@echo "Backtesting it: every detector, both risk scores, the report, and the metrics against the labels ..."
