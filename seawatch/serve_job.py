@@ -15,6 +15,7 @@ import logging
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,25 +75,46 @@ class StoreSink:
 
 
 class ScoringSink:
-    """Features of every vessel, and their scores written to the store every ``every`` seconds."""
+    """Features of every vessel, and their scores written to the store every ``every`` seconds.
+
+    The scoring itself (the models' predictions and the vessels' upsert: a good part of a second on a busy machine)
+    runs in a thread of its own on the inputs taken in the engine's thread, so alerts are not held up behind it.
+    """
 
     def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float) -> None:
         self.scorer, self.engine, self.store, self.every = scorer, engine, store, every
         self.features = FeatureAccumulator(land)
         self.scored_at = 0.0
         self.vessels = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="seawatch-scoring")
+        self._running: Future[None] | None = None
 
     def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
         self.features.add(tables["positions"], tables["statics"])
-        if time.monotonic() - self.scored_at >= self.every:
-            self.score()
+        if time.monotonic() - self.scored_at >= self.every and (self._running is None or self._running.done()):
+            self.scored_at = time.monotonic()
+            self._running = self._pool.submit(self._score, *self._inputs())
+            self._running.add_done_callback(_log_failure)
 
     def score(self) -> None:
-        table = self.scorer.score(self.engine.alerts(), self.features.vessels(), self.features.days())
+        """Score now, after the scoring under way (at shutdown)."""
+        self._pool.shutdown(wait=True)
+        self._score(*self._inputs())
+
+    def _inputs(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        return self.engine.alerts(), self.features.vessels(), self.features.days()
+
+    def _score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame) -> None:
+        table = self.scorer.score(alerts, vessels, days)
         if table.height:
             self.store.upsert_vessels(table)
         self.vessels = table.height
-        self.scored_at = time.monotonic()
+
+
+def _log_failure(done: Future[None]) -> None:
+    exc = done.exception()
+    if exc is not None:
+        log.error("scoring failed; the vessels' scores are not updated until it works again", exc_info=exc)
 
 
 class RunnerMetrics(Collector):
@@ -209,4 +231,3 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
         await asyncio.gather(server.serve(), run_engine(), watch_stop(), announce())
     finally:
         store.close()
-
