@@ -56,8 +56,9 @@ def polars_features(positions: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(
             ((pl.col("implied_kn") - pl.col("implied_kn").shift(1).over("mmsi")) / pl.col("dt_s")).alias("accel"),
-            (((pl.col("course") - pl.col("course").shift(1).over("mmsi") + 540) % 360 - 180) / pl.col("dt_s") * 60)
-            .alias("turn"),
+            (
+                ((pl.col("course") - pl.col("course").shift(1).over("mmsi") + 540) % 360 - 180) / pl.col("dt_s") * 60
+            ).alias("turn"),
         )
     )
 
@@ -109,19 +110,25 @@ def main() -> None:
         if dt < best:
             best, per_run = dt, dict(per)
             alerts = engine.alerts().height
-    print(f"scenario: {args.hours:g} h, {args.vessels} vessels, seed {args.seed}: {n:,} positions, "
-          f"{fleet.size:,} vessels, {alerts} alerts")
+    print(
+        f"scenario: {args.hours:g} h, {args.vessels} vessels, seed {args.seed}: {n:,} positions, "
+        f"{fleet.size:,} vessels, {alerts} alerts"
+    )
     print(f"features, Numba segmenter (one core) : {n / t_kernel:>12,.0f} positions/s  ({t_kernel:.3f} s)")
-    print(f"features, plain polars               : {n / t_polars:>12,.0f} positions/s  ({t_polars:.3f} s)"
-          f"  -> Numba is {t_polars / t_kernel:.1f}x")
+    print(
+        f"features, plain polars               : {n / t_polars:>12,.0f} positions/s  ({t_polars:.3f} s)"
+        f"  -> Numba is {t_polars / t_kernel:.1f}x"
+    )
     print(f"engine + every detector              : {n / best:>12,.0f} positions/s  ({best:.3f} s)")
     state = {d.name: sum(a.nbytes for a in d.snapshot().values()) for d in engine.detectors}
     fleet_bytes = sum(a.nbytes for a in engine.fleet.state().values())
     total_state = sum(state.values()) + fleet_bytes
-    print(f"state after the run: {total_state / 1e6:.1f} MB for {fleet.size:,} vessels "
-          f"({total_state / fleet.size:,.0f} bytes per vessel, arrays grown in steps; largest: "
-          + ", ".join(f"{k} {v / fleet.size:,.0f}" for k, v in sorted(state.items(), key=lambda kv: -kv[1])[:4])
-          + ")")
+    print(
+        f"state after the run: {total_state / 1e6:.1f} MB for {fleet.size:,} vessels "
+        f"({total_state / fleet.size:,.0f} bytes per vessel, arrays grown in steps; largest: "
+        + ", ".join(f"{k} {v / fleet.size:,.0f}" for k, v in sorted(state.items(), key=lambda kv: -kv[1])[:4])
+        + ")"
+    )
     detectors = sum(per_run.values())
     print(f"  runner (arrival, watermark, dedupe, alert book): {best - detectors:.3f} s")
     for name, secs in sorted(per_run.items(), key=lambda kv: -kv[1]):

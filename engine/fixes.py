@@ -7,11 +7,15 @@ detector walks each vessel's rows in time order; ``vessel_runs`` gives the row r
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 import polars as pl
 
+from feeds.jit import kernel
+
 NO_TIME = np.iinfo(np.int64).min
+FLOAT_COLUMNS = ("lat", "lon", "sog", "cog", "heading")
 
 
 @dataclass(frozen=True)
@@ -38,12 +42,21 @@ class Fixes:
         return Fixes(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
     def vessel_runs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(vessel ids, start offsets with a final end): vessel ``vids[k]`` owns rows ``starts[k]:starts[k+1]``."""
+        """(vessel ids, start offsets with a final end): vessel ``vids[k]`` owns rows ``starts[k]:starts[k+1]``.
+        Computed once (every detector asks); the arrays are read-only."""
+        return self._runs
+
+    @cached_property
+    def _runs(self) -> tuple[np.ndarray, np.ndarray]:
         if len(self) == 0:
-            return np.zeros(0, np.int64), np.zeros(1, np.int64)
-        change = np.flatnonzero(np.diff(self.vid)) + 1
-        starts = np.concatenate(([0], change, [len(self)])).astype(np.int64)
-        return self.vid[starts[:-1]], starts
+            vids, starts = np.zeros(0, np.int64), np.zeros(1, np.int64)
+        else:
+            change = np.flatnonzero(self.vid[1:] != self.vid[:-1]) + 1
+            starts = np.concatenate(([0], change, [len(self)])).astype(np.int64)
+            vids = self.vid[starts[:-1]]
+        vids.flags.writeable = False
+        starts.flags.writeable = False
+        return vids, starts
 
 
 @dataclass(frozen=True)
@@ -59,9 +72,11 @@ class Identities:
     imo: np.ndarray  # int64, -1 when absent
     ship_type: np.ndarray  # int16, -1 when absent
     draught: np.ndarray  # float64 metres, NaN when absent
-    name: list[str | None]
-    callsign: list[str | None]
-    destination: list[str | None]
+    # text values (None when absent): a polars String Series from the runner (kept in polars, where the identity
+    # detector cleans them); a list is accepted too
+    name: pl.Series | list[str | None]
+    callsign: pl.Series | list[str | None]
+    destination: pl.Series | list[str | None]
 
     def __len__(self) -> int:
         return int(self.vid.shape[0])
@@ -91,6 +106,78 @@ def fixes_from_positions(positions: pl.DataFrame, vid: np.ndarray, arrival: np.n
     )
 
 
+@kernel
+def _scatter(dest, src, out):
+    for r in range(dest.shape[0]):
+        if dest[r] >= 0:
+            out[dest[r]] = src[r]
+
+
+def take_rows(columns: list[np.ndarray], rows: np.ndarray, n: int) -> list[np.ndarray]:
+    """``[col[rows] for col in columns]`` for distinct ``rows`` of ``n``-row columns, by scattering each column in
+    its own order to the rows' places: reading in order and writing to a few thousand runs (one a vessel) is about
+    four times faster than reading rows all over the columns."""
+    dest = np.full(n, -1, np.int64)
+    dest[rows] = np.arange(rows.shape[0])
+    out = []
+    for col in columns:
+        taken = np.empty(rows.shape[0], col.dtype)
+        _scatter(dest, np.ascontiguousarray(col), taken)
+        out.append(taken)
+    return out
+
+
+def fixes_in_order(positions: pl.DataFrame, rows: np.ndarray, vid: np.ndarray, t_us: np.ndarray,
+                   arrival: np.ndarray, mmsi_of_vid: np.ndarray) -> Fixes:  # fmt: skip
+    """Rows ``rows`` of a Positions table as :class:`Fixes`, in that order; ``vid`` and ``t_us`` are already theirs
+    (in that order) and ``arrival`` the table's. The MMSI comes from the vessel id (a small table, not a gather)."""
+    arr, lat, lon, sog, cog, heading, nav, mt = take_rows(
+        [np.asarray(arrival, np.int64), *(_np(positions, c, np.float64, np.nan) for c in FLOAT_COLUMNS),
+         _np(positions, "nav_status", np.int8, -1), _np(positions, "msg_type", np.int8, 0)],
+        rows, positions.height,
+    )  # fmt: skip
+    return Fixes(
+        vid=vid.astype(np.int64, copy=False),
+        mmsi=np.asarray(mmsi_of_vid, np.int64)[vid],
+        t_us=t_us.astype(np.int64, copy=False),
+        arrival=arr,
+        lat=lat,
+        lon=lon,
+        sog=sog,
+        cog=cog,
+        heading=heading,
+        nav_status=nav,
+        msg_type=mt,
+        class_b=(mt == 18) | (mt == 19),
+    )
+
+
+def identities_in_order(statics: pl.DataFrame, rows: np.ndarray, vid: np.ndarray, t_us: np.ndarray,
+                        mmsi_of_vid: np.ndarray) -> Identities:  # fmt: skip
+    """Rows ``rows`` of a Statics table as :class:`Identities`, in that order (as :func:`fixes_in_order`)."""
+    text = statics.select("name", "callsign", "destination")[rows]  # strings: polars gathers them best
+    arrival, msg_type, part, imo, ship_type, draught = take_rows(
+        [statics["arrival"].to_numpy().astype(np.int64), _np(statics, "msg_type", np.int8, 0),
+         _np(statics, "part", np.int8, -1), _np(statics, "imo", np.int64, -1), _np(statics, "ship_type", np.int16, -1),
+         _np(statics, "draught", np.float64, np.nan)],
+        rows, statics.height,
+    )  # fmt: skip
+    return Identities(
+        vid=vid.astype(np.int64, copy=False),
+        mmsi=np.asarray(mmsi_of_vid, np.int64)[vid],
+        t_us=t_us.astype(np.int64, copy=False),
+        arrival=arrival,
+        msg_type=msg_type,
+        part=part,
+        imo=imo,
+        ship_type=ship_type,
+        draught=draught,
+        name=text["name"],
+        callsign=text["callsign"],
+        destination=text["destination"],
+    )
+
+
 def identities_from_statics(statics: pl.DataFrame, vid: np.ndarray, arrival: np.ndarray) -> Identities:
     """Columns of a Statics table (rows with a time) as :class:`Identities`, in the table's order."""
     return Identities(
@@ -103,7 +190,79 @@ def identities_from_statics(statics: pl.DataFrame, vid: np.ndarray, arrival: np.
         imo=_np(statics, "imo", np.int64, -1),
         ship_type=_np(statics, "ship_type", np.int16, -1),
         draught=_np(statics, "draught", np.float64, np.nan),
-        name=statics["name"].to_list(),
-        callsign=statics["callsign"].to_list(),
-        destination=statics["destination"].to_list(),
+        name=statics["name"],
+        callsign=statics["callsign"],
+        destination=statics["destination"],
     )
+
+
+@kernel
+def _vessel_time_order(vid, t_us, keys, n_vessels):
+    n = vid.shape[0]
+    # a counting sort by vessel (stable: each vessel's rows stay in arrival order)
+    start = np.zeros(n_vessels + 1, np.int64)
+    for i in range(n):
+        start[vid[i] + 1] += 1
+    for v in range(n_vessels):
+        start[v + 1] += start[v]
+    fill = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[fill[vid[i]]] = i
+        fill[vid[i]] += 1
+    # then, vessel by vessel, its rows by time (they come nearly in time order, so most need no sort at all; a
+    # stable sort keeps arrival order among equal times) and the first arrival of each message: an earlier row of
+    # the same time with the same key
+    keep = np.empty(n, np.int64)
+    keep_vid = np.empty(n, np.int64)
+    keep_t = np.empty(n, np.int64)
+    m = 0
+    for v in range(n_vessels):
+        a, b = start[v], start[v + 1]
+        for k in range(a + 1, b):
+            if t_us[order[k]] < t_us[order[k - 1]]:
+                rows = order[a:b].copy()
+                order[a:b] = rows[np.argsort(t_us[rows], kind="mergesort")]
+                break
+        run = m  # where the current time's run starts among the kept rows
+        for k in range(a, b):
+            i = order[k]
+            if k == a or t_us[i] != keep_t[m - 1]:
+                run = m
+            dup = False
+            for r in range(run, m):  # a run is the copies of one time of one vessel: a few rows
+                j = keep[r]
+                same = True
+                for c in range(keys.shape[1]):
+                    if keys[j, c] != keys[i, c]:
+                        same = False
+                        break
+                if same:
+                    dup = True
+                    break
+            if not dup:
+                keep[m] = i
+                keep_vid[m] = v
+                keep_t[m] = t_us[i]
+                m += 1
+    return keep[:m], keep_vid[:m], keep_t[:m]
+
+
+def vessel_time_order(vid: np.ndarray, t_us: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Rows given in arrival order -> the first arrival of each distinct (vid, t_us, keys row), sorted by (vid,
+    t_us, arrival): the order detectors get. ``keys`` is one int64 row per input row (floats by their bits)."""
+    return vessel_time_sorted(vid, t_us, keys)[0]
+
+
+def vessel_time_sorted(
+    vid: np.ndarray, t_us: np.ndarray, keys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`vessel_time_order`, and the vessel ids and times of those rows (taken in the same pass)."""
+    vid = np.ascontiguousarray(vid, np.int64)
+    if vid.shape[0] and vid.min() < 0:
+        raise ValueError("vessel ids must be >= 0 (rows without a vessel are dropped before ordering)")
+    keys = np.ascontiguousarray(keys, np.int64)
+    if keys.ndim == 1:
+        keys = keys[:, None]
+    n_vessels = int(vid.max()) + 1 if vid.shape[0] else 0
+    return _vessel_time_order(vid, np.ascontiguousarray(t_us, np.int64), keys, n_vessels)

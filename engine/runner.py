@@ -34,8 +34,9 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import AlertBook
-from engine.fixes import Fixes, Identities, fixes_from_positions, identities_from_statics
+from engine.fixes import Fixes, Identities, fixes_in_order, identities_in_order, vessel_time_sorted
 from engine.fleet import VesselIndex
+from feeds.jit import kernel
 
 LATENESS_S = 600.0  # how far out of time order a feed may be; merged station feeds are within minutes
 FINAL_WATERMARK = np.iinfo(np.int64).max
@@ -44,6 +45,16 @@ _NONE = np.iinfo(np.int64).min
 POSITION_KEY = ("mmsi", "t_us", "msg_type", "lat", "lon")
 STATIC_KEY = ("mmsi", "t_us", "msg_type", "part")
 EVENT_KEY = ("mmsi", "t_us", "msg_type", "payload", "text")
+# the columns detectors get (through Fixes and Identities); the rest is dropped on arrival, not carried along
+COLUMNS: dict[str, tuple[str, ...] | None] = {
+    "positions": ("mmsi", "t", "lat", "lon", "sog", "cog", "heading", "nav_status", "msg_type", "seq"),
+    "statics": ("mmsi", "t", "msg_type", "part", "imo", "ship_type", "draught", "name", "callsign", "destination",
+                "seq"),
+    "events": None,
+}  # fmt: skip
+_NAN_BITS = int(np.array([np.nan]).view(np.int64)[0])  # every NaN is one key, as polars compares them
+_FLOAT_NULL_BITS = 0x7FF0DEAD0000BEEF  # a NaN payload no NaN has once they are all _NAN_BITS: a null float
+_INT_NULL = np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,8 @@ class Engine:
 
     def process(self, positions: pl.DataFrame, statics: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
         """Take one decoded batch (tables with their ``seq`` column); returns the alerts new or changed."""
-        arrived = self._arrive({"positions": positions, "statics": statics, "events": events})
+        tables = {"positions": positions, "statics": statics, "events": events}
+        arrived = self._arrive({name: _narrow(name, table) for name, table in tables.items()})
         return self._step(arrived, self.watermark_us)
 
     def finish(self) -> pl.DataFrame:
@@ -166,7 +178,8 @@ class Engine:
         engine.book.update(pl.read_parquet(path / "alerts.parquet"))
         for name in engine._pending:
             file = path / f"pending-{name}.parquet"
-            engine._pending[name] = pl.read_parquet(file) if file.exists() else None
+            extra = ("t_us", "arrival", "vid")
+            engine._pending[name] = _narrow(name, pl.read_parquet(file), extra) if file.exists() else None
         return engine
 
     def _arrive(self, tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame | None]:
@@ -187,29 +200,21 @@ class Engine:
         arrival = np.concatenate(arrivals)
         t = np.concatenate(times)
         order = np.argsort(arrival, kind="stable")
-        ts = t[order]
-        timed = ts != _NONE
-        running = np.maximum.accumulate(np.where(timed, ts, _NONE))
-        before = np.concatenate(([self._max_t], np.maximum(running[:-1], self._max_t)))
-        late_sorted = timed & (before != _NONE) & (ts < before - self.lateness_us)
-        late = np.empty_like(late_sorted)
-        late[order] = late_sorted
-        keep = (t != _NONE) & ~late
-        self.counts["no_time"] += int((t == _NONE).sum())
-        self.counts["late"] += int(late.sum())
-        self._max_t = max(self._max_t, int(running[-1]))
+        keep, kept_sorted, max_t, no_time, late = _lateness(order, t, self._max_t, self.lateness_us, _NONE)
+        self.counts["no_time"] += no_time
+        self.counts["late"] += late
+        self._max_t = max_t
         self._next_arrival = max(self._next_arrival, int(arrival.max()) + 1)
         # vessel ids in arrival order across the three tables, so they too do not depend on batching
         mmsi = np.concatenate([table["mmsi"].to_numpy().astype(np.int64) for _, table in parts])
         vid = np.full(mmsi.shape[0], -1, np.int64)
-        kept_sorted = order[keep[order]]
         vid[kept_sorted] = self.fleet.ids(mmsi[kept_sorted])
         start = 0
         for (name, table), arr, tt in zip(parts, arrivals, times, strict=True):
             rows = slice(start, start + table.height)
             start += table.height
             frame = table.with_columns(pl.Series("t_us", tt), pl.Series("arrival", arr), pl.Series("vid", vid[rows]))
-            out[name] = frame.filter(pl.Series(keep[rows]))
+            out[name] = frame if keep[rows].all() else frame.filter(pl.Series(keep[rows]))
         return out
 
     def _step(self, arrived: dict[str, pl.DataFrame | None], watermark: int) -> pl.DataFrame:
@@ -220,8 +225,11 @@ class Engine:
                 ready[name] = None
                 self._pending[name] = None
                 continue
-            table = pl.concat(frames, how="vertical_relaxed")
+            table = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
             is_ready = table["t_us"] < watermark
+            if is_ready.all():  # at the end of the input, and often in a long batch: no copy
+                ready[name], self._pending[name] = table, None
+                continue
             ready[name] = table.filter(is_ready)
             rest = table.filter(~is_ready)
             self._pending[name] = rest if rest.height else None
@@ -230,15 +238,37 @@ class Engine:
         return self.book.update(rows)
 
     def _make_step(self, ready: dict[str, pl.DataFrame | None], watermark: int) -> Step:
-        positions = self._prepare(ready["positions"], POSITION_KEY, "positions", by_vessel=True)
-        statics = self._prepare(ready["statics"], STATIC_KEY, "statics", by_vessel=True)
-        events = self._prepare(ready["events"], EVENT_KEY, "events", by_vessel=False)
-        fixes = fixes_from_positions(positions, positions["vid"].to_numpy(), positions["arrival"].to_numpy())
-        identities = identities_from_statics(statics, statics["vid"].to_numpy(), statics["arrival"].to_numpy())
+        positions = _EMPTY["positions"]() if ready["positions"] is None else ready["positions"]
+        statics = _EMPTY["statics"]() if ready["statics"] is None else ready["statics"]
+        rows, vid, t_us = self._by_vessel(ready["positions"], POSITION_KEY)
+        fixes = fixes_in_order(positions, rows, vid, t_us, positions["arrival"].to_numpy(), self.fleet.mmsi)
+        rows, vid, t_us = self._by_vessel(ready["statics"], STATIC_KEY)
+        identities = identities_in_order(statics, rows, vid, t_us, self.fleet.mmsi)
+        events = self._prepare(ready["events"], EVENT_KEY, "events")
         return Step(fixes, identities, events, watermark, self.fleet)
 
-    def _prepare(self, table: pl.DataFrame | None, key: tuple[str, ...], name: str, by_vessel: bool) -> pl.DataFrame:
-        """Keep the first arrival of each message, then order by (vessel,) time and arrival.
+    def _by_vessel(self, table: pl.DataFrame | None, key: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows of ``table`` to keep, in the order detectors get them: the first arrival of each message (same
+        ``key``), ordered by (vessel, time, arrival); and their vessel ids and times. One compiled pass over the key
+        columns; no table is gathered.
+        """
+        if table is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        arrival = table["arrival"].to_numpy()
+        # vessel and time make the runs; mmsi is the vessel; the rest of the key tells copies within a run
+        keys = _key_bits(table, [k for k in key if k not in ("mmsi", "t_us") and k in table.columns])
+        t_us, vid = table["t_us"].to_numpy(), table["vid"].to_numpy()
+        if arrival.shape[0] > 1 and not bool(np.all(arrival[1:] >= arrival[:-1])):
+            by_arrival = np.argsort(arrival, kind="stable")
+            rows, vid_s, t_s = vessel_time_sorted(vid[by_arrival], t_us[by_arrival], keys[by_arrival])
+            rows = by_arrival[rows]
+        else:
+            rows, vid_s, t_s = vessel_time_sorted(vid, t_us, keys)
+        self.counts["duplicate"] += int(table.height - rows.shape[0])
+        return rows, vid_s, t_s
+
+    def _prepare(self, table: pl.DataFrame | None, key: tuple[str, ...], name: str) -> pl.DataFrame:
+        """Keep the first arrival of each message, then order by time and arrival (events: few rows, any columns).
 
         The masks and the order are computed on the few key columns; the wide table is gathered once.
         """
@@ -252,8 +282,64 @@ class Engine:
         self.counts["duplicate"] += int(table.height - first.sum())
         table = table.filter(first)
         t_us, arrival = table["t_us"].to_numpy(), table["arrival"].to_numpy()
-        order = np.lexsort((arrival, t_us, table["vid"].to_numpy()) if by_vessel else (arrival, t_us))
-        return table[order]
+        return table[np.lexsort((arrival, t_us))]
+
+
+@kernel
+def _lateness_kernel(order, t, max_t, lateness_us, none):
+    keep = np.zeros(t.shape[0], np.bool_)
+    kept = np.empty(t.shape[0], np.int64)
+    n_kept = 0
+    no_time = 0
+    late = 0
+    for i in order:  # in arrival order
+        if t[i] == none:
+            no_time += 1
+            continue
+        if max_t != none and t[i] < max_t - lateness_us:
+            late += 1
+        else:
+            keep[i] = True
+            kept[n_kept] = i
+            n_kept += 1
+        max_t = max(max_t, t[i])  # late rows count too: the latest time among the rows that arrived before
+    return keep, kept[:n_kept], max_t, no_time, late
+
+
+def _lateness(order: np.ndarray, t: np.ndarray, max_t: int, lateness_us: int,
+              none: int) -> tuple[np.ndarray, np.ndarray, int, int, int]:  # fmt: skip
+    """Rows ``order`` (arrival order) of times ``t`` (``none``: no time) after the latest time ``max_t``: which to
+    keep (neither without time nor more than ``lateness_us`` before the latest time that arrived before them), the
+    kept rows in arrival order, the new latest time, and how many had no time and how many were late."""
+    keep, kept, new_max, no_time, late = _lateness_kernel(order, t, max_t, lateness_us, none)
+    return keep, kept, int(new_max), int(no_time), int(late)
+
+
+def _narrow(name: str, table: pl.DataFrame, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Only the columns detectors use (of positions and statics; events keep all theirs)."""
+    cols = COLUMNS[name]
+    return table if cols is None else table.select(*cols, *extra)
+
+
+def _key_bits(table: pl.DataFrame, cols: list[str]) -> np.ndarray:
+    """Key columns as one int64 row per table row, equal where polars finds the values equal: floats by their
+    bits (every NaN one value, -0.0 the same as 0.0), nulls a value of their own."""
+    out = np.empty((table.height, len(cols)), np.int64)
+    for k, name in enumerate(cols):
+        col = table[name]
+        if col.dtype.is_float():
+            x = col.to_numpy().astype(np.float64)
+            bits = x.view(np.int64).copy()
+            bits[np.isnan(x)] = _NAN_BITS
+            bits[x == 0.0] = 0  # -0.0 is 0.0
+            null = _FLOAT_NULL_BITS
+        else:
+            bits = col.fill_null(0).to_numpy().astype(np.int64)
+            null = _INT_NULL
+        if col.null_count():
+            bits[col.is_null().to_numpy()] = null
+        out[:, k] = bits
+    return out
 
 
 def _empty(name: str) -> pl.DataFrame:

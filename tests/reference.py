@@ -415,3 +415,139 @@ def sun_elevation_deg(t_us: float, lat: float, lon: float) -> float:
     phi = math.radians(lat)
     s = math.sin(phi) * math.sin(dec) + math.cos(phi) * math.cos(dec) * math.cos(ha)
     return math.degrees(math.asin(max(-1.0, min(1.0, s))))
+
+
+# --- the runner's order and the fleet's ids (engine/fixes.py, engine/fleet.py) ------------------------------------
+def first_appearance_ids(batches: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Dense ids of MMSIs in order of first appearance across batches (a dict, one MMSI at a time)."""
+    seen: dict[int, int] = {}
+    return [[seen.setdefault(m, len(seen)) for m in batch] for batch in batches]
+
+
+def vessel_time_order(vid: Sequence[int], t_us: Sequence[int], keys: Sequence[Sequence[int]]) -> list[int]:
+    """Rows in arrival order -> the first arrival of each distinct (vid, t_us, key), sorted by (vid, t_us, arrival)."""
+    first: dict[tuple[int, int, tuple[int, ...]], int] = {}
+    for i, (v, t, k) in enumerate(zip(vid, t_us, keys, strict=True)):
+        first.setdefault((v, t, tuple(k)), i)
+    return sorted(first.values(), key=lambda i: (vid[i], t_us[i], i))
+
+
+def vessel_order(vid: Sequence[int], t: Sequence[int]) -> list[int]:
+    """Rows by (vessel, time), ties in their order (the encounter detector's buffer)."""
+    return sorted(range(len(vid)), key=lambda i: (vid[i], t[i], i))
+
+
+def latest_rows(vids: Sequence[int], t_s: Sequence[float], starts: Sequence[int], q_t: Sequence[float]) -> list:
+    """Per query time and vessel run, the run's last row whose (vid * 1e10 + t) key is at most the query's
+    (engine/detectors/handover.py); the row before the run when none."""
+    out = []
+    for q in q_t:
+        row = []
+        for k, v in enumerate(vids):
+            key = float(v) * 1e10
+            last = starts[k] - 1
+            for r in range(starts[k], starts[k + 1]):
+                if key + t_s[r] <= key + q:
+                    last = r
+            row.append(last)
+        out.append(row)
+    return out
+
+
+def coverage_rows(rows, cell_deg: float, n_lon: int, bucket_us: int) -> list[tuple[int, int, int, bool]]:
+    """(vid, t_us, lat, lon, class B) fixes -> the coverage grid's (cell, bucket, vid, class B) rows, NaN positions
+    left out, each row that repeats the one before it dropped (engine/detectors/gaps.py)."""
+    out: list[tuple[int, int, int, bool]] = []
+    for vid, t, lat, lon, b in rows:
+        if math.isnan(lat) or math.isnan(lon):
+            continue
+        x = lon - 360.0 * math.floor((lon + 180.0) / 360.0)
+        cell = math.floor((lat + 90.0) / cell_deg) * n_lon + math.floor((x + 180.0) / cell_deg) % n_lon
+        row = (cell, t // bucket_us, vid, bool(b))
+        if not out or out[-1] != row:
+            out.append(row)
+    return out
+
+
+def handover_candidates(
+    fleet,
+    t1: float,
+    lat1: float,
+    lon1: float,
+    cog1: float,
+    v: int,
+    min_seen_s: float,
+    max_silence_s: float,
+    max_km: float,
+    max_turn: float,
+) -> list[tuple[int, float, float]]:
+    """fleet: per vessel (first heard s or None, ship?, latest (lat, lon, t s, sog, cog) or None) -> the vessels
+    that may have become vessel ``v`` at (t1, lat1, lon1) on course cog1 (engine/detectors/handover.py):
+    (vessel, latest t, km)."""
+    out = []
+    for u, (first, ship, fix) in enumerate(fleet):
+        if u == v or first is None or not ship or first > t1 - min_seen_s or fix is None:
+            continue
+        lat, lon, t, sog, cog = fix
+        if not t1 - max_silence_s <= t <= t1:
+            continue
+        km = haversine_km(lat, lon, lat1, lon1)
+        reach = max_km + 1.2 * (0.0 if math.isnan(sog) else sog) * 1.852 * (t1 - t) / 3600
+        turn = abs((cog - cog1 + 180.0) % 360.0 - 180.0)
+        if km <= reach and not turn > max_turn:
+            out.append((u, t, km))
+    return out
+
+
+def run_sums(runs: Sequence[tuple[int, int]], init: Sequence[Sequence[float]], cols: Sequence[Sequence[float]]) -> list:
+    """Per run (r, e): its initial sums plus each row's values of ``cols``, added one row at a time (the meetings of
+    engine/detectors/encounters.py)."""
+    out = []
+    for (r, e), start in zip(runs, init, strict=True):
+        sums = list(start)
+        for q in range(r, e):
+            for k, col in enumerate(cols):
+                sums[k] += col[q]
+        out.append(sums)
+    return out
+
+
+def aligned_slices(rows, s0: int, count: int, slice_us: int, stale_us: int, interp_us: int, ahead: int):
+    """(vid, t, lat, lon, sog) fixes -> per slice s0 .. s0 + count - 1, the vessels that stand somewhere at its end
+    and where: interpolated towards the next fix (within ``ahead`` slices) when the two fixes are at most
+    ``interp_us`` apart, else the last fix for ``stale_us`` (engine/detectors/encounters.py)."""
+    out = []
+    vids = sorted({r[0] for r in rows})
+    for s in range(s0, s0 + count):
+        end = (s + 1) * slice_us
+        here = []
+        for v in vids:
+            mine = sorted((r for r in rows if r[0] == v), key=lambda r: r[1])  # stable: ties keep their order
+            before = [r for r in mine if r[1] < end]
+            after = [r for r in mine if end <= r[1] < end + ahead * slice_us]
+            if not before:
+                continue
+            _, t0, lat0, lon0, kn0 = before[-1]
+            if after and after[0][1] - t0 <= interp_us:
+                _, t1, lat1, lon1, _ = after[0]
+                w = (end - t0) / (t1 - t0)
+                dlon = (lon1 - lon0 + 180.0) % 360.0 - 180.0
+                here.append((v, lat0 + w * (lat1 - lat0), (lon0 + w * dlon + 180.0) % 360.0 - 180.0, kn0))
+            elif t0 >= end - stale_us:
+                here.append((v, lat0, lon0, kn0))
+        out.append(here)
+    return out
+
+
+def lateness(rows: Sequence[tuple[int, int | None]], max_t: int | None, lateness_us: int) -> list[bool]:
+    """(arrival, t or None) rows -> keep each? A row without time is dropped; so is one more than ``lateness_us``
+    before the latest time among the rows that arrived before it (and ``max_t``) (engine/runner.py)."""
+    latest = max_t
+    keep = [False] * len(rows)
+    for i in sorted(range(len(rows)), key=lambda i: (rows[i][0], i)):
+        t = rows[i][1]
+        if t is None:
+            continue
+        keep[i] = latest is None or t >= latest - lateness_us
+        latest = t if latest is None else max(latest, t)
+    return keep

@@ -60,9 +60,61 @@ def crossing_side(x1, y1, x2, y2, seg):
     return 0, 0.0
 
 
+def boundary_box(seg: np.ndarray) -> np.ndarray:
+    """(first points' lon min, max; lon min, max; lat min, max) of the segments (``crossing_side``'s quick test)."""
+    if seg.shape[0] == 0:
+        return np.array([0.0, 0.0, np.inf, -np.inf, np.inf, -np.inf])
+    x, y = seg[:, [0, 2]], seg[:, [1, 3]]
+    return np.array([seg[:, 0].min(), seg[:, 0].max(), x.min(), x.max(), y.min(), y.max()])
+
+
 @kernel
-def border_kernel(vid, t_us, lat, lon, small, seg, return_us, max_kn, max_step_us, round_trip, prev, prev_t, ep_t,
-                  ep_f, out_start, out_f):  # fmt: skip
+def may_cross(x1, y1, x2, y2, box):
+    """False when the step (x1, y1) -> (x2, y2) is clear of every segment's box, as ``crossing_side`` tests them.
+    Longitudes are compared as they are only when no segment would unwrap the step (all within 180 degrees)."""
+    if max(y1, y2) < box[4] or min(y1, y2) > box[5]:
+        return False
+    unwrapped = box[1] - 180.0 < x1 < box[0] + 180.0
+    return not (unwrapped and (max(x1, x2) < box[2] or min(x1, x2) > box[3]))
+
+
+BOX_CELL_DEG = 0.05  # cells of the boundary's box that no segment's box touches hold steps that cross nothing
+
+
+def boundary_cells(seg: np.ndarray, box: np.ndarray, cell_deg: float = BOX_CELL_DEG) -> np.ndarray:
+    """Over the boundary's box (from ``box[2]``, ``box[4]``), cells of ``cell_deg``: True where some segment's box
+    touches the cell (widened by a hair for rounding)."""
+    if seg.shape[0] == 0:
+        return np.ones((1, 1), np.bool_)
+    n_x = int(np.ceil((box[3] - box[2]) / cell_deg)) + 1
+    n_y = int(np.ceil((box[5] - box[4]) / cell_deg)) + 1
+    cells = np.zeros((n_x, n_y), np.bool_)
+    hair = 1e-9
+    for ax, ay, bx, by in seg.tolist():
+        i0 = int(np.floor((min(ax, bx) - hair - box[2]) / cell_deg))
+        i1 = int(np.floor((max(ax, bx) + hair - box[2]) / cell_deg))
+        j0 = int(np.floor((min(ay, by) - hair - box[4]) / cell_deg))
+        j1 = int(np.floor((max(ay, by) + hair - box[4]) / cell_deg))
+        cells[max(i0, 0) : i1 + 1, max(j0, 0) : j1 + 1] = True
+    return cells
+
+
+@kernel
+def clear_cell(x1, y1, x2, y2, box, cells, cell_deg):
+    """True when the step lies in one cell of ``boundary_cells`` that no segment's box touches: it crosses nothing.
+    Only where ``crossing_side`` would not unwrap the step (every segment within 180 degrees of it)."""
+    if not box[1] - 180.0 < x1 < box[0] + 180.0:
+        return False
+    i1, i2 = np.floor((x1 - box[2]) / cell_deg), np.floor((x2 - box[2]) / cell_deg)
+    j1, j2 = np.floor((y1 - box[4]) / cell_deg), np.floor((y2 - box[4]) / cell_deg)
+    if i1 != i2 or j1 != j2 or not (0 <= i1 < cells.shape[0] and 0 <= j1 < cells.shape[1]):
+        return False
+    return not cells[np.int64(i1), np.int64(j1)]
+
+
+@kernel
+def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, return_us, max_kn, max_step_us, round_trip, prev,
+                  prev_t, ep_t, ep_f, out_start, out_f):  # fmt: skip
     """prev[v] = (lat, lon) of the last fix, prev_t[v] its time; ep_t[v] = (start, return or NO_TIME, side);
     ep_f[v] = (lat, lon, small, km sailed since). out_f = (lat, lon, returned after h or NaN, small)."""
     for i in range(vid.shape[0]):
@@ -72,12 +124,25 @@ def border_kernel(vid, t_us, lat, lon, small, seg, return_us, max_kn, max_step_u
         v = vid[i]
         t = t_us[i]
         side, frac, km = 0, 0.0, 0.0
+        # the distance sailed counts only for a crossing or while an episode is on: most steps need none
+        on = ep_t[v, 0] != NO_TIME and t - ep_t[v, 0] <= return_us
         if prev_t[v] != NO_TIME and 0 < t - prev_t[v] <= max_step_us:
-            km = haversine_km(prev[v, 0], prev[v, 1], lat[i], lon[i])
-            if km / KM_PER_NM / ((t - prev_t[v]) / 3.6e9) <= max_kn:
+            near = may_cross(prev[v, 1], prev[v, 0], lon[i], lat[i], box) and not clear_cell(
+                prev[v, 1], prev[v, 0], lon[i], lat[i], box, cells, BOX_CELL_DEG
+            )
+            if on:
+                km = haversine_km(prev[v, 0], prev[v, 1], lat[i], lon[i])
+                if km / KM_PER_NM / ((t - prev_t[v]) / 3.6e9) <= max_kn:
+                    if near:
+                        side, frac = crossing_side(prev[v, 1], prev[v, 0], lon[i], lat[i], seg)
+                else:
+                    km = 0.0
+            elif near:  # no episode: the step matters only if it crosses, and then only if it is possible
                 side, frac = crossing_side(prev[v, 1], prev[v, 0], lon[i], lat[i], seg)
-            else:
-                km = 0.0
+                if side != 0:
+                    km = haversine_km(prev[v, 0], prev[v, 1], lat[i], lon[i])
+                    if not km / KM_PER_NM / ((t - prev_t[v]) / 3.6e9) <= max_kn:
+                        side, frac, km = 0, 0.0, 0.0
         tc = prev_t[v] + np.int64(frac * (t - prev_t[v]))
         clat = prev[v, 0] + frac * (lat[i] - prev[v, 0])
         clon = prev[v, 1] + frac * (lon[i] - prev[v, 1])
@@ -124,6 +189,8 @@ class BorderCrossing:
         self.settings = settings or BorderSettings()
         lines = boundary.boundaries if isinstance(boundary, RegionPack) else boundary
         self.seg = boundary_segments(lines)
+        self.box = boundary_box(self.seg)
+        self.cells = boundary_cells(self.seg, self.box)
         self.prev = np.zeros((0, 2))
         self.prev_t = np.zeros(0, np.int64)
         self.ep_t = np.zeros((0, 3), np.int64)
@@ -141,9 +208,9 @@ class BorderCrossing:
         small = f.class_b | np.isin(types, SMALL_CRAFT)
         n = len(f)
         start, out_f = np.empty(n, np.int64), np.empty((n, 4))
-        border_kernel(f.vid, f.t_us, f.lat, f.lon, small, self.seg, int(s.return_h * US_PER_H), s.max_speed_kn,
-                      int(s.max_step_h * US_PER_H), s.round_trip, self.prev, self.prev_t, self.ep_t, self.ep_f,
-                      start, out_f)  # fmt: skip
+        border_kernel(f.vid, f.t_us, f.lat, f.lon, small, self.seg, self.box, self.cells, int(s.return_h * US_PER_H),
+                      s.max_speed_kn, int(s.max_step_h * US_PER_H), s.round_trip, self.prev, self.prev_t, self.ep_t,
+                      self.ep_f, start, out_f)  # fmt: skip
         rows = latest_per_episode(f.vid, start)
         if rows.size == 0:
             return []

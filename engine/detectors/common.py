@@ -34,21 +34,180 @@ def haversine_km(lat1, lon1, lat2, lon2):
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(min(1.0, np.sqrt(a)))
 
 
+KM_PER_DEG_ARC = 111.2  # a degree of great circle is 111.195 km on the mean sphere; rounded up, a safe bound
+
+
+@kernel
+def surely_within_km(lat1, lon1, lat2, lon2, km):
+    """True only when ``haversine_km`` of the two points is at most ``km``, by a cheap upper bound of the distance
+    (along the meridian, then along the parallel): False means "measure it" (and for NaN)."""
+    if not (abs(lat1) <= 90.0 and abs(lat2) <= 90.0):
+        return False
+    dlon = abs(lon2 - lon1) % 360.0
+    dlon = min(dlon, 360.0 - dlon)
+    bound = KM_PER_DEG_ARC * (abs(lat2 - lat1) + np.cos(np.radians(lat2)) * dlon)
+    return bound * (1.0 + 1e-9) + 1e-9 <= km  # a margin for the rounding of haversine_km (1e-12 km at most)
+
+
 KM_PER_DEG_LAT = 111.19  # a degree of latitude on the mean sphere is 111.195 km; rounded down, a safe bound
 
 
 @kernel
-def _place_gap_km(lat, lon, plat, plon, prad, out):
+def _place_gap_km(lat, lon, plat, plon, prad, max_rad, out):
+    """Places sorted by latitude: from the point's latitude outwards, up and down, until the latitude difference
+    alone puts every further place beyond the best gap so far (the minimum does not depend on the order)."""
+    n = plat.shape[0]
     for i in range(lat.shape[0]):
+        if np.isnan(lat[i]) or np.isnan(lon[i]):
+            out[i] = np.nan
+            continue
         best = np.inf
-        for j in range(plat.shape[0]):
-            # the latitude difference alone bounds the great-circle distance from below: skip far places cheaply
-            if abs(lat[i] - plat[j]) * KM_PER_DEG_LAT - prad[j] >= best:
+        up = np.searchsorted(plat, lat[i])
+        down = up - 1
+        while up < n or down >= 0:
+            # the latitude difference alone bounds the great-circle distance from below: the nearer side first
+            d_up = (plat[up] - lat[i]) * KM_PER_DEG_LAT if up < n else np.inf
+            d_down = (lat[i] - plat[down]) * KM_PER_DEG_LAT if down >= 0 else np.inf
+            if min(d_up, d_down) - max_rad >= best:
+                break
+            if d_up <= d_down:
+                j = up
+                up += 1
+                bound = d_up
+            else:
+                j = down
+                down -= 1
+                bound = d_down
+            if bound - prad[j] >= best:
                 continue
             d = haversine_km(lat[i], lon[i], plat[j], plon[j]) - prad[j]
             if d < best:
                 best = d
-        out[i] = np.nan if np.isnan(lat[i]) or np.isnan(lon[i]) else best
+        out[i] = best
+
+
+@kernel
+def _within(gap, limit, strict):
+    return gap < limit if strict else gap <= limit
+
+
+@kernel
+def _near_one(lat, lon, plat, plon, prad, max_rad, limit, strict):
+    """Some place's edge is at most ``limit`` km (less than, if ``strict``) from the point (places sorted by
+    latitude)."""
+    # only places within limit + max_rad in latitude can be that near
+    reach = (limit + max_rad) / KM_PER_DEG_LAT
+    j = np.searchsorted(plat, lat - reach)
+    while j < plat.shape[0] and plat[j] <= lat + reach:
+        if _within(abs(lat - plat[j]) * KM_PER_DEG_LAT - prad[j], limit, strict) and _within(
+            haversine_km(lat, lon, plat[j], plon[j]) - prad[j], limit, strict
+        ):
+            return True
+        j += 1
+    return False
+
+
+@kernel
+def _near_place(lat, lon, plat, plon, prad, max_rad, limit, strict, out):
+    for i in range(lat.shape[0]):
+        out[i] = not (np.isnan(lat[i]) or np.isnan(lon[i])) and _near_one(lat[i], lon[i], plat, plon, prad, max_rad,
+                                                                          limit, strict)  # fmt: skip
+
+
+CELL_OUT, CELL_IN, CELL_MIXED = 0, 1, 2
+KM_PER_DEG_MAX = 111.2  # a degree of latitude (and of longitude at the equator) is at most this long: 111.195 km
+
+
+@kernel
+def _near_place_grid(lat, lon, grid, lat0, lon0, cell_deg, plat, plon, prad, max_rad, limit, strict, out):
+    n_lat, n_lon = grid.shape
+    for i in range(lat.shape[0]):
+        out[i] = False
+        if np.isnan(lat[i]) or np.isnan(lon[i]):
+            continue
+        ci = np.floor((lat[i] - lat0) / cell_deg)
+        cj = np.floor((lon[i] - lon0) / cell_deg)
+        c = CELL_MIXED
+        if 0 <= ci < n_lat and 0 <= cj < n_lon:
+            c = grid[np.int64(ci), np.int64(cj)]
+        if c == CELL_MIXED:  # near the limit, or outside the grid: place by place
+            out[i] = _near_one(lat[i], lon[i], plat, plon, prad, max_rad, limit, strict)
+        else:
+            out[i] = c == CELL_IN
+
+
+class NearPlaces:
+    """:func:`near_place` for one set of places and one distance, over many points: a grid of small cells around
+    the places says, for most cells, that every point in it is near (or that none is) — decided at the cell's
+    centre with a margin of the cell's half-size (the gap to the nearest place changes no faster than the
+    distance moved). Points in the other cells, or outside the grid, are measured place by place: the answers are
+    those of :func:`near_place`. Grids are kept per process (places, distance), so new detectors reuse them."""
+
+    MAX_CELLS = 4_000_000
+
+    def __init__(self, places: Places | None, limit_km: float, cell_deg: float = 0.02, strict: bool = False) -> None:
+        self.limit = float(limit_km)
+        self.strict = strict
+        self.sorted = None if places is None or not len(places) else _by_latitude(places)
+        self.cell_deg = cell_deg
+        self.grid: np.ndarray | None = None
+        self.lat0 = self.lon0 = 0.0  # the grid's south-west corner
+
+    def _cached(self) -> np.ndarray:
+        assert self.sorted is not None
+        key = (*(a.tobytes() for a in self.sorted[:3]), self.limit, self.cell_deg)
+        if key not in _GRIDS:
+            if len(_GRIDS) >= 16:
+                _GRIDS.pop(next(iter(_GRIDS)))
+            _GRIDS[key] = (self._build(), self.lat0, self.lon0, self.cell_deg)
+        grid, self.lat0, self.lon0, self.cell_deg = _GRIDS[key]
+        return grid
+
+    def _build(self) -> np.ndarray:
+        assert self.sorted is not None
+        plat, plon, _, max_rad = self.sorted
+        reach = (self.limit + max_rad) / KM_PER_DEG_LAT + self.cell_deg
+        lat_lo, lat_hi = max(-90.0, plat.min() - reach), min(90.0, plat.max() + reach)
+        reach_lon = reach / max(np.cos(np.radians(min(89.0, max(abs(lat_lo), abs(lat_hi))))), 1e-3)
+        lon_lo, lon_hi = plon.min() - reach_lon, plon.max() + reach_lon
+        while (lat_hi - lat_lo) * (lon_hi - lon_lo) / self.cell_deg**2 > self.MAX_CELLS:
+            self.cell_deg *= 2
+        cell = self.cell_deg
+        n_lat, n_lon = int(np.ceil((lat_hi - lat_lo) / cell)), int(np.ceil((lon_hi - lon_lo) / cell))
+        self.lat0, self.lon0 = float(lat_lo), float(lon_lo)
+        clat = lat_lo + (np.arange(n_lat) + 0.5) * cell
+        clon = lon_lo + (np.arange(n_lon) + 0.5) * cell
+        gap = np.empty(n_lat * n_lon)
+        _place_gap_km(np.repeat(clat, n_lon), np.tile(clon, n_lat), *self.sorted, gap)
+        # the farthest a point of the cell is from its centre: along the meridian, then along the parallel where
+        # the cell is widest; and a hair for rounding
+        widest = np.cos(np.radians(np.clip(np.abs(clat) - cell / 2, 0.0, 90.0)))
+        half = KM_PER_DEG_MAX * cell / 2 * (1.0 + widest) + 1e-6
+        cells = gap.reshape(n_lat, n_lon)
+        grid = np.full((n_lat, n_lon), CELL_MIXED, np.int8)
+        grid[cells + half[:, None] <= self.limit] = CELL_IN
+        grid[cells - half[:, None] > self.limit] = CELL_OUT
+        return grid
+
+    def __call__(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        out = np.zeros(lat.shape[0], np.bool_)
+        if self.sorted is None or lat.shape[0] == 0:
+            return out
+        if self.grid is None:
+            self.grid = self._cached()
+        _near_place_grid(np.ascontiguousarray(lat, np.float64), np.ascontiguousarray(lon, np.float64), self.grid,
+                         self.lat0, self.lon0, self.cell_deg, *self.sorted, self.limit, self.strict, out)  # fmt: skip
+        return out
+
+
+_GRIDS: dict[tuple[object, ...], tuple[np.ndarray, float, float, float]] = {}  # NearPlaces grids, a few at most
+
+
+def _by_latitude(places: Places) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    order = np.argsort(places.lat, kind="stable")
+    prad = places.radius_km.astype(np.float64)[order]
+    return (places.lat.astype(np.float64)[order], places.lon.astype(np.float64)[order], prad,
+            float(prad.max()) if prad.shape[0] else 0.0)  # fmt: skip
 
 
 def place_gap_km(lat: np.ndarray, lon: np.ndarray, places: Places | None) -> np.ndarray:
@@ -58,6 +217,18 @@ def place_gap_km(lat: np.ndarray, lon: np.ndarray, places: Places | None) -> np.
         return np.where(np.isnan(lat) | np.isnan(lon), np.nan, np.inf)
     out = np.empty(lat.shape[0], np.float64)
     _place_gap_km(np.ascontiguousarray(lat, np.float64), np.ascontiguousarray(lon, np.float64),
-                  places.lat.astype(np.float64), places.lon.astype(np.float64),
-                  places.radius_km.astype(np.float64), out)  # fmt: skip
+                  *_by_latitude(places), out)  # fmt: skip
+    return out
+
+
+def near_place(
+    lat: np.ndarray, lon: np.ndarray, places: Places | None, limit_km: float, strict: bool = False
+) -> np.ndarray:
+    """``place_gap_km(lat, lon, places) <= limit_km`` (``<`` if ``strict``), without the distance to every place:
+    it stops at the first place near enough, and looks only at places near enough in latitude."""
+    out = np.zeros(lat.shape[0], np.bool_)
+    if places is None or not len(places):
+        return out
+    _near_place(np.ascontiguousarray(lat, np.float64), np.ascontiguousarray(lon, np.float64),
+                *_by_latitude(places), float(limit_km), strict, out)  # fmt: skip
     return out

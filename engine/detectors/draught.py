@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_S, grow, place_gap_km
+from engine.detectors.common import KM_PER_NM, US_PER_S, NearPlaces, grow, place_gap_km
 from engine.geo.regions import Places, load_pack
 from engine.runner import Step
 
@@ -47,6 +47,7 @@ class DraughtDetector:
     def __init__(self, settings: DraughtSettings | None = None, places: Places | None = None) -> None:
         self.settings = settings or DraughtSettings()
         self.places = places if places is not None else load_pack(self.settings.pack).places.of_kind(*PORT_KINDS)
+        self.near_port = NearPlaces(self.places, self.settings.port_clear_km)
         self.draught = np.zeros((0, 2), np.float64)  # last reported draught (m), its time (s)
         self.fix = np.zeros((0, 4), np.float64)  # latest fix: lat, lon, t (s), gap to the nearest place (km)
         self.port_t = np.zeros(0, np.float64)  # latest fix within port_clear_km of a place (s)
@@ -60,7 +61,8 @@ class DraughtDetector:
         self.port_t = grow(self.port_t, size, -np.inf)
         self.before = grow(self.before, size, np.nan)
         fx, ids = step.fixes, step.identities
-        gap = place_gap_km(fx.lat, fx.lon, self.places)
+        # every fix: in port or not (port calls); the distance itself only where a change or the state needs it
+        in_port = self.near_port(fx.lat, fx.lon)
         fx_t = fx.t_us // US_PER_S
         ok = (ids.draught > 0) & np.isfinite(ids.draught)
         vid, t, d = ids.vid[ok], ids.t_us[ok] // US_PER_S, ids.draught[ok]
@@ -71,19 +73,20 @@ class DraughtDetector:
             prev_d[first], prev_t[first] = self.draught[vid[first], 0], self.draught[vid[first], 1]
             change = np.flatnonzero((np.abs(d - prev_d) >= s.min_change_m) & (t - prev_t <= s.window_s))
             if change.shape[0]:
-                self._hold(step, gap, fx_t, vid[change], t[change], d[change], prev_d[change], prev_t[change])
+                self._hold(step, in_port, fx_t, vid[change], t[change], d[change], prev_d[change], prev_t[change])
             last = np.concatenate((vid[1:] != vid[:-1], [True]))
             self.draught[vid[last]] = np.stack([d[last], t[last]], axis=1)
         if len(fx):
             vids, starts = fx.vessel_runs()
             end = starts[1:] - 1
-            self.fix[vids] = np.stack([fx.lat[end], fx.lon[end], fx_t[end], gap[end]], axis=1)
-            in_port = np.flatnonzero(gap <= s.port_clear_km)
-            np.maximum.at(self.port_t, fx.vid[in_port], fx_t[in_port].astype(np.float64))
+            gap = place_gap_km(fx.lat[end], fx.lon[end], self.places)
+            self.fix[vids] = np.stack([fx.lat[end], fx.lon[end], fx_t[end], gap], axis=1)
+            port_rows = np.flatnonzero(in_port)
+            np.maximum.at(self.port_t, fx.vid[port_rows], fx_t[port_rows].astype(np.float64))
         out.append(self._emit(step))
         return [f for f in out if f.height]
 
-    def _hold(self, step: Step, gap: np.ndarray, fx_t: np.ndarray, vid: np.ndarray, t: np.ndarray,
+    def _hold(self, step: Step, in_port_fix: np.ndarray, fx_t: np.ndarray, vid: np.ndarray, t: np.ndarray,
               d: np.ndarray, prev_d: np.ndarray, prev_t: np.ndarray) -> None:  # fmt: skip
         """Changes at sea wait ``hold_s``; a return to the value before (alternation) cancels them."""
         s, fx = self.settings, step.fixes
@@ -93,8 +96,9 @@ class DraughtDetector:
         lat = np.where(has, fx.lat[j] if len(fx) else np.nan, self.fix[vid, 0])
         lon = np.where(has, fx.lon[j] if len(fx) else np.nan, self.fix[vid, 1])
         when = np.where(has, fx_t[j] if len(fx) else np.nan, self.fix[vid, 2])
-        where_gap = np.where(has, gap[j] if len(fx) else np.nan, self.fix[vid, 3])
-        in_port = np.flatnonzero(gap <= s.port_clear_km)
+        gap_j = place_gap_km(fx.lat[j], fx.lon[j], self.places) if len(fx) else np.nan
+        where_gap = np.where(has, gap_j, self.fix[vid, 3])
+        in_port = np.flatnonzero(in_port_fix)
         k = _latest_before(fx.vid[in_port], fx_t[in_port], vid, t)
         port_t = np.where(k >= 0, fx_t[in_port][np.clip(k, 0, None)] if in_port.shape[0] else 0, self.port_t[vid])
         fresh = t - when <= s.max_fix_age_s

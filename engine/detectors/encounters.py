@@ -19,18 +19,21 @@ input was cut into batches. The meeting point is the mean of the pair's midpoint
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from engine.alerts import AlertRows
-from engine.detectors.common import US_PER_H, grow, place_gap_km
+from engine.detectors.common import US_PER_H, NearPlaces, grow, place_gap_km
 from engine.detectors.pairs import close_pairs
 from engine.geo.region_pack import Places
 from engine.geo.region_pack import haversine_km as great_circle_km
 from engine.runner import FINAL_WATERMARK, Step
 from engine.sun import is_night
+from feeds.jit import kernel
 
 US_PER_MIN = 60_000_000
 
@@ -63,11 +66,108 @@ class Meeting:
     qualified: bool = False
     dark: int = -1  # MMSI of a vessel that was dark throughout (its position is where it vanished)
     changed: bool = False
+    seq: int = 0  # order of creation among the open meetings (the order they end in, within a slice)
 
 
 def port_distance_km(places: Places | None, lat: float, lon: float) -> float:
     """Distance from a point to the edge of the nearest place, 0 inside one (inf when there are none)."""
     return float(max(0.0, place_gap_km(np.array([lat]), np.array([lon]), places)[0]))
+
+
+@kernel
+def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_vessels, vid, t, lat, lon, sog, ptr,
+                  run_end, last_t, last):  # fmt: skip
+    """Slices ``s0 .. s0 + count - 1`` over fixes sorted by (vid, t): vessel ``v``'s rows not yet walked are
+    ``ptr[v]:run_end[v]`` (``ptr`` advances). Updates each vessel's last fix (``last_t``, ``last``) and returns, per
+    slice (``at``), the vessels that stand somewhere at its end and their (lat, lon, speed): between two fixes at
+    most ``interp_us`` apart (the next one within ``ahead`` slices), interpolated; else the last fix, for
+    ``stale_us``. Also the vessels heard again after ``back_us`` of silence: (slice, vid, t, last t) and where they
+    were last (lat, lon)."""
+    ids = np.empty(count * n_vessels, np.int64)
+    pos = np.empty((count * n_vessels, 3))
+    at = np.zeros(count + 1, np.int64)
+    back = np.empty((t.shape[0], 4), np.int64)
+    back_f = np.empty((t.shape[0], 2))
+    m = 0
+    nb = 0
+    for k in range(count):
+        end = (s0 + k + 1) * slice_us
+        horizon = end + ahead * slice_us  # the next fix is looked for in the slices ahead, up to here
+        for v in range(n_vessels):
+            p = ptr[v]
+            if p < run_end[v] and t[p] < end:  # the vessel's fixes in this slice
+                if last_t[v] >= 0 and t[p] - last_t[v] >= back_us:
+                    back[nb, 0], back[nb, 1], back[nb, 2], back[nb, 3] = k, v, t[p], last_t[v]
+                    back_f[nb, 0], back_f[nb, 1] = last[v, 0], last[v, 1]
+                    nb += 1
+                while p < run_end[v] and t[p] < end:
+                    p += 1
+                last_t[v] = t[p - 1]
+                last[v, 0], last[v, 1], last[v, 2] = lat[p - 1], lon[p - 1], sog[p - 1]
+                ptr[v] = p
+            if last_t[v] < 0 or last_t[v] > end:
+                continue
+            if p < run_end[v] and t[p] < horizon and t[p] - last_t[v] <= interp_us:
+                w = (end - last_t[v]) / (t[p] - last_t[v])
+                pos[m, 0] = last[v, 0] + w * (lat[p] - last[v, 0])
+                dlon = (lon[p] - last[v, 1] + 180.0) % 360.0 - 180.0  # the short way across the antimeridian
+                pos[m, 1] = (last[v, 1] + w * dlon + 180.0) % 360.0 - 180.0
+                pos[m, 2] = last[v, 2]
+            elif last_t[v] >= end - stale_us:
+                pos[m, 0], pos[m, 1], pos[m, 2] = last[v, 0], last[v, 1], last[v, 2]
+            else:
+                continue
+            ids[m] = v
+            m += 1
+        at[k + 1] = m
+    return at, ids[:m], pos[:m], back[:nb], back_f[:nb]
+
+
+@kernel
+def _counting_sort(order, key, base, size):
+    """``order`` stably sorted by ``key[order] - base`` (values in ``0 .. size - 1``)."""
+    start = np.zeros(size + 1, np.int64)
+    for i in order:
+        start[key[i] - base + 1] += 1
+    for k in range(size):
+        start[k + 1] += start[k]
+    out = np.empty(order.shape[0], np.int64)
+    for i in order:
+        out[start[key[i] - base]] = i
+        start[key[i] - base] += 1
+    return out
+
+
+@kernel
+def _vessel_order(vid, t, n_vessels):
+    order = _counting_sort(np.arange(vid.shape[0]), vid, 0, n_vessels)
+    # each vessel's rows in time order, as the buffer holds them (old rows are older than new ones)
+    for k in range(1, order.shape[0]):
+        a, b = order[k - 1], order[k]
+        if vid[a] == vid[b] and t[b] < t[a]:
+            return order, False
+    return order, True
+
+
+def vessel_order(vid: np.ndarray, t: np.ndarray, n_vessels: int) -> np.ndarray:
+    """The order of rows by (vid, t), ties in their order: a counting sort, as the buffer comes nearly sorted (the
+    rows left from earlier steps by (vid, t), then this step's fixes by (vid, t), later ones); else lexsort."""
+    if vid.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    order, ok = _vessel_order(np.ascontiguousarray(vid, np.int64), np.ascontiguousarray(t, np.int64), n_vessels)
+    return order if ok else np.lexsort((t, vid))
+
+
+@kernel
+def _run_sums(run_r, run_e, init, lat, lon, km):
+    """Per run of rows ``run_r[k]:run_e[k]``: ``init[k]`` plus each row's (lat, lon, km), added in row order."""
+    out = init.copy()
+    for k in range(run_r.shape[0]):
+        for q in range(run_r[k], run_e[k]):
+            out[k, 0] += lat[q]
+            out[k, 1] += lon[q]
+            out[k, 2] += km[q]
+    return out
 
 
 class EncounterDetector:
@@ -78,6 +178,8 @@ class EncounterDetector:
     def __init__(self, places: Places | None = None, settings: EncounterSettings | None = None) -> None:
         self.settings = settings or EncounterSettings()
         self.places = None if places is None else places.of_kind("port", "terminal", "anchorage", "pilot")
+        # at sea: at least offshore_km from every place (closer than that is near port)
+        self.near_port = NearPlaces(self.places, self.settings.offshore_km, strict=True)
         self.slice_us = int(self.settings.slice_min * US_PER_MIN)
         self.stale_us = int(self.settings.stale_min * US_PER_MIN)
         self.interp_us = int(self.settings.interp_h * US_PER_H)
@@ -88,6 +190,7 @@ class EncounterDetector:
         self.last_t = np.zeros(0, np.int64)
         self.last = np.zeros((0, 3), np.float64)  # lat, lon, sog of each vessel's last fix
         self.meetings: dict[tuple[int, int], Meeting] = {}
+        self.next_seq = 0
         self.ended: list[tuple[tuple[int, int], Meeting]] = []  # meetings that ended with news not yet reported
         self.history: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # slow vessels a slice
 
@@ -99,7 +202,13 @@ class EncounterDetector:
         if len(f):
             ok = ~(np.isnan(f.lat) | np.isnan(f.lon))  # a report without a position places nobody
             new = {"vid": f.vid, "t": f.t_us, "lat": f.lat, "lon": f.lon, "sog": f.sog}
-            self.buffer = {k: np.concatenate([self.buffer[k], new[k][ok]]) for k in self.buffer}
+            if not ok.all():
+                new = {k: v[ok] for k, v in new.items()}
+            if len(self.buffer["t"]):  # the buffer is kept by (vid, t)
+                both = {k: np.concatenate([self.buffer[k], new[k]]) for k in self.buffer}
+                order = vessel_order(both["vid"], both["t"], n)
+                new = {k: v[order] for k, v in both.items()}
+            self.buffer = new
             first = int(f.t_us.min()) // self.slice_us
             self.next_slice = first if self.next_slice is None else min(self.next_slice, first)
         if self.next_slice is None or not len(self.buffer["t"]):
@@ -110,68 +219,71 @@ class EncounterDetector:
             # slices that end, with the time looked ahead for interpolation, before the watermark
             end_slice = (step.watermark_us - self.interp_us) // self.slice_us
         mmsi = step.fleet.mmsi
-        slices = self.buffer["t"] // self.slice_us
-        order = np.lexsort((self.buffer["t"], self.buffer["vid"], slices))
-        b = {k: v[order] for k, v in self.buffer.items()}
-        sl = slices[order]
-        bounds = np.searchsorted(sl, np.arange(self.next_slice, end_slice + self.ahead + 1))
-        for k, s in enumerate(range(self.next_slice, end_slice)):
-            rows = {key: v[bounds[k] : bounds[k + 1]] for key, v in b.items()}
-            ahead = {key: v[bounds[k + 1] : bounds[k + 1 + self.ahead]] for key, v in b.items()}
-            self._slice(s, rows, ahead, mmsi)
-        keep = sl >= end_slice
+        b = {k: np.ascontiguousarray(v) for k, v in self.buffer.items()}
+        runs = np.searchsorted(b["vid"], np.arange(n + 1))  # vessel v's rows: runs[v]:runs[v + 1]
+        ptr, run_end = runs[:-1].copy(), runs[1:].copy()
+        # the slices in chunks, so the aligned positions of a chunk stay a few million rows however large the fleet
+        chunk = max(1, 1_000_000 // max(1, n))
+        for c0 in range(0, max(0, end_slice - self.next_slice), chunk):
+            c1 = min(c0 + chunk, end_slice - self.next_slice)
+            self._slices(self.next_slice + c0, b, ptr, run_end, c1 - c0, mmsi)
+        # what is left of each vessel's rows: those of the slices not yet walked (ptr on)
+        left = run_end - ptr
+        keep = np.repeat(ptr - np.cumsum(left) + left, left) + np.arange(int(left.sum()))
         self.buffer = {k: v[keep] for k, v in b.items()}
         self.next_slice = max(self.next_slice, end_slice)
         if step.watermark_us == FINAL_WATERMARK:
             self.next_slice = end_slice
         return self._emit()
 
-    def _slice(self, s: int, rows: dict[str, np.ndarray], ahead: dict[str, np.ndarray], mmsi: np.ndarray) -> None:
-        """Advance to the end of slice ``s``: update the vessels' last fixes, align them at the slice's end (carried
-        forward, or interpolated towards the next fix in ``ahead``), pair them, grow the meetings."""
+    def _slices(self, s0: int, b: dict[str, np.ndarray], ptr: np.ndarray, run_end: np.ndarray, count: int,
+                mmsi: np.ndarray) -> None:  # fmt: skip
+        """Advance through ``count`` slices from ``s0``: the vessels' last fixes and their positions at each slice's
+        end in one compiled pass, then the pairs of every slice in one grid-hash call; then, slice by slice, the
+        vessels that reappear after a silence, the meetings that grow and those that end."""
         st = self.settings
-        if len(rows["vid"]):
-            last_of_vessel = np.flatnonzero(np.append(np.diff(rows["vid"]) != 0, True))
-            v = rows["vid"][last_of_vessel]
-            idx = last_of_vessel
-            first = np.flatnonzero(np.insert(np.diff(rows["vid"]) != 0, 0, True))
-            back = (self.last_t[rows["vid"][first]] >= 0) & (
-                rows["t"][first] - self.last_t[rows["vid"][first]] >= st.min_h * US_PER_H
-            )
-            for r in first[back].tolist():
-                self._dark_partner(int(rows["vid"][r]), int(rows["t"][r]), mmsi)
-            self.last_t[v] = rows["t"][idx]
-            self.last[v] = np.stack([rows["lat"][idx], rows["lon"][idx], rows["sog"][idx]], axis=1)
-        slice_end = (s + 1) * self.slice_us
-        active, pos = self._aligned(slice_end, ahead)
+        at, ids, pos, back, back_f = _align_slices(
+            s0, count, self.slice_us, self.stale_us, self.interp_us, math.ceil(st.min_h * US_PER_H), self.ahead,
+            mmsi.shape[0], b["vid"], b["t"], b["lat"], b["lon"], b["sog"], ptr, run_end, self.last_t, self.last,
+        )  # fmt: skip
+        group = np.repeat(np.arange(count), np.diff(at))
+        # vessels close together near a port or anchorage are normal traffic, not a meeting at sea: only vessels at
+        # sea are paired (anchorages hold most close pairs)
+        at_sea = np.flatnonzero(~self.near_port(pos[:, 0], pos[:, 1]) & ~np.isnan(pos[:, 0]) & ~np.isnan(pos[:, 1]))
+        i, j, km = close_pairs(pos[at_sea, 0], pos[at_sea, 1], st.max_km, group[at_sea])
+        i, j = at_sea[i], at_sea[j]
+        back_ptr = np.searchsorted(back[:, 0], np.arange(count + 1))
         slow = ~(pos[:, 2] >= st.max_kn)  # NaN speed kept: it may be slow
-        self.history.append((s, active[slow], pos[slow, 0], pos[slow, 1], pos[slow, 2]))
-        keep_from = s - int(st.dark_window_h * US_PER_H) // self.slice_us
-        while self.history and self.history[0][0] < keep_from:
-            self.history.pop(0)
-        if active.shape[0] >= 2:
-            i, j, km = close_pairs(pos[:, 0], pos[:, 1], st.max_km)
-            # vessels close together near a port or anchorage are normal traffic, not a meeting at sea: drop those
-            # pairs before any per-pair work (anchorages hold most close pairs)
-            at_sea = place_gap_km(pos[:, 0], pos[:, 1], self.places) >= st.offshore_km
-            keep = at_sea[i] & at_sea[j]
-            i, j, km = i[keep], j[keep], km[keep]
-            for a, c, d in zip(i.tolist(), j.tolist(), km.tolist(), strict=True):
-                self._meet(s, slice_end, (int(active[a]), pos[a]), (int(active[c]), pos[c]), d, mmsi)
-        for key in [k for k, m in self.meetings.items() if s - m.last_slice > st.max_missed]:
-            ended = self.meetings.pop(key)
-            if ended.changed:
-                self.ended.append((key, ended))
+        slow_rows = np.flatnonzero(slow)
+        slow_ptr = np.searchsorted(slow_rows, at)
+        h_ids, h_pos = ids[slow_rows], pos[slow_rows]
+        window = int(st.dark_window_h * US_PER_H) // self.slice_us
+        events: list[tuple[int, int, int, tuple[int, int], Meeting]] = []  # ended meetings: slice, phase, order
+        for k in range(count):
+            s = s0 + k
+            for r in range(back_ptr[k], back_ptr[k + 1]):  # vessels heard again after a silence of min_h
+                found = self._dark_partner(int(back[r, 1]), int(back[r, 2]), int(back[r, 3]), float(back_f[r, 0]),
+                                           float(back_f[r, 1]), mmsi)  # fmt: skip
+                events.extend((s, 0, len(events), key, m) for key, m in found)
+            lo, hi = slow_ptr[k], slow_ptr[k + 1]
+            self.history.append((s, h_ids[lo:hi], h_pos[lo:hi, 0], h_pos[lo:hi, 1], h_pos[lo:hi, 2]))
+            while self.history and self.history[0][0] < s - window:
+                self.history.pop(0)
+        self._grow_meetings(s0, count, group[i], ids[i], ids[j], pos[i], pos[j], km, mmsi, events)
+        # in slice order: at each slice the dark partners first, then the meetings that ended, in the order they began
+        events.sort(key=lambda e: (e[0], e[1], e[2] if e[1] == 0 else e[4].seq))
+        self.ended.extend((key, m) for _, _, _, key, m in events)
 
-    def _dark_partner(self, b: int, t1: int, mmsi: np.ndarray) -> None:
-        """Vessel ``b`` reappears after a silence of ``min_h``. A vessel that was within ``max_km`` of where ``b``
-        vanished (then, or within ``max_missed`` slices) and stayed slow for ``min_h`` while ``b`` was dark met it
-        there: a transfer with one side dark, which position pairing cannot see."""
+    def _dark_partner(self, b: int, t1: int, t0: int, lat0: float, lon0: float,
+                      mmsi: np.ndarray) -> list[tuple[tuple[int, int], Meeting]]:  # fmt: skip
+        """Vessel ``b`` reappears at ``t1`` after a silence of ``min_h`` since its fix at ``t0`` (``lat0``,
+        ``lon0``). A vessel that was within ``max_km`` of where ``b`` vanished (then, or within ``max_missed``
+        slices) and stayed slow for ``min_h`` while ``b`` was dark met it there: a transfer with one side dark,
+        which position pairing cannot see."""
         st = self.settings
-        t0 = int(self.last_t[b])
-        lat0, lon0 = float(self.last[b, 0]), float(self.last[b, 1])
+        found: list[tuple[tuple[int, int], Meeting]] = []
         if np.isnan(lat0) or np.isnan(lon0):
-            return
+            return found
         s0, s1 = t0 // self.slice_us, t1 // self.slice_us
         slices = [h for h in self.history if s0 <= h[0] < s1]
         near: set[int] = set()
@@ -201,47 +313,111 @@ class EncounterDetector:
             m.km_sum = float(great_circle_km(seen[0][1], seen[0][2], lat0, lon0)) * m.slices
             if self._slow(m) and self._offshore(m) >= st.offshore_km:
                 m.qualified = True
-                self.ended.append((key, m))
+                found.append((key, m))
+        return found
 
-    def _aligned(self, t: int, ahead: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """The vessels that stand somewhere at time ``t`` and their (lat, lon, speed): between two fixes at most
-        ``interp_h`` apart, interpolated; else the last fix, for ``stale_min``."""
-        known = (self.last_t >= 0) & (self.last_t <= t)
-        carried = known & (self.last_t >= t - self.stale_us)
-        nv, first = np.unique(ahead["vid"], return_index=True)
-        prev_t = self.last_t[nv]
-        ok = known[nv] & (ahead["t"][first] - prev_t <= self.interp_us)
-        nv, first, prev_t = nv[ok], first[ok], prev_t[ok]
-        ids = np.union1d(np.flatnonzero(carried), nv)
-        pos = self.last[ids].copy()
-        w = (t - prev_t) / (ahead["t"][first] - prev_t)
-        prev = self.last[nv]
-        dlon = (ahead["lon"][first] - prev[:, 1] + 180.0) % 360.0 - 180.0  # the short way across the antimeridian
-        k = np.searchsorted(ids, nv)
-        pos[k, 0] = prev[:, 0] + w * (ahead["lat"][first] - prev[:, 0])
-        pos[k, 1] = (prev[:, 1] + w * dlon + 180.0) % 360.0 - 180.0
-        return ids, pos
+    def _grow_meetings(self, s0: int, count: int, pair_k: np.ndarray, va: np.ndarray, vc: np.ndarray,
+                       pos_a: np.ndarray, pos_c: np.ndarray, km: np.ndarray, mmsi: np.ndarray,
+                       events: list[tuple[int, int, int, tuple[int, int], Meeting]]) -> None:  # fmt: skip
+        """The pairs of slices ``s0 .. s0 + count - 1`` (slice index ``pair_k``, vessels ``va``, ``vc`` at ``pos_a``,
+        ``pos_c``: lat, lon, speed; ``km`` apart), in slice order, grow the meetings: pair by pair (a meeting goes
+        on while its pair meets again within ``max_missed`` slices), a run of slices at a time. Meetings that end
+        (changed since last reported) go to ``events``; the open ones stay in ``self.meetings``, in the order they
+        began."""
+        gap = self.settings.max_missed + 1
+        last_s = s0 + count - 1
+        ma, mc = mmsi[va], mmsi[vc]
+        swap = mc < ma  # a meeting's key is (lower MMSI, higher MMSI); its speeds_a are the lower one's
+        lo_m, hi_m = np.where(swap, mc, ma), np.where(swap, ma, mc)
+        kn_a, kn_c = np.where(swap, pos_c[:, 2], pos_a[:, 2]), np.where(swap, pos_a[:, 2], pos_c[:, 2])
+        new: list[tuple[int, Meeting]] = []  # meetings begun here, by the pair that began them
+        still: dict[tuple[int, int], Meeting] = {}
+        n = lo_m.shape[0]
+        if n:
+            order = np.lexsort((np.arange(n), hi_m, lo_m))  # by key, then slice
+            lo_s, hi_s = lo_m[order], hi_m[order]
+            cut = np.flatnonzero((lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])) + 1
+            bounds = np.concatenate(([0], cut, [n])).tolist()
+            cols = {"s": s0 + pair_k[order], "lat": ((pos_a[:, 0] + pos_c[:, 0]) / 2)[order],
+                    "lon": ((pos_a[:, 1] + pos_c[:, 1]) / 2)[order], "km": km[order], "a": kn_a[order],
+                    "c": kn_c[order]}  # fmt: skip
+            rows = {name: col.tolist() for name, col in cols.items()}
+            order_l, lo_l, hi_l, s_l = order.tolist(), lo_s.tolist(), hi_s.tolist(), rows["s"]
+            min_us = self.settings.min_h * US_PER_H
+            runs: list[tuple[int, int, tuple[int, int], Meeting, bool]] = []  # rows r:e of one meeting; ends after
+            for g in range(len(bounds) - 1):
+                r, end = bounds[g], bounds[g + 1]
+                key = (lo_l[r], hi_l[r])
+                m: Meeting | None = self.meetings.pop(key, None)
+                if m is not None and s_l[r] - m.last_slice > gap:  # it ended before these slices
+                    self._ended(key, m, m.last_slice + gap, events)
+                    m = None
+                while r < end:
+                    e = r + 1
+                    while e < end and s_l[e] - s_l[e - 1] <= gap:
+                        e += 1
+                    ends = e < end or last_s - s_l[e - 1] >= gap
+                    if m is None:
+                        if ends and (s_l[e - 1] - s_l[r]) * self.slice_us < min_us:
+                            r = e  # a new meeting that ends before it could qualify: no news, nothing to keep
+                            continue
+                        t = (s_l[r] + 1) * self.slice_us
+                        m = Meeting(start_us=t, end_us=t, last_slice=s_l[r])
+                        new.append((order_l[r], m))
+                    runs.append((r, e, key, m, ends))
+                    if ends:
+                        m = None
+                    r = e
+                if m is not None:
+                    still[key] = m
+            # the sums of each run in one compiled pass (added one by one, as the meeting would), then run by run
+            init = np.array([(m.lat_sum, m.lon_sum, m.km_sum) for _, _, _, m, _ in runs], np.float64).reshape(-1, 3)
+            sums = _run_sums(np.array([run[0] for run in runs], np.int64), np.array([run[1] for run in runs], np.int64),
+                             init, cols["lat"], cols["lon"], cols["km"])  # fmt: skip
+            for (r, e, key, m, ends), (lat_sum, lon_sum, km_sum) in zip(runs, sums.tolist(), strict=True):
+                t_last = (s_l[e - 1] + 1) * self.slice_us
+                if m.qualified or max(m.end_us, t_last) - m.start_us < min_us:  # no qualification to decide
+                    m.changed = m.changed or m.qualified
+                    m.end_us, m.last_slice, m.slices = max(m.end_us, t_last), s_l[e - 1], m.slices + e - r
+                    m.lat_sum, m.lon_sum, m.km_sum = lat_sum, lon_sum, km_sum
+                    m.speeds_a.extend(rows["a"][r:e])
+                    m.speeds_b.extend(rows["c"][r:e])
+                else:
+                    self._update(m, rows, r, e)
+                if ends:
+                    self._ended(key, m, m.last_slice + gap, events)
+        for key, m in list(self.meetings.items()):  # open meetings not met in these slices
+            if last_s - m.last_slice >= gap:
+                del self.meetings[key]
+                self._ended(key, m, max(m.last_slice + gap, s0), events)
+        for _, m in sorted(new, key=lambda pm: pm[0]):  # in the order the pairs began them
+            m.seq = self.next_seq
+            self.next_seq += 1
+        self.meetings = dict(sorted({**self.meetings, **still}.items(), key=lambda km_: km_[1].seq))
 
-    def _meet(self, s: int, t: int, va: tuple[int, np.ndarray], vc: tuple[int, np.ndarray], km: float,
-              mmsi: np.ndarray) -> None:  # fmt: skip
+    @staticmethod
+    def _ended(key: tuple[int, int], m: Meeting, s: int, events: list[tuple[int, int, int, tuple[int, int], Meeting]]
+               ) -> None:  # fmt: skip
+        if m.changed:
+            events.append((s, 1, 0, key, m))
+
+    def _update(self, m: Meeting, rows: dict[str, list[Any]], r: int, e: int) -> None:
+        """Meeting ``m`` goes on in the slices of rows ``r:e``, one by one: its sums and speeds grow; it qualifies at
+        the first slice where it has lasted ``min_h``, slow and at sea (then, or if it already had, it has news)."""
         st = self.settings
-        (a, pa), (c, pc) = va, vc
-        if mmsi[c] < mmsi[a]:
-            (a, pa), (c, pc) = (c, pc), (a, pa)
-        key = (int(mmsi[a]), int(mmsi[c]))
-        m = self.meetings.get(key)
-        if m is None:
-            m = self.meetings[key] = Meeting(start_us=t, end_us=t, last_slice=s)
-        m.end_us, m.last_slice, m.slices = max(m.end_us, t), s, m.slices + 1
-        m.lat_sum += (pa[0] + pc[0]) / 2
-        m.lon_sum += (pa[1] + pc[1]) / 2
-        m.km_sum += km
-        m.speeds_a.append(float(pa[2]))
-        m.speeds_b.append(float(pc[2]))
-        if m.qualified:
-            m.changed = True
-        elif (m.end_us - m.start_us) >= st.min_h * US_PER_H and self._slow(m) and self._offshore(m) >= st.offshore_km:
-            m.qualified = m.changed = True
+        min_us = st.min_h * US_PER_H
+        s_, lat, lon, km, kn_a, kn_c = rows["s"], rows["lat"], rows["lon"], rows["km"], rows["a"], rows["c"]
+        for q in range(r, e):
+            m.end_us, m.last_slice, m.slices = max(m.end_us, (s_[q] + 1) * self.slice_us), s_[q], m.slices + 1
+            m.lat_sum += lat[q]
+            m.lon_sum += lon[q]
+            m.km_sum += km[q]
+            m.speeds_a.append(kn_a[q])
+            m.speeds_b.append(kn_c[q])
+            if m.qualified:
+                m.changed = True
+            elif m.end_us - m.start_us >= min_us and self._slow(m) and self._offshore(m) >= st.offshore_km:
+                m.qualified = m.changed = True
 
     def _slow(self, m: Meeting) -> bool:
         speeds = [np.nanmedian(x) if not np.all(np.isnan(x)) else np.nan for x in (m.speeds_a, m.speeds_b)]
@@ -318,6 +494,8 @@ class EncounterDetector:
         nxt = int(arrays["next_slice"][0])
         self.next_slice = None if nxt < 0 else nxt
         self.buffer = {k: arrays[f"buffer_{k}"] for k in ("vid", "t", "lat", "lon", "sog")}
+        order = np.lexsort((self.buffer["t"], self.buffer["vid"]))  # by (vid, t), as kept (older snapshots: by slice)
+        self.buffer = {k: v[order] for k, v in self.buffer.items()}
         self.last_t, self.last = arrays["last_t"], arrays["last"]
         self.meetings, self.ended = {}, []
         speeds = arrays["meeting_speeds"].tolist()
@@ -334,6 +512,8 @@ class EncounterDetector:
                 self.ended.append(((a, c), m))
             else:
                 self.meetings[(a, c)] = m
+                m.seq = len(self.meetings)
+        self.next_seq = len(self.meetings) + 1
         ends = np.cumsum(arrays["history_sizes"])
         self.history = []
         for s, e, n in zip(

@@ -74,6 +74,38 @@ def gap_candidates(vid, t_us, lat, lon, last_t, last_lat, last_lon, min_gap_us):
     return rows[:k], t0[:k], la0[:k], lo0[:k]
 
 
+@kernel
+def _coverage_rows(vid, t_us, lat, lon, b, cell_deg, n_lon, bucket_us):
+    n = vid.shape[0]
+    cell = np.empty(n, np.int64)
+    bucket = np.empty(n, np.int64)
+    out_vid = np.empty(n, np.int64)
+    out_b = np.empty(n, np.bool_)
+    m = 0
+    for i in range(n):
+        if np.isnan(lat[i]) or np.isnan(lon[i]):
+            continue
+        ci = np.int64(np.floor((lat[i] + 90.0) / cell_deg))
+        x = lon[i] - 360.0 * np.floor((lon[i] + 180.0) / 360.0)
+        cj = np.int64(np.floor((x + 180.0) / cell_deg)) % n_lon
+        c, k = ci * n_lon + cj, t_us[i] // bucket_us
+        # a vessel's fixes come in time order: most repeat the row before (same cell and bucket)
+        if m and cell[m - 1] == c and bucket[m - 1] == k and out_vid[m - 1] == vid[i] and out_b[m - 1] == b[i]:
+            continue
+        cell[m], bucket[m], out_vid[m], out_b[m] = c, k, vid[i], b[i]
+        m += 1
+    return cell[:m], bucket[:m], out_vid[:m], out_b[:m]
+
+
+def coverage_rows(vid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, b: np.ndarray,
+                  cell_deg: float, n_lon: int, bucket_us: int) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """(cell, bucket, vid, class B) of the fixes with a position, as :meth:`CoverageGrid.cell` places them; a row
+    equal to the one before is left out (the grid keeps distinct rows only)."""
+    return _coverage_rows(np.ascontiguousarray(vid, np.int64), np.ascontiguousarray(t_us, np.int64),
+                          np.ascontiguousarray(lat, np.float64), np.ascontiguousarray(lon, np.float64),
+                          np.ascontiguousarray(b, np.bool_), float(cell_deg), int(n_lon), int(bucket_us))  # fmt: skip
+
+
 class CoverageGrid:
     """Distinct vessels heard per (cell, time bucket), from the fixes; a bucket is final once the watermark passed."""
 
@@ -92,11 +124,8 @@ class CoverageGrid:
         return ci, cj
 
     def add(self, vid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, b: np.ndarray) -> None:
-        ok = ~(np.isnan(lat) | np.isnan(lon))
-        ci, cj = self.cell(lat[ok], lon[ok])
-        new = pl.DataFrame(
-            {"cell": ci * self.n_lon + cj, "bucket": t_us[ok] // self.bucket_us, "vid": vid[ok], "b": b[ok]}
-        )
+        cell, bucket, v, bb = coverage_rows(vid, t_us, lat, lon, b, self.cell_deg, self.n_lon, self.bucket_us)
+        new = pl.DataFrame({"cell": cell, "bucket": bucket, "vid": v, "b": bb})
         self._open = pl.concat([self._open, new]).unique()
 
     def close(self, watermark_us: int, keep_from_us: int) -> None:
@@ -118,13 +147,15 @@ class CoverageGrid:
         Class B transmits with less power and is heard over a shorter range, so for a class B vessel only class B
         neighbours show that reception was good.
         """
-        ci, cj = self.cell(np.array([lat]), np.array([lon]))
-        total = 0
-        for di in (-1, 0, 1):
-            for dj in (-1, 0, 1):
-                n = self.counts.get(((ci[0] + di) * self.n_lon + (cj[0] + dj) % self.n_lon, bucket), (0, 0))
-                total += n[1] if class_b else n[0]
-        return total
+        return self.heard_over(lat, lon, [bucket], class_b)[0]
+
+    def heard_over(self, lat: float, lon: float, buckets: list[int], class_b: bool) -> list[int]:
+        """:meth:`heard` in each of ``buckets`` (the point's cells found once)."""
+        ci, cj = (int(x[0]) for x in self.cell(np.array([lat]), np.array([lon])))
+        keys = [(ci + di) * self.n_lon + (cj + dj) % self.n_lon for di in (-1, 0, 1) for dj in (-1, 0, 1)]
+        k = 1 if class_b else 0
+        counts = self.counts
+        return [sum(counts.get((key, bucket), (0, 0))[k] for key in keys) for bucket in buckets]
 
 
 class GapDetector:
@@ -200,9 +231,9 @@ class GapDetector:
         last = t1 // self.bucket_us - 1
         if last < first:
             return None
-        heard = [
-            min(self.grid.heard(lat0, lon0, k, b), self.grid.heard(lat1, lon1, k, b)) for k in range(first, last + 1)
-        ]
+        buckets = list(range(first, last + 1))
+        at0, at1 = self.grid.heard_over(lat0, lon0, buckets, b), self.grid.heard_over(lat1, lon1, buckets, b)
+        heard = [min(h0, h1) for h0, h1 in zip(at0, at1, strict=True)]
         good = sum(h >= s.good_vessels for h in heard) / len(heard)
         typical = float(np.median(heard))
         if good < s.good_fraction or typical <= 0:

@@ -36,10 +36,46 @@ class HandoverSettings:
     score: float = 65.0
 
 
+MAX_FLOAT = float(np.finfo(np.float64).max)
+
+
 @kernel
-def _distances(lat, lon, lat0, lon0, out):
-    for i in range(lat.shape[0]):
-        out[i] = haversine_km(lat[i], lon[i], lat0, lon0)
+def _candidates(last, sog, cog, first_t, ship, vids, starts, latest, fx_lat, fx_lon, fx_sog, fx_cog, t_s, v, t1, lat1,
+                lon1, cog1, min_seen_s, max_silence_s, max_km, max_turn):  # fmt: skip
+    """The vessels that may have become ``v`` (first heard at ``t1``, ``lat1``, ``lon1`` on course ``cog1``): on the
+    air ``min_seen_s`` before, silent since their latest fix at most ``max_silence_s`` before, within ``max_km`` plus
+    what their last speed (+20 %) covers in the silence, on a course at most ``max_turn`` apart (an unknown course
+    never rejects). Their latest fix: the step's row ``latest[k]`` of vessel ``vids[k]`` when it is the vessel's
+    (``>= starts[k]``), else the carried ``last`` (lat, lon, t), ``sog``, ``cog``. Returns (vessel, its t, km)."""
+    lat, lon, tl = last[:, 0].copy(), last[:, 1].copy(), last[:, 2].copy()
+    sg, cg = sog.copy(), cog.copy()
+    for k in range(vids.shape[0]):
+        j = latest[k]
+        if j >= starts[k] and j >= 0:
+            u = vids[k]
+            lat[u], lon[u], tl[u], sg[u], cg[u] = fx_lat[j], fx_lon[j], t_s[j], fx_sog[j], fx_cog[j]
+    n = first_t.shape[0]
+    out_v = np.empty(n, np.int64)
+    out_t = np.empty(n)
+    out_d = np.empty(n)
+    m = 0
+    for u in range(n):
+        if u == v or not (first_t[u] > 0 and first_t[u] / US_PER_S <= t1 - min_seen_s and ship[u]):
+            continue
+        if not (tl[u] >= t1 - max_silence_s and tl[u] <= t1):
+            continue
+        d = haversine_km(lat[u], lon[u], lat1, lon1)
+        kn = sg[u]
+        if np.isnan(kn):
+            kn = 0.0
+        elif np.isinf(kn):  # as np.nan_to_num
+            kn = MAX_FLOAT if kn > 0 else -MAX_FLOAT
+        reach = max_km + 1.2 * kn * KM_PER_NM * (t1 - tl[u]) / 3600
+        turn = abs((cg[u] - cog1 + 180.0) % 360.0 - 180.0)  # NaN (unknown course) never rejects
+        if d <= reach and not turn > max_turn:
+            out_v[m], out_t[m], out_d[m] = u, tl[u], d
+            m += 1
+    return out_v[:m], out_t[:m], out_d[:m]
 
 
 def _ship(mmsi: np.ndarray) -> np.ndarray:
@@ -51,6 +87,29 @@ def _ship(mmsi: np.ndarray) -> np.ndarray:
 def _key(vid: np.ndarray, t_s: np.ndarray) -> np.ndarray:
     """A sort key for (vessel, time in s) as one float: exact for vessel ids below ~900 000."""
     return vid.astype(np.float64) * 1e10 + t_s
+
+
+@kernel
+def _latest_rows(vid_key, t_s, starts, q_t):
+    n_q, n_v = q_t.shape[0], starts.shape[0] - 1
+    order = np.argsort(q_t, kind="mergesort")
+    out = np.empty((n_q, n_v), np.int64)
+    for k in range(n_v):
+        p = starts[k] - 1
+        for q in order:  # queries in time order: the vessel's rows are walked once
+            key = vid_key[k] + q_t[q]
+            while p + 1 < starts[k + 1] and vid_key[k] + t_s[p + 1] <= key:
+                p += 1
+            out[q, k] = p
+    return out
+
+
+def latest_rows(vids: np.ndarray, t_s: np.ndarray, starts: np.ndarray, q_t: np.ndarray) -> np.ndarray:
+    """``out[q, k]``: the last row of vessel ``vids[k]`` (rows ``starts[k]:starts[k + 1]``, by time) at or before
+    time ``q_t[q]`` as :func:`_key` orders them (searchsorted on the keys, side right), ``starts[k] - 1`` if none."""
+    vid_key = vids.astype(np.float64) * 1e10
+    return _latest_rows(vid_key, np.ascontiguousarray(t_s, np.float64), np.ascontiguousarray(starts, np.int64),
+                        np.ascontiguousarray(q_t, np.float64))  # fmt: skip
 
 
 class HandoverDetector:
@@ -85,16 +144,23 @@ class HandoverDetector:
         ship = np.zeros(self.first_t.shape[0], np.bool_)
         ship[:size] = _ship(step.fleet.mmsi)
         found = []
-        for v, i in zip(vids[new & late].tolist(), firsts[new & late].tolist(), strict=True):  # once per new vessel
-            found.extend(self._match(fx, t_s, vids, starts, ship, int(v), int(i)))
+        fx_key = _key(fx.vid, t_s)
+        match_v, match_i = vids[new & late], firsts[new & late]
+        # every vessel's latest fix in the step at each new vessel's first: one sweep per vessel, in chunks
+        chunk = max(1, 4_000_000 // max(1, vids.shape[0]))
+        for c in range(0, match_v.shape[0], chunk):
+            latest = latest_rows(vids, t_s, starts, t_s[match_i[c : c + chunk]])
+            for k, (v, i) in enumerate(zip(match_v[c : c + chunk].tolist(), match_i[c : c + chunk].tolist(),
+                                           strict=True)):  # fmt: skip
+                found.extend(self._match(fx, t_s, latest[k], vids, starts, ship, int(v), int(i)))
         if found:
             self.pending = np.concatenate([self.pending, np.array(found, np.float64)])
         # an old MMSI heard again within confirm_s after the new one appeared was not replaced
         if self.pending.shape[0] and len(fx):
             old, t1 = self.pending[:, 0].astype(np.int64), self.pending[:, 2]
-            k = np.searchsorted(_key(fx.vid, t_s), _key(old, t1), side="right")  # its first fix after t1
-            kk = np.clip(k, 0, len(fx) - 1)
-            again = (k < len(fx)) & (fx.vid[kk] == old) & (t_s[kk] <= t1 + s.confirm_s)
+            nxt = np.searchsorted(fx_key, _key(old, t1), side="right")  # its first fix after t1
+            kk = np.clip(nxt, 0, len(fx) - 1)
+            again = (nxt < len(fx)) & (fx.vid[kk] == old) & (t_s[kk] <= t1 + s.confirm_s)
             self.pending = self.pending[~again]
         if len(fx):
             end = starts[1:] - 1
@@ -114,7 +180,15 @@ class HandoverDetector:
         return [self._alerts(step, ready[first])]
 
     def _match(
-        self, fx: Fixes, t_s: np.ndarray, vids: np.ndarray, starts: np.ndarray, ship: np.ndarray, v: int, i: int
+        self,
+        fx: Fixes,
+        t_s: np.ndarray,
+        latest: np.ndarray,
+        vids: np.ndarray,
+        starts: np.ndarray,
+        ship: np.ndarray,
+        v: int,
+        i: int,
     ) -> list[tuple[float, ...]]:
         """The vessel that went silent where ``v`` first appears (row ``i``), if any."""
         s = self.settings
@@ -123,29 +197,13 @@ class HandoverDetector:
             return []
         if place_gap_km(np.array([lat1]), np.array([lon1]), self.places)[0] <= s.port_clear_km:
             return []
-        # every vessel's latest fix at or before t1: this step's, else the carried one
-        lat, lon, tl = (self.last[:, k].copy() for k in range(3))
-        sog, cog = self.sog.copy(), self.cog.copy()
-        j = np.searchsorted(_key(fx.vid, t_s), _key(vids, np.full(vids.shape[0], t1)), side="right") - 1
-        ok = (j >= starts[:-1]) & (j >= 0)
-        jj = j[ok]
-        lat[vids[ok]], lon[vids[ok]], tl[vids[ok]], sog[vids[ok]] = fx.lat[jj], fx.lon[jj], t_s[jj], fx.sog[jj]
-        cog[vids[ok]] = fx.cog[jj]
-        seen = (self.first_t > 0) & (self.first_t / US_PER_S <= t1 - s.min_seen_s)
-        seen &= ship
-        cand = np.flatnonzero(seen & (tl >= t1 - s.max_silence_s) & (tl <= t1))
-        cand = cand[cand != v]
-        if not cand.shape[0]:
-            return []
-        d = np.empty(cand.shape[0])
-        _distances(lat[cand], lon[cand], lat1, lon1, d)
-        reach = s.max_km + 1.2 * np.nan_to_num(sog[cand]) * KM_PER_NM * (t1 - tl[cand]) / 3600
-        turn = np.abs((cog[cand] - fx.cog[i] + 180.0) % 360.0 - 180.0)  # NaN (unknown course) never rejects
-        near = np.flatnonzero(
-            (d <= reach) & ~(turn > s.max_turn_deg)
-        )  # every one is held: the one that stays silent is the vessel
-        return [(float(cand[k]), float(v), float(t1), float(tl[cand[k]]), float(lat1), float(lon1), float(d[k]))
-                for k in near.tolist()]  # fmt: skip
+        # every vessel's latest fix at or before t1 (this step's, else the carried one) near enough, on a course
+        # the new MMSI could continue
+        cand, tl, d = _candidates(self.last, self.sog, self.cog, self.first_t, ship, vids, starts, latest, fx.lat,
+                                  fx.lon, fx.sog, fx.cog, t_s, v, t1, lat1, lon1, fx.cog[i], s.min_seen_s,
+                                  s.max_silence_s, s.max_km, s.max_turn_deg)  # fmt: skip
+        return [(float(c), float(v), float(t1), float(t0), float(lat1), float(lon1), float(km))
+                for c, t0, km in zip(cand.tolist(), tl.tolist(), d.tolist(), strict=True)]  # fmt: skip
 
     def _alerts(self, step: Step, rows: np.ndarray) -> pl.DataFrame:
         old, new = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)

@@ -12,13 +12,12 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_H, grow, haversine_km
+from engine.detectors.common import KM_PER_NM, US_PER_H, NearPlaces, grow, haversine_km
 from engine.detectors.episodes import HEAVY_TYPES, WORKING_TYPES, fmt_h, latest_per_episode, ship_type_at
 from engine.detectors.track import NO_SEG, SegmentSettings, Tracker
 from engine.fixes import NO_TIME
 from engine.geo.land import LandIndex
 from engine.geo.region_pack import Places
-from engine.geo.region_pack import haversine_km as hv
 from engine.runner import Step
 from feeds.jit import kernel
 
@@ -143,7 +142,7 @@ class Spoofing:
         self.ep_f = grow(self.ep_f, size, np.nan)
         self.ship_type = grow(self.ship_type, size, -1)
         self.circ = grow(self.circ, size, np.nan)
-        feats = self.tracker.update(fixes, size)
+        feats = self.tracker.update(fixes, size, features=False)  # segments and jumps are all it judges
         types = ship_type_at(fixes, step.identities, self.ship_type)
         n = len(fixes)
         start, out_f = np.empty(n, np.int64), np.empty((n, 6))
@@ -261,6 +260,7 @@ class Loitering:
         self.settings = settings or LoiteringSettings()
         self.land = land
         self.places = places
+        self.near_port = NearPlaces(places, self.settings.port_km)
         self.prev_t = np.zeros(0, np.int64)
         self.prev_f = np.zeros((0, 4))
         self.run_t = np.zeros((0, 2), np.int64)
@@ -272,9 +272,7 @@ class Loitering:
             ok = shore >= self.settings.min_shore_nm * KM_PER_NM
         if self.places is not None and len(self.places) and ok.any():
             idx = np.flatnonzero(ok)
-            p = self.places
-            d = hv(lat[idx, None], lon[idx, None], p.lat[None, :], p.lon[None, :]) - p.radius_km[None, :]
-            ok[idx[(d <= self.settings.port_km).any(axis=1)]] = False
+            ok[idx[self.near_port(lat[idx], lon[idx])]] = False
         return ok, shore
 
     def process(self, step: Step) -> list[pl.DataFrame]:

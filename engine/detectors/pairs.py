@@ -6,7 +6,8 @@ may be more than one cell east or west, so each point looks at the cells its win
 degrees either way touches, in its own row and the next; points are sorted by cell, so the cells of a row in the
 window are one run of the sorted points. Each pair is found once, from the point that comes first in cell order,
 and reported as ``i < j`` (the input's order) with its great-circle distance. Within 1 degree of a pole the
-window is clamped (pairs there may be missed; no shipping).
+window is clamped (pairs there may be missed; no shipping). Points may come in groups (time slices) that never
+pair across: the group is the most significant part of the cell key, so one call serves every slice.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def _scan(a, k1, k2, skey, sidx, slat, slon, max_km, out_i, out_j, out_d, count)
 
 @kernel
 def _sorted_pairs(skey, sci, sidx, slat, slon, max_km, cell_deg, n_lon, max_lat, capacity):
+    # sci: each point's row of cells, its group's rows before it (group * rows a group)
     """Pairs among points sorted by cell key (``sidx``: their input rows; ``slon`` in [-180, 180))."""
     out_i = np.empty(capacity, np.int64)
     out_j = np.empty(capacity, np.int64)
@@ -95,8 +97,11 @@ def _sorted_pairs(skey, sci, sidx, slat, slon, max_km, cell_deg, n_lon, max_lat,
     return out_i, out_j, out_d, count
 
 
-def close_pairs(lat: np.ndarray, lon: np.ndarray, max_km: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair ``(i, j)``, ``i < j``, of points at most ``max_km`` apart (NaN points never pair).
+def close_pairs(
+    lat: np.ndarray, lon: np.ndarray, max_km: float, group: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair ``(i, j)``, ``i < j``, of points at most ``max_km`` apart (NaN points never pair), and of the
+    same ``group`` when groups (int64 >= 0, one a point) are given.
 
     Returns ``(i, j, km)`` sorted by (i, j).
     """
@@ -106,10 +111,16 @@ def close_pairs(lat: np.ndarray, lon: np.ndarray, max_km: float) -> tuple[np.nda
     lon = np.ascontiguousarray(lon, np.float64)
     if lat.shape != lon.shape:
         raise ValueError(f"lat and lon differ in length: {lat.shape[0]} and {lon.shape[0]}")
+    if group is not None and np.shape(group) != lat.shape:
+        raise ValueError(f"group and lat differ in length: {np.shape(group)[0]} and {lat.shape[0]}")
     cell_deg = max_km / KM_PER_DEG * (1.0 + 1e-9)  # a hair wider so a pair exactly max_km apart is in reach
     n_lon = max(1, math.ceil(360.0 / cell_deg))
     idx = np.flatnonzero(~(np.isnan(lat) | np.isnan(lon)))
     ci, cj = _cells(lat[idx], lon[idx], cell_deg, n_lon)
+    if ci.shape[0]:
+        ci -= ci.min()  # rows from 0: a group's rows (and the one after its last, the window's) are its own
+        if group is not None:
+            ci += np.asarray(group, np.int64)[idx] * (int(ci.max()) + 2)
     key = ci * n_lon + cj
     order = np.argsort(key, kind="stable")  # numpy's sort: faster than a compiled one
     sidx = idx[order]

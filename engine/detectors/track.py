@@ -12,7 +12,7 @@ implied from the vessel's previous fix whatever its segment: what the spoofing d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,6 +24,7 @@ MAX_SEGMENTS = 4  # open segments per vessel (GFW keeps a handful; the oldest is
 SEG_SLOTS = 5  # per open segment: t_us (as float), lat, lon, sog, cog
 NO_SEG = -1
 COURSE_MIN_KM = 0.05  # a shorter step has no meaningful course (GPS noise is ~10 m)
+SANE_KN = 1e6  # a reported speed up to this keeps a dead-reckoned prediction finite (far above any real one)
 
 
 @dataclass(frozen=True)
@@ -68,25 +69,29 @@ def _dead_reckon(lat, lon, sog, cog, dt_h):
 
 @kernel
 def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, seg_n, next_seg, last_fix,
-                   max_speed_kn, noise_km, max_gap_us, drift_lo, drift_hi, drift_kn_lo, drift_kn_hi,
+                   max_speed_kn, noise_km, max_gap_us, drift_lo, drift_hi, drift_kn_lo, drift_kn_hi, with_features,
                    out_seg, out_kn, out_course, out_accel, out_turn, out_drift, out_jump_kn, out_jump_km, out_new,
                    out_prev_seg):  # fmt: skip
     """One pass over fixes sorted by (vid, time); state arrays are indexed by vid (see :class:`Tracker`).
 
     seg_state[v, k] = (t_us, lat, lon, sog, cog, implied kn, course) of open segment k's last fix; seg_id[v, k] its
     id (NO_SEG when free); seg_n its fix count; next_seg[v] the next id; last_fix[v] = (t_us, lat, lon) of the
-    vessel's last positioned fix and its segment. Fixes without a position get NO_SEG and NaN features.
+    vessel's last positioned fix and its segment. Fixes without a position get NO_SEG and NaN features; so do all
+    fixes without ``with_features`` (segments and jumps only: the motion features do not choose segments).
     """
     n = vid.shape[0]
     n_slots = seg_id.shape[1]
+    dist = np.empty(n_slots)  # km from each open segment's last fix
+    fits = np.zeros(n_slots, np.bool_)  # the speed from there is possible
     for i in range(n):
         v = vid[i]
         out_seg[i] = NO_SEG
-        out_kn[i] = np.nan
-        out_course[i] = np.nan
-        out_accel[i] = np.nan
-        out_turn[i] = np.nan
-        out_drift[i] = False
+        if with_features:  # else the feature outputs are not written at all (one element each)
+            out_kn[i] = np.nan
+            out_course[i] = np.nan
+            out_accel[i] = np.nan
+            out_turn[i] = np.nan
+            out_drift[i] = False
         out_jump_kn[i] = np.nan
         out_jump_km[i] = np.nan
         out_new[i] = False
@@ -94,14 +99,17 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
         if np.isnan(lat[i]) or np.isnan(lon[i]):
             continue
         t = t_us[i]
-        if not np.isnan(last_fix[v, 0]):
+        had_fix = not np.isnan(last_fix[v, 0])
+        prev_lat, prev_lon = last_fix[v, 1], last_fix[v, 2]
+        d_prev = np.nan
+        if had_fix:
             dt_h = (t - last_fix[v, 0]) / (3600.0 * US_PER_S)
-            d = haversine_km(last_fix[v, 1], last_fix[v, 2], lat[i], lon[i])
-            out_jump_km[i] = d
-            if d <= noise_km:
+            d_prev = haversine_km(prev_lat, prev_lon, lat[i], lon[i])
+            out_jump_km[i] = d_prev
+            if d_prev <= noise_km:
                 out_jump_kn[i] = 0.0
             elif dt_h > 0.0:
-                out_jump_kn[i] = d / KM_PER_NM / dt_h
+                out_jump_kn[i] = d_prev / KM_PER_NM / dt_h
             else:
                 out_jump_kn[i] = np.inf
         if not np.isnan(last_fix[v, 3]):
@@ -113,7 +121,9 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
         best_err = np.inf
         oldest = -1  # where a new segment goes: a free slot, else the one silent longest
         oldest_t = np.inf
+        n_fit = 0
         for k in range(n_slots):
+            fits[k] = False
             if seg_id[v, k] != NO_SEG and t - seg_state[v, k, 0] > max_gap_us:  # silent too long (GFW max_hours)
                 seg_id[v, k] = NO_SEG
             if seg_id[v, k] == NO_SEG:
@@ -126,14 +136,30 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
                 oldest = k
                 oldest_t = st[0]
             dt_h = (t - st[0]) / (3600.0 * US_PER_S)
-            d = haversine_km(st[1], st[2], lat[i], lon[i])
-            if d > noise_km + max_speed_kn * KM_PER_NM * max(dt_h, 0.0):
+            # the segment's last fix is most often the vessel's: the same distance, measured once
+            same = had_fix and st[1] == prev_lat and st[2] == prev_lon
+            dist[k] = d_prev if same else haversine_km(st[1], st[2], lat[i], lon[i])
+            if dist[k] > noise_km + max_speed_kn * KM_PER_NM * max(dt_h, 0.0):
                 continue
-            plat, plon = _dead_reckon(st[1], st[2], st[3], st[4], dt_h)
-            err = haversine_km(plat, plon, lat[i], lon[i])
-            if err < best_err:
-                best_err = err
-                best = k
+            fits[k] = True
+            n_fit += 1
+            best = k
+        # one segment fits (the usual case): it is the best match, unless its prediction cannot be computed (its
+        # error would be NaN, which never wins) -- so the prediction is only computed to choose between several
+        only = n_fit == 1 and not np.isnan(dist[best]) and not np.isinf(seg_state[v, best, 4])
+        only = only and (np.isnan(seg_state[v, best, 3]) or abs(seg_state[v, best, 3]) <= SANE_KN)
+        if not only:
+            best = -1
+            for k in range(n_slots):
+                if not fits[k]:
+                    continue
+                st = seg_state[v, k]
+                dt_h = (t - st[0]) / (3600.0 * US_PER_S)
+                plat, plon = _dead_reckon(st[1], st[2], st[3], st[4], dt_h)
+                err = haversine_km(plat, plon, lat[i], lon[i])
+                if err < best_err:
+                    best_err = err
+                    best = k
         if best == -1:  # no segment can explain this fix: open one, in the oldest (or a free) slot
             best = oldest
             seg_id[v, best] = next_seg[v]
@@ -142,10 +168,10 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
             seg_n[v, best] = 0
             seg_state[v, best, 5] = np.nan
             seg_state[v, best, 6] = np.nan
-        else:
+        elif with_features:
             st = seg_state[v, best]
             dt_s = (t - st[0]) / US_PER_S
-            d = haversine_km(st[1], st[2], lat[i], lon[i])
+            d = dist[best]
             if dt_s > 0.0:
                 kn = d / KM_PER_NM / (dt_s / 3600.0)
                 out_kn[i] = kn
@@ -156,7 +182,7 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
                 if not np.isnan(st[6]) and not np.isnan(out_course[i]):
                     out_turn[i] = _angle_diff(st[6], out_course[i]) / dt_s * 60.0  # degrees per minute
         s = sog[i]
-        if not np.isnan(heading[i]) and not np.isnan(cog[i]) and drift_kn_lo <= s <= drift_kn_hi:
+        if with_features and not np.isnan(heading[i]) and not np.isnan(cog[i]) and drift_kn_lo <= s <= drift_kn_hi:
             diff = abs(_angle_diff(heading[i], cog[i]))
             out_drift[i] = drift_lo <= diff <= drift_hi
         out_seg[i] = seg_id[v, best]
@@ -167,9 +193,9 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
         seg_state[v, best, 2] = lon[i]
         seg_state[v, best, 3] = sog[i]
         seg_state[v, best, 4] = cog[i]
-        if not np.isnan(out_kn[i]):
+        if with_features and not np.isnan(out_kn[i]):
             seg_state[v, best, 5] = out_kn[i]
-        if not np.isnan(out_course[i]):
+        if with_features and not np.isnan(out_course[i]):
             seg_state[v, best, 6] = out_course[i]
 
 
@@ -207,20 +233,27 @@ class Tracker:
         self.next_seg = grow(self.next_seg, size, 0)
         self.last_fix = grow(self.last_fix, size, np.nan)
 
-    def update(self, fixes: Fixes, fleet_size: int) -> TrackFeatures:
+    def update(self, fixes: Fixes, fleet_size: int, features: bool = True) -> TrackFeatures:
+        """Segments and features of ``fixes``; without ``features``, only ``seg``, ``new_seg``, ``prev_seg`` and the
+        jumps (``jump_kn``, ``jump_km``) are computed, the rest is NaN (False for ``drift``): read-only arrays that
+        take no memory."""
         self._grow(fleet_size)
         n = len(fixes)
         f8, b1, i8 = np.float64, np.bool_, np.int64
+        m = n if features else 1  # the features' arrays, or one element the kernel does not write
         out = TrackFeatures(
-            np.empty(n, i8), np.empty(n, f8), np.empty(n, f8), np.empty(n, f8), np.empty(n, f8),
-            np.empty(n, b1), np.empty(n, f8), np.empty(n, f8), np.empty(n, b1), np.empty(n, i8),
+            np.empty(n, i8), np.empty(m, f8), np.empty(m, f8), np.empty(m, f8), np.empty(m, f8),
+            np.empty(m, b1), np.empty(n, f8), np.empty(n, f8), np.empty(n, b1), np.empty(n, i8),
         )  # fmt: skip
         s = self.settings
         segment_kernel(fixes.vid, fixes.t_us, fixes.lat, fixes.lon, fixes.sog, fixes.cog, fixes.heading,
                        self.seg_state, self.seg_id, self.seg_n, self.next_seg, self.last_fix,
                        s.max_speed_kn, s.noise_km, int(s.max_gap_h * 3600 * US_PER_S), s.drift_min_deg,
-                       s.drift_max_deg, s.drift_min_kn, s.drift_max_kn, out.seg, out.implied_kn, out.course,
+                       s.drift_max_deg, s.drift_min_kn, s.drift_max_kn, features, out.seg, out.implied_kn, out.course,
                        out.accel, out.turn, out.drift, out.jump_kn, out.jump_km, out.new_seg, out.prev_seg)  # fmt: skip
+        if not features:
+            nan, false = np.broadcast_to(np.nan, n), np.broadcast_to(False, n)
+            out = replace(out, implied_kn=nan, course=nan, accel=nan, turn=nan, drift=false)
         return out
 
     def snapshot(self) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_H, US_PER_S, grow, haversine_km
+from engine.detectors.common import KM_PER_NM, US_PER_H, US_PER_S, grow, haversine_km, surely_within_km
 from engine.runner import Step
 from feeds.jit import kernel
 
@@ -65,10 +65,14 @@ def _twin_tracks(vid, t, lat, lon, state, max_kmh, jitter_km, stale_us, min_sw, 
         if np.isnan(s[A_T]):
             s[A_LAT], s[A_LON], s[A_T], s[CUR] = lat[i], lon[i], ti, 0.0
             continue
-        ok_a, d_a = _reachable(s[A_LAT], s[A_LON], s[A_T], lat[i], lon[i], ti, max_kmh, jitter_km)
-        ok_b, d_b = False, np.inf
-        if not np.isnan(s[B_T]):
-            ok_b, d_b = _reachable(s[B_LAT], s[B_LON], s[B_T], lat[i], lon[i], ti, max_kmh, jitter_km)
+        if np.isnan(s[B_T]) and surely_within_km(s[A_LAT], s[A_LON], lat[i], lon[i], jitter_km):
+            # one track and a fix within jitter of it (most fixes): it stays on track A, no distance needed
+            ok_a, d_a, ok_b, d_b = True, 0.0, False, np.inf
+        else:
+            ok_a, d_a = _reachable(s[A_LAT], s[A_LON], s[A_T], lat[i], lon[i], ti, max_kmh, jitter_km)
+            ok_b, d_b = False, np.inf
+            if not np.isnan(s[B_T]):
+                ok_b, d_b = _reachable(s[B_LAT], s[B_LON], s[B_T], lat[i], lon[i], ti, max_kmh, jitter_km)
         if ok_a and (not ok_b or d_a <= d_b):
             track = 0.0
         elif ok_b:
@@ -108,8 +112,8 @@ def twin_tracks(fixes_vid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: n
                 settings: TwinSettings) -> np.ndarray:  # fmt: skip
     """Run the kernel over fixes sorted by (vid, t); returns the episodes closed meanwhile (rows of 7)."""
     out = np.zeros((fixes_vid.shape[0] + 1, 7), np.float64)
-    n = _twin_tracks(fixes_vid.astype(np.int64), t_us.astype(np.int64), lat.astype(np.float64),
-                     lon.astype(np.float64), state, settings.max_speed_kn * KM_PER_NM, settings.jitter_km,
+    n = _twin_tracks(np.asarray(fixes_vid, np.int64), np.asarray(t_us, np.int64), np.asarray(lat, np.float64),
+                     np.asarray(lon, np.float64), state, settings.max_speed_kn * KM_PER_NM, settings.jitter_km,
                      settings.stale_s * US_PER_S, settings.min_switches, out, 0)  # fmt: skip
     return out[:n]
 

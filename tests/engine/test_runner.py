@@ -116,9 +116,12 @@ def _positions(rows: list[tuple[int, float, int]]) -> pl.DataFrame:
     for mmsi, minutes, seq in rows:
         t = None if np.isnan(minutes) else T0 + timedelta(minutes=minutes)
         data.append({"mmsi": mmsi, "t": t, "lat": 20.0, "lon": 107.0, "msg_type": 1, "seq": seq})
-    return pl.DataFrame(data).with_columns(
-        [pl.lit(None, dtype).alias(c) for c, dtype in empty.schema.items() if c not in data[0]]
-    ).select(empty.columns).cast(dict(empty.schema))  # type: ignore[arg-type]
+    return (
+        pl.DataFrame(data)
+        .with_columns([pl.lit(None, dtype).alias(c) for c, dtype in empty.schema.items() if c not in data[0]])
+        .select(empty.columns)
+        .cast(dict(empty.schema))
+    )  # type: ignore[arg-type]
 
 
 def test_late_rows_are_dropped_by_arrival_order_and_counted() -> None:
@@ -178,3 +181,39 @@ def test_snapshot_and_restore_continue_where_the_engine_stopped(jittered_feed: b
     assert restored.counts == whole_engine.counts
     with pytest.raises(ValueError, match="snapshot of detectors"):
         Engine.restore(tmp_path / "snap", [Recorder(name="other")])
+
+
+def test_copies_are_told_apart_as_polars_tells_values_apart() -> None:
+    """NaN equals NaN, 0.0 equals -0.0, a null is a value of its own: the compiled dedupe keeps exactly the
+    rows polars' ``is_first_distinct`` keeps."""
+    from engine.fixes import vessel_time_order
+    from engine.runner import _key_bits
+
+    nan = float("nan")
+    table = pl.DataFrame(
+        {"msg_type": [1, 1, 1, 1, 1, 1, None, None, 3], "lat": [nan, nan, 0.0, -0.0, None, None, 1.0, 1.0, 1.0],
+         "lon": [5.0] * 9},
+        schema={"msg_type": pl.Int8, "lat": pl.Float64, "lon": pl.Float64},
+    )  # fmt: skip
+    want = np.flatnonzero(table.select(pl.struct(table.columns).is_first_distinct()).to_series().to_numpy())
+    got = vessel_time_order(np.zeros(9, np.int64), np.zeros(9, np.int64), _key_bits(table, table.columns))
+    assert got.tolist() == want.tolist() == [0, 2, 4, 6, 8]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.one_of(st.none(), st.integers(0, 100))), max_size=40),
+       st.one_of(st.none(), st.integers(0, 100)))  # fmt: skip
+def test_lateness_matches_the_reference(rows: list[tuple[int, int | None]], max_t: int | None) -> None:
+    from engine.runner import _NONE, _lateness
+    from tests import reference as ref
+
+    arrival = np.array([r[0] for r in rows], np.int64)
+    t = np.array([_NONE if r[1] is None else r[1] for r in rows], np.int64)
+    order = np.argsort(arrival, kind="stable")
+    keep, kept, new_max, no_time, late = _lateness(order, t, _NONE if max_t is None else max_t, 10, _NONE)
+    want = ref.lateness(rows, max_t, 10)
+    assert keep.tolist() == want
+    assert kept.tolist() == [i for i in order.tolist() if want[i]]
+    assert no_time == sum(r[1] is None for r in rows) and late == len(rows) - no_time - sum(want)
+    times = [r[1] for r in rows if r[1] is not None] + ([] if max_t is None else [max_t])
+    assert new_max == (max(times) if times else _NONE)

@@ -73,3 +73,53 @@ def test_a_lane_crossing_the_line_twice_is_passage() -> None:
     crossings = sum(crossing_side(lon[k], lat[k], lon[k + 1], lat[k + 1], seg)[0] != 0 for k in range(t.size - 1))
     assert crossings == 2
     assert alerts([BorderCrossing(pack)], track(412000044, t, lat, lon, 14.0)).height == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-3, 5), st.floats(-6, 6), st.floats(-3, 5), st.floats(-6, 6), st.sampled_from([0.0, 360.0, -360.0]))
+def test_a_step_clear_of_the_boundary_box_crosses_nothing(y1: float, dx1: float, y2: float, dx2: float,
+                                                          turn: float) -> None:  # fmt: skip
+    """``may_cross`` only skips steps that the reference finds crossing nothing (near the antimeridian too)."""
+    from engine.detectors.border import boundary_box, may_cross
+
+    seg = np.array([[179.0, -1.0, 181.0, 1.0], [181.0, 1.0, 182.0, 3.0]])
+    p, q = (178.0 + dx1 - turn, y1), (178.0 + dx2 - turn, y2)
+    if not may_cross(p[0], p[1], q[0], q[1], boundary_box(seg)):
+        assert ref.crossing(p, q, [(179.0, -1.0), (181.0, 1.0), (182.0, 3.0)]) == 0
+        assert crossing_side(p[0], p[1], q[0], q[1], seg)[0] == 0
+
+
+def test_boundary_box_of_the_pack_skips_far_steps() -> None:
+    from engine.detectors.border import boundary_box, may_cross
+
+    box = boundary_box(boundary_segments(load_pack("gulf-of-tonkin").boundaries))
+    assert not may_cross(106.7, 20.8, 106.8, 20.9, box)  # off Hai Phong, west of the line
+    assert may_cross(SPOT[1] - 0.1, SPOT[0], SPOT[1] + 0.1, SPOT[0], box)
+    assert not may_cross(0.0, 0.0, 1.0, 1.0, boundary_box(np.zeros((0, 4))))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.floats(16.0, 23.0), st.floats(105.0, 110.0), st.floats(-0.08, 0.08), st.floats(-0.08, 0.08),
+       st.sampled_from([0.0, 360.0]))  # fmt: skip
+def test_a_step_in_a_clear_cell_crosses_nothing(lat: float, lon: float, dlat: float, dlon: float, turn: float) -> None:
+    """``clear_cell`` only skips steps the reference finds crossing nothing, on the pack's boundary."""
+    from engine.detectors.border import boundary_box, boundary_cells, clear_cell
+
+    pack = load_pack("gulf-of-tonkin")
+    seg = boundary_segments(pack.boundaries)
+    box = boundary_box(seg)
+    p, q = (lon - turn, lat), (lon + dlon - turn, lat + dlat)
+    if clear_cell(p[0], p[1], q[0], q[1], box, boundary_cells(seg, box), 0.05):
+        assert crossing_side(p[0], p[1], q[0], q[1], seg)[0] == 0
+        line = [(float(x), float(y)) for x, y in seg[:, :2].tolist()] + [(float(seg[-1, 2]), float(seg[-1, 3]))]
+        assert all(ref.crossing(p, q, [a, b]) == 0 for a, b in zip(line[:-1], line[1:], strict=True))
+
+
+def test_boundary_cells_mark_the_line_and_clear_the_rest() -> None:
+    from engine.detectors.border import boundary_box, boundary_cells, clear_cell
+
+    seg = boundary_segments(load_pack("gulf-of-tonkin").boundaries)
+    box = boundary_box(seg)
+    cells = boundary_cells(seg, box)
+    assert cells.any() and not cells.all()
+    assert not clear_cell(SPOT[1] - 0.001, SPOT[0], SPOT[1] + 0.001, SPOT[0], box, cells, 0.05)  # on the line

@@ -195,3 +195,57 @@ def test_stream_equals_batch_with_the_feed_framed_in_random_chunks() -> None:
     batch = framed_alerts(sim.feed, make, chunks=1)
     assert set(batch["kind"]) == {"ais_gap", "encounter"}
     assert framed_alerts(sim.feed, make, chunks=41, seed=3).equals(batch)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40)), max_size=50), st.integers(0, 50), st.booleans())
+def test_vessel_order_matches_the_reference(rows: list[tuple[int, int]], cut: int, nearly: bool) -> None:
+    """A buffer as the detector holds it (earlier rows by vessel and time, then a step's later ones, the same way)
+    takes the counting sort; any other order the fallback: both give the reference's order."""
+    from engine.detectors.encounters import vessel_order
+
+    if nearly:
+        cut = min(cut, len(rows))
+        old = sorted(rows[:cut])
+        rows = old + sorted((v, t + 100) for v, t in rows[cut:])
+    vid = np.array([r[0] for r in rows], np.int64)
+    t = np.array([r[1] for r in rows], np.int64)
+    assert vessel_order(vid, t, 4).tolist() == ref.vessel_order(vid.tolist(), t.tolist())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(-90, 90), st.floats(-180, 180), st.floats(0, 0.5)), max_size=30),
+       st.lists(st.integers(0, 30), max_size=6), st.integers(0, 2**31))  # fmt: skip
+def test_run_sums_add_row_by_row(rows: list[tuple[float, float, float]], cuts: list[int], seed: int) -> None:
+    """Exactly the sums of adding one row at a time (floating-point addition depends on the order)."""
+    from engine.detectors.encounters import _run_sums
+
+    edges = sorted({0, len(rows), *(c for c in cuts if c <= len(rows))})
+    runs = list(zip(edges[:-1], edges[1:], strict=True))
+    init = np.random.default_rng(seed).uniform(-1e3, 1e3, (len(runs), 3))
+    cols = [np.array([r[k] for r in rows], np.float64) for k in range(3)]
+    got = _run_sums(np.array([r for r, _ in runs], np.int64), np.array([e for _, e in runs], np.int64),
+                    init, *cols)  # fmt: skip
+    assert got.tolist() == ref.run_sums(runs, init.tolist(), [c.tolist() for c in cols])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12 * 600), st.floats(20, 21), st.floats(107, 108),
+                          st.floats(0, 5)), max_size=40))  # fmt: skip
+def test_aligned_positions_match_the_reference(rows: list[tuple[int, int, float, float, float]]) -> None:
+    """Each slice's vessels and positions (carried, interpolated, stale) as the reference finds them."""
+    from engine.detectors.encounters import _align_slices
+
+    slice_us, stale_us, interp_us, ahead, count = 600, 1800, 1200, 2, 12
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    cols = [np.array([r[k] for r in rows], np.float64 if k >= 2 else np.int64) for k in range(5)]
+    runs = np.searchsorted(cols[0], np.arange(5))
+    last_t, last = np.full(4, -1, np.int64), np.full((4, 3), np.nan)
+    at, ids, pos, _, _ = _align_slices(0, count, slice_us, stale_us, interp_us, 10**9, ahead, 4, *cols,
+                                       runs[:-1].copy(), runs[1:].copy(), last_t, last)  # fmt: skip
+    want = ref.aligned_slices(rows, 0, count, slice_us, stale_us, interp_us, ahead)
+    for k in range(count):
+        got = [(int(v), *p) for v, p in zip(ids[at[k] : at[k + 1]].tolist(), pos[at[k] : at[k + 1]].tolist(),
+                                            strict=True)]  # fmt: skip
+        assert [g[0] for g in got] == [w[0] for w in want[k]]
+        assert np.allclose([g[1:] for g in got], [w[1:] for w in want[k]], equal_nan=True) or not got

@@ -171,3 +171,20 @@ def test_recall_on_a_simulated_scenario() -> None:
     hits = hits.filter((pl.col("a0") <= pl.col("end") + slack) & (pl.col("a1") >= pl.col("start") - slack))
     assert labels.height >= 1
     assert hits["mmsi"].n_unique() == labels["mmsi"].n_unique()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4 * 1_800_000_000),
+                          st.one_of(st.floats(-89, 89), st.just(math.nan)), st.floats(-200, 200), st.booleans()),
+                max_size=40))  # fmt: skip
+def test_coverage_rows_match_the_reference(rows: list[tuple[int, int, float, float, bool]]) -> None:
+    from engine.detectors.gaps import coverage_rows
+
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    grid = CoverageGrid(0.2, 1_800_000_000)
+    cols = [np.array([r[k] for r in rows]) for k in range(5)]
+    got = coverage_rows(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.float64),
+                        cols[3].astype(np.float64), cols[4].astype(bool), grid.cell_deg, grid.n_lon,
+                        grid.bucket_us)  # fmt: skip
+    want = ref.coverage_rows(rows, grid.cell_deg, grid.n_lon, grid.bucket_us)
+    assert list(zip(*(c.tolist() for c in got), strict=True)) == want

@@ -131,3 +131,16 @@ def tracks(draw: st.DrawFn) -> Fixes:
 @given(tracks(), st.lists(st.integers(0, 40), max_size=4))
 def test_kernel_matches_reference(f: Fixes, cuts: list[int]) -> None:
     check(f, tuple(cuts))
+
+
+@settings(max_examples=100, deadline=None)
+@given(tracks())
+def test_segments_only_gives_the_same_segments_and_jumps(f: Fixes) -> None:
+    """Without features the kernel skips speeds, courses and drift, and still segments and measures jumps alike."""
+    full = Tracker(S).update(f, int(f.vid.max()) + 1 if len(f) else 0)
+    lean = Tracker(S).update(f, int(f.vid.max()) + 1 if len(f) else 0, features=False)
+    for name in ("seg", "new_seg", "prev_seg"):
+        assert np.array_equal(getattr(lean, name), getattr(full, name))
+    for name in ("jump_kn", "jump_km"):
+        assert np.array_equal(getattr(lean, name), getattr(full, name), equal_nan=True)
+    assert np.isnan(lean.implied_kn).all() and np.isnan(lean.course).all() and not lean.drift.any()
