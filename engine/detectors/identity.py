@@ -44,7 +44,12 @@ class IdentitySettings:
 
 
 def field_values(step: Step) -> dict[str, pl.DataFrame]:
-    """Per field, the step's non-blank values with (vid, t_us, arrival, lat?, value), in (vid, t, arrival) order."""
+    """Per field, the step's non-blank values with (vid, t_us, arrival, lat?, value), in (vid, t, arrival) order.
+
+    Static reports repeat the same values for hours; only the first and the last report of each run of equal
+    raw values can matter (a change is seen at a run's first report; the time of the previous report is its
+    predecessor run's last), so the runs' middles are dropped before any string is cleaned.
+    """
     ids = step.identities
     base = pl.DataFrame({"vid": ids.vid, "t_us": ids.t_us, "arrival": ids.arrival})
     imo = np.where((ids.imo > 0) & (ids.imo < 1_000_000_000), ids.imo, -1)
@@ -52,13 +57,25 @@ def field_values(step: Step) -> dict[str, pl.DataFrame]:
     raw = {
         "name": pl.Series(ids.name, dtype=pl.String),
         "callsign": pl.Series(ids.callsign, dtype=pl.String),
-        "imo": pl.Series(imo).cast(pl.String).replace("-1", None),
-        "ship_type": pl.Series(stype).cast(pl.String).replace("-1", None),
+        "imo": pl.Series(imo),
+        "ship_type": pl.Series(stype),
     }
+    vid = pl.col("vid")
     out = {}
     for f, s in raw.items():
-        v = s.str.replace_all("@", "").str.strip_chars().str.replace_all(r"\s+", " ")
-        frame = base.with_columns(v.alias("value")).filter(pl.col("value").is_not_null())
+        r = pl.col("raw")
+        edge = (
+            (vid != vid.shift(1)).fill_null(True)
+            | r.ne_missing(r.shift(1))
+            | (vid != vid.shift(-1)).fill_null(True)
+            | r.ne_missing(r.shift(-1))
+        )
+        runs = base.with_columns(s.alias("raw")).filter(edge)
+        if f in ("imo", "ship_type"):
+            value = pl.col("raw").cast(pl.String).replace("-1", None)
+        else:
+            value = pl.col("raw").str.replace_all("@", "").str.strip_chars().str.replace_all(r"\s+", " ")
+        frame = runs.with_columns(value.alias("value")).drop("raw").filter(pl.col("value").is_not_null())
         out[f] = frame.filter(~pl.col("value").str.to_uppercase().is_in(_NA))
     return out
 
