@@ -26,7 +26,9 @@ class DraughtSettings:
     min_change_m: float = 1.0  # >= 1 m (Pole Star / industry practice)
     window_s: float = 24 * 3600.0  # within 24 h (Pole Star / industry practice)
     port_clear_km: float = 10 * KM_PER_NM  # > 10 nm from any port (Pole Star / industry practice)
-    max_fix_age_s: float = 3 * 3600.0  # where the vessel was: its latest fix, if no older than this
+    # where the vessel was: its latest fix, if no older than this; else (a vessel back from dark) its first fix
+    # after the change, if no later than this
+    max_fix_age_s: float = 3 * 3600.0
     hold_s: float = 2 * 3600.0  # a draught that reverts within 2 h is two transmitters on one MMSI, not cargo
     pack: str = "gulf-of-tonkin"
 
@@ -53,6 +55,9 @@ class DraughtDetector:
         self.port_t = np.zeros(0, np.float64)  # latest fix within port_clear_km of a place (s)
         self.before = np.zeros((0, 2), np.float64)  # the draught before the last change, and its last report (s)
         self.pending: dict[int, list[tuple[float, ...]]] = {}  # changes held for hold_s: one alert row each
+        # changes with no recent fix before them, waiting for the vessel's first fix after: (t, prev_t, d,
+        # prev_d, latest port call before the change)
+        self.unplaced: dict[int, list[tuple[float, ...]]] = {}
 
     def process(self, step: Step) -> list[pl.DataFrame]:
         s = self.settings
@@ -83,6 +88,8 @@ class DraughtDetector:
             self.fix[vids] = np.stack([fx.lat[end], fx.lon[end], fx_t[end], gap], axis=1)
             port_rows = np.flatnonzero(in_port)
             np.maximum.at(self.port_t, fx.vid[port_rows], fx_t[port_rows].astype(np.float64))
+        if self.unplaced:
+            self._place(step, in_port, fx_t)
         out.append(self._emit(step))
         return [f for f in out if f.height]
 
@@ -108,10 +115,35 @@ class DraughtDetector:
             bd, bt = self.before[v]
             if abs(d[r] - bd) < s.min_change_m / 2 and t[r] - bt <= s.hold_s:  # back to the value before
                 self.pending[v] = [p for p in self.pending.get(v, []) if t[r] >= p[0] + s.hold_s]
+                self.unplaced[v] = [p for p in self.unplaced.get(v, []) if t[r] >= p[0] + s.hold_s]
             elif at_sea[r]:
                 row = (float(t[r]), prev_t[r], d[r], prev_d[r], lat[r], lon[r], where_gap[r])
                 self.pending.setdefault(v, []).append(tuple(float(x) for x in row))
+            elif not fresh[r]:  # no recent fix before the change (dark, or unheard): judge it by the next fix
+                waiting = (float(t[r]), prev_t[r], d[r], prev_d[r], port_t[r])
+                self.unplaced.setdefault(v, []).append(tuple(float(x) for x in waiting))
             self.before[v] = (prev_d[r], prev_t[r])
+        self.unplaced = {v: c for v, c in self.unplaced.items() if c}
+
+    def _place(self, step: Step, in_port_fix: np.ndarray, fx_t: np.ndarray) -> None:
+        """Changes waiting for a fix: placed at the vessel's first fix at or after them, if it comes within
+        ``max_fix_age_s`` and is at sea with no port call since the draught before; dropped otherwise."""
+        s, fx = self.settings, step.fixes
+        key = fx.vid * (1 << 40) + fx_t
+        for v in sorted(self.unplaced):
+            left = []
+            for change in self.unplaced[v]:
+                t, prev_t, d, prev_d, port_t = change
+                i = int(np.searchsorted(key, v * (1 << 40) + int(t), side="left")) if len(fx) else 0
+                if i < len(fx) and fx.vid[i] == v:
+                    gap = float(place_gap_km(fx.lat[i : i + 1], fx.lon[i : i + 1], self.places)[0])
+                    if fx_t[i] - t <= s.max_fix_age_s and gap > s.port_clear_km and port_t < prev_t:
+                        row = (t, prev_t, d, prev_d, float(fx.lat[i]), float(fx.lon[i]), gap)
+                        self.pending.setdefault(v, []).append(row)
+                elif (t + s.max_fix_age_s) * US_PER_S >= step.watermark_us:
+                    left.append(change)  # its first fix after may still come
+            self.unplaced[v] = left
+        self.unplaced = {v: c for v, c in self.unplaced.items() if c}
 
     def _emit(self, step: Step) -> pl.DataFrame:
         hold = self.settings.hold_s
@@ -142,8 +174,9 @@ class DraughtDetector:
     def snapshot(self) -> dict[str, np.ndarray]:
         flat = [(v, *p) for v in sorted(self.pending) for p in self.pending[v]]
         pending = np.array(flat, np.float64).reshape(-1, 8)
+        unplaced = np.array([(v, *p) for v in sorted(self.unplaced) for p in self.unplaced[v]], np.float64)
         return {"draught": self.draught.copy(), "fix": self.fix.copy(), "port_t": self.port_t.copy(),
-                "before": self.before.copy(), "pending": pending}  # fmt: skip
+                "before": self.before.copy(), "pending": pending, "unplaced": unplaced.reshape(-1, 6)}  # fmt: skip
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.draught, self.fix, self.port_t = arrays["draught"].copy(), arrays["fix"].copy(), arrays["port_t"].copy()
@@ -151,6 +184,9 @@ class DraughtDetector:
         self.pending = {}
         for row in arrays["pending"].tolist():
             self.pending.setdefault(int(row[0]), []).append(tuple(row[1:]))
+        self.unplaced = {}
+        for row in arrays.get("unplaced", np.zeros((0, 6))).tolist():  # older snapshots have none
+            self.unplaced.setdefault(int(row[0]), []).append(tuple(row[1:]))
 
 
 def _where_words(gap_km: float) -> str:
