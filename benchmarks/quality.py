@@ -36,14 +36,14 @@ def default_detectors(pack: RegionPack, land: LandIndex) -> list[Detector]:
     return all_detectors(pack, land)
 
 
-def run(feed: bytes, detectors: list[Detector]) -> tuple[pl.DataFrame, pl.DataFrame, float]:
-    """(alerts, decoded positions, seconds the engine took) for one feed in one batch."""
+def run(feed: bytes, detectors: list[Detector]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, float]:
+    """(alerts, decoded positions, decoded statics, seconds the engine took) for one feed in one batch."""
     d = decode_bytes(feed)
     engine = Engine(detectors)
     t0 = time.perf_counter()
     engine.process(d.positions, d.statics, d.events)
     engine.finish()
-    return engine.alerts(), d.positions, time.perf_counter() - t0
+    return engine.alerts(), d.positions, d.statics, time.perf_counter() - t0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             scenario.write(Path(tmp))
             labels, vessels = read_truth(Path(tmp))
-        alerts, positions, secs = run(scenario.feed, default_detectors(pack, land))
-        table = measure(alerts, labels, vessels, hours=args.hours, kinds=ALERT_KINDS, positions=positions)
+        alerts, positions, statics, secs = run(scenario.feed, default_detectors(pack, land))
+        table = measure(alerts, labels, vessels, hours=args.hours, kinds=ALERT_KINDS, positions=positions,
+                        statics=statics)
         table = table.with_columns(pl.lit(seed).alias("seed"))
         tables.append(table)
         lines = scenario.feed.count(b"\n")

@@ -63,13 +63,31 @@ def pr_curve(alerts: pl.DataFrame, labels: pl.DataFrame, slack: timedelta = SLAC
                                       "recall": pl.Float64()})  # fmt: skip
 
 
+MIN_DRAUGHT_M = 1.0  # the draught_change rule's smallest change (DESIGN.md)
+
+
+def draught_heard(labels: pl.DataFrame, statics: pl.DataFrame) -> set[str]:
+    """draught_change labels whose change shows in the statics heard: last draught before vs first after."""
+    lab = labels.filter(pl.col("kind") == "draught_change").select("label_id", "mmsi", at="start")
+    d = statics.select("mmsi", "t", "draught").filter(pl.col("draught").is_not_nan() & (pl.col("draught") > 0))
+    d = d.with_columns(pl.col("t").cast(lab["at"].dtype)).sort("t")
+    lab = lab.sort("at")
+    before = lab.join_asof(d, left_on="at", right_on="t", by="mmsi", strategy="backward")
+    after = lab.join_asof(d, left_on="at", right_on="t", by="mmsi", strategy="forward")
+    both = before.select("label_id", old="draught").join(after.select("label_id", new="draught"), on="label_id")
+    shown = both.filter((pl.col("new") - pl.col("old")).abs() >= MIN_DRAUGHT_M)
+    return set(shown["label_id"].to_list())
+
+
 def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *, hours: float,
             slack: timedelta = SLACK, kinds: Sequence[str] | None = None,
-            positions: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
+            positions: pl.DataFrame | None = None, statics: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
     """One row per kind: labels, matched, recall, alerts, false alerts on background vessels and their rate.
 
     With the decoded ``positions``, also the labels that left any evidence in the feed (a position of the
     vessel within the label's span: a spoofed spell that no station heard cannot be found) and the recall on them.
+    A draught change is an instant: with the decoded ``statics`` too, it left evidence when the vessel's last
+    draught heard before it and the first heard after it differ by at least a metre (``MIN_DRAUGHT_M``).
     """
     kinds = list(kinds or sorted(set(alerts["kind"].to_list())))
     labels = labels.with_columns(pl.col("start").cast(alerts["start"].dtype), pl.col("end").cast(alerts["end"].dtype))
@@ -84,6 +102,9 @@ def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *
             pl.col("t").is_between(pl.col("start"), pl.col("end"))
         )
         heard = set(seen["label_id"].to_list())
+    if statics is not None:  # an instant: judged by the statics, not by a position within it
+        instant = set(labels.filter(pl.col("kind") == "draught_change")["label_id"].to_list())
+        heard = (heard - instant) | draught_heard(labels, statics)
     rows = []
     for kind in kinds:
         lab = labels.filter(pl.col("kind") == kind)

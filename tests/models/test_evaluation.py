@@ -58,3 +58,14 @@ def test_measure_counts_recall_precision_and_background() -> None:
     assert table["ais_gap"]["false_background"] == 1  # a2 on vessel 2
     assert table["ais_gap"]["false_per_1000_vh"] == pytest.approx(1000 * 1 / (1 * 10.0))
     assert table["encounter"]["recall"] == 1.0 and table["encounter"]["precision"] == 1.0
+
+
+def test_a_draught_change_is_observable_when_the_statics_show_it() -> None:
+    labels = _labels([("D1", "draught_change", 1, None, 5), ("D2", "draught_change", 2, None, 5)])
+    labels = labels.with_columns(pl.col("start").alias("end"))
+    t = [T0 + timedelta(hours=h) for h in (1, 6, 1, 6)]
+    statics = pl.DataFrame({"mmsi": [1, 1, 2, 2], "t": t, "draught": [3.0, 4.6, 4.6, 4.6]},
+                           schema_overrides={"t": pl.Datetime("us", "UTC")})  # fmt: skip
+    table = measure(ALERTS.head(0), labels, pl.DataFrame({"mmsi": [9], "role": ["background"]}), hours=1.0,
+                    kinds=["draught_change"], positions=statics.select("mmsi", "t"), statics=statics)  # fmt: skip
+    assert table["observable"][0] == 1  # vessel 2's statics never showed its old draught
