@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from api.broadcast import Broadcaster
+from api.cache import RevisionCache
 from api.keys import KeyChecker
 from api.metrics import HTTPMetrics, MetricsMiddleware
 from api.routes import alerts, health, keys, vessels, zones
@@ -64,6 +65,7 @@ def create_app(
         admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
         app.state.keys = KeyChecker(app.state.store, admin_key)
         app.state.broadcaster = Broadcaster(asyncio.get_running_loop())
+        app.state.vessels_cache = RevisionCache(settings.vessels_cache_entries, settings.vessels_cache_s)
         app.state.store.add_listener(app.state.broadcaster.notify)
         try:
             yield

@@ -1,14 +1,20 @@
-"""Dependencies as ``Annotated`` aliases: the store, the settings, who is calling and what they may do."""
+"""Dependencies as ``Annotated`` aliases: the store, the settings, who is calling and what they may do.
+
+They are ``async`` (cheap, no I/O) so that a request answered from memory never waits for the threadpool; what
+blocks (checking a key not seen lately) goes to the threadpool explicitly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.broadcast import Broadcaster
+from api.cache import RevisionCache
 from api.keys import KeyChecker, Principal
 from api.settings import Settings
 from api.store import BBox, Store
@@ -17,29 +23,35 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="
 _bearer = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_broadcaster(request: Request) -> Broadcaster:
+async def get_broadcaster(request: Request) -> Broadcaster:
     broadcaster: Broadcaster = request.app.state.broadcaster
     return broadcaster
+
+
+async def get_vessels_cache(request: Request) -> RevisionCache:
+    cache: RevisionCache = request.app.state.vessels_cache
+    return cache
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BroadcasterDep = Annotated[Broadcaster, Depends(get_broadcaster)]
+VesselsCacheDep = Annotated[RevisionCache, Depends(get_vessels_cache)]
 
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="seawatch", charset="UTF-8"'}
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     settings: SettingsDep,
     api_key: Annotated[str | None, Depends(_api_key_header)],
@@ -47,7 +59,7 @@ def current_principal(
 ) -> Principal:
     """The caller, from ``X-API-Key`` or ``Authorization: Bearer``; 401 without a valid key.
 
-    A sync dependency on purpose: checking a key costs one scrypt, which runs in the threadpool.
+    A key seen lately is answered from memory; otherwise checking it costs one scrypt, run in the threadpool.
     """
     presented = api_key or (bearer.credentials if bearer else None)
     if not presented:
@@ -55,14 +67,14 @@ def current_principal(
             return Principal("anonymous", "anonymous", settings.anonymous_role)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required (X-API-Key header)", _UNAUTHORIZED)
     checker: KeyChecker = request.app.state.keys
-    principal = checker.check(presented)
+    principal = checker.remembered(presented) or await run_in_threadpool(checker.check, presented)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", _UNAUTHORIZED)
     return principal
 
 
-def require(role: str) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.allows(role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"this needs the {role} role; key {principal.name!r} is {principal.role}"
@@ -83,7 +95,7 @@ def unprocessable(where: str, message: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": loc, "msg": message, "type": "value_error"}])
 
 
-def bbox_param(
+async def bbox_param(
     settings: SettingsDep,
     bbox: Annotated[
         str | None,
@@ -114,7 +126,7 @@ def bbox_param(
 BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
 
 
-def page_size_param(
+async def page_size_param(
     settings: SettingsDep,
     page_size: Annotated[int | None, Query(ge=1, le=100_000, description="items per page (the server caps it)")] = None,
 ) -> int:

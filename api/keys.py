@@ -65,19 +65,28 @@ class KeyChecker:
 
     def check(self, presented: str) -> Principal | None:
         """The principal of a valid, unrevoked key; None otherwise."""
-        if self._bootstrap is not None and hmac.compare_digest(presented.encode(), self._bootstrap.encode()):
-            return Principal(BOOTSTRAP_ID, "bootstrap-admin", "admin")
+        principal = self.remembered(presented)
+        if principal is not None:
+            return principal
         fingerprint = hashlib.sha256(presented.encode()).digest()
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(fingerprint)
-        if hit is not None and hit[1] > now:
-            return hit[0]
         principal = self._verify(presented)
         if principal is not None:
             with self._lock:
                 self._cache[fingerprint] = (principal, now + CACHE_SECONDS)
         return principal
+
+    def remembered(self, presented: str) -> Principal | None:
+        """The principal of the bootstrap key or of a key that passed lately; None when it needs checking.
+
+        Cheap (one SHA-256, no store): async code calls it first and sends only the rest to :meth:`check`.
+        """
+        if self._bootstrap is not None and hmac.compare_digest(presented.encode(), self._bootstrap.encode()):
+            return Principal(BOOTSTRAP_ID, "bootstrap-admin", "admin")
+        fingerprint = hashlib.sha256(presented.encode()).digest()
+        with self._lock:
+            hit = self._cache.get(fingerprint)
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
 
     def _verify(self, presented: str) -> Principal | None:
         prefix, _, rest = presented.partition("_")

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=500, ge=1)
     bbox_max_span_deg: float = Field(default=60.0, gt=0, le=360, description="widest bbox side accepted")
+    vessels_cache_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="how long a vessels page may be served from memory: writes by this process show at once, "
+        "writes by other processes sharing the database within this time; 0 turns the cache off",
+    )
+    # a page is ~0.7 kB a vessel: 256 pages of 50 hold ~9 MB, 256 of the largest (page_size_max) ~90 MB
+    vessels_cache_entries: int = Field(default=256, ge=1, description="vessels pages (and totals) kept in memory")
     track_points_max: int = Field(default=10_000, ge=1)
     track_interval_s: float = Field(default=60.0, gt=0, description="tracks keep one point per vessel per interval")
     track_retention_hours: float = Field(default=24.0 * 7, gt=0)

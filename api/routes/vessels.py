@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from pydantic_core import to_json
 
-from api.deps import BBoxDep, PageSize, SettingsDep, StoreDep, Viewer, unprocessable
+from api.deps import BBoxDep, PageSize, SettingsDep, StoreDep, VesselsCacheDep, Viewer, unprocessable
 from api.geojson import track_collection
 from api.schemas import (
     AlertPublic,
@@ -19,7 +21,8 @@ from api.schemas import (
     VesselPublic,
     VesselsPage,
 )
-from api.store import SORTABLE, VesselFilter
+from api.store import SORTABLE, Store, VesselFilter
+from engine.alerts import ALERT_KINDS
 
 router = APIRouter(prefix="/vessels", tags=["vessels"])
 
@@ -32,12 +35,18 @@ SortKey = Annotated[
 ]
 MMSIPath = Annotated[int, Path(ge=0, le=999_999_999, description="the vessel's MMSI")]
 RECENT_ALERTS = 50
+# VesselPublic's fields straight from the table's columns, then the per-kind alert counts it folds together
+_FIELDS = list(VesselPublic.model_fields)
+_COUNTS_AT = _FIELDS.index("alert_counts")
+_BEFORE, _AFTER = _FIELDS[:_COUNTS_AT], _FIELDS[_COUNTS_AT + 1 :]
+_COLUMNS = [*_BEFORE, *_AFTER, *(f"alerts_{k}" for k in ALERT_KINDS)]
 
 
 @router.get("", response_model=VesselsPage)
-def list_vessels(
+async def list_vessels(
     _: Viewer,
     store: StoreDep,
+    cache: VesselsCacheDep,
     bbox: BBoxDep,
     page_size: PageSize,
     min_score: Annotated[Score | None, Query(description="the higher of the two scores at least this")] = None,
@@ -47,13 +56,39 @@ def list_vessels(
     updated_since: UTCTime | None = None,
     sort: SortKey = "-score",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-) -> VesselsPage:
+) -> Response:
     """Vessels by risk, with filters; offset pages (``page``, ``page_size``) and the total."""
     where = VesselFilter(
         min_score=min_score, bands=band, bbox=bbox, ship_types=ship_type, flags=flag, updated_since=updated_since
     )
-    rows, total = store.vessels_page(where, sort=sort, page=page, page_size=page_size)
-    return VesselsPage(items=[VesselPublic.from_row(r) for r in rows], total=total, page=page, page_size=page_size)
+    # pages are read far more often than the scorer rewrites the table (every few seconds): answer from memory
+    # under the table's revision, read before the query so that rows are never filed under a newer revision
+    revision = store.vessels_revision
+    page_key = ("page", where.cache_key(), sort, page, page_size)
+    found, body = cache.lookup(page_key, revision)
+    if not found:
+        total = await cache.get(("total", where.cache_key()), revision, partial(store.vessels_count, where))
+        build = partial(page_json, store, where, sort, page, page_size, total)
+        body = await cache.get(page_key, revision, build)
+    return Response(body, media_type="application/json")
+
+
+def page_json(store: Store, where: VesselFilter, sort: str, page: int, page_size: int, total: int) -> bytes:
+    """The VesselsPage JSON built from row tuples: what ``VesselsPage(items=[VesselPublic.from_row(...)])`` gives,
+    without a dict and a validated model per row (most of a request's time before).
+    """
+    rows = store.vessels_page_tuples(_COLUMNS, where, sort=sort, page=page, page_size=page_size)
+    body = {"items": [_item(r) for r in rows], "total": total, "page": page, "page_size": page_size}
+    return to_json(body, inf_nan_mode="null")
+
+
+def _item(row: tuple[Any, ...]) -> dict[str, Any]:
+    n = len(_BEFORE)
+    item = dict(zip(_BEFORE, row[:n], strict=True))
+    m = n + len(_AFTER)
+    item["alert_counts"] = {k: int(c) for k, c in zip(ALERT_KINDS, row[m:], strict=True) if c}
+    item.update(zip(_AFTER, row[n:m], strict=True))
+    return item
 
 
 @router.get("/{mmsi}", response_model=VesselDetail, responses={404: {"description": "no such vessel"}})

@@ -37,6 +37,7 @@ class Store(AlertsMixin, VesselsMixin, ZonesMixin, KeysMixin):
         self.track_interval_s = track_interval_s
         self.track_retention = track_retention
         self._last_prune = 0.0
+        self.vessels_revision = 0
         if migrate:
             self.migrate()
 

@@ -49,15 +49,37 @@ class VesselFilter:
             out.append(c.updated_at >= self.updated_since)
         return out
 
+    def cache_key(self) -> tuple[Any, ...]:
+        """The filter as a hashable value: equal keys select the same vessels."""
+        return (
+            self.min_score,
+            tuple(self.bands),
+            self.bbox,
+            tuple(self.ship_types),
+            tuple(f.upper() for f in self.flags),
+            self.updated_since,
+        )
+
 
 def _float_cols(df: pl.DataFrame) -> list[str]:
     return [name for name, dtype in df.schema.items() if dtype.is_float()]
+
+
+def _page_statement(stmt: sa.Select[Any], where: VesselFilter, sort: str, page: int, page_size: int) -> sa.Select[Any]:
+    key = sort.lstrip("-")
+    if key not in SORTABLE:
+        raise ValueError(f"cannot sort by {key!r}; use one of {', '.join(SORTABLE)} (prefix '-' to reverse)")
+    col = vessels.c[key]
+    order = col.desc().nulls_last() if sort.startswith("-") else col.asc().nulls_last()
+    return stmt.where(*where.clauses()).order_by(order, vessels.c.mmsi).limit(page_size).offset((page - 1) * page_size)
 
 
 class VesselsMixin(StoreBase):
     track_interval_s: float
     track_retention: timedelta
     _last_prune: float
+    # bumped after every commit that changed the vessels table in this process: readers cache pages under it
+    vessels_revision: int
 
     def upsert_vessels(self, df: pl.DataFrame) -> int:
         """Replace the snapshot of every vessel in ``df`` (models.schema.VESSEL_SCHEMA), recording identity changes.
@@ -84,6 +106,8 @@ class VesselsMixin(StoreBase):
             history = self._identity_changes(conn, df, now)
             self._bulk(conn, vessels, df, ["mmsi"], update)
             self._bulk(conn, vessel_history, history, ())
+        with self._write_lock:  # after the commit: a page cached under the old revision is then never newer
+            self.vessels_revision += 1
         return df.height
 
     def _identity_changes(self, conn: sa.Connection, df: pl.DataFrame, now: datetime) -> pl.DataFrame:
@@ -108,22 +132,27 @@ class VesselsMixin(StoreBase):
         self, where: VesselFilter, sort: str = "-score", page: int = 1, page_size: int = 50
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of vessels matching ``where`` and how many match in all. ``sort``: a column, '-' for descending."""
-        key = sort.lstrip("-")
-        if key not in SORTABLE:
-            raise ValueError(f"cannot sort by {key!r}; use one of {', '.join(SORTABLE)} (prefix '-' to reverse)")
-        col = vessels.c[key]
-        order = col.desc().nulls_last() if sort.startswith("-") else col.asc().nulls_last()
-        clauses = where.clauses()
-        stmt = (
-            sa.select(vessels)
-            .where(*clauses)
-            .order_by(order, vessels.c.mmsi)
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        )
+        stmt = _page_statement(sa.select(vessels), where, sort, page, page_size)
         with self._read() as conn:
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(vessels).where(*clauses)).scalar_one())
-            return rows_of(conn, stmt), total
+            return rows_of(conn, stmt), self._count(conn, where)
+
+    def vessels_page_tuples(
+        self, columns: Sequence[str], where: VesselFilter, sort: str = "-score", page: int = 1, page_size: int = 50
+    ) -> list[tuple[Any, ...]]:
+        """Like :meth:`vessels_page` without the total: ``columns`` of each vessel as plain tuples (no dicts)."""
+        stmt = _page_statement(sa.select(*[vessels.c[c] for c in columns]), where, sort, page, page_size)
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(stmt)]
+
+    def vessels_count(self, where: VesselFilter) -> int:
+        """How many vessels match ``where``."""
+        with self._read() as conn:
+            return self._count(conn, where)
+
+    @staticmethod
+    def _count(conn: sa.Connection, where: VesselFilter) -> int:
+        stmt = sa.select(sa.func.count()).select_from(vessels).where(*where.clauses())
+        return int(conn.execute(stmt).scalar_one())
 
     def vessel(self, mmsi: int) -> dict[str, Any] | None:
         with self._read() as conn:

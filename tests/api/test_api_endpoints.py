@@ -9,6 +9,8 @@ import polars as pl
 from fastapi.testclient import TestClient
 
 from api.app import add_zones_listener
+from api.schemas import VesselPublic, VesselsPage
+from api.store import VesselFilter
 from tests.api.helpers import T0, alerts_frame, auth, vessels_frame
 
 V1 = "/api/v1"
@@ -196,3 +198,44 @@ def test_invalid_input_is_422_and_says_what(client: TestClient, keys: dict[str, 
     assert client.post(f"{V1}/zones", json=bad_kind, headers=h).status_code == 422
     assert client.post(f"{V1}/keys", json={"name": " ", "role": "admin"}, headers=h).status_code == 422
     assert client.post(f"{V1}/keys", json={"name": "x", "role": "root"}, headers=h).status_code == 422
+
+
+def test_vessels_page_is_what_the_models_give(client: TestClient, keys: dict[str, str]) -> None:
+    store = seed(client)
+    h = auth(keys["viewer"])
+    for query in ({}, {"sort": "mmsi", "page": 2, "page_size": 2}, {"band": ["medium", "high"], "flag": "vn"}):
+        got = client.get(f"{V1}/vessels", params=query, headers=h)
+        assert got.headers["content-type"] == "application/json"
+        where = VesselFilter(bands=query.get("band", []), flags=[query["flag"]] if "flag" in query else [])
+        sort, page, size = str(query.get("sort", "-score")), int(query.get("page", 1)), int(query.get("page_size", 50))
+        rows, total = store.vessels_page(where, sort=sort, page=page, page_size=size)
+        reference = VesselsPage(items=[VesselPublic.from_row(r) for r in rows], total=total, page=page, page_size=size)
+        assert got.json() == reference.model_dump(mode="json")
+
+
+def test_vessels_cache_sees_every_upsert_and_keeps_filters_apart(client: TestClient, keys: dict[str, str]) -> None:
+    store = seed(client)
+    h = auth(keys["viewer"])
+    first = client.get(f"{V1}/vessels", headers=h).json()
+    assert client.get(f"{V1}/vessels", headers=h).json() == first  # from the cache
+    # filters, sorts and pages are separate entries: none answers for another
+    assert client.get(f"{V1}/vessels?min_score=40", headers=h).json()["total"] == 3
+    assert client.get(f"{V1}/vessels?min_score=60", headers=h).json()["total"] == 2
+    assert client.get(f"{V1}/vessels?flag=VN", headers=h).json()["total"] == 5
+    assert client.get(f"{V1}/vessels?flag=CN", headers=h).json()["total"] == 0
+    by_mmsi = client.get(f"{V1}/vessels?sort=mmsi&page_size=2", headers=h).json()
+    assert [v["mmsi"] for v in by_mmsi["items"]] == [574000001, 574000002]
+    assert [v["mmsi"] for v in client.get(f"{V1}/vessels?sort=mmsi&page=2&page_size=2", headers=h).json()["items"]] == [
+        574000003,
+        574000004,
+    ]
+    # a new upsert shows at once: the name, the total and the sort order
+    store.upsert_vessels(vessels_frame(1, name="THANH DAT", mmsi0=574000009))
+    after = client.get(f"{V1}/vessels", headers=h).json()
+    assert after["total"] == 6
+    assert client.get(f"{V1}/vessels?min_score=40", headers=h).json()["total"] == 3
+    store.upsert_vessels(vessels_frame(1, name="THANH DAT"))
+    renamed = client.get(f"{V1}/vessels?sort=mmsi&page_size=2", headers=h).json()
+    assert renamed["items"][0]["name"] == "THANH DAT 0"
+    cache = client.app.state.vessels_cache  # type: ignore[attr-defined]
+    assert cache.hits >= 1
