@@ -39,7 +39,6 @@ from feeds.sources import FeedBatch
 
 TABLES = ("positions", "statics", "events")
 Clock = Callable[[], float]
-MAX_QUEUE_WAIT_S = 60.0  # a delivery older than this carries a replayed or made-up receive time
 LIVE_LATENESS_S = 0.5  # live rows are stamped on arrival (or carry a station's time): seconds out of order at most
 
 
@@ -146,8 +145,8 @@ class StreamRunner:
                         item = got.result()
                     except StopAsyncIteration:
                         break
-                    if not pending:  # the window opens when the delivery arrived, not when it left the queue
-                        opened = self.clock() - _waited(item)
+                    if not pending:
+                        opened = self.clock()
                     pending.append(item)
                     count += _size(item)
                 if stopper.done():
@@ -221,12 +220,6 @@ class StreamRunner:
                     (self.state_dir / "journal" / f"{n:012d}.{name}.arrow").unlink(missing_ok=True)
         self._snapshot_at = self.clock()
         self.stats.snapshots += 1
-
-
-def _waited(d: FeedBatch) -> float:
-    """Seconds the delivery spent in the queue (0 when it carries no plausible receive time)."""
-    age = time.time() - d.received
-    return age if 0.0 <= age <= MAX_QUEUE_WAIT_S else 0.0
 
 
 def _size(d: FeedBatch) -> int:
