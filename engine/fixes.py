@@ -117,8 +117,10 @@ def take_rows(columns: list[np.ndarray], rows: np.ndarray, n: int) -> list[np.nd
     """``[col[rows] for col in columns]`` for distinct ``rows`` of ``n``-row columns, by scattering each column in
     its own order to the rows' places: reading in order and writing to a few thousand runs (one a vessel) is about
     four times faster than reading rows all over the columns."""
-    dest = np.full(n, -1, np.int64)
-    dest[rows] = np.arange(rows.shape[0])
+    # the places as int32 when they fit: every column's pass reads them, and half the bytes is a tenth less time
+    index = np.int32 if n < np.iinfo(np.int32).max else np.int64
+    dest = np.full(n, -1, index)
+    dest[rows] = np.arange(rows.shape[0], dtype=index)
     out = []
     for col in columns:
         taken = np.empty(rows.shape[0], col.dtype)
@@ -207,9 +209,12 @@ def _vessel_time_order(vid, t_us, keys, n_vessels):
         start[v + 1] += start[v]
     fill = start[:-1].copy()
     order = np.empty(n, np.int64)
+    t_v = np.empty(n, np.int64)  # the times in that order: read in order below, not all over t_us
     for i in range(n):
-        order[fill[vid[i]]] = i
-        fill[vid[i]] += 1
+        p = fill[vid[i]]
+        order[p] = i
+        t_v[p] = t_us[i]
+        fill[vid[i]] = p + 1
     # then, vessel by vessel, its rows by time (they come nearly in time order, so most need no sort at all; a
     # stable sort keeps arrival order among equal times) and the first arrival of each message: an earlier row of
     # the same time with the same key
@@ -220,14 +225,15 @@ def _vessel_time_order(vid, t_us, keys, n_vessels):
     for v in range(n_vessels):
         a, b = start[v], start[v + 1]
         for k in range(a + 1, b):
-            if t_us[order[k]] < t_us[order[k - 1]]:
-                rows = order[a:b].copy()
-                order[a:b] = rows[np.argsort(t_us[rows], kind="mergesort")]
+            if t_v[k] < t_v[k - 1]:
+                by_time = np.argsort(t_v[a:b], kind="mergesort")
+                order[a:b] = order[a:b][by_time]
+                t_v[a:b] = t_v[a:b][by_time]
                 break
         run = m  # where the current time's run starts among the kept rows
         for k in range(a, b):
             i = order[k]
-            if k == a or t_us[i] != keep_t[m - 1]:
+            if k == a or t_v[k] != keep_t[m - 1]:
                 run = m
             dup = False
             for r in range(run, m):  # a run is the copies of one time of one vessel: a few rows
@@ -243,7 +249,7 @@ def _vessel_time_order(vid, t_us, keys, n_vessels):
             if not dup:
                 keep[m] = i
                 keep_vid[m] = v
-                keep_t[m] = t_us[i]
+                keep_t[m] = t_v[k]
                 m += 1
     return keep[:m], keep_vid[:m], keep_t[:m]
 

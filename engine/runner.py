@@ -27,6 +27,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -195,8 +196,10 @@ class Engine:
         seq_min = min(int(table["seq"].min()) for _, table in parts)  # type: ignore[arg-type]
         if self._offset + seq_min < self._next_arrival:  # a new input, numbered from 0 again
             self._offset = self._next_arrival - seq_min
-        arrivals = [self._offset + table["seq"].to_numpy().astype(np.int64) for _, table in parts]
-        times = [table["t"].dt.epoch("us").fill_null(_NONE).to_numpy().astype(np.int64) for _, table in parts]
+        arrivals = [self._offset + table["seq"].to_numpy().astype(np.int64, copy=False) for _, table in parts]
+        times = [
+            table["t"].dt.epoch("us").fill_null(_NONE).to_numpy().astype(np.int64, copy=False) for _, table in parts
+        ]
         arrival = np.concatenate(arrivals)
         t = np.concatenate(times)
         order = np.argsort(arrival, kind="stable")
@@ -206,7 +209,7 @@ class Engine:
         self._max_t = max_t
         self._next_arrival = max(self._next_arrival, int(arrival.max()) + 1)
         # vessel ids in arrival order across the three tables, so they too do not depend on batching
-        mmsi = np.concatenate([table["mmsi"].to_numpy().astype(np.int64) for _, table in parts])
+        mmsi = np.concatenate([table["mmsi"].to_numpy().astype(np.int64, copy=False) for _, table in parts])
         vid = np.full(mmsi.shape[0], -1, np.int64)
         vid[kept_sorted] = self.fleet.ids(mmsi[kept_sorted])
         start = 0
@@ -321,6 +324,26 @@ def _narrow(name: str, table: pl.DataFrame, extra: tuple[str, ...] = ()) -> pl.D
     return table if cols is None else table.select(*cols, *extra)
 
 
+@kernel
+def _float_key_kernel(x, bits, k, nan_bits, out):
+    for i in range(x.shape[0]):
+        if np.isnan(x[i]):
+            out[i, k] = nan_bits
+        elif x[i] == 0.0:
+            out[i, k] = 0
+        else:
+            out[i, k] = bits[i]
+
+
+def float_key(x: np.ndarray, out: np.ndarray, k: int) -> None:
+    """Column ``k`` of ``out`` (int64 rows) := the floats ``x`` as keys: their bits, every NaN one value
+    (``_NAN_BITS``), -0.0 the same as 0.0. One pass, written in place."""
+    x = np.ascontiguousarray(x, np.float64)
+    if out.dtype != np.int64 or out.ndim != 2 or out.shape[0] != x.shape[0] or not 0 <= k < out.shape[1]:
+        raise ValueError(f"out must be int64 rows of {x.shape[0]} with a column {k}, got {out.dtype} {out.shape}")
+    _float_key_kernel(x, x.view(np.int64), k, _NAN_BITS, out)
+
+
 def _key_bits(table: pl.DataFrame, cols: list[str]) -> np.ndarray:
     """Key columns as one int64 row per table row, equal where polars finds the values equal: floats by their
     bits (every NaN one value, -0.0 the same as 0.0), nulls a value of their own."""
@@ -328,20 +351,17 @@ def _key_bits(table: pl.DataFrame, cols: list[str]) -> np.ndarray:
     for k, name in enumerate(cols):
         col = table[name]
         if col.dtype.is_float():
-            x = col.to_numpy().astype(np.float64)
-            bits = x.view(np.int64).copy()
-            bits[np.isnan(x)] = _NAN_BITS
-            bits[x == 0.0] = 0  # -0.0 is 0.0
+            float_key(col.to_numpy(), out, k)
             null = _FLOAT_NULL_BITS
         else:
-            bits = col.fill_null(0).to_numpy().astype(np.int64)
+            out[:, k] = col.fill_null(0).to_numpy()
             null = _INT_NULL
         if col.null_count():
-            bits[col.is_null().to_numpy()] = null
-        out[:, k] = bits
+            out[col.is_null().to_numpy(), k] = null
     return out
 
 
+@cache  # decoding nothing takes milliseconds, and a step without statics or events is common
 def _empty(name: str) -> pl.DataFrame:
     from engine.decode import decode_bytes  # the tables' schemas, from decoding nothing
 
@@ -353,7 +373,8 @@ def _empty(name: str) -> pl.DataFrame:
     ).clear()
 
 
-_EMPTY = {name: (lambda n=name: _empty(n)) for name in ("positions", "statics", "events")}
+# a new (empty) frame each time: a detector may add to the one it gets
+_EMPTY = {name: (lambda n=name: _empty(n).clear()) for name in ("positions", "statics", "events")}
 
 
 def _save(file: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -551,3 +551,30 @@ def lateness(rows: Sequence[tuple[int, int | None]], max_t: int | None, lateness
         keep[i] = latest is None or t >= latest - lateness_us
         latest = t if latest is None else max(latest, t)
     return keep
+
+
+def float_key(values: Sequence[float], nan_bits: int) -> list[int]:
+    """Floats -> int64 keys equal where polars finds the values equal: the float's bits, ``nan_bits`` for every
+    NaN, 0 for both zeros (engine/runner.py)."""
+    out = []
+    for x in values:
+        if math.isnan(x):
+            out.append(nan_bits)
+        elif x == 0.0:
+            out.append(0)
+        else:
+            out.append(int(np.array([x], np.float64).view(np.int64)[0]))
+    return out
+
+
+def mod360(x: float) -> float:
+    """Python's ``x % 360.0`` (engine/detectors/common.py)."""
+    return x % 360.0
+
+
+def haversine_cos_km(lat1: float, lon1: float, cos1: float, lat2: float, lon2: float, cos2: float) -> float:
+    """:func:`haversine_km` with the latitudes' cosines given (engine/detectors/common.py): given the true
+    cosines it is the same distance."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = math.sin((p2 - p1) / 2) ** 2 + cos1 * cos2 * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))

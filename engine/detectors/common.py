@@ -24,6 +24,17 @@ def grow(arr: np.ndarray, size: int, fill: float | int | bool) -> np.ndarray:
 
 
 @kernel
+def mod360(x):
+    """``x % 360.0`` as Python (and Numba) compute it, in [0, 360): within one turn either way -- every course
+    difference and shifted longitude -- the same value without the division and ``fmod`` that ``%`` pays."""
+    if 0.0 < x < 360.0:
+        return x  # fmod leaves it as it is
+    if -360.0 < x < 0.0:
+        return x + 360.0  # fmod leaves it; the remainder takes the divisor's sign: + 360, rounded as % rounds it
+    return x % 360.0  # zeros (their sign), whole turns, NaN, infinities
+
+
+@kernel
 def haversine_km(lat1, lon1, lat2, lon2):
     """Great-circle distance in km (NaN in, NaN out)."""
     p1 = np.radians(lat1)
@@ -31,6 +42,18 @@ def haversine_km(lat1, lon1, lat2, lon2):
     dp = p2 - p1
     dl = np.radians(lon2 - lon1)
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(min(1.0, np.sqrt(a)))
+
+
+@kernel
+def haversine_cos_km(lat1, lon1, cos1, lat2, lon2, cos2):
+    """:func:`haversine_km` given the cosines of both latitudes (``cos(radians(lat))``), as a walk along a track
+    has its last fix's from the step before: the same operations in the same order, so the same value to the bit."""
+    p1 = np.radians(lat1)
+    p2 = np.radians(lat2)
+    dp = p2 - p1
+    dl = np.radians(lon2 - lon1)
+    a = np.sin(dp / 2) ** 2 + cos1 * cos2 * np.sin(dl / 2) ** 2
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(min(1.0, np.sqrt(a)))
 
 
@@ -43,9 +66,16 @@ def surely_within_km(lat1, lon1, lat2, lon2, km):
     (along the meridian, then along the parallel): False means "measure it" (and for NaN)."""
     if not (abs(lat1) <= 90.0 and abs(lat2) <= 90.0):
         return False
-    dlon = abs(lon2 - lon1) % 360.0
+    dlon = abs(lon2 - lon1)
+    if dlon >= 360.0:  # below 360, the remainder is dlon itself: the division is skipped, not the rule
+        dlon = dlon % 360.0
     dlon = min(dlon, 360.0 - dlon)
-    bound = KM_PER_DEG_ARC * (abs(lat2 - lat1) + np.cos(np.radians(lat2)) * dlon)
+    dlat = abs(lat2 - lat1)
+    # the cosine is at most 1: when the bound without it is small enough, so is the bound with it (every step
+    # rounds monotonically), and most calls (fixes metres apart) end here without a cosine
+    if KM_PER_DEG_ARC * (dlat + dlon) * (1.0 + 1e-9) + 1e-9 <= km:
+        return True
+    bound = KM_PER_DEG_ARC * (dlat + np.cos(np.radians(lat2)) * dlon)
     return bound * (1.0 + 1e-9) + 1e-9 <= km  # a margin for the rounding of haversine_km (1e-12 km at most)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import AlertRows
-from engine.detectors.common import US_PER_H, NearPlaces, grow, place_gap_km
+from engine.detectors.common import US_PER_H, NearPlaces, grow, mod360, place_gap_km
 from engine.detectors.pairs import close_pairs
 from engine.geo.region_pack import Places
 from engine.geo.region_pack import haversine_km as great_circle_km
@@ -110,8 +110,8 @@ def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_ve
             if p < run_end[v] and t[p] < horizon and t[p] - last_t[v] <= interp_us:
                 w = (end - last_t[v]) / (t[p] - last_t[v])
                 pos[m, 0] = last[v, 0] + w * (lat[p] - last[v, 0])
-                dlon = (lon[p] - last[v, 1] + 180.0) % 360.0 - 180.0  # the short way across the antimeridian
-                pos[m, 1] = (last[v, 1] + w * dlon + 180.0) % 360.0 - 180.0
+                dlon = mod360(lon[p] - last[v, 1] + 180.0) - 180.0  # the short way across the antimeridian
+                pos[m, 1] = mod360(last[v, 1] + w * dlon + 180.0) - 180.0
                 pos[m, 2] = last[v, 2]
             elif last_t[v] >= end - stale_us:
                 pos[m, 0], pos[m, 1], pos[m, 2] = last[v, 0], last[v, 1], last[v, 2]

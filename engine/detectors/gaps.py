@@ -126,13 +126,14 @@ class CoverageGrid:
     def add(self, vid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, b: np.ndarray) -> None:
         cell, bucket, v, bb = coverage_rows(vid, t_us, lat, lon, b, self.cell_deg, self.n_lon, self.bucket_us)
         new = pl.DataFrame({"cell": cell, "bucket": bucket, "vid": v, "b": bb})
-        self._open = pl.concat([self._open, new]).unique()
+        # copies (a vessel back in a cell and bucket) count once when the bucket closes; dropped there
+        self._open = pl.concat([self._open, new])
 
     def close(self, watermark_us: int, keep_from_us: int) -> None:
         """Count the buckets that ended before the watermark; forget the ones before ``keep_from_us``."""
         done = self._open["bucket"] < watermark_us // self.bucket_us if watermark_us != FINAL_WATERMARK else None
         final = self._open if done is None else self._open.filter(done)
-        self._open = self._open.clear() if done is None else self._open.filter(~done)
+        self._open = self._open.clear() if done is None else self._open.filter(~done).unique(maintain_order=True)
         per_vessel = final.group_by(["cell", "bucket", "vid"]).agg(pl.col("b").any())
         counted = per_vessel.group_by(["cell", "bucket"]).agg(pl.len().alias("n"), pl.col("b").sum().alias("nb"))
         for cell, bucket, n, nb in counted.iter_rows():

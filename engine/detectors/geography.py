@@ -64,8 +64,8 @@ class _Runs:
         self.run_k = grow(self.run_k, step.fleet.size, OUTSIDE)
         f = step.fixes
         start, count = np.empty(len(f), np.int64), np.empty(len(f), np.int64)
-        runs_kernel(f.vid, f.t_us, key.astype(np.int64), int(self.rejoin_s * 1e6), self.min_fixes, self.run_t,
-                    self.run_k, start, count)  # fmt: skip
+        runs_kernel(f.vid, f.t_us, key.astype(np.int64, copy=False), int(self.rejoin_s * 1e6), self.min_fixes,
+                    self.run_t, self.run_k, start, count)  # fmt: skip
         return latest_per_episode(f.vid, start), start, count
 
     def snapshot(self) -> dict[str, np.ndarray]:
@@ -77,7 +77,11 @@ class _Runs:
 
 def _keys(lat: np.ndarray, lon: np.ndarray, inside: np.ndarray) -> np.ndarray:
     """-2 without a position, the zone index (or 0) inside, -1 outside."""
-    return np.where(np.isnan(lat) | np.isnan(lon), -2, np.where(inside >= 0, inside, OUTSIDE))
+    key = np.where(inside >= 0, inside, OUTSIDE)
+    unplaced = np.isnan(lat) | np.isnan(lon)
+    if unplaced.any():  # rarely: most fixes have a position
+        key[unplaced] = -2
+    return key
 
 
 @dataclass(frozen=True)

@@ -48,36 +48,46 @@ def field_values(step: Step) -> dict[str, pl.DataFrame]:
 
     Static reports repeat the same values for hours; only the first and the last report of each run of equal
     raw values can matter (a change is seen at a run's first report; the time of the previous report is its
-    predecessor run's last), so the runs' middles are dropped before any string is cleaned.
+    predecessor run's last), so the runs' middles are dropped before any string is cleaned. Reports without the
+    field (class B sends its name and its call sign in different parts) are dropped first: they cut no run.
     """
     ids = step.identities
-    base = pl.DataFrame({"vid": ids.vid, "t_us": ids.t_us, "arrival": ids.arrival})
     imo = np.where((ids.imo > 0) & (ids.imo < 1_000_000_000), ids.imo, -1)
     stype = np.where((ids.ship_type > 0) & (ids.ship_type < 100), ids.ship_type, -1)
-    raw = {
-        "name": pl.Series(ids.name, dtype=pl.String),
-        "callsign": pl.Series(ids.callsign, dtype=pl.String),
-        "imo": pl.Series(imo),
-        "ship_type": pl.Series(stype),
-    }
-    vid = pl.col("vid")
     out = {}
-    for f, s in raw.items():
-        r = pl.col("raw")
-        edge = (
-            (vid != vid.shift(1)).fill_null(True)
-            | r.ne_missing(r.shift(1))
-            | (vid != vid.shift(-1)).fill_null(True)
-            | r.ne_missing(r.shift(-1))
-        )
-        runs = base.with_columns(s.alias("raw")).filter(edge)
-        if f in ("imo", "ship_type"):
-            value = pl.col("raw").cast(pl.String).replace("-1", None)
+    for f in FIELDS:
+        if f in ("name", "callsign"):
+            text = pl.Series(getattr(ids, f), dtype=pl.String)
+            rows = np.flatnonzero(text.is_not_null().to_numpy())
+            raw = text.gather(rows)
+            differs = raw.ne_missing(raw.shift(1)).to_numpy()  # row 0: True (against nothing)
         else:
-            value = pl.col("raw").str.replace_all("@", "").str.strip_chars().str.replace_all(r"\s+", " ")
-        frame = runs.with_columns(value.alias("value")).drop("raw").filter(pl.col("value").is_not_null())
+            codes = imo if f == "imo" else stype
+            rows = np.flatnonzero(codes >= 0)
+            differs = np.ones(rows.shape[0], np.bool_)
+            differs[1:] = codes[rows[1:]] != codes[rows[:-1]]
+        edge = run_edges(ids.vid[rows], differs)
+        rows = rows[edge]
+        if f in ("name", "callsign"):
+            value = raw.filter(pl.Series(edge)).str.replace_all("@", "").str.strip_chars().str.replace_all(r"\s+", " ")
+        else:
+            value = pl.Series(codes[rows]).cast(pl.String)
+        frame = pl.DataFrame({"vid": ids.vid[rows], "t_us": ids.t_us[rows], "arrival": ids.arrival[rows],
+                              "value": value})  # fmt: skip
+        frame = frame.filter(pl.col("value").is_not_null())
         out[f] = frame.filter(~pl.col("value").str.to_uppercase().is_in(_NA))
     return out
+
+
+def run_edges(vid: np.ndarray, differs: np.ndarray) -> np.ndarray:
+    """Rows that begin or end a run of one vessel's equal values: ``differs[k]`` says row k's value is not row
+    k - 1's (rows in (vid, t) order)."""
+    n = vid.shape[0]
+    begins = np.ones(n, np.bool_)
+    begins[1:] = (vid[1:] != vid[:-1]) | differs[1:]
+    ends = np.ones(n, np.bool_)
+    ends[:-1] = begins[1:]
+    return begins | ends
 
 
 class IdentityDetector:
@@ -95,6 +105,7 @@ class IdentityDetector:
         # changes held for hold_s: (t, field, old, new, lat, lon, t of the last report of the old value)
         self.pending: dict[int, list[tuple[int, str, str, str, float, float, int]]] = {}
         self.last_fix = np.zeros((0, 3), np.float64)  # lat, lon, t (s) of each vessel's latest fix
+        self._fix_key: np.ndarray | None = None  # the step's fixes as (vid, second) keys, made once a step
         self.conflict = np.zeros((0, 3), np.int64)  # start, last, switches
         self.conflict_text = np.zeros(0, object)
         self.conflict_pos = np.zeros((0, 2), np.float64)
@@ -126,10 +137,12 @@ class IdentityDetector:
 
     def process(self, step: Step) -> list[pl.DataFrame]:
         self._grow(step.fleet.size)
+        self._fix_key = None
         touched: set[int] = set()
         for f, frame in field_values(step).items():
             if frame.height:
                 touched |= self._field(step, f, frame)
+        self._fix_key = None  # not kept between steps
         out = [self._emit_changes(step), self._conflicts(step, touched), self._invalid(step)]
         fx = step.fixes
         if len(fx):
@@ -246,7 +259,9 @@ class IdentityDetector:
         lat[stale], lon[stale] = np.nan, np.nan
         if not len(fx) or not vid.shape[0]:
             return lat, lon
-        key = fx.vid * (1 << 40) + (fx.t_us // US_PER_S)  # sorted: fixes are in (vid, t) order
+        if self._fix_key is None:  # every field with a change asks: made once a step
+            self._fix_key = fx.vid * (1 << 40) + (fx.t_us // US_PER_S)  # sorted: fixes are in (vid, t) order
+        key = self._fix_key
         want = vid * (1 << 40) + (t // US_PER_S)
         i = np.searchsorted(key, want, side="right") - 1
         ok = (i >= 0) & (fx.vid[np.clip(i, 0, None)] == vid)

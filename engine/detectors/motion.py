@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_H, NearPlaces, grow, haversine_km
+from engine.detectors.common import KM_PER_NM, US_PER_H, NearPlaces, grow, haversine_km, mod360
 from engine.detectors.episodes import HEAVY_TYPES, WORKING_TYPES, fmt_h, latest_per_episode, ship_type_at
 from engine.detectors.track import NO_SEG, SegmentSettings, Tracker
 from engine.fixes import NO_TIME
@@ -98,7 +98,7 @@ def circling_kernel(vid, t_us, sog, cog, eligible, busy, min_deg, min_kn, min_ra
         ok = eligible[i] and not busy[i] and sog[i] >= min_kn and not np.isnan(cog[i])
         turning = False
         if ok and not np.isnan(circ[v, 3]) and 0.0 < t - circ[v, 2] <= max_step_us:
-            d = (cog[i] - circ[v, 3]) % 360.0
+            d = mod360(cog[i] - circ[v, 3])
             d = d - 360.0 if d > 180.0 else d
             rate = abs(d) / ((t - circ[v, 2]) / 60e6)
             turning = rate >= min_rate and (circ[v, 0] == 0.0 or (d > 0.0) == (circ[v, 0] > 0.0))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.detectors.common import EARTH_RADIUS_KM, KM_PER_NM, US_PER_S, grow, haversine_km
+from engine.detectors.common import EARTH_RADIUS_KM, KM_PER_NM, US_PER_S, grow, haversine_cos_km, haversine_km
 from engine.fixes import Fixes
 from feeds.jit import kernel
 
@@ -83,6 +83,10 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
     n_slots = seg_id.shape[1]
     dist = np.empty(n_slots)  # km from each open segment's last fix
     fits = np.zeros(n_slots, np.bool_)  # the speed from there is possible
+    # the cosine of the latitude of the last positioned fix walked, and its vessel: the next fix of that vessel
+    # measures from it (most fixes), so each latitude's cosine is taken once
+    cos_vid = -1
+    cos_last = np.nan
     for i in range(n):
         v = vid[i]
         out_seg[i] = NO_SEG
@@ -101,10 +105,12 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
         t = t_us[i]
         had_fix = not np.isnan(last_fix[v, 0])
         prev_lat, prev_lon = last_fix[v, 1], last_fix[v, 2]
+        cos_i = np.cos(np.radians(lat[i]))
         d_prev = np.nan
         if had_fix:
             dt_h = (t - last_fix[v, 0]) / (3600.0 * US_PER_S)
-            d_prev = haversine_km(prev_lat, prev_lon, lat[i], lon[i])
+            cos_prev = cos_last if cos_vid == v else np.cos(np.radians(prev_lat))
+            d_prev = haversine_cos_km(prev_lat, prev_lon, cos_prev, lat[i], lon[i], cos_i)
             out_jump_km[i] = d_prev
             if d_prev <= noise_km:
                 out_jump_kn[i] = 0.0
@@ -117,6 +123,7 @@ def segment_kernel(vid, t_us, lat, lon, sog, cog, heading, seg_state, seg_id, se
         last_fix[v, 0] = t
         last_fix[v, 1] = lat[i]
         last_fix[v, 2] = lon[i]
+        cos_vid, cos_last = v, cos_i
         best = -1
         best_err = np.inf
         oldest = -1  # where a new segment goes: a free slot, else the one silent longest

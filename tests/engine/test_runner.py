@@ -217,3 +217,21 @@ def test_lateness_matches_the_reference(rows: list[tuple[int, int | None]], max_
     assert no_time == sum(r[1] is None for r in rows) and late == len(rows) - no_time - sum(want)
     times = [r[1] for r in rows if r[1] is not None] + ([] if max_t is None else [max_t])
     assert new_max == (max(times) if times else _NONE)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=30))
+def test_float_keys_match_the_reference(values: list[float]) -> None:
+    from engine.runner import _NAN_BITS, float_key
+    from tests import reference as ref
+
+    edge = [float("nan"), -float("nan"), 0.0, -0.0, float("inf"), -float("inf"), 1e-310, 20.5]
+    x = np.array(edge + values, np.float64)
+    x[1] = np.array([0x7FF8DEAD00000001], np.int64).view(np.float64)[0]  # a NaN with a payload of its own
+    out = np.full((x.shape[0], 3), -1, np.int64)
+    float_key(x, out, 1)
+    assert out[:, 1].tolist() == ref.float_key(x.tolist(), _NAN_BITS)
+    assert (out[:, [0, 2]] == -1).all()  # only column 1 is written
+    assert out[0, 1] == out[1, 1] and out[2, 1] == out[3, 1] == 0  # NaNs one key, zeros one key
+    with pytest.raises(ValueError, match="int64 rows"):
+        float_key(x, np.zeros((x.shape[0], 1), np.int64), 1)

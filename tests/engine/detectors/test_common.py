@@ -99,3 +99,35 @@ def test_surely_within_nearby_and_not_for_nan() -> None:
     assert not surely_within_km(20.0, 107.0, 20.02, 107.0, 1.0)  # 2.2 km
     assert not surely_within_km(np.nan, 107.0, 20.0, 107.0, 1.0)
     assert not surely_within_km(91.0, 107.0, 91.0, 107.0, 1.0)
+
+
+def _bits(x: float) -> int:
+    return int(np.array([x], np.float64).view(np.int64)[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-1000.0, 1000.0) | st.floats(allow_nan=True, allow_infinity=True))
+def test_mod360_is_python_modulo_to_the_bit(x: float) -> None:
+    from engine.detectors.common import mod360
+
+    edges = [0.0, -0.0, 360.0, -360.0, 720.0, -1e-300, 1e-300, -1e-14, 359.99999999999994, -359.99999999999994,
+             180.0, -180.0, float("inf"), -float("inf"), float("nan")]  # fmt: skip
+    for v in [x, *edges]:
+        got, want = float(mod360(v)), ref.mod360(v)
+        assert _bits(got) == _bits(want) or (np.isnan(got) and np.isnan(want)), v
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-90, 90), st.floats(-180, 180), st.floats(-90, 90), st.floats(-180, 180))
+def test_haversine_with_cosines_given_is_haversine_to_the_bit(lat1: float, lon1: float, lat2: float,
+                                                              lon2: float) -> None:  # fmt: skip
+    from engine.detectors.common import haversine_cos_km
+
+    cases = [(lat1, lon1, lat2, lon2), (20.0, 107.0, 20.0, 107.0), (0.0, 179.9, 0.0, -179.9),
+             (89.9, 0.0, -89.9, 180.0), (float("nan"), 0.0, 1.0, 1.0), (20.0, 107.0, 20.0, float("nan"))]  # fmt: skip
+    for a, b, c, d in cases:
+        c1, c2 = np.cos(np.radians(a)), np.cos(np.radians(c))
+        got = float(haversine_cos_km(a, b, c1, c, d, c2))
+        want = float(haversine_km(a, b, c, d))
+        assert _bits(got) == _bits(want) or (np.isnan(got) and np.isnan(want))
+        assert np.isclose(got, ref.haversine_cos_km(a, b, c1, c, d, c2), rtol=1e-12, atol=1e-9, equal_nan=True)

@@ -166,3 +166,16 @@ def test_identity_history_is_exposed(scenario, whole: pl.DataFrame) -> None:  # 
     vid = int(engine.fleet.lookup(np.array([mmsi]))[0])
     assert any(f == "name" for _, f, _, _ in ident.changes(vid))
     assert ident.latest_identity(vid)["name"] == ident.changes(vid)[-1][3] or ident.latest_identity(vid)["name"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["A", "B", "C"])), max_size=30))
+def test_run_edges_are_the_first_and_last_report_of_each_run(rows: list[tuple[int, str]]) -> None:
+    from engine.detectors.identity import run_edges
+
+    rows = sorted(rows, key=lambda r: r[0])  # stable: the values keep their order within a vessel
+    vid = np.array([r[0] for r in rows], np.int64)
+    differs = np.array([k == 0 or rows[k][1] != rows[k - 1][1] for k in range(len(rows))], np.bool_)
+    want = [k == 0 or k == len(rows) - 1 or rows[k][0] != rows[k - 1][0] or rows[k][0] != rows[k + 1][0]
+            or rows[k] != rows[k - 1] or rows[k] != rows[k + 1] for k in range(len(rows))]  # fmt: skip
+    assert run_edges(vid, differs).tolist() == want
