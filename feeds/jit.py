@@ -47,7 +47,8 @@ def _use_versioned_cache() -> None:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return  # the user chose where the cache goes
     base = Path(os.environ.get("SEAWATCH_CACHE_DIR") or Path.home() / ".cache" / "seawatch")
-    numba.config.CACHE_DIR = str(base / "numba" / source_hash(Path(__file__).resolve().parent.parent))
+    cache = base / "numba" / source_hash(Path(__file__).resolve().parent.parent)
+    numba.config.CACHE_DIR = str(cache)  # type: ignore[attr-defined]  # set from the environment at runtime
 
 
 if NUMBA_FLAGS["cache"]:

@@ -59,11 +59,14 @@ FEATURE_UNITS = {"hours_heard": " h", "mean_sog": " kn", "max_sog": " kn", "exte
 
 def number_text(value: pl.Expr, style: str) -> pl.Expr:
     """A number as an explanation writes it (see :data:`FEATURE_WORDS`)."""
+    value = value.fill_nan(None)
     if style == "pct":
-        return pl.format("{}%", (value * 100.0).round(0).cast(pl.Int64))
-    if style == "int":
-        return value.round(0).cast(pl.Int64).cast(pl.String)
-    return value.round(1).cast(pl.String)
+        text = pl.format("{}%", (value * 100.0).round(0).cast(pl.Int64))
+    elif style == "int":
+        text = value.round(0).cast(pl.Int64).cast(pl.String)
+    else:
+        text = value.round(1).cast(pl.String)
+    return text.fill_null("unknown")
 
 
 _SUMS = ("fixes", "sog_n", "sog_sum", "slow", "lat_sum", "lon_sum", "lat2_sum", "lon2_sum", "night", "coast_n",

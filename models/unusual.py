@@ -84,9 +84,11 @@ class UnusualBehaviour(OutlierMixin, BaseEstimator):
         interquartile ranges; ``typical_(row, feature)`` gives the median the distance is taken from.
         """
         check_is_fitted(self)
-        X = self._fill(validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False))
+        raw = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
+        X = self._fill(raw)
         k = self._group_rows(X)
         z = (X - self.group_medians_[k]) / self.group_scales_[k]
+        z[np.isnan(raw)] = 0.0  # a missing feature explains nothing (it was filled with the median)
         cols = np.arange(X.shape[1]) if columns is None else np.asarray(columns)
         order = np.argsort(-np.abs(z[:, cols]), axis=1, kind="stable")[:, :top]
         index = cols[order]

@@ -63,3 +63,12 @@ def test_evidence_model_learns_and_is_calibrated_in_the_large() -> None:
 def test_evidence_model_refuses_one_class_with_what_to_do() -> None:
     with pytest.raises(ValueError, match="one class"):
         EvidenceModel().fit(np.zeros((10, 2)), np.zeros(10))
+
+
+def test_a_missing_feature_is_never_the_explanation() -> None:
+    rng = np.random.default_rng(4)
+    X = _days(rng, 400)  # noqa: N806
+    model = UnusualBehaviour(n_estimators=50, group_column=2, random_state=0).fit(X)
+    odd = np.array([[np.nan, 40.0, 0.0]])  # speed far off; slow share missing (filled with the median)
+    index, _ = model.explain(odd, columns=[0, 1], top=2)
+    assert index[0, 0] == 1
