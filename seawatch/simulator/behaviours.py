@@ -205,7 +205,11 @@ def encounter(world: World, rng: np.random.Generator, k: int) -> Injected:
         )
     # cargo goes to the receiver: a class A receiver sits deeper; otherwise the tanker rises
     receiver, other, sign = (vb, a, 1.0) if b.ais_class == "A" else (va, b, -1.0)
-    labels.append(draught(receiver, other, tm + length + 60, rng, sign))
+    change = draught(receiver, other, tm + length + 60, rng, sign)
+    if heard(world, receiver.track, change.start - HOUR, change.start + HOUR):
+        labels.append(change)
+    else:  # beyond shore range the old draught is never heard, so a change would leave no evidence in the feed:
+        receiver.draughts.pop()  # the receiver keeps its draught (the draw stays: the rest of the scenario is the same)
     return [va, vb], labels
 
 

@@ -182,9 +182,9 @@ def test_draught_changes_by_a_metre_or_more_at_sea(truth):
         d = statics.filter((pl.col("mmsi") == lb["mmsi"]) & pl.col("draught").is_not_null())
         before = d.filter(pl.col("s") < lb["start"])["draught"]
         after = d.filter((pl.col("s") > lb["start"]) & (pl.col("s") < lb["start"] + 6 * 3600))["draught"]
-        if before.len() and after.len():
-            checked += 1
-            assert abs(after[0] - before[-1]) >= 1.0
+        assert before.len() and after.len(), "a labelled draught change must be heard before and after"
+        checked += 1
+        assert abs(after[0] - before[-1]) >= 1.0
         assert day.scenario.world.port_gap_km(lb["lat"], lb["lon"])[0] > 18.5  # > 10 nm from any port's edge
     assert checked >= 2
 
