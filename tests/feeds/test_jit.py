@@ -27,15 +27,3 @@ def test_second_process_loads_kernels_from_the_disk_cache(tmp_path: Path) -> Non
     second = _run(tmp_path)
     assert "data loaded from" in second
     assert "data saved to" not in second  # nothing was compiled again
-
-
-def test_the_cache_folder_changes_with_any_kernel_source(tmp_path: Path) -> None:
-    from feeds.jit import source_hash
-
-    for package in ("feeds", "engine"):
-        (tmp_path / package).mkdir()
-        (tmp_path / package / "k.py").write_text("x = 1\n")
-    before = source_hash(tmp_path)
-    assert source_hash(tmp_path) == before  # stable
-    (tmp_path / "engine" / "k.py").write_text("x = 2\n")  # a module a cached kernel may call
-    assert source_hash(tmp_path) != before
