@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -123,9 +124,7 @@ def _positions(
     )
 
 
-def _statics(
-    six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray
-) -> pl.DataFrame:
+def _statics(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray) -> pl.DataFrame:
     n = idx.shape[0]
     mmsi = np.empty(n, np.int64)
     part = np.empty(n, np.int8)
@@ -176,9 +175,7 @@ def _statics(
     )
 
 
-def _events(
-    six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray
-) -> pl.DataFrame:
+def _events(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray) -> pl.DataFrame:
     n = idx.shape[0]
     mmsi = np.empty(n, np.int64)
     lat, lon, sog, cog, station_time = (np.empty(n) for _ in range(5))
@@ -270,8 +267,7 @@ def decode(batch: MessageBatch, *, details: bool = True) -> Decoded:
     if details:
         other = events["msg_type"].is_in(NUMBA_EVENT_TYPES).not_()
         fields = [
-            pyais_fields(p, f) if o else None
-            for p, f, o in zip(events["payload"], events["fill"], other, strict=True)
+            pyais_fields(p, f) if o else None for p, f, o in zip(events["payload"], events["fill"], other, strict=True)
         ]
         events = events.with_columns(pl.Series("fields", fields, pl.String))
     else:
@@ -286,6 +282,12 @@ def decode(batch: MessageBatch, *, details: bool = True) -> Decoded:
         }
     )
     return Decoded(positions, statics, events, types, rejects)
+
+
+@cache  # decoding nothing still builds every table; callers wanting the schemas ask often
+def empty_tables() -> Decoded:
+    """Empty Positions, Statics and Events tables in the decoder's schemas (shared: do not mutate)."""
+    return decode_bytes(b"", details=False)
 
 
 def decode_bytes(data: bytes, *, details: bool = True, keep_bad_checksums: bool = False) -> Decoded:

@@ -361,11 +361,11 @@ def _key_bits(table: pl.DataFrame, cols: list[str]) -> np.ndarray:
     return out
 
 
-@cache  # decoding nothing takes milliseconds, and a step without statics or events is common
+@cache  # a step without statics or events is common
 def _empty(name: str) -> pl.DataFrame:
-    from engine.decode import decode_bytes  # the tables' schemas, from decoding nothing
+    from engine.decode import empty_tables
 
-    frame: pl.DataFrame = getattr(decode_bytes(b"", details=False), name)
+    frame: pl.DataFrame = getattr(empty_tables(), name)
     if name == "events":
         frame = frame.with_columns(pl.lit(None, pl.String).alias("fields"))
     return frame.with_columns(

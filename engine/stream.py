@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from engine.decode import Decoded, decode
+from engine.decode import decode, empty_tables
 from engine.runner import Detector, Engine
 from feeds.sources import FeedBatch
 
@@ -234,7 +234,7 @@ def _max_seq(tables: dict[str, pl.DataFrame]) -> int:
 
 def _decode_all(deliveries: Sequence[FeedBatch]) -> list[dict[str, pl.DataFrame]]:
     """The tables of each delivery (empty tables where a delivery has none), in the decoder's schema."""
-    empty = decode_empty()
+    empty = empty_tables()
     parts = []
     for d in deliveries:
         if d.messages is not None:
@@ -247,9 +247,3 @@ def _decode_all(deliveries: Sequence[FeedBatch]) -> list[dict[str, pl.DataFrame]
                 "events": empty.events,
             })  # fmt: skip
     return parts or [{name: getattr(empty, name) for name in TABLES}]
-
-
-def decode_empty() -> Decoded:
-    from engine.decode import decode_bytes
-
-    return decode_bytes(b"", details=False)

@@ -19,10 +19,9 @@ from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
 from engine.geo.regions import load_pack
 from engine.runner import Engine
-from feeds.archives import archive_format, iter_archive
-from feeds.files import CHUNK_BYTES, InputError, sniff
-from feeds.framing import Framer
-from seawatch.decode_job import decode_file, progress_bar
+from feeds.files import CHUNK_BYTES, InputError
+from seawatch.decode_job import progress_bar
+from seawatch.inputs import chunks, classify
 
 TOP = 8  # alerts shown with their reasons in the summary
 
@@ -59,14 +58,9 @@ class DetectSummary:
 
 def run_detect(inputs: list[Path], out: Path, region: str = "gulf-of-tonkin", progress: bool | None = None,
                chunk_bytes: int = CHUNK_BYTES) -> DetectSummary:  # fmt: skip
-    """Run every detector over ``inputs`` (NMEA logs or NOAA/DMA CSV archives) and write the alerts."""
-    kinds = []
-    for path in inputs:
-        if path.is_file() and path.suffix.lower() == ".csv" and archive_format(path):
-            kinds.append("csv")
-        else:
-            sniff(path)
-            kinds.append("nmea")
+    """Run every detector over ``inputs`` (NMEA logs, NOAA/DMA CSV archives, positions.parquet) and write the
+    alerts."""
+    sources, _ = classify(list(inputs), need_times=False)  # logs without times: their rows count as no_time
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -75,28 +69,14 @@ def run_detect(inputs: list[Path], out: Path, region: str = "gulf-of-tonkin", pr
     engine = Engine(default_detectors(pack, LandIndex.load()))
     summary = DetectSummary(out=out)
     started = time.perf_counter()
-    empty = _empty_events()
-    with progress_bar(sum(p.stat().st_size for p in inputs), progress, desc="detect") as bar:
-        for path, kind in zip(inputs, kinds, strict=True):
-            if kind == "csv":
-                for batch in iter_archive(path):
-                    engine.process(batch.positions, batch.statics, empty)
-                    summary.positions += batch.positions.height
-                bar.update(path.stat().st_size)
-                continue
-            for decoded, nbytes in decode_file(path, Framer(), chunk_bytes, details=False):
-                engine.process(decoded.positions, decoded.statics, decoded.events)
-                summary.positions += decoded.positions.height
-                bar.update(nbytes)
+    with progress_bar(sum(s.path.stat().st_size for s in sources), progress, desc="detect") as bar:
+        for chunk in chunks(sources, chunk_bytes):
+            engine.process(chunk.positions, chunk.statics, chunk.events)
+            summary.positions += chunk.positions.height
+            bar.update(chunk.nbytes)
     engine.finish()
     summary.seconds = time.perf_counter() - started
     summary.engine = engine.counts
     summary.alerts = engine.alerts()
     summary.alerts.write_parquet(out / "alerts.parquet")
     return summary
-
-
-def _empty_events() -> pl.DataFrame:
-    from engine.decode import decode_bytes
-
-    return decode_bytes(b"", details=False).events

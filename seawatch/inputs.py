@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.decode import decode_bytes
+from engine.decode import decode_bytes, empty_tables
 from feeds.archives import archive_format, iter_archive
 from feeds.files import CHUNK_BYTES, InputError, open_binary, sniff
 from feeds.framing import Framer
@@ -44,8 +44,11 @@ class Chunk:
     messages: int  # messages decoded (rows for archives)
 
 
-def classify(paths: list[Path], skip_untimed: bool = False) -> tuple[list[Input], list[Path]]:
-    """Each input's kind, and the NMEA logs without times that were skipped; raises :class:`InputError`."""
+def classify(paths: list[Path], skip_untimed: bool = False,
+             need_times: bool = True) -> tuple[list[Input], list[Path]]:  # fmt: skip
+    """Each input's kind, and the NMEA logs without times that were skipped; raises :class:`InputError`.
+
+    ``need_times=False`` takes logs without times as they are (their rows are counted as ``no_time``)."""
     inputs, untimed = [], []
     for path in paths:
         if not path.is_file():
@@ -59,7 +62,7 @@ def classify(paths: list[Path], skip_untimed: bool = False) -> tuple[list[Input]
             inputs.append(Input(path, "csv"))
         else:
             sniff(path)
-            if _untimed(path):
+            if need_times and _untimed(path):
                 untimed.append(path)
             else:
                 inputs.append(Input(path, "nmea"))
@@ -93,7 +96,7 @@ def _check_parquet(path: Path) -> None:
 
 def chunks(inputs: list[Input], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
     """Decoded tables of every input in turn, chunk by chunk (memory follows the chunk, not the input)."""
-    no_events = decode_bytes(b"", details=False).events
+    no_events = empty_tables().events
     for item in inputs:
         if item.kind == "nmea":
             for decoded, nbytes in decode_file(item.path, Framer(), chunk_bytes, details=False):
@@ -108,7 +111,7 @@ def chunks(inputs: list[Input], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chun
 
 
 def _parquet_chunks(path: Path, no_events: pl.DataFrame) -> Iterator[Chunk]:
-    template = decode_bytes(b"", details=False)
+    template = empty_tables()
     size = path.stat().st_size
     statics = _sibling(path, "statics.parquet", template.statics)
     events = _sibling(path, "events.parquet", template.events)

@@ -154,11 +154,11 @@ class RunnerMetrics(Collector):
         yield rejects
 
 
-def _pack_with_store_zones(pack: RegionPack, store: Store) -> RegionPack:
-    extra = zones_collection(store.zones())
-    if not extra["features"]:
+def with_api_zones(pack: RegionPack, collection: dict[str, Any]) -> RegionPack:
+    """``pack`` with the zones analysts keep through the API (a FeatureCollection as the API hands it over)."""
+    if not collection["features"]:
         return pack
-    zones = parse_pack(extra, "api", None)
+    zones = parse_pack(collection, "api", None)
     return pack.with_zones(zones.zones, tuple(zones.feature_collection("zone")["features"]))
 
 
@@ -177,7 +177,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     store = await asyncio.to_thread(open_store, settings)
     land = LandIndex.load()
     base = load_pack(options.region)
-    pack = _pack_with_store_zones(base, store)
+    pack = with_api_zones(base, zones_collection(store.zones()))
     scorer = _scorer(options.models)
     # the store sink goes in before the journal is replayed: a crash after a micro-batch was journaled but before
     # its alerts reached the store would lose them otherwise (upserts by alert id make the replay idempotent)
@@ -191,8 +191,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     app = create_app(settings, store=store, registry=registry)
 
     def zones_changed(fc: dict[str, Any]) -> None:
-        zones = parse_pack(fc, "api", None) if fc["features"] else None
-        fresh = base.with_zones(zones.zones, tuple(zones.feature_collection("zone")["features"])) if zones else base
+        fresh = with_api_zones(base, fc)
 
         def swap(engine: Engine) -> None:
             for d in engine.detectors:
