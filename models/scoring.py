@@ -140,9 +140,7 @@ class Scorer:
             smuggling.join(learned, on="mmsi", how="left")
             .with_columns(pl.col("p").fill_null(0.0))
             .with_columns(
-                reasons=pl.when(delta != 0)
-                .then(pl.col("reasons").list.concat(said.cast(pl.String).implode().over("mmsi")))
-                .otherwise("reasons"),
+                reasons=pl.when(delta != 0).then(pl.concat_list("reasons", said)).otherwise("reasons"),
                 score=moved,
             )  # fmt: skip
             .drop("p")
