@@ -8,14 +8,23 @@ share of vessels with such evidence were smuggling". It is trained from labels: 
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import ThreadpoolController
 
 MIN_PER_CLASS = 2  # calibration holds out folds: each class needs a member in more than one of them
+
+
+@cache
+def _thread_pools() -> ThreadpoolController:
+    """The process's thread pools (listing them reads the loaded libraries: done once, when first needed)."""
+    return ThreadpoolController()
 
 
 class EvidenceModel(ClassifierMixin, BaseEstimator):
@@ -29,9 +38,15 @@ class EvidenceModel(ClassifierMixin, BaseEstimator):
     method:
         calibration, "sigmoid" (Platt; steady on few labels) or "isotonic" (needs ~1000 labels).
     cv:
-        folds for calibration; fewer when a class has fewer members.
+        folds for calibration; fewer when a class has fewer members. The calibration is fitted on the folds'
+        held-out predictions and the classifier once more on all the labels (``ensemble=False``): one model to
+        store, load and run instead of one per fold (a fifth of the file, of its loading and of scoring time).
     random_state:
         seed of the boosting's subsampling and of the folds.
+
+    Predictions run on one OpenMP thread: scoring shares the machine with the engine, and OpenMP's threads wait
+    for each other at every tree when another core is busy (600 vessels: 3.4 ms on one thread, 1.2 s on two
+    with the other core taken; 100,000 vessels: 0.27 s vs 0.84 s; 2-core machine, benchmarks/RESULTS.md).
     """
 
     def __init__(self, max_iter: int = 100, learning_rate: float = 0.1, max_leaf_nodes: int = 8,
@@ -60,7 +75,8 @@ class EvidenceModel(ClassifierMixin, BaseEstimator):
                                                   random_state=self.random_state)  # fmt: skip
         folds = int(min(self.cv, counts.min()))
         if folds >= MIN_PER_CLASS:
-            self.model_ = CalibratedClassifierCV(boosting, method=self.method, cv=folds).fit(X, y)
+            self.model_ = CalibratedClassifierCV(boosting, method=self.method, cv=folds,
+                                                 ensemble=False).fit(X, y)
         else:  # too few of a class to hold any out: uncalibrated (said in the model file's metadata)
             self.model_ = boosting.fit(X, y)
         self.calibrated_ = folds >= MIN_PER_CLASS
@@ -71,7 +87,8 @@ class EvidenceModel(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:  # noqa: N803
         check_is_fitted(self)
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
-        return self.model_.predict_proba(X)
+        with _thread_pools().limit(limits=1, user_api="openmp"):
+            return self.model_.predict_proba(X)
 
     def decision_function(self, X) -> np.ndarray:  # noqa: N803
         """Log-odds of the last class (binary) or of each class."""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import sklearn
 import skops.io as sio
+from sklearn.utils import Bunch
 
 from models.files import FORMAT, ModelFileError, load_model, save_model
 from models.unusual import UnusualBehaviour
@@ -38,6 +39,14 @@ def test_a_file_asking_for_foreign_types_is_refused(tmp_path: Path) -> None:
     sio.dump({"format": FORMAT, "metadata": {}, "estimator": NotOurs()}, path)
     with pytest.raises(ModelFileError, match="NotOurs"):
         load_model(path)
+
+
+def test_a_file_with_other_scikit_learn_types_is_listed_and_loaded(tmp_path: Path) -> None:
+    """A type outside the ones `seawatch train` makes (here a Bunch) takes the slower path and still loads."""
+    path = tmp_path / "bunch.skops"
+    sio.dump({"format": FORMAT, "metadata": {"sklearn": sklearn.__version__}, "estimator": Bunch(a=1)}, path)
+    assert "sklearn.utils._bunch.Bunch" in sio.get_untrusted_types(file=path)
+    assert load_model(path).estimator == Bunch(a=1)
 
 
 def test_other_features_another_format_or_scikit_learn_are_refused_with_the_fix(tmp_path: Path) -> None:
