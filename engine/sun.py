@@ -17,10 +17,9 @@ CIVIL_DUSK_DEG = -6.0  # civil twilight ends: dark enough that a transfer at sea
 
 
 @kernel
-def _elevation(t_us, lat, lon):
-    """Sun elevation in degrees at UTC time ``t_us`` (µs) seen from (lat, lon); NaN for a missing position."""
-    if np.isnan(lat) or np.isnan(lon):
-        return np.nan
+def _sun(t_us):
+    """Where the sun is at UTC time ``t_us`` (µs): right ascension and declination (radians) and Greenwich mean
+    sidereal time (degrees). The costly part of an elevation, and the same for every place."""
     days = t_us / US_PER_DAY  # days since 1970-01-01 00:00 UTC
     jd = days + 2440587.5
     n = jd - 2451545.0  # days since J2000.0
@@ -30,17 +29,29 @@ def _elevation(t_us, lat, lon):
     eps = np.radians(23.439 - 0.00000036 * n)  # obliquity of the ecliptic
     ra = np.arctan2(np.cos(eps) * np.sin(ecl_lon), np.cos(ecl_lon))
     dec = np.arcsin(np.sin(eps) * np.sin(ecl_lon))
-    gmst_h = (18.697374558 + 24.06570982441908 * n) % 24.0  # Greenwich mean sidereal time
-    hour_angle = np.radians(gmst_h * 15.0 + lon) - ra
-    phi = np.radians(lat)
-    sin_el = np.sin(phi) * np.sin(dec) + np.cos(phi) * np.cos(dec) * np.cos(hour_angle)
-    return np.degrees(np.arcsin(min(1.0, max(-1.0, sin_el))))
+    gmst_deg = ((18.697374558 + 24.06570982441908 * n) % 24.0) * 15.0  # Greenwich mean sidereal time
+    return ra, dec, gmst_deg
 
 
 @kernel
 def _elevations(t_us, lat, lon, out):
+    """Sun elevation (degrees) for each fix; NaN for a missing position or time. Fixes come in bursts with one time
+    (a station stamps whole seconds), so the sun's place is computed again only when the time changes."""
+    have = False
+    last_t = 0.0
+    ra = dec = gmst_deg = 0.0
     for i in range(t_us.shape[0]):
-        out[i] = _elevation(t_us[i], lat[i], lon[i])
+        if np.isnan(lat[i]) or np.isnan(lon[i]) or np.isnan(t_us[i]):
+            out[i] = np.nan
+            continue
+        if not have or t_us[i] != last_t:
+            ra, dec, gmst_deg = _sun(t_us[i])
+            last_t = t_us[i]
+            have = True
+        hour_angle = np.radians(gmst_deg + lon[i]) - ra
+        phi = np.radians(lat[i])
+        sin_el = np.sin(phi) * np.sin(dec) + np.cos(phi) * np.cos(dec) * np.cos(hour_angle)
+        out[i] = np.degrees(np.arcsin(min(1.0, max(-1.0, sin_el))))
 
 
 def sun_elevation(t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

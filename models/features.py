@@ -25,6 +25,7 @@ import polars as pl
 from engine.alerts import UTC_US
 from engine.geo.land import LandIndex
 from engine.sun import is_night
+from feeds.jit import kernel
 
 SLOW_KN = 2.0  # GFW loitering: under 2 kn
 DRIFT_MIN_DEG, DRIFT_MAX_DEG = 45.0, 135.0  # AMSA drift detector: heading and course 45-135 degrees apart
@@ -72,6 +73,68 @@ def number_text(value: pl.Expr, style: str) -> pl.Expr:
 _SUMS = ("fixes", "sog_n", "sog_sum", "slow", "lat_sum", "lon_sum", "lat2_sum", "lon2_sum", "night", "coast_n",
          "coast_sum", "drift")  # fmt: skip
 _IDENTITY = ("name", "callsign", "imo", "ship_type")
+_INT_SUMS = ("fixes", "sog_n", "slow", "night", "coast_n", "drift")  # _day_sums's columns, in its order
+_FLOAT_SUMS = ("sog_sum", "sog_max", "lat_sum", "lon_sum", "lat2_sum", "lon2_sum", "coast_sum")
+US_PER_DAY, US_PER_H = 86_400_000_000, 3_600_000_000
+
+
+@kernel
+def _day_sums(mmsi, t_us, has_t, lat, lon, sog, cog, heading, night, coast):
+    """Partial sums per (vessel, UTC day) of fixes with a position, in one pass: rows are put in groups by an
+    open-addressing hash table. Returns keys (mmsi, day start in µs, has a time), the integer sums in
+    :data:`_INT_SUMS` order then the hours heard as a bit set, and the float sums in :data:`_FLOAT_SUMS` order."""
+    n = mmsi.shape[0]
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    table = np.full(size, -1, np.int64)
+    keys = np.empty((n, 3), np.int64)
+    ints = np.zeros((n, 7), np.int64)
+    floats = np.zeros((n, 7), np.float64)
+    groups = 0
+    for i in range(n):
+        day = (t_us[i] // US_PER_DAY) * US_PER_DAY if has_t[i] else 0
+        timed = 1 if has_t[i] else 0
+        h = (np.uint64(mmsi[i]) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(day // US_PER_H + timed)
+                                                                     * np.uint64(0xC2B2AE3D27D4EB4F))  # fmt: skip
+        slot = np.int64(h >> np.uint64(20)) & (size - 1)
+        while True:
+            g = table[slot]
+            if g < 0:
+                g = groups
+                groups += 1
+                table[slot] = g
+                keys[g, 0], keys[g, 1], keys[g, 2] = mmsi[i], day, timed
+                floats[g, 1] = np.nan
+                break
+            if keys[g, 0] == mmsi[i] and keys[g, 1] == day and keys[g, 2] == timed:
+                break
+            slot = (slot + 1) & (size - 1)
+        ints[g, 0] += 1
+        s = sog[i]
+        if not np.isnan(s):
+            ints[g, 1] += 1
+            floats[g, 0] += s
+            if np.isnan(floats[g, 1]) or s > floats[g, 1]:
+                floats[g, 1] = s
+            if s < SLOW_KN:
+                ints[g, 2] += 1
+            diff = abs(heading[i] - cog[i]) % 360.0
+            angle = 360.0 - diff if diff > 180.0 else diff
+            if DRIFT_MIN_DEG <= angle <= DRIFT_MAX_DEG and DRIFT_MIN_KN <= s <= DRIFT_MAX_KN:
+                ints[g, 5] += 1
+        if night[i]:
+            ints[g, 3] += 1
+        if not np.isnan(coast[i]):
+            ints[g, 4] += 1
+            floats[g, 6] += coast[i]
+        floats[g, 2] += lat[i]
+        floats[g, 3] += lon[i]
+        floats[g, 4] += lat[i] * lat[i]
+        floats[g, 5] += lon[i] * lon[i]
+        if timed:
+            ints[g, 6] |= 1 << ((t_us[i] - day) // US_PER_H)
+    return keys[:groups], ints[:groups], floats[:groups]
 
 
 class FeatureAccumulator:
@@ -103,37 +166,26 @@ class FeatureAccumulator:
         p = positions.select("mmsi", "t", "lat", "lon", "sog", "cog", "heading").filter(
             pl.col("lat").is_not_nan() & pl.col("lon").is_not_nan()
         )
-        t_us = p["t"].dt.epoch("us").to_numpy()
+        t = p["t"].dt.epoch("us")
+        has_t = t.is_not_null().to_numpy()
+        t_us = t.fill_null(0).to_numpy().astype(np.int64, copy=False)
         lat, lon = p["lat"].to_numpy(), p["lon"].to_numpy()
-        night = is_night(t_us, lat, lon) if p.height else np.zeros(0, np.bool_)
+        night = is_night(t_us, lat, lon) & has_t if p.height else np.zeros(0, np.bool_)
         coast = self.land.coast_km(lat, lon) if self.land is not None and p.height else np.full(p.height, np.nan)
-        sog = pl.col("sog").fill_nan(None)
-        diff = ((pl.col("heading") - pl.col("cog")).abs() % 360.0).fill_nan(None)
-        angle = pl.when(diff > 180.0).then(360.0 - diff).otherwise(diff)
-        drifting = angle.is_between(DRIFT_MIN_DEG, DRIFT_MAX_DEG) & sog.is_between(DRIFT_MIN_KN, DRIFT_MAX_KN)
-        coast_s = pl.Series("coast", coast).fill_nan(None)
-        hour_bit = (pl.lit(2, pl.Int32) ** pl.col("t").dt.hour().cast(pl.Int32)).cast(pl.Int32)
-        return (
-            p.with_columns(night=pl.Series(night), coast=coast_s, day=pl.col("t").dt.truncate("1d"), hour=hour_bit)
-            .group_by("mmsi", "day")
-            .agg(
-                fixes=pl.len(),
-                sog_n=sog.count(),
-                sog_sum=sog.sum(),
-                sog_max=sog.max(),
-                slow=(sog < SLOW_KN).sum(),
-                lat_sum=pl.col("lat").sum(),
-                lon_sum=pl.col("lon").sum(),
-                lat2_sum=(pl.col("lat") ** 2).sum(),
-                lon2_sum=(pl.col("lon") ** 2).sum(),
-                night=pl.col("night").sum(),
-                coast_n=pl.col("coast").count(),
-                coast_sum=pl.col("coast").sum(),
-                drift=drifting.fill_null(False).sum(),
-                hours=pl.col("hour").bitwise_or(),
-            )
-            .pipe(_cast_partial)
+        columns = (p[c].to_numpy().astype(np.float64, copy=False) for c in ("sog", "cog", "heading"))
+        keys, ints, floats = _day_sums(p["mmsi"].to_numpy().astype(np.int64, copy=False), t_us, has_t, lat, lon,
+                                       *columns, night, np.ascontiguousarray(coast, np.float64))  # fmt: skip
+        timed = keys[:, 2] == 1
+        frame = pl.DataFrame(
+            {
+                "mmsi": keys[:, 0],
+                "day": pl.Series(keys[:, 1]).cast(UTC_US).set(pl.Series(~timed), None),
+                **{name: ints[:, k] for k, name in enumerate(_INT_SUMS)},
+                **{name: floats[:, k] for k, name in enumerate(_FLOAT_SUMS)},
+                "hours": pl.Series(ints[:, len(_INT_SUMS)].astype(np.int32)).set(pl.Series(~timed), None),
+            }
         )
+        return frame.with_columns(pl.col("sog_max").fill_nan(None))
 
     def _fold(self) -> None:
         self._days = _add_up([self._days, *self._parts])
@@ -177,13 +229,6 @@ class FeatureAccumulator:
             .with_columns(pl.col("positions").fill_null(0))
             .sort("mmsi")
         )
-
-
-def _cast_partial(df: pl.DataFrame) -> pl.DataFrame:
-    ints = ("fixes", "sog_n", "slow", "night", "coast_n", "drift")
-    return df.with_columns(pl.col(ints).cast(pl.Int64), pl.col("hours").cast(pl.Int32),
-                           pl.col("sog_sum", "sog_max", "lat_sum", "lon_sum", "lat2_sum", "lon2_sum",
-                                  "coast_sum").cast(pl.Float64))  # fmt: skip
 
 
 def _empty_partial() -> pl.DataFrame:

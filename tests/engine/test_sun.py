@@ -28,6 +28,22 @@ def test_kernel_matches_reference(t_us: int, lat: float, lon: float) -> None:
     assert math.isclose(got, ref.sun_elevation_deg(t_us, lat, lon), abs_tol=1e-6)
 
 
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(-90, 90) | st.just(math.nan), st.floats(-180, 180)),
+                min_size=1, max_size=40))  # fmt: skip
+def test_fixes_sharing_a_time_get_each_their_own_elevation(fixes: list[tuple[int, float, float]]) -> None:
+    """The kernel reuses the sun's place while the time stays the same: fixes in runs of one time, with missing
+    positions among them, each get the reference elevation of their own place."""
+    t = np.array([1_700_000_000_000_000 + k * 7 * MINUTE_US for k, _, _ in fixes])
+    lat, lon = np.array([f[1] for f in fixes]), np.array([f[2] for f in fixes])
+    got = sun_elevation(t, lat, lon)
+    for i in range(len(fixes)):
+        if math.isnan(lat[i]):
+            assert math.isnan(got[i])
+        else:
+            assert math.isclose(got[i], ref.sun_elevation_deg(int(t[i]), lat[i], lon[i]), abs_tol=1e-6)
+
+
 def test_noon_height_at_the_june_solstice_is_90_minus_the_distance_to_the_tropic() -> None:
     hai_phong = (20.8648, 106.6834)
     top = _day(datetime(2024, 6, 20, tzinfo=UTC), *hai_phong).max()
@@ -51,3 +67,4 @@ def test_midnight_in_hai_phong_is_night_and_noon_is_day() -> None:
     night = is_night((t * 1e6).astype(np.int64), np.array([20.86, 20.86]), np.array([106.68, 106.68]))
     assert night.tolist() == [True, False]
     assert not is_night(np.array([0]), np.array([np.nan]), np.array([0.0]))[0]  # no position: not called night
+    assert not is_night(np.array([np.nan]), np.array([20.86]), np.array([106.68]))[0]  # no time: neither
