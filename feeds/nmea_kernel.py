@@ -177,6 +177,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
     nm = 0
     pay = 0
     ns = 0
+    recent = np.zeros(16, np.uint64)  # sources recorded lately, by hash: a feed has few stations, named again and again
     rec = rec0
     line = line0
     p = 0
@@ -292,12 +293,39 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 counts[O_NOT_NMEA] += 1
                 break
             # the sentence runs to '*hh'
+            # One pass to the '*' finds the checksum, the commas after the address (count, number, sequence id,
+            # channel, payload, fill) and validates and copies the payload (the fifth field) to the output; this
+            # loop sees nearly every byte of the input. A part of a multi-part message is moved from the output
+            # to its pending slot below; what a sentence that is not AIS leaves there is overwritten.
             star = -1
             cs = 0
             i = s + 1
-            # one comparison per byte: this loop sees nearly every byte of the input
-            while i < le and buf[i] != STAR:
-                cs ^= buf[i]
+            commas = 0
+            c2 = c3 = c4 = c5 = c6 = -1
+            w = pay
+            bad = False
+            while i < le:
+                c = buf[i]
+                if c == STAR:
+                    break
+                cs ^= c
+                if c == COMMA:
+                    commas += 1
+                    if commas == 2:
+                        c2 = i
+                    elif commas == 3:
+                        c3 = i
+                    elif commas == 4:
+                        c4 = i
+                    elif commas == 5:
+                        c5 = i
+                    elif commas == 6:
+                        c6 = i
+                elif commas == 5:
+                    if c < 48 or c > 119 or (87 < c < 96):
+                        bad = True
+                    out_pay[w] = c
+                    w += 1
                 i += 1
             if i < le:
                 star = i
@@ -363,28 +391,8 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                     counts[O_BAD_CHECKSUM] += 1
                     continue
                 notes[N_CHECKSUM_KEPT] += 1
-            # fields: count, number, sequence id, channel, payload, fill (the six commas after the address)
-            c1 = star - ln + 6
-            c2 = next_comma(buf, c1 + 1, star)
-            c3 = next_comma(buf, c2 + 1, star)
-            c4 = next_comma(buf, c3 + 1, star)
-            c5 = next_comma(buf, c4 + 1, star)
-            # the payload is validated and copied to the output in the same pass that finds its end; a part
-            # of a multi-part message is moved from there to its pending slot below
-            k = c5 + 1
-            w = pay
-            bad = False
-            while k < star:
-                c = buf[k]
-                if c == COMMA:
-                    break
-                if c < 48 or c > 119 or (87 < c < 96):
-                    bad = True
-                out_pay[w] = c
-                w += 1
-                k += 1
-            c6 = k
-            if c6 >= star or next_comma(buf, c6 + 1, star) < star:
+            c1 = star - ln + 6  # the comma after "!AIVDM"
+            if commas != 6:
                 counts[O_MALFORMED] += 1
                 continue
             count = parse_uint(buf, c1 + 1, c2)
@@ -419,7 +427,8 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 t = trail_time
             if np.isnan(t):
                 t = feed_time
-            if src != 0 and ns < r_src_hash.shape[0]:
+            if src != 0 and recent[src & np.uint64(15)] != src and ns < r_src_hash.shape[0]:
+                recent[src & np.uint64(15)] = src
                 r_src_hash[ns] = src
                 r_src_off[ns] = src_off
                 r_src_len[ns] = src_len
