@@ -129,7 +129,8 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
         for chunk in chunks(inputs, options.chunk_bytes):
             engine.process(chunk.positions, chunk.statics, chunk.events)
             features.add(chunk.positions, chunk.statics)
-            tracks.add(chunk.positions)
+            if options.report:  # the tracks are for the report's maps only
+                tracks.add(chunk.positions)
             summary.messages += chunk.messages
             summary.positions += chunk.positions.height
             bar.update(chunk.nbytes)

@@ -136,8 +136,8 @@ class CoverageGrid:
         self._open = self._open.clear() if done is None else self._open.filter(~done).unique(maintain_order=True)
         per_vessel = final.group_by(["cell", "bucket", "vid"]).agg(pl.col("b").any())
         counted = per_vessel.group_by(["cell", "bucket"]).agg(pl.len().alias("n"), pl.col("b").sum().alias("nb"))
-        for cell, bucket, n, nb in counted.iter_rows():
-            self.counts[(cell, bucket)] = (n, nb)
+        keys = zip(counted["cell"].to_list(), counted["bucket"].to_list(), strict=True)
+        self.counts.update(zip(keys, zip(counted["n"].to_list(), counted["nb"].to_list(), strict=True), strict=True))
         oldest = keep_from_us // self.bucket_us
         if any(b < oldest for _, b in self.counts):
             self.counts = {key: n for key, n in self.counts.items() if key[1] >= oldest}
