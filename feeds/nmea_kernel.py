@@ -19,7 +19,6 @@ from feeds.nmea_fields import (
     escaped_eol,
     fnv,
     hexval,
-    next_comma,
     parse_pghp_time,
     parse_prefix_time,
     parse_uint,

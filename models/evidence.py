@@ -75,8 +75,7 @@ class EvidenceModel(ClassifierMixin, BaseEstimator):
                                                   random_state=self.random_state)  # fmt: skip
         folds = int(min(self.cv, counts.min()))
         if folds >= MIN_PER_CLASS:
-            self.model_ = CalibratedClassifierCV(boosting, method=self.method, cv=folds,
-                                                 ensemble=False).fit(X, y)
+            self.model_ = CalibratedClassifierCV(boosting, method=self.method, cv=folds, ensemble=False).fit(X, y)
         else:  # too few of a class to hold any out: uncalibrated (said in the model file's metadata)
             self.model_ = boosting.fit(X, y)
         self.calibrated_ = folds >= MIN_PER_CLASS

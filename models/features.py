@@ -172,9 +172,9 @@ class FeatureAccumulator:
         lat, lon = p["lat"].to_numpy(), p["lon"].to_numpy()
         night = is_night(t_us, lat, lon) & has_t if p.height else np.zeros(0, np.bool_)
         coast = self.land.coast_km(lat, lon) if self.land is not None and p.height else np.full(p.height, np.nan)
-        columns = (p[c].to_numpy().astype(np.float64, copy=False) for c in ("sog", "cog", "heading"))
-        keys, ints, floats = _day_sums(p["mmsi"].to_numpy().astype(np.int64, copy=False), t_us, has_t, lat, lon,
-                                       *columns, night, np.ascontiguousarray(coast, np.float64))  # fmt: skip
+        sog, cog, heading = (p[c].to_numpy().astype(np.float64, copy=False) for c in ("sog", "cog", "heading"))
+        keys, ints, floats = _day_sums(p["mmsi"].to_numpy().astype(np.int64, copy=False), t_us, has_t, lat, lon, sog,
+                                       cog, heading, night, np.ascontiguousarray(coast, np.float64))  # fmt: skip
         timed = keys[:, 2] == 1
         frame = pl.DataFrame(
             {

@@ -102,7 +102,9 @@ def _add_backtest(sub) -> None:
     bt.add_argument("--models", metavar="DIR", help="folder of model files from `seawatch train` (default: shipped)")
     bt.add_argument("--skip-untimed", action="store_true", help="leave out NMEA logs without any time, saying so")
     bt.add_argument("--no-report", action="store_true", help="write the Parquet files only")
-    bt.add_argument("--chunk-mb", type=float, default=16.0, help="bytes read per step, in MiB (default 16)")
+    bt.add_argument(
+        "--chunk-mb", type=float, default=64.0, help="bytes read per step, in MiB (default 64; memory follows it)"
+    )
     bt.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
     bt.set_defaults(func=_backtest)
     tr = sub.add_parser(
