@@ -106,6 +106,10 @@ def coverage_rows(vid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.nd
                           np.ascontiguousarray(b, np.bool_), float(cell_deg), int(n_lon), int(bucket_us))  # fmt: skip
 
 
+_BUCKETS_PER_CELL = 2**32
+_BUCKET_OFFSET = 2**31
+
+
 class CoverageGrid:
     """Distinct vessels heard per (cell, time bucket), from the fixes; a bucket is final once the watermark passed."""
 
@@ -114,8 +118,27 @@ class CoverageGrid:
         self.bucket_us = bucket_us
         self.n_lon = math.ceil(360.0 / cell_deg)
         self._open = pl.DataFrame(schema={"cell": pl.Int64, "bucket": pl.Int64, "vid": pl.Int64, "b": pl.Boolean})
-        # (cell, bucket) -> (vessels heard, class B vessels heard), final buckets only
-        self.counts: dict[tuple[int, int], tuple[int, int]] = {}
+        # final buckets only: sorted keys of (cell, bucket) (see _key) and their (vessels heard, class B heard)
+        self._keys = np.zeros(0, np.int64)
+        self._heard = np.zeros((0, 2), np.int64)
+
+    @staticmethod
+    def _key(cell: np.ndarray, bucket: np.ndarray) -> np.ndarray:
+        """One sortable int64 per (cell, bucket): buckets are 2**32 apart per cell, offset to hold any int32."""
+        return np.asarray(cell, np.int64) * _BUCKETS_PER_CELL + (np.asarray(bucket, np.int64) + _BUCKET_OFFSET)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """The final buckets as rows (cell, bucket, vessels heard, class B vessels heard)."""
+        cell, bucket = np.divmod(self._keys, _BUCKETS_PER_CELL)
+        return np.column_stack([cell, bucket - _BUCKET_OFFSET, self._heard]).astype(np.int64).reshape(-1, 4)
+
+    @counts.setter
+    def counts(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, np.int64).reshape(-1, 4)
+        keys = self._key(rows[:, 0], rows[:, 1])
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._heard = keys[order], rows[order, 2:4]
 
     def cell(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ci = np.floor((np.asarray(lat) + 90.0) / self.cell_deg).astype(np.int64)
@@ -136,11 +159,19 @@ class CoverageGrid:
         self._open = self._open.clear() if done is None else self._open.filter(~done).unique(maintain_order=True)
         per_vessel = final.group_by(["cell", "bucket", "vid"]).agg(pl.col("b").any())
         counted = per_vessel.group_by(["cell", "bucket"]).agg(pl.len().alias("n"), pl.col("b").sum().alias("nb"))
-        keys = zip(counted["cell"].to_list(), counted["bucket"].to_list(), strict=True)
-        self.counts.update(zip(keys, zip(counted["n"].to_list(), counted["nb"].to_list(), strict=True), strict=True))
+        if counted.height:
+            # a bucket counted again (late rows) takes its newer count: the last of equal keys in a stable sort
+            keys = np.concatenate([self._keys, self._key(counted["cell"].to_numpy(), counted["bucket"].to_numpy())])
+            heard = np.concatenate([self._heard, counted.select("n", "nb").to_numpy().astype(np.int64)])
+            order = np.argsort(keys, kind="stable")
+            keys, heard = keys[order], heard[order]
+            last = np.ones(keys.shape[0], np.bool_)
+            last[:-1] = keys[1:] != keys[:-1]
+            self._keys, self._heard = keys[last], heard[last]
         oldest = keep_from_us // self.bucket_us
-        if any(b < oldest for _, b in self.counts):
-            self.counts = {key: n for key, n in self.counts.items() if key[1] >= oldest}
+        kept = (self._keys % _BUCKETS_PER_CELL) - _BUCKET_OFFSET >= oldest
+        if not kept.all():
+            self._keys, self._heard = self._keys[kept], self._heard[kept]
 
     def heard(self, lat: float, lon: float, bucket: int, class_b: bool) -> int:
         """Vessels heard in the 3 x 3 cells around a point in one bucket (a vessel crossing cells counts twice).
@@ -153,10 +184,13 @@ class CoverageGrid:
     def heard_over(self, lat: float, lon: float, buckets: list[int], class_b: bool) -> list[int]:
         """:meth:`heard` in each of ``buckets`` (the point's cells found once)."""
         ci, cj = (int(x[0]) for x in self.cell(np.array([lat]), np.array([lon])))
-        keys = [(ci + di) * self.n_lon + (cj + dj) % self.n_lon for di in (-1, 0, 1) for dj in (-1, 0, 1)]
-        k = 1 if class_b else 0
-        counts = self.counts
-        return [sum(counts.get((key, bucket), (0, 0))[k] for key in keys) for bucket in buckets]
+        cells = np.array([(ci + di) * self.n_lon + (cj + dj) % self.n_lon for di in (-1, 0, 1) for dj in (-1, 0, 1)])
+        wanted = self._key(cells[None, :], np.asarray(buckets, np.int64)[:, None])  # (bucket, cell)
+        if not self._keys.shape[0]:
+            return [0] * len(buckets)
+        at = np.searchsorted(self._keys, wanted).clip(max=self._keys.shape[0] - 1)
+        heard = np.where(self._keys[at] == wanted, self._heard[at, 1 if class_b else 0], 0)
+        return [int(x) for x in heard.sum(axis=1)]
 
 
 class GapDetector:
@@ -272,7 +306,7 @@ class GapDetector:
         ).frame()
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        counts = np.array([(c, b, *n) for (c, b), n in self.grid.counts.items()], np.int64).reshape(-1, 4)
+        counts = self.grid.counts
         opened = self.grid._open.to_numpy().astype(np.int64).reshape(-1, 4)
         waiting = np.array(self.waiting, np.float64).reshape(-1, 8)  # times fit float64 exactly below 2**53 µs
         return {
@@ -290,7 +324,7 @@ class GapDetector:
         self.last_t, self.last_lat, self.last_lon = arrays["last_t"], arrays["last_lat"], arrays["last_lon"]
         self.max_t = int(arrays["max_t"][0])
         self.is_b = arrays["is_b"]
-        self.grid.counts = {(int(c), int(b)): (int(n), int(nb)) for c, b, n, nb in arrays["counts"].tolist()}
+        self.grid.counts = arrays["counts"]
         opened = arrays["open"]
         self.grid._open = pl.DataFrame(
             {"cell": opened[:, 0], "bucket": opened[:, 1], "vid": opened[:, 2], "b": opened[:, 3].astype(bool)}
