@@ -34,8 +34,8 @@ def _sun(t_us):
 
 
 @kernel
-def _elevations(t_us, lat, lon, out):
-    """Sun elevation (degrees) for each fix; NaN for a missing position or time. Fixes come in bursts with one time
+def _sines(t_us, lat, lon, out):
+    """Sine of the sun's elevation for each fix; NaN for a missing position or time. Fixes come in bursts with one time
     (a station stamps whole seconds), so the sun's place is computed again only when the time changes."""
     have = False
     last_t = 0.0
@@ -51,20 +51,25 @@ def _elevations(t_us, lat, lon, out):
         hour_angle = np.radians(gmst_deg + lon[i]) - ra
         phi = np.radians(lat[i])
         sin_el = np.sin(phi) * np.sin(dec) + np.cos(phi) * np.cos(dec) * np.cos(hour_angle)
-        out[i] = np.degrees(np.arcsin(min(1.0, max(-1.0, sin_el))))
+        out[i] = min(1.0, max(-1.0, sin_el))
 
 
-def sun_elevation(t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Sun elevation (degrees) for each fix: UTC microseconds and WGS-84 degrees."""
+def _sun_sines(t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     t_us, lat, lon = (np.ascontiguousarray(a, np.float64) for a in (t_us, lat, lon))
     if not t_us.shape == lat.shape == lon.shape:
         raise ValueError(f"t_us, lat and lon must have one shape, got {t_us.shape}, {lat.shape}, {lon.shape}")
     out = np.empty(t_us.shape[0], np.float64)
-    _elevations(t_us, lat, lon, out)
+    _sines(t_us, lat, lon, out)
     return out
 
 
+def sun_elevation(t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Sun elevation (degrees) for each fix: UTC microseconds and WGS-84 degrees."""
+    return np.degrees(np.arcsin(_sun_sines(t_us, lat, lon)))
+
+
 def is_night(t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, below_deg: float = HORIZON_DEG) -> np.ndarray:
-    """True where the sun is below ``below_deg`` (the horizon by default; CIVIL_DUSK_DEG for darkness)."""
+    """True where the sun is below ``below_deg`` (the horizon by default; CIVIL_DUSK_DEG for darkness). Compared
+    as sines (the elevation's arcsine is monotonic), which saves an arcsine per fix."""
     with np.errstate(invalid="ignore"):
-        return sun_elevation(t_us, lat, lon) < below_deg
+        return _sun_sines(t_us, lat, lon) < np.sin(np.radians(below_deg))

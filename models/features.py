@@ -79,14 +79,20 @@ US_PER_DAY, US_PER_H = 86_400_000_000, 3_600_000_000
 
 
 @kernel
+def _slot(mmsi, day, timed, size):
+    """Where a (vessel, day) key starts looking in a hash table of ``size`` (a power of two) slots."""
+    h = (np.uint64(mmsi) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(day // US_PER_H + timed)
+                                                             * np.uint64(0xC2B2AE3D27D4EB4F))  # fmt: skip
+    return np.int64(h >> np.uint64(20)) & (size - 1)
+
+
+@kernel
 def _day_sums(mmsi, t_us, has_t, lat, lon, sog, cog, heading, night, coast):
     """Partial sums per (vessel, UTC day) of fixes with a position, in one pass: rows are put in groups by an
     open-addressing hash table. Returns keys (mmsi, day start in µs, has a time), the integer sums in
     :data:`_INT_SUMS` order then the hours heard as a bit set, and the float sums in :data:`_FLOAT_SUMS` order."""
     n = mmsi.shape[0]
-    size = 16
-    while size < 2 * n:
-        size *= 2
+    size = 1024  # the table grows (4x, at half full): a chunk has ~1000 vessel-days however many rows it has
     table = np.full(size, -1, np.int64)
     keys = np.empty((n, 3), np.int64)
     ints = np.zeros((n, 7), np.int64)
@@ -95,17 +101,23 @@ def _day_sums(mmsi, t_us, has_t, lat, lon, sog, cog, heading, night, coast):
     for i in range(n):
         day = (t_us[i] // US_PER_DAY) * US_PER_DAY if has_t[i] else 0
         timed = 1 if has_t[i] else 0
-        h = (np.uint64(mmsi[i]) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(day // US_PER_H + timed)
-                                                                     * np.uint64(0xC2B2AE3D27D4EB4F))  # fmt: skip
-        slot = np.int64(h >> np.uint64(20)) & (size - 1)
+        slot = _slot(mmsi[i], day, timed, size)
         while True:
             g = table[slot]
             if g < 0:
                 g = groups
                 groups += 1
-                table[slot] = g
                 keys[g, 0], keys[g, 1], keys[g, 2] = mmsi[i], day, timed
                 floats[g, 1] = np.nan
+                table[slot] = g
+                if 2 * groups > size:
+                    size *= 4
+                    table = np.full(size, -1, np.int64)
+                    for k in range(groups):
+                        at = _slot(keys[k, 0], keys[k, 1], keys[k, 2], size)
+                        while table[at] >= 0:
+                            at = (at + 1) & (size - 1)
+                        table[at] = k
                 break
             if keys[g, 0] == mmsi[i] and keys[g, 1] == day and keys[g, 2] == timed:
                 break

@@ -126,3 +126,32 @@ def test_latest_identity_and_last_position_per_vessel() -> None:
     assert (v["lat"], v["lon"], v["positions"]) == (20.0, 107.0, 2)  # the latest fix, not the last to arrive
     assert v["first_seen"] == T0 + timedelta(hours=1)
     assert set(DAY_FEATURES) <= set(acc.days().columns)
+
+
+def test_thousands_of_vessel_days_in_one_chunk_are_each_their_own_group() -> None:
+    """More groups than the sums' hash table starts with (it grows while it fills): every vessel-day is kept
+    apart, with its own count and sums, as a plain polars group-by counts them."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    p = pl.DataFrame(
+        {
+            "mmsi": rng.integers(200_000_000, 200_003_000, n),
+            "t": [T0 + timedelta(hours=float(h)) for h in rng.uniform(0, 72, n)],
+            "lat": rng.uniform(17, 22, n),
+            "lon": rng.uniform(105.5, 110, n),
+            "sog": rng.uniform(0, 20, n),
+            "cog": rng.uniform(0, 360, n),
+            "heading": rng.uniform(0, 360, n),
+        },
+        schema_overrides={"t": UTC_US},
+    )
+    acc = FeatureAccumulator()
+    acc.add(p, no_statics())
+    got = acc.days().select("mmsi", "day", "fixes", "mean_sog").sort("mmsi", "day")
+    want = (
+        p.group_by("mmsi", day=pl.col("t").dt.truncate("1d"))
+        .agg(fixes=pl.len(), mean_sog=pl.col("sog").mean())
+        .sort("mmsi", "day")
+    )
+    assert got.height == want.height > 4000
+    assert_frame_equal(got, want, check_dtypes=False, check_exact=False, rel_tol=1e-9)
