@@ -29,11 +29,11 @@ _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "models.", "builtins.", "collections.
 # one read; any other file is first listed (a second read) and checked against the prefixes above
 _KNOWN_TYPES = [
     "models.evidence.EvidenceModel",
+    "models.unusual.PackedForest",
     "models.unusual.UnusualBehaviour",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.tree._tree.Tree",
 ]
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.ensemble import IsolationForest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from models.evidence import EvidenceModel
-from models.unusual import UnusualBehaviour
+from models.unusual import PackedForest, UnusualBehaviour
 
 
 @parametrize_with_checks(
@@ -72,3 +73,15 @@ def test_a_missing_feature_is_never_the_explanation() -> None:
     odd = np.array([[np.nan, 40.0, 0.0]])  # speed far off; slow share missing (filled with the median)
     index, _ = model.explain(odd, columns=[0, 1], top=2)
     assert index[0, 0] == 1
+
+
+@pytest.mark.parametrize("max_features", [1.0, 0.5])
+def test_the_packed_forest_scores_exactly_as_scikit_learns_isolation_forest(max_features: float) -> None:
+    """The compiled walk over the packed trees against IsolationForest.score_samples itself: same floats."""
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.normal(size=500), rng.exponential(size=500), rng.integers(0, 4, 500)])  # noqa: N806
+    forest = IsolationForest(n_estimators=30, max_features=max_features, random_state=3).fit(X)
+    rows = np.vstack([X[:50], rng.normal(0, 5, (200, 3)), X[:5] + 1e-7])  # incl. values a hair off thresholds
+    assert np.array_equal(PackedForest(forest).score_samples(rows), forest.score_samples(rows))
+    one = IsolationForest(n_estimators=3, random_state=0).fit(X[:1])  # one training row: scikit-learn says -0.5
+    assert np.array_equal(PackedForest(one).score_samples(rows[:4]), one.score_samples(rows[:4]))
