@@ -23,7 +23,7 @@ from feeds.files import CHUNK_BYTES, InputError, open_binary, sniff
 from feeds.framing import Framer
 from seawatch.decode_job import decode_file
 
-TIME_SNIFF_BYTES = 1 << 20  # enough lines to see whether a log carries times
+TIME_SNIFF_BYTES = 1 << 18  # ~3,000 lines: enough to see whether a log carries times
 PARQUET_MAGIC = b"PAR1"
 PARQUET_ROWS = 1_000_000  # rows of a positions Parquet handed to the engine at a time
 POSITION_COLUMNS = ("mmsi", "t", "lat", "lon")
