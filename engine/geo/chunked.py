@@ -1,16 +1,17 @@
 """Running a row-wise kernel over large inputs on every core.
 
 Kernels are compiled with ``nogil`` (feeds/jit.py), so plain threads run them in parallel; each thread gets
-its own slice of the rows and writes only its own slice of the outputs.
+its own slice of the rows and writes only its own slice of the outputs. As many threads as Numba is set to use
+(``NUMBA_NUM_THREADS``, every core by default), so one setting keeps a run on one core.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 
 MIN_ROWS_PER_THREAD = 1 << 18  # below ~250k rows, handing out work costs more than it saves
@@ -23,9 +24,9 @@ def run_rows(
     outs: Sequence[np.ndarray],
     threads: int | None = None,
 ) -> None:
-    """``fn(*fixed, *rows, *outs)``, split by rows (first axis) across ``threads`` (default: every core)."""
+    """``fn(*fixed, *rows, *outs)``, split by rows (first axis) across ``threads`` (default: Numba's number)."""
     n = rows[0].shape[0]
-    workers = min(threads or os.cpu_count() or 1, max(n // MIN_ROWS_PER_THREAD, 1))
+    workers = min(threads or numba.config.NUMBA_NUM_THREADS, max(n // MIN_ROWS_PER_THREAD, 1))
     if workers <= 1:
         fn(*fixed, *rows, *outs)
         return
