@@ -26,7 +26,8 @@ def run_rows(
 ) -> None:
     """``fn(*fixed, *rows, *outs)``, split by rows (first axis) across ``threads`` (default: Numba's number)."""
     n = rows[0].shape[0]
-    workers = min(threads or numba.config.NUMBA_NUM_THREADS, max(n // MIN_ROWS_PER_THREAD, 1))
+    configured = int(getattr(numba.config, "NUMBA_NUM_THREADS"))  # noqa: B009 (numba.config has no type stubs)
+    workers = min(threads or configured, max(n // MIN_ROWS_PER_THREAD, 1))
     if workers <= 1:
         fn(*fixed, *rows, *outs)
         return
