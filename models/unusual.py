@@ -69,15 +69,15 @@ def _global(children: np.ndarray, start: int) -> np.ndarray:
 
 @kernel
 def _path_depths(x, start, left, right, feature, threshold, leaf_depth, depths):
-    """Each row's summed leaf depth over the trees, tree by tree in order (the order scikit-learn adds them)."""
-    for i in range(x.shape[0]):
-        total = 0.0
-        for t in range(start.shape[0] - 1):
-            node = start[t]
+    """Add each row's leaf depth in every tree to ``depths``, tree by tree (the order scikit-learn adds them in;
+    one tree at a time also keeps its nodes in the cache)."""
+    for t in range(start.shape[0] - 1):
+        root = start[t]
+        for i in range(x.shape[0]):
+            node = root
             while left[node] != TREE_LEAF:
                 node = left[node] if x[i, feature[node]] <= threshold[node] else right[node]
-            total += leaf_depth[node]
-        depths[i] = total
+            depths[i] += leaf_depth[node]
 
 
 class UnusualBehaviour(OutlierMixin, BaseEstimator):
