@@ -81,9 +81,16 @@ US_PER_DAY, US_PER_H = 86_400_000_000, 3_600_000_000
 @kernel
 def _slot(mmsi, day, timed, size):
     """Where a (vessel, day) key starts looking in a hash table of ``size`` (a power of two) slots."""
-    h = (np.uint64(mmsi) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(day // US_PER_H + timed)
-                                                             * np.uint64(0xC2B2AE3D27D4EB4F))  # fmt: skip
+    h = (np.uint64(mmsi) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(day + timed) * np.uint64(0xC2B2AE3D27D4EB4F))
     return np.int64(h >> np.uint64(20)) & (size - 1)
+
+
+@kernel
+def _grown(rows, n):
+    """``rows`` with room for ``n`` rows (the new ones zero)."""
+    out = np.zeros((n, rows.shape[1]), rows.dtype)
+    out[: rows.shape[0]] = rows
+    return out
 
 
 @kernel
@@ -92,15 +99,27 @@ def _day_sums(mmsi, t_us, has_t, lat, lon, sog, cog, heading, night, coast):
     open-addressing hash table. Returns keys (mmsi, day start in µs, has a time), the integer sums in
     :data:`_INT_SUMS` order then the hours heard as a bit set, and the float sums in :data:`_FLOAT_SUMS` order."""
     n = mmsi.shape[0]
-    size = 1024  # the table grows (4x, at half full): a chunk has ~1000 vessel-days however many rows it has
+    # the table and the groups grow (4x; the table at half full): a chunk has ~1000 vessel-days however many
+    # rows it has, and zeroing room for one group per row would cost more than the sums
+    size = 1024
     table = np.full(size, -1, np.int64)
-    keys = np.empty((n, 3), np.int64)
-    ints = np.zeros((n, 7), np.int64)
-    floats = np.zeros((n, 7), np.float64)
+    keys = np.empty((size // 2, 3), np.int64)
+    ints = np.zeros((size // 2, 7), np.int64)
+    floats = np.zeros((size // 2, 7), np.float64)
     groups = 0
+    # the day and the hour of the row before: rows come nearly in time order, so most rows skip the divisions
+    day_start, hour_start, hour_bit = np.int64(0), np.int64(1), np.int64(0)
     for i in range(n):
-        day = (t_us[i] // US_PER_DAY) * US_PER_DAY if has_t[i] else 0
         timed = 1 if has_t[i] else 0
+        t = t_us[i]
+        day = np.int64(0)
+        if timed:
+            if not hour_start <= t < hour_start + US_PER_H:
+                day_start = (t // US_PER_DAY) * US_PER_DAY
+                hour = (t - day_start) // US_PER_H
+                hour_start = day_start + hour * US_PER_H
+                hour_bit = np.int64(1) << hour
+            day = day_start
         slot = _slot(mmsi[i], day, timed, size)
         while True:
             g = table[slot]
@@ -110,8 +129,9 @@ def _day_sums(mmsi, t_us, has_t, lat, lon, sog, cog, heading, night, coast):
                 keys[g, 0], keys[g, 1], keys[g, 2] = mmsi[i], day, timed
                 floats[g, 1] = np.nan
                 table[slot] = g
-                if 2 * groups > size:
+                if 2 * groups >= size:
                     size *= 4
+                    keys, ints, floats = _grown(keys, size // 2), _grown(ints, size // 2), _grown(floats, size // 2)
                     table = np.full(size, -1, np.int64)
                     for k in range(groups):
                         at = _slot(keys[k, 0], keys[k, 1], keys[k, 2], size)
@@ -131,10 +151,11 @@ def _day_sums(mmsi, t_us, has_t, lat, lon, sog, cog, heading, night, coast):
                 floats[g, 1] = s
             if s < SLOW_KN:
                 ints[g, 2] += 1
-            diff = abs(heading[i] - cog[i]) % 360.0
-            angle = 360.0 - diff if diff > 180.0 else diff
-            if DRIFT_MIN_DEG <= angle <= DRIFT_MAX_DEG and DRIFT_MIN_KN <= s <= DRIFT_MAX_KN:
-                ints[g, 5] += 1
+            if DRIFT_MIN_KN <= s <= DRIFT_MAX_KN:
+                diff = abs(heading[i] - cog[i]) % 360.0
+                angle = 360.0 - diff if diff > 180.0 else diff
+                if DRIFT_MIN_DEG <= angle <= DRIFT_MAX_DEG:
+                    ints[g, 5] += 1
         if night[i]:
             ints[g, 3] += 1
         if not np.isnan(coast[i]):
@@ -145,7 +166,7 @@ def _day_sums(mmsi, t_us, has_t, lat, lon, sog, cog, heading, night, coast):
         floats[g, 4] += lat[i] * lat[i]
         floats[g, 5] += lon[i] * lon[i]
         if timed:
-            ints[g, 6] |= 1 << ((t_us[i] - day) // US_PER_H)
+            ints[g, 6] |= hour_bit
     return keys[:groups], ints[:groups], floats[:groups]
 
 
