@@ -27,56 +27,84 @@ TREE_LEAF = -1  # scikit-learn's child index of a leaf
 
 
 class PackedForest:
-    """An isolation forest's trees, end to end in flat arrays: node ``k`` of tree ``t`` is at ``start[t] + k``.
+    """An isolation forest's trees, end to end in flat arrays, laid out for a walk without branches.
 
-    ``feature`` is a column of the full row (each tree's own column subset already mapped back), ``leaf_depth``
-    the depth a row ending in that node adds: its depth in the tree plus the average path length of an
-    unsuccessful search among the training samples left there, less one (Liu et al. 2008, eq. 1-2).
+    Each tree's nodes are renumbered breadth first so that a node's two children sit side by side: the walk goes
+    to ``child[node] + (0 if x <= threshold else 1)``. A leaf is its own child and tests a column that is always
+    0 against +inf, so every walk takes exactly its tree's depth in steps and ends on its leaf; a missing value
+    steps to the child scikit-learn sends it to (``nan_step``). ``feature`` is a
+    column of the full row (each tree's own column subset mapped back), ``leaf_depth`` the depth a row ending in
+    that node adds: its depth in the tree plus the average path length of an unsuccessful search among the
+    training samples left there, less one (Liu et al. 2008, eq. 1-2).
     """
 
     def __init__(self, forest: IsolationForest) -> None:
-        trees = [e.tree_ for e in forest.estimators_]
-        self.start = np.concatenate([[0], np.cumsum([t.node_count for t in trees])]).astype(np.int64)
-        self.left = np.concatenate([_global(t.children_left, s) for t, s in zip(trees, self.start, strict=False)])
-        self.right = np.concatenate([_global(t.children_right, s) for t, s in zip(trees, self.start, strict=False)])
+        n_features = forest.n_features_in_
         # trees of a forest drawing every feature were fitted on the rows as they are (their drawn order unused)
-        every = forest._max_features == forest.n_features_in_
-        columns = [np.arange(forest.n_features_in_) if every else np.asarray(c) for c in forest.estimators_features_]
-        self.feature = np.concatenate(
-            [cols.astype(np.int64)[np.maximum(t.feature, 0)] for t, cols in zip(trees, columns, strict=True)]
-        )
-        self.threshold = np.concatenate([t.threshold for t in trees]).astype(np.float64)
-        self.leaf_depth = np.concatenate(
-            [np.asarray(d, np.float64) + np.asarray(a, np.float64) - 1.0 for d, a in
-             zip(forest._decision_path_lengths, forest._average_path_length_per_tree, strict=True)]
-        )  # fmt: skip
-        self.denominator = float(len(trees) * _average_path_length([forest._max_samples])[0])
+        every = forest._max_features == n_features
+        child, feature, threshold, nan_step, leaf_depth, starts, depths = [], [], [], [], [], [0], []
+        for est, cols, paths, average in zip(forest.estimators_, forest.estimators_features_,
+                                             forest._decision_path_lengths, forest._average_path_length_per_tree,
+                                             strict=True):  # fmt: skip
+            tree = est.tree_
+            order, kids = _breadth_first(tree.children_left, tree.children_right)
+            leaf = kids == np.arange(order.shape[0])
+            columns = np.arange(n_features) if every else np.asarray(cols, np.int64)
+            child.append(kids + starts[-1])
+            feature.append(np.where(leaf, n_features, columns[np.maximum(tree.feature[order], 0)]))
+            threshold.append(np.where(leaf, np.inf, tree.threshold[order]))
+            nan_step.append(np.where(tree.missing_go_to_left[order], 0, 1))
+            leaf_depth.append((np.asarray(paths, np.float64) + np.asarray(average, np.float64) - 1.0)[order])
+            starts.append(starts[-1] + order.shape[0])
+            depths.append(tree.max_depth)
+        self.start = np.array(starts, np.int64)
+        self.depth = np.array(depths, np.int64)
+        self.child = np.concatenate(child).astype(np.int64)
+        self.feature = np.concatenate(feature).astype(np.int64)
+        self.threshold = np.concatenate(threshold).astype(np.float64)
+        self.nan_step = np.concatenate(nan_step).astype(np.int64)
+        self.leaf_depth = np.concatenate(leaf_depth)
+        self.denominator = float(len(depths) * _average_path_length([forest._max_samples])[0])
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
         """``IsolationForest.score_samples``: minus 2 to the minus mean path length over its normaliser."""
         depths = np.zeros(X.shape[0], np.float64)
-        # the trees compare float32 values (scikit-learn's DTYPE) with float64 thresholds
-        x32 = np.ascontiguousarray(X, np.float32).astype(np.float64)
-        _path_depths(x32, self.start, self.left, self.right, self.feature, self.threshold, self.leaf_depth, depths)
+        # the trees compare float32 values (scikit-learn's DTYPE) with float64 thresholds; the last column is
+        # the 0 that leaves test
+        x = np.zeros((X.shape[0], X.shape[1] + 1), np.float64)
+        x[:, :-1] = np.asarray(X, np.float32)
+        _path_depths(x, self.start, self.depth, self.child, self.feature, self.threshold, self.nan_step,
+                     self.leaf_depth, depths)  # fmt: skip
         # a single training sample: depths and normaliser are 0 and scikit-learn takes their ratio as 1
         ratio = depths / self.denominator if self.denominator != 0 else np.ones(X.shape[0])
         return -(2.0 ** (-ratio))
 
 
-def _global(children: np.ndarray, start: int) -> np.ndarray:
-    return np.where(children == TREE_LEAF, TREE_LEAF, children + start).astype(np.int64)
+def _breadth_first(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A tree's nodes in breadth-first order (old numbers), and each one's first child in the new numbering
+    (itself for a leaf); the second child follows the first."""
+    order, kids = [0], []
+    for k, old in enumerate(order):  # grows while it is walked
+        if left[old] == TREE_LEAF:
+            kids.append(k)
+        else:
+            kids.append(len(order))
+            order += [int(left[old]), int(right[old])]
+    return np.array(order, np.int64), np.array(kids, np.int64)
 
 
 @kernel
-def _path_depths(x, start, left, right, feature, threshold, leaf_depth, depths):
+def _path_depths(x, start, depth, child, feature, threshold, nan_step, leaf_depth, depths):
     """Add each row's leaf depth in every tree to ``depths``, tree by tree (the order scikit-learn adds them in;
-    one tree at a time also keeps its nodes in the cache)."""
+    one tree at a time also keeps its nodes in the cache). A missing value goes where the node sends it."""
     for t in range(start.shape[0] - 1):
         root = start[t]
+        steps = depth[t]
         for i in range(x.shape[0]):
             node = root
-            while left[node] != TREE_LEAF:
-                node = left[node] if x[i, feature[node]] <= threshold[node] else right[node]
+            for _ in range(steps):
+                v = x[i, feature[node]]
+                node = child[node] + (nan_step[node] if np.isnan(v) else (0 if v <= threshold[node] else 1))
             depths[i] += leaf_depth[node]
 
 

@@ -82,6 +82,7 @@ def test_the_packed_forest_scores_exactly_as_scikit_learns_isolation_forest(max_
     X = np.column_stack([rng.normal(size=500), rng.exponential(size=500), rng.integers(0, 4, 500)])  # noqa: N806
     forest = IsolationForest(n_estimators=30, max_features=max_features, random_state=3).fit(X)
     rows = np.vstack([X[:50], rng.normal(0, 5, (200, 3)), X[:5] + 1e-7])  # incl. values a hair off thresholds
+    rows[::7, 1] = np.nan  # a missing value goes to the right child
     assert np.array_equal(PackedForest(forest).score_samples(rows), forest.score_samples(rows))
     one = IsolationForest(n_estimators=3, random_state=0).fit(X[:1])  # one training row: scikit-learn says -0.5
     assert np.array_equal(PackedForest(one).score_samples(rows[:4]), one.score_samples(rows[:4]))
