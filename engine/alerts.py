@@ -138,6 +138,11 @@ class AlertBook:
         """Every alert, in a canonical order (kind, start, mmsi, alert_id)."""
         return self._table.sort(["kind", "start", "mmsi", "alert_id"])
 
+    def missing(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that no alert in the book has."""
+        wanted = pl.Series("alert_id", list(ids), pl.String)
+        return set(wanted.filter(~wanted.is_in(self._table["alert_id"].implode())).to_list())
+
     def __len__(self) -> int:
         return self._table.height
 

@@ -123,6 +123,24 @@ class Engine:
     def alerts(self) -> pl.DataFrame:
         return self.book.table()
 
+    def waiting(self, where: dict[str, pl.Expr]) -> Step:
+        """The rows still waiting for the watermark of every vessel with a waiting row that matches ``where`` (an
+        expression per table), as detectors would get them if the input ended now: the step of :meth:`finish`
+        for those vessels. Nothing changes (no count either): what the distress fast path looks ahead with.
+
+        Whole vessels are taken because the copies of a message all belong to one vessel: the copy kept is the
+        one a step will keep, even when only another copy matches ``where``.
+        """
+        frames = {name: f for name, f in self._pending.items() if f is not None and f.height}
+        vids = [frames[name].filter(expr)["vid"] for name, expr in where.items() if name in frames]
+        chosen = pl.concat(vids).unique() if vids else pl.Series("vid", [], pl.Int64)
+        ready: dict[str, pl.DataFrame | None] = {name: None for name in self._pending}
+        for name, frame in frames.items():
+            mine = frame.filter(pl.col("vid").is_in(chosen.implode()))
+            ready[name] = mine if mine.height else None
+        step, _ = self._make_step(ready, FINAL_WATERMARK)
+        return step
+
     def snapshot(self, path: Path) -> None:
         """Write the whole state to the folder ``path``, atomically: a crash leaves the old snapshot or the new."""
         path = Path(path)
@@ -236,21 +254,27 @@ class Engine:
             ready[name] = table.filter(is_ready)
             rest = table.filter(~is_ready)
             self._pending[name] = rest if rest.height else None
-        step = self._make_step(ready, watermark)
+        step, duplicates = self._make_step(ready, watermark)
+        self.counts["duplicate"] += duplicates
         rows = [frame for d in self.detectors for frame in d.process(step)]
         return self.book.update(rows)
 
-    def _make_step(self, ready: dict[str, pl.DataFrame | None], watermark: int) -> Step:
+    def _make_step(self, ready: dict[str, pl.DataFrame | None], watermark: int) -> tuple[Step, int]:
+        """The step of the ``ready`` rows, and how many of them were copies of a message (dropped)."""
         positions = _EMPTY["positions"]() if ready["positions"] is None else ready["positions"]
         statics = _EMPTY["statics"]() if ready["statics"] is None else ready["statics"]
         rows, vid, t_us = self._by_vessel(ready["positions"], POSITION_KEY)
         fixes = fixes_in_order(positions, rows, vid, t_us, positions["arrival"].to_numpy(), self.fleet.mmsi)
+        copies = positions.height - rows.shape[0]
         rows, vid, t_us = self._by_vessel(ready["statics"], STATIC_KEY)
         identities = identities_in_order(statics, rows, vid, t_us, self.fleet.mmsi)
+        copies += statics.height - rows.shape[0]
         events = self._prepare(ready["events"], EVENT_KEY, "events")
-        return Step(fixes, identities, events, watermark, self.fleet)
+        copies += (0 if ready["events"] is None else ready["events"].height) - events.height
+        return Step(fixes, identities, events, watermark, self.fleet), copies
 
-    def _by_vessel(self, table: pl.DataFrame | None, key: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    @staticmethod
+    def _by_vessel(table: pl.DataFrame | None, key: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows of ``table`` to keep, in the order detectors get them: the first arrival of each message (same
         ``key``), ordered by (vessel, time, arrival); and their vessel ids and times. One compiled pass over the key
         columns; no table is gathered.
@@ -267,10 +291,10 @@ class Engine:
             rows = by_arrival[rows]
         else:
             rows, vid_s, t_s = vessel_time_sorted(vid, t_us, keys)
-        self.counts["duplicate"] += int(table.height - rows.shape[0])
         return rows, vid_s, t_s
 
-    def _prepare(self, table: pl.DataFrame | None, key: tuple[str, ...], name: str) -> pl.DataFrame:
+    @staticmethod
+    def _prepare(table: pl.DataFrame | None, key: tuple[str, ...], name: str) -> pl.DataFrame:
         """Keep the first arrival of each message, then order by time and arrival (events: few rows, any columns).
 
         The masks and the order are computed on the few key columns; the wide table is gathered once.
@@ -282,7 +306,6 @@ class Engine:
             table = table[np.argsort(arrival, kind="stable")]
         key_cols = [k for k in key if k in table.columns]
         first = table.select(pl.struct(key_cols).is_first_distinct()).to_series()
-        self.counts["duplicate"] += int(table.height - first.sum())
         table = table.filter(first)
         t_us, arrival = table["t_us"].to_numpy(), table["arrival"].to_numpy()
         return table[np.lexsort((arrival, t_us))]

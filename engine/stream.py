@@ -1,8 +1,10 @@
 """The stream runner: live feed batches -> micro-batches -> the same engine as batch runs -> sinks.
 
-Micro-batches close when they hold ``batch_messages`` messages or ``batch_seconds`` after their first arrived,
-whichever comes first. The engine runs in a worker thread while the event loop keeps receiving; when it falls
-behind, the feeds' bounded queue fills and the sources wait (backpressure, never an unbounded queue).
+Micro-batches close when they hold ``batch_messages`` messages or ``batch_seconds`` after their first delivery
+was received (a delivery that came during a step does not wait a whole window after it), whichever comes first;
+a batch whose window is over first takes what the feeds already hold, so batches stay large under a backlog. The
+engine runs in a worker thread while the event loop keeps receiving; when it falls behind, the feeds' bounded
+queue fills and the sources wait (backpressure, never an unbounded queue).
 
 Nothing accepted is lost and no alert is duplicated across a crash:
 - every micro-batch is written to the *journal* (Arrow IPC files, written then renamed) before the engine sees
@@ -16,6 +18,8 @@ Messages still in a framer (a line cut in two, a multi-part message waiting for 
 dies were never accepted; they are the only input lost.
 
 Rows get a global arrival number across feeds (``seq``), so the engine's ordering rules hold with many feeds.
+A distress alert does not wait for the watermark: engine/fast_path.py announces it from the rows that arrived,
+and withdraws an announcement that later evidence proves wrong (sinks upsert and withdraw by alert id).
 The engine never imports models or api: scoring and the store are sinks the caller passes in.
 """
 
@@ -34,6 +38,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from engine.decode import decode, empty_tables
+from engine.fast_path import DistressFastPath
 from engine.runner import Detector, Engine
 from feeds.sources import FeedBatch
 
@@ -45,7 +50,7 @@ LIVE_LATENESS_S = 0.5  # live rows are stamped on arrival (or carry a station's 
 @dataclass(frozen=True)
 class StreamSettings:
     batch_messages: int = 20_000  # a micro-batch closes at this many messages ...
-    batch_seconds: float = 0.2  # ... or this long after its first message arrived (alert latency budget: 1 s)
+    batch_seconds: float = 0.2  # ... or this long after its first delivery was received (alert latency budget: 1 s)
     snapshot_seconds: float = 30.0  # how much journal a restart may replay
     lateness_s: float = LIVE_LATENESS_S
 
@@ -55,6 +60,10 @@ class Sink(Protocol):
 
     def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
         """The rows of one micro-batch and the alerts that are new or changed after it."""
+        ...
+
+    def withdraw(self, alert_ids: list[str]) -> None:
+        """Alerts announced early (the distress fast path) that later evidence proved wrong: remove them."""
         ...
 
 
@@ -85,6 +94,7 @@ class StreamRunner:
         self._journal_next = 0  # number of the next journal file
         self._snapshot_at = clock()
         self._chores: queue.SimpleQueue[Callable[[Engine], None]] = queue.SimpleQueue()
+        self.fast_path = DistressFastPath.of(engine)
         (self.state_dir / "journal").mkdir(parents=True, exist_ok=True)
 
     def call_between(self, chore: Callable[[Engine], None]) -> None:
@@ -145,12 +155,14 @@ class StreamRunner:
                         item = got.result()
                     except StopAsyncIteration:
                         break
-                    if not pending:
-                        opened = self.clock()
+                    if not pending:  # the window opens when the delivery was received (the feeds' wall clock)
+                        opened = self.clock() - max(0.0, time.time() - item.received)
                     pending.append(item)
                     count += _size(item)
                 if stopper.done():
                     break
+                if pending and self.clock() - opened >= self.settings.batch_seconds:
+                    nxt, count = await self._take_held(iterator, nxt, pending, count)
                 if pending and (count >= self.settings.batch_messages
                                 or self.clock() - opened >= self.settings.batch_seconds):  # fmt: skip
                     await asyncio.to_thread(self.process, pending)
@@ -162,6 +174,26 @@ class StreamRunner:
         if pending:
             await asyncio.to_thread(self.process, pending)
         await asyncio.to_thread(self.snapshot)
+
+    async def _take_held(self, iterator: AsyncIterator[FeedBatch], nxt: asyncio.Future[Any] | None,
+                         pending: list[FeedBatch], count: int) -> tuple[asyncio.Future[Any] | None, int]:  # fmt: skip
+        """Add to ``pending`` (``count`` messages) the deliveries the feeds already hold, up to ``batch_messages``,
+        without waiting; returns the delivery asked for and not yet there, and the new count.
+
+        A micro-batch whose window is over takes them before it closes. Windows open when a delivery was received,
+        so under a backlog every window is over by the time its batch starts: without this, each batch would close
+        with one delivery, and the per-batch cost make the backlog grow.
+        """
+        while count < self.settings.batch_messages:
+            if nxt is None:
+                nxt = asyncio.ensure_future(iterator.__anext__())
+            await asyncio.sleep(0)  # one turn of the loop: a delivery already queued is handed over in it
+            if not nxt.done() or nxt.exception() is not None:
+                break  # none held; or the end of the deliveries, which the caller's loop sees
+            pending.append(nxt.result())
+            count += _size(pending[-1])
+            nxt = None
+        return nxt, count
 
     def process(self, deliveries: Sequence[FeedBatch]) -> pl.DataFrame:
         """Decode, journal and run one micro-batch; returns the alerts new or changed (also given to the sinks)."""
@@ -181,17 +213,32 @@ class StreamRunner:
             self.snapshot()
         return alerts
 
+    def finish(self) -> pl.DataFrame:
+        """End of a finite input: release every waiting row (:meth:`Engine.finish`) and hand the sinks the alerts
+        new or changed; afterwards they hold exactly the engine's alerts, the batch run's."""
+        tables = _decode_all([])[0]
+        return self._publish(tables, self.engine.finish())
+
     def _step(self, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         started = time.perf_counter()
-        alerts = self.engine.process(tables["positions"], tables["statics"], tables["events"])
-        for sink in self.sinks:
-            sink.consume(tables, alerts)
+        alerts = self._publish(tables, self.engine.process(tables["positions"], tables["statics"], tables["events"]))
         spent = time.perf_counter() - started
         self.stats.batches += 1
         self.stats.rows += sum(t.height for t in tables.values())
         self.stats.engine_seconds += spent
         self.stats.last_batch_at = time.time()
         self.stats.history = [*self.stats.history[-99:], spent]
+        return alerts
+
+    def _publish(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> pl.DataFrame:
+        """Hand a step's rows and alerts (with the fast path's announcements and withdrawals) to the sinks."""
+        withdrawn: list[str] = []
+        if self.fast_path is not None:
+            alerts, withdrawn = self.fast_path.after_step(alerts)
+        for sink in self.sinks:
+            sink.consume(tables, alerts)
+            if withdrawn:
+                sink.withdraw(withdrawn)
         return alerts
 
     def _number(self, parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:

@@ -73,6 +73,9 @@ class StoreSink:
                 )
             )
 
+    def withdraw(self, alert_ids: list[str]) -> None:
+        self.store.withdraw_alerts(alert_ids)
+
 
 class ScoringSink:
     """Features of every vessel, and their scores written to the store every ``every`` seconds.
@@ -95,6 +98,9 @@ class ScoringSink:
             self.scored_at = time.monotonic()
             self._running = self._pool.submit(self._score, *self._inputs())
             self._running.add_done_callback(_log_failure)
+
+    def withdraw(self, alert_ids: list[str]) -> None:
+        """Nothing to do: the scores are made of the engine's own alerts, which never hold an announced one."""
 
     def score(self) -> None:
         """Score now, after the scoring under way (at shutdown)."""

@@ -160,6 +160,17 @@ class AlertsMixin(StoreBase):
         self._notify()
         return frame.height
 
+    def withdraw_alerts(self, alert_ids: Sequence[str]) -> int:
+        """Delete alerts the engine announced early and later evidence proved wrong (the distress fast path,
+        engine/fast_path.py: the right alert of the same episode is stored too). Their triage goes with them.
+        Returns how many were stored."""
+        if not alert_ids:
+            return 0
+        with self._write() as conn:
+            gone = conn.execute(sa.delete(alerts).where(alerts.c.alert_id.in_(list(alert_ids)))).rowcount
+        self._notify()
+        return int(gone)
+
     def triage(self, alert_id: str, status: str, note: str, by: str) -> dict[str, Any] | None:
         """Set an alert's status and record who did it, when and why. None when there is no such alert."""
         now = utcnow()

@@ -16,7 +16,7 @@ import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
 from engine.detectors.common import US_PER_S, grow
-from engine.detectors.mmsi import is_distress_beacon
+from engine.detectors.mmsi import BEACON_PREFIXES, is_distress_beacon
 from engine.runner import Step
 from feeds.jit import kernel
 
@@ -29,6 +29,8 @@ EVIDENCE = (
     (NUC, "nav status 2: not under command", 50.0),
     (SAFETY_TEXT, "safety broadcast", 20.0),
 )
+STATUS_EVIDENCE = ((14, STATUS_SART), (6, AGROUND), (2, NUC))  # nav status -> evidence bit (M.1371 Table 48)
+SAFETY_TEXT_TYPE = 14  # the AIS message type of safety broadcasts
 _ACTIVE = r"\b(SART|MOB|EPIRB)\s+ACTIVE\b"
 
 
@@ -61,14 +63,23 @@ def _episodes(vid, t, bits, lat, lon, gap_us, st_start, st_last, st_bits, st_n, 
         out_start[i] = st_start[v]
 
 
+def may_be_evidence() -> dict[str, pl.Expr]:
+    """Which rows of the positions and events tables may be distress evidence (:func:`evidence` decides): the
+    distress fast path looks ahead at the waiting rows of the vessels that have one."""
+    beacon = (pl.col("mmsi") // 1_000_000).is_in(BEACON_PREFIXES)
+    return {
+        "positions": beacon | pl.col("nav_status").is_in([status for status, _ in STATUS_EVIDENCE]),
+        "events": pl.col("msg_type") == SAFETY_TEXT_TYPE,
+    }
+
+
 def evidence(step: Step) -> pl.DataFrame:
     """Rows of distress evidence (vid, t_us, arrival, bits, lat, lon, text) from fixes and type 14 events."""
     fx = step.fixes
     bits = np.zeros(len(fx), np.int64)
     bits[is_distress_beacon(fx.mmsi)] |= BEACON
-    bits[fx.nav_status == 14] |= STATUS_SART
-    bits[fx.nav_status == 6] |= AGROUND
-    bits[fx.nav_status == 2] |= NUC
+    for status, bit in STATUS_EVIDENCE:
+        bits[fx.nav_status == status] |= bit
     keep = np.flatnonzero(bits)
     fixes = pl.DataFrame(
         {
@@ -80,11 +91,11 @@ def evidence(step: Step) -> pl.DataFrame:
             "lon": fx.lon[keep],
         }  # fmt: skip
     ).with_columns(pl.lit(None, pl.String).alias("text"))
-    ev = step.events.filter(pl.col("msg_type") == 14)
+    ev = step.events.filter(pl.col("msg_type") == SAFETY_TEXT_TYPE)
     text = pl.col("text").fill_null("").str.to_uppercase().str.strip_chars()
     ev = ev.filter(~text.str.contains(r"\bTEST\b"))
     is_active = text.str.contains(_ACTIVE)
-    beacon = (pl.col("mmsi") // 1_000_000).is_in([970, 972, 974])
+    beacon = (pl.col("mmsi") // 1_000_000).is_in(BEACON_PREFIXES)
     texts = ev.select(
         "vid", "t_us", "arrival",
         (pl.when(is_active).then(ACTIVE_TEXT).otherwise(SAFETY_TEXT) | pl.when(beacon).then(BEACON).otherwise(0))
@@ -106,21 +117,31 @@ class DistressDetector:
         self.text = np.zeros(0, object)  # the episode's first safety text
 
     def process(self, step: Step) -> list[pl.DataFrame]:
+        frames, self.ints, self.pos, self.text = self._run(step)
+        return frames
+
+    def foresee(self, step: Step) -> list[pl.DataFrame]:
+        """The alert rows :meth:`process` would give for ``step``, leaving the state as it is: the distress fast
+        path (engine/fast_path.py) asks it about the rows still waiting for the watermark."""
+        return self._run(step)[0]
+
+    def _run(self, step: Step) -> tuple[list[pl.DataFrame], np.ndarray, np.ndarray, np.ndarray]:
+        """The alert rows of ``step`` and the state after it, in new arrays (the detector's own are not touched)."""
         size = step.fleet.size
-        self.ints, self.pos = grow(self.ints, size, 0), grow(self.pos, size, np.nan)
-        if self.text.shape[0] < self.ints.shape[0]:
-            self.text = np.concatenate([self.text, np.full(self.ints.shape[0] - self.text.shape[0], None, object)])
+        ints, pos, first_text = grow(self.ints, size, 0), grow(self.pos, size, np.nan), self.text
+        if first_text.shape[0] < ints.shape[0]:
+            first_text = np.concatenate([first_text, np.full(ints.shape[0] - first_text.shape[0], None, object)])
         rows = evidence(step)
         if not rows.height:
-            return []
+            return [], ints, pos, first_text
         vid = rows["vid"].to_numpy().astype(np.int64)
         start = np.empty(vid.shape[0], np.int64)
-        st = [np.ascontiguousarray(self.ints[:, k]) for k in range(4)]
-        lat, lon = np.ascontiguousarray(self.pos[:, 0]), np.ascontiguousarray(self.pos[:, 1])
+        # the state before the step (an episode carried over keeps its earlier evidence); the kernel writes copies
+        before = [ints[:, k] for k in range(4)] + [pos[:, 0], pos[:, 1]]
+        st = [a.copy() for a in before[:4]]
+        lat, lon = before[4].copy(), before[5].copy()
         gap = int(self.settings.episode_gap_s * US_PER_S)
         t, bits = rows["t_us"].to_numpy().astype(np.int64), rows["bits"].to_numpy().astype(np.int64)
-        # the state before the step: an episode carried over keeps its earlier evidence
-        before = [a.copy() for a in st] + [lat.copy(), lon.copy()]
         _episodes(
             vid,
             t,
@@ -136,8 +157,7 @@ class DistressDetector:
             lon,
             start,
         )
-        self.ints = np.stack(st, axis=1)
-        self.pos = np.stack([lat, lon], axis=1)
+        ints, pos = np.stack(st, axis=1), np.stack([lat, lon], axis=1)
         frame = rows.with_columns(pl.Series("start", start))
         texts = frame.filter(pl.col("text").is_not_null()).group_by(["vid", "start"]).agg(pl.col("text").first())
         eps = (
@@ -158,9 +178,10 @@ class DistressDetector:
         n = eps["n"].to_numpy() + np.where(carried, before[3][ev], 0)
         plat = np.where(carried & ~np.isnan(before[4][ev]), before[4][ev], eps["lat"].fill_null(np.nan).to_numpy())
         plon = np.where(carried & ~np.isnan(before[5][ev]), before[5][ev], eps["lon"].fill_null(np.nan).to_numpy())
-        text = [self.text[v] if c and self.text[v] else x for v, c, x in zip(ev, carried, eps["text"], strict=True)]
+        text = [first_text[v] if c and first_text[v] else x for v, c, x in zip(ev, carried, eps["text"], strict=True)]
+        first_text = first_text.copy()
         for v, x in zip(ev.tolist(), text, strict=True):
-            self.text[v] = x
+            first_text[v] = x
         reasons = [_reasons(int(bb), int(nn), e - s, x) for bb, nn, e, s, x in
                    zip(b.tolist(), n.tolist(), eps["end"].to_list(), es.tolist(), text, strict=True)]  # fmt: skip
         score = np.array([max(sc for bit, _, sc in EVIDENCE if bb & bit) for bb in b.tolist()])
@@ -171,7 +192,7 @@ class DistressDetector:
             reasons[k].append("status seen in too few reports to rule out a keying slip")
         alerts = AlertRows("distress", step.fleet.mmsi[ev], np.full(ev.shape[0], NO_OTHER), es, eps["end"].to_numpy(),
                            plat, plon, score, reasons)  # fmt: skip
-        return [alerts.frame()]
+        return [alerts.frame()], ints, pos, first_text
 
     def snapshot(self) -> dict[str, np.ndarray]:
         return {"ints": self.ints.copy(), "pos": self.pos.copy(), "text": self.text.astype(str)}

@@ -18,6 +18,7 @@ PROBLEMS = {
     UNKNOWN_MID: "has a MID that the ITU has not allocated",
     BAD_FORMAT: "matches no ITU-R M.585 format",
 }
+BEACON_PREFIXES = (970, 972, 974)  # the first three digits of AIS-SART, MOB and EPIRB-AIS MMSIs (M.585 Annex 2)
 _DEFAULTS = np.array([123456789, 987654321, 12345678, 1234567], np.int64)
 
 
@@ -43,8 +44,7 @@ def mmsi_mid(mmsi: np.ndarray) -> np.ndarray:
 
 def is_distress_beacon(mmsi: np.ndarray) -> np.ndarray:
     """AIS-SART (970), MOB (972), EPIRB-AIS (974): ITU-R M.585 Annex 2; they carry no MID."""
-    lead3 = np.asarray(mmsi, np.int64) // 1_000_000
-    return (lead3 == 970) | (lead3 == 972) | (lead3 == 974)
+    return np.isin(np.asarray(mmsi, np.int64) // 1_000_000, BEACON_PREFIXES)
 
 
 def mmsi_problem(mmsi: np.ndarray) -> np.ndarray:

@@ -55,6 +55,20 @@ def test_alert_upsert_keeps_triage_and_updates_evidence(store: Store) -> None:
     assert store.triage("nope", "confirmed", "", "x") is None
 
 
+def test_withdrawn_alerts_are_gone_with_their_triage(store: Store) -> None:
+    df = alerts_frame(3)
+    store.upsert_alerts(df)
+    first, second = df["alert_id"][0], df["alert_id"][1]
+    store.triage(first, "escalated", "", "analyst on duty")
+    assert store.withdraw_alerts([first, "never-stored"]) == 1
+    assert store.alert(first) is None
+    assert store.triage_history(first) == []
+    assert store.alert(second) is not None
+    rows, _ = store.alerts_page(AlertFilter())
+    assert sorted(r["alert_id"] for r in rows) == sorted(df["alert_id"][1:].to_list())
+    assert store.withdraw_alerts([]) == 0
+
+
 def test_alerts_since_follows_new_and_changed_alerts_only(store: Store) -> None:
     df = alerts_frame(3)
     rows, cursor = store.alerts_since(None)

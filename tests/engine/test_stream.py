@@ -1,14 +1,18 @@
-"""The stream runner: live deliveries give the batch run's alerts; a crash loses nothing and duplicates nothing."""
+"""The stream runner: live deliveries give the batch run's alerts (the distress fast path's announcements
+included); a crash loses nothing and duplicates nothing."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from engine.alerts import alert_id
 from engine.decode import decode_bytes
 from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
@@ -19,6 +23,7 @@ from feeds.framing import Framer
 from feeds.sources import FeedBatch, FeedSet, open_feed
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
+from tests.engine.live import SART, SHIP, Upserts, delivery, position_line
 
 BATCH = StreamSettings(lateness_s=LATENESS_S, snapshot_seconds=1e9)  # the batch run's lateness: same alerts
 
@@ -37,22 +42,42 @@ def detectors():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def batch_alerts(feed: Path, detectors) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def late_distress(feed: Path) -> list[bytes]:
+    """Distress evidence after the feed, out of time order within the lateness: an AIS-SART heard 100 s before the
+    feed's end, then 300 s and 200 s before it (the fast path first announces the episode from the first of them
+    and must withdraw that); and a report whose second copy (same vessel, time and place) says "AIS-SART active",
+    which the engine drops as a copy."""
     d = decode_bytes(feed.read_bytes(), details=False)
+    end_ms = max(int(t["t"].max().timestamp() * 1000) for t in (d.positions, d.statics, d.events) if t.height)  # type: ignore[union-attr]
+    return [position_line(SART, 14, end_ms - 100_000), position_line(SART, 14, end_ms - 300_000),
+            position_line(SART, 14, end_ms - 200_000), position_line(SHIP, 0, end_ms - 50_000),
+            position_line(SHIP, 14, end_ms - 50_000)]  # fmt: skip
+
+
+def first_guess(late_distress: list[bytes]) -> str:
+    """The id of the SART's episode as first announced (from the evidence 100 s before the end)."""
+    d = decode_bytes(late_distress[0], details=False)
+    return alert_id("distress", SART, None, int(d.positions["t"].dt.epoch("us")[0]))
+
+
+@pytest.fixture(scope="module")
+def batch_alerts(feed: Path, late_distress: list[bytes], detectors) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    d = decode_bytes(feed.read_bytes() + b"".join(late_distress), details=False)
     engine = Engine(detectors())
     engine.process(d.positions, d.statics, d.events)
     engine.finish()
     return engine.alerts()
 
 
-def deliveries(feed: Path, pieces: int = 30) -> list[FeedBatch]:
-    """The feed as a live source delivers it: cut anywhere (here in ``pieces``), framed as it comes."""
+def deliveries(feed: Path, pieces: int = 30, then: list[bytes] = ()) -> list[FeedBatch]:  # type: ignore[assignment]
+    """The feed as a live source delivers it: cut anywhere (here in ``pieces``), framed as it comes; then each of
+    the lines ``then`` delivered on its own."""
     data = feed.read_bytes()
     framer, step = Framer(), len(data) // pieces + 1
     out = [
         FeedBatch(0, "file://feed", 0.0, messages=framer.feed(data[i : i + step])) for i in range(0, len(data), step)
     ]
-    return [*out, FeedBatch(0, "file://feed", 0.0, messages=framer.finish())]
+    return [*out, FeedBatch(0, "file://feed", 0.0, messages=framer.finish()), *(delivery(line) for line in then)]
 
 
 def test_a_real_replay_source_gives_the_same_messages(feed: Path) -> None:
@@ -64,21 +89,9 @@ def test_a_real_replay_source_gives_the_same_messages(feed: Path) -> None:
     assert replayed == sum(len(b) for b in deliveries(feed)) > 10_000
 
 
-class Upserts:
-    """A sink that keeps the latest version of every alert it is given, as a store would."""
-
-    def __init__(self) -> None:
-        self.alerts: dict[str, dict] = {}
-        self.rows = 0
-
-    def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
-        self.rows += tables["positions"].height
-        for row in alerts.iter_rows(named=True):
-            self.alerts[row["alert_id"]] = row
-
-
-def test_live_deliveries_give_the_batch_alerts(feed: Path, detectors, batch_alerts, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    got = deliveries(feed)
+def test_live_deliveries_give_the_batch_alerts(feed: Path, late_distress, detectors, batch_alerts,  # type: ignore[no-untyped-def]
+                                               tmp_path: Path) -> None:  # fmt: skip
+    got = deliveries(feed, then=late_distress)
     sink = Upserts()
     runner = StreamRunner.open(detectors(), tmp_path, [sink], BATCH)
 
@@ -90,16 +103,15 @@ def test_live_deliveries_give_the_batch_alerts(feed: Path, detectors, batch_aler
         await runner.run(source())
 
     asyncio.run(run())
-    final = runner.engine.finish()
-    for row in final.iter_rows(named=True):
-        sink.alerts[row["alert_id"]] = row
+    runner.finish()
     assert_frame_equal(runner.engine.alerts(), batch_alerts)
-    assert set(sink.alerts) == set(batch_alerts["alert_id"].to_list())
+    assert_frame_equal(sink.table(), batch_alerts)  # every alert's last version, nothing announced left over
     assert runner.stats.snapshots == 1  # the clean stop snapshots
 
 
-def test_a_crash_after_the_snapshot_replays_the_journal(feed: Path, detectors, batch_alerts, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    got = deliveries(feed)
+def test_a_crash_after_the_snapshot_replays_the_journal(feed: Path, late_distress, detectors, batch_alerts,  # type: ignore[no-untyped-def]
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    got = deliveries(feed, then=late_distress)
     third = len(got) // 3
     assert third >= 5
     sink = Upserts()
@@ -115,23 +127,44 @@ def test_a_crash_after_the_snapshot_replays_the_journal(feed: Path, detectors, b
     assert second.stats.replayed_batches == third
     for b in got[2 * third :]:
         second.process([b])
-    for row in second.engine.finish().iter_rows(named=True):
-        sink.alerts[row["alert_id"]] = row
+    second.finish()
     assert_frame_equal(second.engine.alerts(), batch_alerts)
-    assert set(sink.alerts) == set(batch_alerts["alert_id"].to_list())  # nothing lost, no id twice
+    assert_frame_equal(sink.table(), batch_alerts)  # nothing lost, no id twice, no announcement left over
+    assert sink.withdrawn == [first_guess(late_distress)]  # one delivery a micro-batch: the first guess was made
+
+
+def batches(runner: StreamRunner, got: list[FeedBatch], every: float, received: float | None) -> int:
+    """Micro-batches of ``runner`` over ``got`` delivered ``every`` seconds (0: all held at once), received at
+    ``received`` (None: as they are delivered)."""
+
+    async def run() -> None:
+        async def source():  # type: ignore[no-untyped-def]
+            for b in got:
+                yield replace(b, received=time.time() if received is None else received)
+                if every:
+                    await asyncio.sleep(every)
+
+        await runner.run(source())
+
+    asyncio.run(run())
+    return runner.stats.batches
 
 
 def test_micro_batches_close_on_time(feed: Path, detectors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    got = deliveries(feed)[:3]
     runner = StreamRunner.open(detectors(), tmp_path, [], StreamSettings(batch_seconds=0.05, batch_messages=10**9))
+    assert batches(runner, deliveries(feed)[:3], 0.2, None) == 3  # slower than batch_seconds: one batch each
 
-    async def run() -> None:
-        async def slow():  # type: ignore[no-untyped-def]
-            for b in got:
-                yield b
-                await asyncio.sleep(0.2)  # slower than batch_seconds: each delivery is its own micro-batch
 
-        await runner.run(slow())
+def test_a_window_opens_when_its_first_delivery_was_received(feed: Path, detectors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Deliveries that waited in the queue (received long ago) do not wait a window more: their batch closes with
+    what the feeds hold, though the three come within one window of being taken."""
+    runner = StreamRunner.open(detectors(), tmp_path, [], StreamSettings(batch_seconds=60.0, batch_messages=10**9))
+    assert batches(runner, deliveries(feed)[:3], 0.05, time.time() - 120.0) == 3
 
-    asyncio.run(run())
-    assert runner.stats.batches == 3
+
+def test_under_a_backlog_batches_stay_large(feed: Path, detectors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every window is over when its batch starts; the batch takes every delivery held before it closes."""
+    got = deliveries(feed)[:12]
+    settings = StreamSettings(batch_seconds=0.05, batch_messages=sum(len(b) for b in got[:6]))
+    runner = StreamRunner.open(detectors(), tmp_path, [], settings)
+    assert batches(runner, got, 0.0, time.time() - 120.0) == 2  # closed by the message count, not one by one
