@@ -121,15 +121,26 @@ class Framer:
 
         ``received`` (unix seconds, UTC) is when a live feed read ``data``: messages whose input carries no time
         get it, in place of ``clock()``, so a chunk that waited in a queue is stamped with its arrival.
+
+        ``data`` is framed where it lies (no copy of a chunk of many MB): the line cut at the end of the previous
+        call is completed on its own, then the whole lines of ``data`` follow.
         """
+        segments: list[tuple[bytes, int, int]] = []
+        start = 0
         if self._tail:
-            data = self._tail + data
+            nl = data.find(b"\n")
+            if nl < 0 and not final:
+                self._tail += data
+                return self._frame(segments, received)
+            start = len(data) if nl < 0 else nl + 1
+            head = self._tail + data[:start]
+            segments.append((head, 0, len(head)))
             self._tail = b""
-        if not final:
-            cut = data.rfind(b"\n") + 1
-            self._tail = data[cut:]
-            data = data[:cut]
-        batch = self._frame(data, received)
+        end = len(data) if final else max(start, data.rfind(b"\n") + 1)
+        if end > start:
+            segments.append((data, start, end))
+        self._tail = data[end:]
+        batch = self._frame(segments, received)
         if final:
             nk.flush_pending(self._state[0], self._state[6], self._state[13], self._counts)
         return batch
@@ -138,9 +149,9 @@ class Framer:
         """End of input: frame what is left and count parts still pending as orphans."""
         return self.feed(b"", final=True)
 
-    def _frame(self, data: bytes, received: float | None = None) -> MessageBatch:
-        buf = np.frombuffer(data, np.uint8)
-        n = buf.shape[0]
+    def _frame(self, segments: list[tuple[bytes, int, int]], received: float | None = None) -> MessageBatch:
+        """Frame the whole lines ``data[start:end]`` of each segment, in turn, into one batch."""
+        n = sum(end - start for _, start, end in segments)
         slots = self._state[0].shape[0]
         cap_msgs = n // 6 + 2
         out_pay = np.empty(n + slots * nk.MAX_PARTS * nk.PART_CAP, np.uint8)
@@ -158,35 +169,41 @@ class Framer:
         feed_time = self.clock() if self.clock is not None else math.nan
         if received is not None:
             feed_time = received
-        nm, pay, ns, lines, recs = nk.frame(
-            buf,
-            n,
-            self.keep_bad_checksums,
-            self._lines,
-            self._records,
-            self.max_age,
-            feed_time,
-            *self._state,
-            out_pay,
-            m_start,
-            m_len,
-            m_fill,
-            m_time,
-            m_src,
-            m_chan,
-            m_line,
-            m_parts,
-            r_hash,
-            r_off,
-            r_len,
-            self._counts,
-            self._notes,
-        )
-        self._lines += lines
-        self._records += recs
+        nm = pay = 0
+        for data, start, end in segments:
+            buf = np.frombuffer(data, np.uint8)[start:end]
+            got, used, ns, lines, recs = nk.frame(
+                buf,
+                end - start,
+                self.keep_bad_checksums,
+                self._lines,
+                self._records,
+                self.max_age,
+                feed_time,
+                *self._state,
+                out_pay[pay:],
+                m_start[nm:],
+                m_len[nm:],
+                m_fill[nm:],
+                m_time[nm:],
+                m_src[nm:],
+                m_chan[nm:],
+                m_line[nm:],
+                m_parts[nm:],
+                r_hash,
+                r_off,
+                r_len,
+                self._counts,
+                self._notes,
+            )
+            m_start[nm : nm + got] += pay  # the kernel counts payload offsets from where it was told to write
+            self._lines += lines
+            self._records += recs
+            self._register_sources(data, r_hash[:ns], r_off[:ns] + start, r_len[:ns])
+            nm += got
+            pay += used
         seq = np.arange(self._messages, self._messages + nm, dtype=np.int64)
         self._messages += nm
-        self._register_sources(data, r_hash[:ns], r_off[:ns], r_len[:ns])
         return MessageBatch(
             payload=out_pay[:pay],
             start=m_start[:nm],
