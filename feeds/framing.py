@@ -44,6 +44,9 @@ def _empty_counts() -> dict[str, int]:
     return dict.fromkeys(nk.OUTCOMES + nk.NOTES, 0)
 
 
+Segment = tuple[bytes | memoryview, int, int]  # whole lines data[start:end] to frame
+
+
 class Framer:
     """Turns NMEA text into :class:`MessageBatch` es, remembering what spans chunk boundaries.
 
@@ -116,30 +119,31 @@ class Framer:
         used, mask = self._state[0], self._state[6]
         return int(sum(bin(int(m)).count("1") for m in mask[used]))
 
-    def feed(self, data: bytes, *, final: bool = False, received: float | None = None) -> MessageBatch:
+    def feed(self, data: bytes | memoryview, *, final: bool = False, received: float | None = None) -> MessageBatch:
         """Frame ``data``; the incomplete last line waits for the next call unless ``final``.
 
         ``received`` (unix seconds, UTC) is when a live feed read ``data``: messages whose input carries no time
         get it, in place of ``clock()``, so a chunk that waited in a queue is stamped with its arrival.
 
-        ``data`` is framed where it lies (no copy of a chunk of many MB): the line cut at the end of the previous
-        call is completed on its own, then the whole lines of ``data`` follow.
+        ``data`` is framed where it lies (no copy of a chunk of many MB; it may be a view of a mapped file): the
+        line cut at the end of the previous call is completed on its own, then the whole lines of ``data`` follow.
         """
-        segments: list[tuple[bytes, int, int]] = []
+        segments: list[Segment] = []
+        buf = np.frombuffer(data, np.uint8)
         start = 0
         if self._tail:
-            nl = data.find(b"\n")
+            nl = nk.first_newline(buf)
             if nl < 0 and not final:
-                self._tail += data
+                self._tail += bytes(data)
                 return self._frame(segments, received)
-            start = len(data) if nl < 0 else nl + 1
-            head = self._tail + data[:start]
+            start = len(buf) if nl < 0 else nl + 1
+            head = self._tail + bytes(data[:start])
             segments.append((head, 0, len(head)))
             self._tail = b""
-        end = len(data) if final else max(start, data.rfind(b"\n") + 1)
+        end = len(buf) if final else max(start, nk.last_newline(buf) + 1)
         if end > start:
             segments.append((data, start, end))
-        self._tail = data[end:]
+        self._tail = bytes(data[end:])
         batch = self._frame(segments, received)
         if final:
             nk.flush_pending(self._state[0], self._state[6], self._state[13], self._counts)
@@ -149,7 +153,7 @@ class Framer:
         """End of input: frame what is left and count parts still pending as orphans."""
         return self.feed(b"", final=True)
 
-    def _frame(self, segments: list[tuple[bytes, int, int]], received: float | None = None) -> MessageBatch:
+    def _frame(self, segments: list[Segment], received: float | None = None) -> MessageBatch:
         """Frame the whole lines ``data[start:end]`` of each segment, in turn, into one batch."""
         n = sum(end - start for _, start, end in segments)
         slots = self._state[0].shape[0]
@@ -218,7 +222,7 @@ class Framer:
             sources=self.sources,
         )
 
-    def _register_sources(self, data: bytes, hashes: np.ndarray, off: np.ndarray, ln: np.ndarray) -> None:
+    def _register_sources(self, data: bytes | memoryview, hashes: np.ndarray, off: np.ndarray, ln: np.ndarray) -> None:
         if hashes.shape[0] == 0:
             return
         pos = np.searchsorted(self._known, hashes).clip(max=self._known.shape[0] - 1)
@@ -227,7 +231,7 @@ class Framer:
             return
         uniq, first = np.unique(hashes[new], return_index=True)
         for h, i in zip(uniq.tolist(), new[first].tolist(), strict=True):
-            name = data[off[i] : off[i] + ln[i]].decode("ascii", "replace")
+            name = bytes(data[off[i] : off[i] + ln[i]]).decode("ascii", "replace")
             self._source_ids[h] = len(self.sources)
             self.sources.append(name)
         order = sorted(self._source_ids)

@@ -488,6 +488,24 @@ def frame(  # noqa: C901 - one pass, one loop, by design
 
 
 @kernel
+def first_newline(buf):
+    """Index of the first line feed in ``buf``, or -1."""
+    for i in range(buf.shape[0]):
+        if buf[i] == 10:
+            return i
+    return -1
+
+
+@kernel
+def last_newline(buf):
+    """Index of the last line feed in ``buf``, or -1."""
+    for i in range(buf.shape[0] - 1, -1, -1):
+        if buf[i] == 10:
+            return i
+    return -1
+
+
+@kernel
 def flush_pending(st_used, st_mask, st_hwm, counts):
     """End of input: every pending part is an orphan."""
     for k in range(st_hwm[0]):

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from engine.decode import DECODE_REJECTS, Decoded, decode
-from feeds.files import CHUNK_BYTES, InputError, read_chunks, sniff
+from feeds.files import CHUNK_BYTES, InputError, map_chunks, sniff
 from feeds.framing import Framer
 from feeds.nmea_kernel import NOTES, OUTCOMES
 
@@ -85,7 +85,7 @@ def progress_bar(total: int, enabled: bool | None, desc: str = "decode"):
 def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool) -> Iterator[tuple[Decoded, int]]:
     """The decoded tables of ``path``, chunk by chunk, each with the bytes it read (the last, 0, flushes the
     framer's partial lines and parts)."""
-    for chunk in _with_end(read_chunks(path, chunk_bytes)):
+    for chunk in _with_end(map_chunks(path, chunk_bytes)):
         batch = framer.feed(chunk or b"", final=chunk is None)
         yield decode(batch, details=details), len(chunk or b"")
 

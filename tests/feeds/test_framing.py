@@ -738,12 +738,13 @@ def test_real_files_agree_with_a_slow_reference(name):
 
 
 # ---------------------------------------------------------------------------------------------- stream = batch
-def _stream(data: bytes, cuts: list[int]) -> tuple[list[Msg], dict[str, int], int]:
+def _stream(data: bytes, cuts: list[int], views: bool = False) -> tuple[list[Msg], dict[str, int], int]:
     framer = Framer()
     out: list[Msg] = []
     last = 0
+    whole = memoryview(data)
     for cut in [*sorted(set(cuts)), len(data)]:
-        out += messages(framer.feed(data[last:cut]))
+        out += messages(framer.feed(whole[last:cut] if views else data[last:cut]))
         last = cut
     out += messages(framer.finish())
     assert framer.pending_parts == 0
@@ -768,7 +769,31 @@ def test_stream_equals_batch(data):
     start = data.draw(st.integers(0, n), label="tiny chunks from")
     tiny = data.draw(st.lists(st.integers(1, 16), max_size=400), label="tiny chunk sizes")
     cuts += [min(n, c) for c in (start + np.cumsum(tiny, dtype=np.int64)).tolist()]
-    assert _stream(blob, cuts) == framed_whole(name)
+    views = data.draw(st.booleans(), label="memoryviews (a mapped file's chunks) instead of bytes")
+    assert _stream(blob, cuts, views) == framed_whole(name)
+
+
+@needs_data
+def test_a_mapped_file_gives_its_bytes_in_views_and_a_gz_file_its_bytes(tmp_path: Path) -> None:
+    """map_chunks: the chunks of a plain file are views of it, of a .gz file its read bytes; both add up to the
+    file's content, and framing them gives what framing the whole file gives."""
+    import gzip
+
+    from feeds.files import map_chunks
+
+    name = "libais__tagblock.nmea"
+    blob = read(name)
+    packed = tmp_path / "log.nmea.gz"
+    packed.write_bytes(gzip.compress(blob))
+    empty = tmp_path / "empty.nmea"
+    empty.write_bytes(b"")
+    size = len(blob) // 5 + 1  # chunks that cut lines
+    for path, kind in ((NMEA_DIR / name, memoryview), (packed, bytes)):
+        chunks = list(map_chunks(path, size))
+        assert len(chunks) == 5 and all(isinstance(c, kind) for c in chunks)
+        assert b"".join(bytes(c) for c in chunks) == blob
+    assert _stream(blob, [size * k for k in range(1, 5)], views=True) == framed_whole(name)
+    assert list(map_chunks(empty)) == []
 
 
 # ------------------------------------------------------------------------------------------------- robustness
