@@ -54,8 +54,9 @@ def timestamps(seconds: np.ndarray, idx: np.ndarray | None = None, name: str = "
         idx = np.arange(seconds.shape[0])
     us = np.empty(idx.shape[0], np.int64)
     dk.micros(seconds, idx, us)
+    unknown = us == dk.NO_TIME
     s = pl.Series(name, us)
-    return s.set(s == dk.NO_TIME, None).cast(pl.Datetime("us", "UTC"))
+    return (s.set(pl.Series(unknown), None) if unknown.any() else s).cast(pl.Datetime("us", "UTC"))
 
 
 def _strings(name: str, matrix: np.ndarray, null_empty: bool = True) -> pl.Series:
@@ -66,8 +67,10 @@ def _strings(name: str, matrix: np.ndarray, null_empty: bool = True) -> pl.Serie
 
 
 def _opt_int(name: str, values: np.ndarray, dtype: type[pl.DataType]) -> pl.Series:
+    """Negative values are "not available" (null); a column without any is not masked at all."""
+    missing = values < 0
     s = pl.Series(name, values)
-    return s.set(s < 0, None).cast(dtype)
+    return (s.set(pl.Series(missing), None) if missing.any() else s).cast(dtype)
 
 
 def _sources(batch: MessageBatch, idx: np.ndarray) -> pl.Series:
