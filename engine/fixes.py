@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from feeds.jit import kernel
+
+if TYPE_CHECKING:
+    from engine.geo.land import LandIndex
 
 NO_TIME = np.iinfo(np.int64).min
 FLOAT_COLUMNS = ("lat", "lon", "sog", "cog", "heading")
@@ -45,6 +49,20 @@ class Fixes:
         """(vessel ids, start offsets with a final end): vessel ``vids[k]`` owns rows ``starts[k]:starts[k+1]``.
         Computed once (every detector asks); the arrays are read-only."""
         return self._runs
+
+    def coast_km(self, land: LandIndex) -> np.ndarray:
+        """Each fix's distance to the coast by ``land`` (km, negative inland). Computed once a step for each land
+        index (the loitering and the inland detectors both ask); the array is read-only."""
+        cache = self._coast
+        if id(land) not in cache:
+            km = land.coast_km(self.lat, self.lon)
+            km.flags.writeable = False
+            cache[id(land)] = km
+        return cache[id(land)]
+
+    @cached_property
+    def _coast(self) -> dict[int, np.ndarray]:
+        return {}
 
     @cached_property
     def _runs(self) -> tuple[np.ndarray, np.ndarray]:

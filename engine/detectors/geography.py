@@ -140,7 +140,7 @@ class LandPosition(_Runs):
 
     def process(self, step: Step) -> list[pl.DataFrame]:
         f = step.fixes
-        coast = self.land.coast_km(f.lat, f.lon)
+        coast = f.coast_km(self.land)
         size = step.fleet.size
         self.sea = grow(self.sea, size, np.nan)
         self.jumped = grow(self.jumped, size, False)

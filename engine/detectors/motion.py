@@ -15,7 +15,7 @@ from engine.alerts import NO_OTHER, AlertRows
 from engine.detectors.common import KM_PER_NM, US_PER_H, NearPlaces, grow, haversine_km, mod360
 from engine.detectors.episodes import HEAVY_TYPES, WORKING_TYPES, fmt_h, latest_per_episode, ship_type_at
 from engine.detectors.track import NO_SEG, SegmentSettings, Tracker
-from engine.fixes import NO_TIME
+from engine.fixes import NO_TIME, Fixes
 from engine.geo.land import LandIndex
 from engine.geo.region_pack import Places
 from engine.runner import Step
@@ -266,8 +266,9 @@ class Loitering:
         self.run_t = np.zeros((0, 2), np.int64)
         self.run_f = np.zeros((0, 4))
 
-    def _eligible(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        shore = self.land.coast_km(lat, lon)
+    def _eligible(self, fixes: Fixes) -> tuple[np.ndarray, np.ndarray]:
+        lat, lon = fixes.lat, fixes.lon
+        shore = fixes.coast_km(self.land)
         with np.errstate(invalid="ignore"):
             ok = shore >= self.settings.min_shore_nm * KM_PER_NM
         if self.places is not None and len(self.places) and ok.any():
@@ -281,7 +282,7 @@ class Loitering:
         self.prev_f = grow(self.prev_f, step.fleet.size, np.nan)
         self.run_t = grow(self.run_t, step.fleet.size, NO_TIME)
         self.run_f = grow(self.run_f, step.fleet.size, np.nan)
-        eligible, shore = self._eligible(fixes.lat, fixes.lon)
+        eligible, shore = self._eligible(fixes)
         n = len(fixes)
         start, out_f = np.empty(n, np.int64), np.empty((n, 4))
         loitering_kernel(fixes.vid, fixes.t_us, fixes.lat, fixes.lon, fixes.sog, eligible, s.max_speed_kn,
