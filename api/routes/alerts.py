@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -51,7 +52,12 @@ def list_alerts(
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "`event: alert`, data: an AlertPublic"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": '`event: alert`, data: an AlertPublic; `event: withdrawn`, data: {"alert_id": ...}',
+        }
+    },
 )
 async def stream_alerts(
     request: Request,
@@ -62,7 +68,9 @@ async def stream_alerts(
     since: Annotated[str | None, Query(pattern=r"^\d{1,18}\.[A-Za-z0-9_-]{0,64}$", description="an event id")] = None,
     last_event_id: Annotated[str | None, Header(pattern=r"^\d{1,18}\.[A-Za-z0-9_-]{0,64}$")] = None,
 ) -> EventSourceResponse:
-    """Server-sent events of alerts as they are added or change (new evidence, triage).
+    """Server-sent events of alerts as they are added or change (new evidence, triage), and of alerts withdrawn
+    (`event: withdrawn`, data `{"alert_id": ...}`: a distress alert announced early that later evidence proved
+    wrong; its episode's right alert comes as an `alert` event).
 
     Each event's id is a cursor: reconnecting with ``Last-Event-ID`` (or ``?since=``) resumes after it; without
     one the stream starts now.
@@ -82,8 +90,13 @@ async def stream_alerts(
                 woken.clear()
                 rows, cursor = await run_in_threadpool(store.alerts_since, cursor, STREAM_BATCH)
                 for row in rows:
+                    event_id = stream_cursor(row["rev"], row["alert_id"])
+                    if row.get("withdrawn"):
+                        yield ServerSentEvent(data=json.dumps({"alert_id": row["alert_id"]}), event="withdrawn",
+                                              id=event_id)  # fmt: skip
+                        continue
                     data = AlertPublic.model_validate(row).model_dump_json()
-                    yield ServerSentEvent(data=data, event="alert", id=stream_cursor(row["rev"], row["alert_id"]))
+                    yield ServerSentEvent(data=data, event="alert", id=event_id)
                 if len(rows) == STREAM_BATCH:
                     continue
                 # woken by a commit in this process, or poll for other processes' writes

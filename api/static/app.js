@@ -595,6 +595,11 @@
     state.alerts.set(a.alert_id, { a, el: li });
   }
 
+  function removeAlert(id) {
+    const old = state.alerts.get(id);
+    if (old) { old.el.remove(); state.alerts.delete(id); }
+  }
+
   function selectAlert(id) {
     const entry = state.alerts.get(id);
     if (!entry) return;
@@ -684,6 +689,11 @@
   function dispatch(event, data) {
     let payload;
     try { payload = JSON.parse(data); } catch (_) { return; }
+    if (event === "withdrawn") { // an early distress alert that later evidence proved wrong
+      removeAlert(payload.alert_id);
+      noteAlerts();
+      return;
+    }
     const list = Array.isArray(payload) ? payload : payload.alerts || [payload.alert || payload];
     for (const a of list) {
       if (!a || !a.alert_id) continue;

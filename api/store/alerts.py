@@ -13,7 +13,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from api.store.base import StoreBase, rows_of, utcnow
-from api.store.tables import alert_triage, alerts
+from api.store.tables import alert_triage, alerts, withdrawn_alerts
 from engine.alerts import ALERT_SCHEMA
 
 ALERT_COLUMNS = list(ALERT_SCHEMA)
@@ -129,9 +129,13 @@ def _alert_frame(df: pl.DataFrame, now: datetime, rev: int) -> pl.DataFrame:
 
 class AlertsMixin(StoreBase):
     def _next_rev(self, conn: sa.Connection) -> int:
+        """A revision above every one given so far, to alerts or to withdrawals (a deleted alert's revision is not
+        given again: a client whose cursor passed it would miss what gets it)."""
         if self.dialect == "postgresql":
             return int(conn.execute(sa.text("SELECT nextval('alerts_rev_seq')")).scalar_one())
-        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(alerts.c.rev), 0) + 1)).scalar_one())
+        tops = (conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.rev), 0))).scalar_one()
+                for t in (alerts, withdrawn_alerts))  # fmt: skip
+        return max(int(top) for top in tops) + 1
 
     def upsert_alerts(self, df: pl.DataFrame) -> int:
         """Insert new alerts and update new versions of known ones (end, score, reasons, place).
@@ -162,14 +166,21 @@ class AlertsMixin(StoreBase):
 
     def withdraw_alerts(self, alert_ids: Sequence[str]) -> int:
         """Delete alerts the engine announced early and later evidence proved wrong (the distress fast path,
-        engine/fast_path.py: the right alert of the same episode is stored too). Their triage goes with them.
-        Returns how many were stored."""
+        engine/fast_path.py: the right alert of the same episode is stored too). Their triage goes with them; a
+        tombstone with a new revision tells the live stream's clients. Returns how many were stored."""
         if not alert_ids:
             return 0
         with self._write() as conn:
-            gone = conn.execute(sa.delete(alerts).where(alerts.c.alert_id.in_(list(alert_ids)))).rowcount
-        self._notify()
-        return int(gone)
+            stored = conn.execute(sa.select(alerts.c.alert_id).where(alerts.c.alert_id.in_(list(alert_ids))))
+            gone = sorted(stored.scalars())
+            if gone:
+                rev, now = self._next_rev(conn), utcnow()
+                conn.execute(sa.delete(withdrawn_alerts).where(withdrawn_alerts.c.alert_id.in_(gone)))
+                conn.execute(sa.insert(withdrawn_alerts), [{"alert_id": a, "rev": rev, "at": now} for a in gone])
+                conn.execute(sa.delete(alerts).where(alerts.c.alert_id.in_(gone)))
+        if gone:
+            self._notify()
+        return len(gone)
 
     def triage(self, alert_id: str, status: str, note: str, by: str) -> dict[str, Any] | None:
         """Set an alert's status and record who did it, when and why. None when there is no such alert."""
@@ -215,24 +226,32 @@ class AlertsMixin(StoreBase):
 
     def alerts_head(self) -> str:
         """The stream cursor of the latest change: follow from here to see only what comes next."""
-        c = alerts.c
-        stmt = sa.select(c.rev, c.alert_id).order_by(c.rev.desc(), c.alert_id.desc()).limit(1)
+        latest = []
         with self._read() as conn:
-            row = conn.execute(stmt).first()
-        return stream_cursor(row.rev, row.alert_id) if row else stream_cursor(0, "")
+            for t in (alerts, withdrawn_alerts):
+                stmt = sa.select(t.c.rev, t.c.alert_id).order_by(t.c.rev.desc(), t.c.alert_id.desc()).limit(1)
+                row = conn.execute(stmt).first()
+                if row is not None:
+                    latest.append((int(row.rev), str(row.alert_id)))
+        return stream_cursor(*max(latest)) if latest else stream_cursor(0, "")
 
     def alerts_since(self, cursor: str | None, limit: int = 500) -> tuple[list[dict[str, Any]], str]:
-        """Alerts added or changed after ``cursor`` (all of them from None), oldest change first, and the new cursor."""
-        c = alerts.c
+        """Alerts added, changed or withdrawn after ``cursor`` (all of them from None), oldest change first, and
+        the new cursor. A withdrawn alert is a row ``{"alert_id", "rev", "withdrawn": True}``."""
         rev, alert_id = parse_stream_cursor(cursor) if cursor else (0, "")
-        stmt = (
-            sa.select(alerts)
-            .where(sa.or_(c.rev > rev, sa.and_(c.rev == rev, c.alert_id > alert_id)))
-            .order_by(c.rev, c.alert_id)
-            .limit(limit)
-        )
+        rows: list[dict[str, Any]] = []
         with self._read() as conn:
-            rows = rows_of(conn, stmt)
+            for table in (alerts, withdrawn_alerts):
+                c = table.c
+                columns = [table] if table is alerts else [c.alert_id, c.rev, sa.true().label("withdrawn")]
+                stmt = (
+                    sa.select(*columns)
+                    .where(sa.or_(c.rev > rev, sa.and_(c.rev == rev, c.alert_id > alert_id)))
+                    .order_by(c.rev, c.alert_id)
+                    .limit(limit)
+                )
+                rows += rows_of(conn, stmt)
+        rows = sorted(rows, key=lambda r: (r["rev"], r["alert_id"]))[:limit]
         if not rows:
             return [], cursor or stream_cursor(0, "")
         return rows, stream_cursor(rows[-1]["rev"], rows[-1]["alert_id"])

@@ -2,6 +2,7 @@
 
 Times are aware UTC (:class:`UTCDateTime`); lists of reasons and GeoJSON geometries are JSON. ``alerts.rev`` is
 the revision of the upsert that last changed a row: the live stream follows it (see ``Store.alerts_since``).
+``withdrawn_alerts`` keeps, with its revision, each alert withdrawn after it was stored, so the stream can say so.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ alerts = sa.Table(
     sa.Index("ix_alerts_other_mmsi", "other_mmsi"),
     sa.Index("ix_alerts_kind_start", "kind", "start"),
     sa.Index("ix_alerts_rev", "rev", "alert_id"),
+)
+
+withdrawn_alerts = sa.Table(
+    "withdrawn_alerts",
+    metadata,
+    sa.Column("alert_id", sa.String(64), primary_key=True),
+    sa.Column("rev", sa.BigInteger, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_withdrawn_alerts_rev", "rev", "alert_id"),
 )
 
 alert_triage = sa.Table(

@@ -83,6 +83,25 @@ def test_new_and_triaged_alerts_reach_the_stream(served: tuple[str, Store, str])
     assert [e["id"] for e in again] == [e["id"] for e in events[1:]]
 
 
+def test_a_withdrawn_alert_reaches_the_stream_as_a_withdrawn_event(served: tuple[str, Store, str]) -> None:
+    """The distress fast path withdraws an early alert proved wrong: clients following the stream hear of it."""
+    base, store, key = served
+    df = alerts_frame(2, kind="distress", score=90)
+    wrong, right = df["alert_id"][0], df["alert_id"][1]
+    with httpx.stream("GET", f"{base}/api/v1/alerts/stream", headers={"X-API-Key": key}, timeout=10) as r:
+        threading.Timer(0.3, store.upsert_alerts, [df]).start()
+        threading.Timer(0.8, store.withdraw_alerts, [[wrong]]).start()
+        events = _events(r.iter_lines(), 3)
+    assert [e["event"] for e in events] == ["alert", "alert", "withdrawn"]
+    assert events[2]["data"] == {"alert_id": wrong}
+    assert store.alert(wrong) is None and store.alert(right) is not None
+    # a client resuming after the alerts hears of the withdrawal too
+    headers = {"X-API-Key": key, "Last-Event-ID": events[1]["id"]}
+    with httpx.stream("GET", f"{base}/api/v1/alerts/stream", headers=headers, timeout=10) as r:
+        again = _events(r.iter_lines(), 1)
+    assert again == [events[2]]
+
+
 def test_writes_from_another_process_arrive_by_polling(served: tuple[str, Store, str], db_url: str) -> None:
     base, _, key = served
     other = Store(db_url)  # not the app's store: no in-process notification, only the poll sees it

@@ -377,6 +377,12 @@ def test_map_page_end_to_end(browser, served, tmp_path):
     page.screenshot(tmp_path / "map.png", SCREENSHOT)
     assert SCREENSHOT.stat().st_size > 20_000
 
+    # an alert withdrawn (an early distress alert proved wrong) leaves the list without a reload
+    served["store"].withdraw_alerts([fresh["alert_id"]])
+    page.wait(f"document.querySelector('li.alert[data-alert-id=\"{fresh['alert_id']}\"]') === null",
+              timeout=15, what="the withdrawn alert gone")  # fmt: skip
+    assert page.js("window.__notReloaded") is True
+
     page.drain()
     assert page.console_errors() == []
     urls = page.requested_urls()

@@ -20,7 +20,7 @@ from tests.api.helpers import T0, alerts_frame, vessels_frame
 
 
 def test_migrations_create_exactly_the_tables(store: Store) -> None:
-    assert store.schema_version() == latest_version() == "0001"
+    assert store.schema_version() == latest_version() == "0002"
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diffs == []
@@ -67,6 +67,24 @@ def test_withdrawn_alerts_are_gone_with_their_triage(store: Store) -> None:
     rows, _ = store.alerts_page(AlertFilter())
     assert sorted(r["alert_id"] for r in rows) == sorted(df["alert_id"][1:].to_list())
     assert store.withdraw_alerts([]) == 0
+
+
+def test_a_withdrawal_is_in_the_revision_feed_and_no_revision_is_given_twice(store: Store) -> None:
+    """The stream's clients hear of a withdrawn alert after the alerts before it; an alert stored after the
+    withdrawal of the latest one gets a revision above the withdrawal (not the freed one: a client whose cursor
+    passed it would never see that alert)."""
+    df = alerts_frame(2)
+    store.upsert_alerts(df[:1])
+    _, after_first = store.alerts_since(None)
+    store.upsert_alerts(df[1:])
+    last = df["alert_id"][1]
+    assert store.withdraw_alerts([last]) == 1
+    rows, head = store.alerts_since(after_first)
+    assert [(r["alert_id"], bool(r.get("withdrawn"))) for r in rows] == [(last, True)]
+    assert store.alerts_head() == head
+    store.upsert_alerts(alerts_frame(1, mmsi0=111000001))
+    rows, _ = store.alerts_since(head)
+    assert len(rows) == 1 and not rows[0].get("withdrawn") and rows[0]["rev"] > int(head.split(".")[0])
 
 
 def test_alerts_since_follows_new_and_changed_alerts_only(store: Store) -> None:
