@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pyais
 import pytest
 
 from feeds.framing import Framer
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
+from tests.engine.live import position_line
 
 SEAWATCH = Path(sys.executable).with_name("seawatch")
 START_S = 90.0  # a cold start loads Numba's cache, the land index and the models: seconds on a busy 2-core box
@@ -311,20 +311,6 @@ def test_kill_and_restart_loses_no_alert_and_repeats_none(runs: Runs) -> None:
     assert not lost and not extra, f"{len(lost)} alert(s) lost, {len(extra)} not in the uninterrupted run"
 
 
-def position_line(mmsi: int, status: int, lat: float, lon: float, unix_ms: int) -> bytes:
-    """A type 1 position report behind a tag block with its time in milliseconds (a live feed's own clock)."""
-    fields: dict[str, str | int | float | bytes | bool] = {
-        "msg_type": 1, "mmsi": mmsi, "status": status, "lat": lat, "lon": lon, "speed": 8.0, "course": 90.0,
-        "heading": 90,
-    }  # fmt: skip
-    (sentence,) = pyais.encode_dict(fields, talker_id="AI", sentence_type="VDM", radio_channel="A")
-    body = f"s:TEST,c:{unix_ms}"
-    cs = 0
-    for c in body.encode("ascii"):
-        cs ^= c
-    return f"\\{body}*{cs:02X}\\{sentence}\n".encode("ascii")
-
-
 def test_distress_alert_visible_in_the_api_within_a_second(tmp_path: Path) -> None:
     """An AIS-SART (MMSI 970..., nav status 14) is a distress alert at once. Alongside it a live feed keeps
     reporting: the engine releases a message once a message 0.5 s newer arrived (its live lateness), as on a
@@ -337,7 +323,7 @@ def test_distress_alert_visible_in_the_api_within_a_second(tmp_path: Path) -> No
         def tick() -> None:  # ten reports a second from an ordinary vessel, stamped now
             k = 0
             while not stop.is_set():
-                server.send(position_line(574_000_001, 0, 20.5, 107.0 + k * 1e-4, int(time.time() * 1000)))
+                server.send(position_line(574_000_001, 0, int(time.time() * 1000), lat=20.5, lon=107.0 + k * 1e-4))
                 k += 1
                 time.sleep(0.1)
 
@@ -346,7 +332,7 @@ def test_distress_alert_visible_in_the_api_within_a_second(tmp_path: Path) -> No
         try:
             svc.wait(lambda: svc.metrics()["seawatch_stream_batches_total"] >= 3, 30.0, "the engine to warm up")
             sent = time.monotonic()
-            server.send(position_line(sart, 14, 20.6, 107.2, int(time.time() * 1000)))
+            server.send(position_line(sart, 14, int(time.time() * 1000), lat=20.6, lon=107.2))
             svc.wait(lambda: bool(svc.get("/api/v1/alerts", mmsi=sart).json()["items"]), 30.0,
                      "the distress alert", every=0.01)  # fmt: skip
             seconds = time.monotonic() - sent
