@@ -30,6 +30,7 @@ from engine.runner import Step
 FIELDS = ("name", "callsign", "imo", "ship_type")
 LABELS = {"name": "name", "callsign": "call sign", "imo": "IMO", "ship_type": "ship type"}
 _NA = ("", "NOT AVAILABLE", "N/A", "NA", "UNKNOWN", "0")
+HISTORY_KEPT = 64  # a vessel's latest identity changes kept in memory (the store keeps the whole history)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class IdentityDetector:
         return {f: (self.cur[f][vid] if vid < self.cur[f].shape[0] else None) for f in FIELDS}
 
     def changes(self, vid: int) -> list[tuple[int, str, str, str]]:
-        """Every change (t_us, field, old, new) seen for the vessel, alternations included."""
+        """The vessel's latest :data:`HISTORY_KEPT` changes (t_us, field, old, new), alternations included."""
         return list(self.history.get(vid, []))
 
     def _grow(self, size: int) -> None:
@@ -169,7 +170,10 @@ class IdentityDetector:
         lat, lon = self._where(step, vid[changed], t[changed])
         for k, i in enumerate(changed.tolist()):  # one iteration per change
             v, old, new, ti = int(vid[i]), str(prev[i]), str(value[i]), int(t[i])
-            self.history.setdefault(v, []).append((ti, f, old, new))
+            changes = self.history.setdefault(v, [])
+            changes.append((ti, f, old, new))
+            if len(changes) > HISTORY_KEPT:  # an identity cycling for months must not grow memory and snapshots
+                del changes[:-HISTORY_KEPT]
             recent = ti - self.t_changed[f][v] <= s.alternation_window_s * US_PER_S
             if new == self.before[f][v] and recent:
                 self._alternation(v, f, old, new, ti, (float(lat[k]), float(lon[k])))

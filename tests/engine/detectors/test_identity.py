@@ -179,3 +179,30 @@ def test_run_edges_are_the_first_and_last_report_of_each_run(rows: list[tuple[in
     want = [k == 0 or k == len(rows) - 1 or rows[k][0] != rows[k - 1][0] or rows[k][0] != rows[k + 1][0]
             or rows[k] != rows[k - 1] or rows[k] != rows[k + 1] for k in range(len(rows))]  # fmt: skip
     assert run_edges(vid, differs).tolist() == want
+
+
+def test_the_changes_kept_for_a_vessel_are_bounded() -> None:
+    """A vessel renamed back and forth for months keeps only its latest changes in memory (and snapshots)."""
+    from datetime import UTC, datetime, timedelta
+
+    from engine.decode import empty_tables
+    from engine.detectors.identity import HISTORY_KEPT
+    from engine.runner import Engine
+
+    n = 3 * HISTORY_KEPT
+    t0 = datetime(2024, 6, 1, tzinfo=UTC)
+    given = {"mmsi": [574_000_001] * n, "t": [t0 + timedelta(hours=3 * k) for k in range(n)], "msg_type": [5] * n,
+             "name": [f"HAI AU {k % 2}" for k in range(n)], "seq": list(range(n))}  # fmt: skip
+    schema = empty_tables().statics.schema
+    statics = (
+        pl.DataFrame(given)
+        .with_columns([pl.lit(None, dtype).alias(c) for c, dtype in schema.items() if c not in given])
+        .select([pl.col(c).cast(dtype) for c, dtype in schema.items()])
+    )
+    ident = IdentityDetector()
+    engine = Engine([ident])
+    engine.process(empty_tables().positions, statics, empty_tables().events)
+    engine.finish()
+    kept = ident.changes(0)
+    assert len(kept) == HISTORY_KEPT
+    assert kept[-1][0] == int(given["t"][-1].timestamp() * 1e6)  # the latest change is the last one kept
