@@ -4,16 +4,23 @@
 as they are) wrapped in probability calibration (CalibratedClassifierCV), so its output can be read as "this
 share of vessels with such evidence were smuggling". It is trained from labels: simulated scenarios now
 (``seawatch train``), analysts' triage decisions later.
+
+In a model file, the boosting's trees (one scikit-learn ``TreePredictor`` object per tree and iteration) are kept
+as one array of their nodes, and made into predictors again when the file is read: skops rebuilds each object it
+stores with its own checks, which made 100 trees 0.033 s of the 0.039 s a file took to load.
 """
 
 from __future__ import annotations
 
+import copy
 from functools import cache
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
@@ -99,6 +106,50 @@ class EvidenceModel(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:  # noqa: N803
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state with the boosting's trees as arrays (``trees_``) and the model around them without them."""
+        state = dict(super().__getstate__())  # a copy: for classes outside sklearn it is the instance's own dict
+        if "model_" not in state:
+            return state
+        model = copy.copy(self.model_)
+        if self.calibrated_:
+            model.calibrated_classifiers_ = [copy.copy(c) for c in self.model_.calibrated_classifiers_]
+            boostings = [c.estimator for c in model.calibrated_classifiers_]
+            for c in model.calibrated_classifiers_:
+                c.estimator = copy.copy(c.estimator)
+            bare = [c.estimator for c in model.calibrated_classifiers_]
+        else:
+            boostings, bare = [self.model_], [model]
+        trees = [[tree for iteration in b._predictors for tree in iteration] for b in boostings]
+        for b in bare:
+            del b._predictors
+        first = trees[0][0]
+        state["model_"] = model
+        state["trees_"] = {
+            "nodes": np.concatenate([t.nodes for ts in trees for t in ts]),
+            "nodes_per_tree": np.array([t.nodes.shape[0] for ts in trees for t in ts], np.int64),
+            "binned": np.concatenate([t.binned_left_cat_bitsets for ts in trees for t in ts]).reshape(
+                -1, *first.binned_left_cat_bitsets.shape[1:]),
+            "binned_per_tree": np.array([t.binned_left_cat_bitsets.shape[0] for ts in trees for t in ts], np.int64),
+            "raw": np.concatenate([t.raw_left_cat_bitsets for ts in trees for t in ts]).reshape(
+                -1, *first.raw_left_cat_bitsets.shape[1:]),
+            "raw_per_tree": np.array([t.raw_left_cat_bitsets.shape[0] for ts in trees for t in ts], np.int64),
+            # per boosting: iterations and trees an iteration (one a class beyond two)
+            "shape": np.array([(len(b._predictors), len(b._predictors[0])) for b in boostings], np.int64),
+        }  # fmt: skip
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        packed = state.pop("trees_", None)
+        super().__setstate__(state)
+        if packed is None:
+            return
+        parts = [np.split(packed[k], np.cumsum(packed[f"{k}_per_tree"])[:-1]) for k in ("nodes", "binned", "raw")]
+        trees = iter([TreePredictor(n, b, r) for n, b, r in zip(*parts, strict=True)])
+        boostings = [c.estimator for c in self.model_.calibrated_classifiers_] if self.calibrated_ else [self.model_]
+        for b, (iterations, per_iteration) in zip(boostings, packed["shape"].tolist(), strict=True):
+            b._predictors = [[next(trees) for _ in range(per_iteration)] for _ in range(iterations)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

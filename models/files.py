@@ -33,7 +33,6 @@ _KNOWN_TYPES = [
     "models.unusual.UnusualBehaviour",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
 
 

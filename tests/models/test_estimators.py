@@ -86,3 +86,25 @@ def test_the_packed_forest_scores_exactly_as_scikit_learns_isolation_forest(max_
     assert np.array_equal(PackedForest(forest).score_samples(rows), forest.score_samples(rows))
     one = IsolationForest(n_estimators=3, random_state=0).fit(X[:1])  # one training row: scikit-learn says -0.5
     assert np.array_equal(PackedForest(one).score_samples(rows[:4]), one.score_samples(rows[:4]))
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("calibrated", [True, False])
+def test_an_evidence_model_file_predicts_exactly_as_the_model_saved(tmp_path, classes: int, calibrated: bool) -> None:
+    """The boosting's trees go into the file as one array and come out as predictors again: same probabilities
+    (calibrated or not, two classes or three), and saving leaves the model itself untouched."""
+    from models.files import load_model, save_model
+
+    rng = np.random.default_rng(classes)
+    X = rng.uniform(0, 1, (600, 4))  # noqa: N806
+    X[::7, 1] = np.nan
+    y = np.minimum((X[:, 0] * classes).astype(int), classes - 1)
+    if not calibrated:
+        y[:] = 0
+        y[:1] = 1  # one member of a class: too few to hold out, so the model stays uncalibrated
+    model = EvidenceModel(max_iter=30, random_state=0).fit(X, y)
+    assert model.calibrated_ is calibrated
+    before = model.predict_proba(X)
+    path = save_model(tmp_path / "evidence.skops", model, {"features": list("abcd")})
+    assert np.array_equal(model.predict_proba(X), before)
+    assert np.array_equal(load_model(path).estimator.predict_proba(X), before)
