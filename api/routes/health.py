@@ -2,23 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from api.deps import StoreDep
 from api.schemas import Health
+from api.store import Store
 
 router = APIRouter(tags=["health"])
+HEALTH_TTL_S = 1.0  # a load balancer polling many times a second gets an answer at most this old
+
+
+class HealthCheck:
+    """The database's answer, asked at most once every :data:`HEALTH_TTL_S` however many probes come: under load
+    each probe went through the threadpool for two queries (p99 0.35-0.49 s with 50 API clients)."""
+
+    def __init__(self) -> None:
+        self.at = -float("inf")
+        self.health: Health | None = None
+        self.lock = asyncio.Lock()
+
+    async def get(self, store: Store) -> Health:
+        if self.health is None or time.monotonic() - self.at > HEALTH_TTL_S:
+            async with self.lock:  # one query for all the probes waiting
+                if self.health is None or time.monotonic() - self.at > HEALTH_TTL_S:
+                    self.health = await run_in_threadpool(_check, store)
+                    self.at = time.monotonic()
+        return self.health
+
+
+def _check(store: Store) -> Health:
+    database = store.ping()
+    version = store.schema_version() if database else None
+    return Health(status="ok" if database else "degraded", database=database, schema_version=version)
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-def healthz(store: StoreDep, response: Response) -> Health:
-    """Whether the API and its database answer."""
-    database = store.ping()
-    version = store.schema_version() if database else None
-    if not database:
+async def healthz(request: Request, store: StoreDep, response: Response) -> Health:
+    """Whether the API and its database answer (an answer at most a second old)."""
+    state = request.app.state
+    if not hasattr(state, "health_check"):
+        state.health_check = HealthCheck()
+    health = await state.health_check.get(store)
+    if not health.database:
         response.status_code = 503
-    return Health(status="ok" if database else "degraded", database=database, schema_version=version)
+    return health
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})

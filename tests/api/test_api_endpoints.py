@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import add_zones_listener
 from api.schemas import VesselPublic, VesselsPage
 from api.store import VesselFilter
+from api.store.engine import latest_version
 from tests.api.helpers import T0, alerts_frame, auth, vessels_frame
 
 V1 = "/api/v1"
@@ -148,8 +150,26 @@ def test_keys_created_listed_and_revoked(client: TestClient, keys: dict[str, str
     assert any(k["id"] == new["id"] and k["revoked_at"] for k in revoked)
 
 
+def test_health_probes_share_one_database_check_a_second(client: TestClient) -> None:
+    """Many probes in a second cost the database one check (the statements the real engine runs are counted)."""
+    engine = client.app.state.store.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        statements.append(statement)
+
+    client.get("/healthz")
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        answers = [client.get("/healthz") for _ in range(20)]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert all(r.status_code == 200 and r.json()["database"] for r in answers)
+    assert len(statements) <= 2  # at most one check (a ping and the schema version), if the second turned over
+
+
 def test_health_metrics_and_openapi(client: TestClient, keys: dict[str, str]) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "database": True, "schema_version": "0001"}
+    assert client.get("/healthz").json() == {"status": "ok", "database": True, "schema_version": latest_version()}
     client.get(f"{V1}/vessels", headers=auth(keys["viewer"]))
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
