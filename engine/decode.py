@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -88,9 +89,16 @@ def _common(batch: MessageBatch, idx: np.ndarray, msg_type: np.ndarray) -> list[
     ]
 
 
-def _positions(
-    six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray
-) -> pl.DataFrame:
+Column = Callable[[], pl.Series]
+
+
+def _table(columns: dict[str, Column], wanted: Collection[str] | None) -> pl.DataFrame:
+    """The columns ``wanted`` (all when None), in their order, each built only when wanted."""
+    return pl.DataFrame([make() for name, make in columns.items() if wanted is None or name in wanted])
+
+
+def _positions(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray,
+               wanted: Collection[str] | None) -> pl.DataFrame:  # fmt: skip
     n = idx.shape[0]
     lat, lon, sog, cog, heading, rot = (np.empty(n) for _ in range(6))
     mmsi = np.empty(n, np.int64)
@@ -101,33 +109,34 @@ def _positions(
     second = np.empty(n, np.int8)
     dk.positions(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, heading, rot, rot_raw, nav, acc,
                  raim, second)  # fmt: skip
-    t, msg_type, source, channel = _common(batch, idx, mt)
-    return pl.DataFrame(
-        [
-            pl.Series("mmsi", mmsi),
-            t,
-            pl.Series("lat", lat),
-            pl.Series("lon", lon),
-            pl.Series("sog", sog),
-            pl.Series("cog", cog),
-            pl.Series("heading", heading),
-            pl.Series("rot", rot),
-            pl.Series("rot_raw", rot_raw),
-            _opt_int("nav_status", nav, pl.Int8),
-            msg_type,
-            _AIS_CLASS.gather(mt[idx]),
-            pl.Series("accuracy", acc.astype(bool)),
-            pl.Series("raim", raim.astype(bool)),
-            _opt_int("second", second, pl.Int8),
-            source,
-            channel,
-            pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
-            pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: its arrival order
-        ]
+    return _table(
+        {
+            "mmsi": lambda: pl.Series("mmsi", mmsi),
+            "t": lambda: timestamps(batch.time, idx),
+            "lat": lambda: pl.Series("lat", lat),
+            "lon": lambda: pl.Series("lon", lon),
+            "sog": lambda: pl.Series("sog", sog),
+            "cog": lambda: pl.Series("cog", cog),
+            "heading": lambda: pl.Series("heading", heading),
+            "rot": lambda: pl.Series("rot", rot),
+            "rot_raw": lambda: pl.Series("rot_raw", rot_raw),
+            "nav_status": lambda: _opt_int("nav_status", nav, pl.Int8),
+            "msg_type": lambda: pl.Series("msg_type", mt[idx], pl.Int8),
+            "ais_class": lambda: _AIS_CLASS.gather(mt[idx]),
+            "accuracy": lambda: pl.Series("accuracy", acc.astype(bool)),
+            "raim": lambda: pl.Series("raim", raim.astype(bool)),
+            "second": lambda: _opt_int("second", second, pl.Int8),
+            "source": lambda: _sources(batch, idx),
+            "channel": lambda: _CHANNELS.gather(batch.channel[idx]),
+            "line": lambda: pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
+            "seq": lambda: pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: arrival
+        },
+        wanted,
     )
 
 
-def _statics(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray) -> pl.DataFrame:
+def _statics(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, idx: np.ndarray,
+             wanted: Collection[str] | None) -> pl.DataFrame:  # fmt: skip
     n = idx.shape[0]
     mmsi = np.empty(n, np.int64)
     part = np.empty(n, np.int8)
@@ -145,36 +154,36 @@ def _statics(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.nda
     mothership = np.empty(n, np.int64)
     dk.statics(six, batch.start, nbits, mt, idx, mmsi, part, imo, callsign, name, ship_type, dims, draught,
                destination, eta, version, epfd, vendor, mothership)  # fmt: skip
-    t, msg_type, source, channel = _common(batch, idx, mt)
-    return pl.DataFrame(
-        [
-            pl.Series("mmsi", mmsi),
-            t,
-            msg_type,
-            _opt_int("part", part, pl.Int8),
-            _opt_int("imo", imo, pl.Int64),
-            _strings("callsign", callsign),
-            _strings("name", name),
-            _opt_int("ship_type", ship_type, pl.Int16),
-            _opt_int("to_bow", dims[:, 0], pl.Int16),
-            _opt_int("to_stern", dims[:, 1], pl.Int16),
-            _opt_int("to_port", dims[:, 2], pl.Int16),
-            _opt_int("to_starboard", dims[:, 3], pl.Int16),
-            pl.Series("draught", draught).fill_nan(None),
-            _strings("destination", destination),
-            _opt_int("eta_month", eta[:, 0], pl.Int8),
-            _opt_int("eta_day", eta[:, 1], pl.Int8),
-            _opt_int("eta_hour", eta[:, 2], pl.Int8),
-            _opt_int("eta_minute", eta[:, 3], pl.Int8),
-            _opt_int("ais_version", version, pl.Int8),
-            _opt_int("epfd", epfd, pl.Int8),
-            _strings("vendor_id", vendor),
-            _opt_int("mothership_mmsi", mothership, pl.Int64),
-            source,
-            channel,
-            pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
-            pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: its arrival order
-        ]
+    return _table(
+        {
+            "mmsi": lambda: pl.Series("mmsi", mmsi),
+            "t": lambda: timestamps(batch.time, idx),
+            "msg_type": lambda: pl.Series("msg_type", mt[idx], pl.Int8),
+            "part": lambda: _opt_int("part", part, pl.Int8),
+            "imo": lambda: _opt_int("imo", imo, pl.Int64),
+            "callsign": lambda: _strings("callsign", callsign),
+            "name": lambda: _strings("name", name),
+            "ship_type": lambda: _opt_int("ship_type", ship_type, pl.Int16),
+            "to_bow": lambda: _opt_int("to_bow", dims[:, 0], pl.Int16),
+            "to_stern": lambda: _opt_int("to_stern", dims[:, 1], pl.Int16),
+            "to_port": lambda: _opt_int("to_port", dims[:, 2], pl.Int16),
+            "to_starboard": lambda: _opt_int("to_starboard", dims[:, 3], pl.Int16),
+            "draught": lambda: pl.Series("draught", draught).fill_nan(None),
+            "destination": lambda: _strings("destination", destination),
+            "eta_month": lambda: _opt_int("eta_month", eta[:, 0], pl.Int8),
+            "eta_day": lambda: _opt_int("eta_day", eta[:, 1], pl.Int8),
+            "eta_hour": lambda: _opt_int("eta_hour", eta[:, 2], pl.Int8),
+            "eta_minute": lambda: _opt_int("eta_minute", eta[:, 3], pl.Int8),
+            "ais_version": lambda: _opt_int("ais_version", version, pl.Int8),
+            "epfd": lambda: _opt_int("epfd", epfd, pl.Int8),
+            "vendor_id": lambda: _strings("vendor_id", vendor),
+            "mothership_mmsi": lambda: _opt_int("mothership_mmsi", mothership, pl.Int64),
+            "source": lambda: _sources(batch, idx),
+            "channel": lambda: _CHANNELS.gather(batch.channel[idx]),
+            "line": lambda: pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
+            "seq": lambda: pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: arrival
+        },
+        wanted,
     )
 
 
@@ -249,8 +258,12 @@ def pyais_fields(payload: str, fill: int) -> str | None:
     return json.dumps(fields, default=lambda v: v.hex() if isinstance(v, bytes) else str(v))
 
 
-def decode(batch: MessageBatch, *, details: bool = True) -> Decoded:
+def decode(
+    batch: MessageBatch, *, details: bool = True, columns: Mapping[str, Collection[str]] | None = None
+) -> Decoded:
     """Decode every message of ``batch``. With ``details``, pyais fills ``fields`` for the other types.
+    ``columns`` names, for "positions" and "statics", the columns to build (every one of a table not named): a
+    backtest builds only what the engine and the features read.
 
     Float values that are "not available" (lat 91, lon 181, speed 102.3, course 360, heading 511, no rate of
     turn) are NaN, as DESIGN.md's data contract says; integer and text fields that are absent are null.
@@ -264,8 +277,9 @@ def decode(batch: MessageBatch, *, details: bool = True) -> Decoded:
     pos_idx = np.flatnonzero(kind == dk.K_POSITION)
     sta_idx = np.flatnonzero((kind == dk.K_STATIC) | ((kind == dk.K_POSITION) & (mt == 19)))
     ev_idx = np.flatnonzero(kind == dk.K_EVENT)
-    positions = _positions(six, batch, nbits, mt, pos_idx)
-    statics = _statics(six, batch, nbits, mt, sta_idx)
+    wanted = columns or {}
+    positions = _positions(six, batch, nbits, mt, pos_idx, wanted.get("positions"))
+    statics = _statics(six, batch, nbits, mt, sta_idx, wanted.get("statics"))
     events = _events(six, batch, nbits, mt, ev_idx)
     if details:
         other = events["msg_type"].is_in(NUMBA_EVENT_TYPES).not_()

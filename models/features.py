@@ -73,6 +73,9 @@ def number_text(value: pl.Expr, style: str) -> pl.Expr:
 _SUMS = ("fixes", "sog_n", "sog_sum", "slow", "lat_sum", "lon_sum", "lat2_sum", "lon2_sum", "night", "coast_n",
          "coast_sum", "drift")  # fmt: skip
 _IDENTITY = ("name", "callsign", "imo", "ship_type")
+# the columns the accumulator reads (the decoder need build no other for it)
+COLUMNS = {"positions": ("mmsi", "t", "lat", "lon", "sog", "cog", "heading"),
+           "statics": ("mmsi", "t", "name", "callsign", "imo", "ship_type")}  # fmt: skip
 _INT_SUMS = ("fixes", "sog_n", "slow", "night", "coast_n", "drift")  # _day_sums's columns, in its order
 _FLOAT_SUMS = ("sog_sum", "sog_max", "lat_sum", "lon_sum", "lat2_sum", "lon2_sum", "coast_sum")
 US_PER_DAY, US_PER_H = 86_400_000_000, 3_600_000_000

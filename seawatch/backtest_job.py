@@ -20,15 +20,17 @@ from engine.alerts import ALERT_KINDS
 from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
 from engine.geo.regions import RegionPack, load_pack, load_zones
+from engine.runner import COLUMNS as ENGINE_COLUMNS
 from engine.runner import Engine
 from feeds.files import InputError
 from models.evaluation import measure, pr_curve
+from models.features import COLUMNS as FEATURE_COLUMNS
 from models.features import FeatureAccumulator
 from models.files import ModelFileError
 from models.schema import BANDS
 from models.scoring import Scorer
 from seawatch.decode_job import progress_bar
-from seawatch.inputs import Input, chunks, classify
+from seawatch.inputs import Input, chunks, classify, readers_columns
 
 TRACK_BIN = "10m"  # tracks for the report keep one position per vessel per bin
 TRACK_ROWS_MAX = 3_000_000  # beyond this many kept positions, tracks are read again for the top vessels only
@@ -132,7 +134,7 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
     tracks = _Tracks()
     started = time.perf_counter()
     with progress_bar(sum(i.path.stat().st_size for i in inputs), options.progress, desc="backtest") as bar:
-        for chunk in chunks(inputs, options.chunk_bytes):
+        for chunk in chunks(inputs, options.chunk_bytes, readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS)):
             engine.process(chunk.positions, chunk.statics, chunk.events)
             features.add(chunk.positions, chunk.statics)
             if options.report:  # the tracks are for the report's maps only

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,12 +82,13 @@ def progress_bar(total: int, enabled: bool | None, desc: str = "decode"):
     return tqdm(total=total, unit="B", unit_scale=True, disable=not show, file=sys.stderr, desc=desc)
 
 
-def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool) -> Iterator[tuple[Decoded, int]]:
+def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool,
+                columns: Mapping[str, Collection[str]] | None = None) -> Iterator[tuple[Decoded, int]]:  # fmt: skip
     """The decoded tables of ``path``, chunk by chunk, each with the bytes it read (the last, 0, flushes the
-    framer's partial lines and parts)."""
+    framer's partial lines and parts); ``columns`` as :func:`engine.decode.decode` takes them."""
     for chunk in _with_end(map_chunks(path, chunk_bytes)):
         batch = framer.feed(chunk or b"", final=chunk is None)
-        yield decode(batch, details=details), len(chunk or b"")
+        yield decode(batch, details=details, columns=columns), len(chunk or b"")
 
 
 def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeSummary:

@@ -18,10 +18,11 @@ from engine.alerts import ALERT_KINDS
 from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
 from engine.geo.regions import load_pack
+from engine.runner import COLUMNS as ENGINE_COLUMNS
 from engine.runner import Engine
 from feeds.files import CHUNK_BYTES, InputError
 from seawatch.decode_job import progress_bar
-from seawatch.inputs import chunks, classify
+from seawatch.inputs import chunks, classify, readers_columns
 
 TOP = 8  # alerts shown with their reasons in the summary
 
@@ -70,7 +71,7 @@ def run_detect(inputs: list[Path], out: Path, region: str = "gulf-of-tonkin", pr
     summary = DetectSummary(out=out)
     started = time.perf_counter()
     with progress_bar(sum(s.path.stat().st_size for s in sources), progress, desc="detect") as bar:
-        for chunk in chunks(sources, chunk_bytes):
+        for chunk in chunks(sources, chunk_bytes, readers_columns(ENGINE_COLUMNS)):
             engine.process(chunk.positions, chunk.statics, chunk.events)
             summary.positions += chunk.positions.height
             bar.update(chunk.nbytes)

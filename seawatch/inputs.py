@@ -11,7 +11,7 @@ Every input is checked before anything is processed, so a bad input fails the ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,12 +94,15 @@ def _check_parquet(path: Path) -> None:
                          f"{', '.join(missing)}")  # fmt: skip
 
 
-def chunks(inputs: list[Input], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Decoded tables of every input in turn, chunk by chunk (memory follows the chunk, not the input)."""
+def chunks(inputs: list[Input], chunk_bytes: int = CHUNK_BYTES,
+           columns: Mapping[str, Collection[str]] | None = None) -> Iterator[Chunk]:  # fmt: skip
+    """Decoded tables of every input in turn, chunk by chunk (memory follows the chunk, not the input). NMEA is
+    decoded into the ``columns`` its readers name (:func:`readers_columns`; every column when None); archives
+    come with theirs."""
     no_events = empty_tables().events
     for item in inputs:
         if item.kind == "nmea":
-            for decoded, nbytes in decode_file(item.path, Framer(), chunk_bytes, details=False):
+            for decoded, nbytes in decode_file(item.path, Framer(), chunk_bytes, details=False, columns=columns):
                 yield Chunk(decoded.positions, decoded.statics, decoded.events, nbytes, sum(decoded.types.values()))
         elif item.kind == "csv":
             size = item.path.stat().st_size
@@ -108,6 +111,20 @@ def chunks(inputs: list[Input], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chun
                 yield Chunk(batch.positions, batch.statics, no_events, size if i == 0 else 0, rows)
         else:
             yield from _parquet_chunks(item.path, no_events)
+
+
+def readers_columns(*readers: Mapping[str, Collection[str] | None]) -> dict[str, set[str]]:
+    """The columns of each table that one of ``readers`` reads (a table a reader wants whole is not named: the
+    decoder then builds all of it)."""
+    out: dict[str, set[str]] = {}
+    whole: set[str] = set()
+    for reader in readers:
+        for table, names in reader.items():
+            if names is None:
+                whole.add(table)
+            else:
+                out.setdefault(table, set()).update(names)
+    return {table: names for table, names in out.items() if table not in whole}
 
 
 def _parquet_chunks(path: Path, no_events: pl.DataFrame) -> Iterator[Chunk]:

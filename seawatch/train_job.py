@@ -30,9 +30,11 @@ from engine.alerts import ALERT_KINDS
 from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
 from engine.geo.regions import load_pack
+from engine.runner import COLUMNS as ENGINE_COLUMNS
 from engine.runner import Engine
 from feeds.files import InputError
 from models.evidence import EvidenceModel
+from models.features import COLUMNS as FEATURE_COLUMNS
 from models.features import FeatureAccumulator
 from models.files import EVIDENCE_FILE, UNUSUAL_FILE, ModelFile, save_model
 from models.indicators import combine
@@ -46,7 +48,7 @@ from models.scoring import (
     unusual_matrix,
 )
 from models.unusual import UnusualBehaviour
-from seawatch.inputs import chunks, classify
+from seawatch.inputs import chunks, classify, readers_columns
 
 SMUGGLING_KINDS = tuple(k for k in ALERT_KINDS if k != "distress")
 CONTAMINATION = 0.01  # one vessel-day in a hundred is called unusual: a hint an analyst can still look at
@@ -176,7 +178,7 @@ def _run(inputs_paths: list[Path], region: str) -> tuple[pl.DataFrame, pl.DataFr
     engine = Engine(default_detectors(load_pack(region), land))
     features = FeatureAccumulator(land)
     inputs, _ = classify(inputs_paths)
-    for chunk in chunks(inputs):
+    for chunk in chunks(inputs, columns=readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS)):
         engine.process(chunk.positions, chunk.statics, chunk.events)
         features.add(chunk.positions, chunk.statics)
     engine.finish()
