@@ -80,16 +80,19 @@ def _sources(batch: MessageBatch, idx: np.ndarray) -> pl.Series:
     return pl.Series("source", [None, *batch.sources[1:]], pl.String).gather(batch.source[idx])
 
 
-def _common(batch: MessageBatch, idx: np.ndarray, msg_type: np.ndarray) -> list[pl.Series]:
-    return [
-        timestamps(batch.time, idx),
-        pl.Series("msg_type", msg_type[idx], pl.Int8),
-        _sources(batch, idx),
-        _CHANNELS.gather(batch.channel[idx]),
-    ]
-
-
 Column = Callable[[], pl.Series]
+
+
+def _shared(batch: MessageBatch, idx: np.ndarray, msg_type: np.ndarray) -> dict[str, Column]:
+    """The columns every table has, from the framer's batch: time, type, station, channel, line and order."""
+    return {
+        "t": lambda: timestamps(batch.time, idx),
+        "msg_type": lambda: pl.Series("msg_type", msg_type[idx], pl.Int8),
+        "source": lambda: _sources(batch, idx),
+        "channel": lambda: _CHANNELS.gather(batch.channel[idx]),
+        "line": lambda: pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
+        "seq": lambda: pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: its arrival
+    }
 
 
 def _table(columns: dict[str, Column], wanted: Collection[str] | None) -> pl.DataFrame:
@@ -109,10 +112,11 @@ def _positions(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.n
     second = np.empty(n, np.int8)
     dk.positions(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, heading, rot, rot_raw, nav, acc,
                  raim, second)  # fmt: skip
+    shared = _shared(batch, idx, mt)
     return _table(
         {
             "mmsi": lambda: pl.Series("mmsi", mmsi),
-            "t": lambda: timestamps(batch.time, idx),
+            "t": shared["t"],
             "lat": lambda: pl.Series("lat", lat),
             "lon": lambda: pl.Series("lon", lon),
             "sog": lambda: pl.Series("sog", sog),
@@ -121,15 +125,12 @@ def _positions(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.n
             "rot": lambda: pl.Series("rot", rot),
             "rot_raw": lambda: pl.Series("rot_raw", rot_raw),
             "nav_status": lambda: _opt_int("nav_status", nav, pl.Int8),
-            "msg_type": lambda: pl.Series("msg_type", mt[idx], pl.Int8),
+            "msg_type": shared["msg_type"],
             "ais_class": lambda: _AIS_CLASS.gather(mt[idx]),
             "accuracy": lambda: pl.Series("accuracy", acc.astype(bool)),
             "raim": lambda: pl.Series("raim", raim.astype(bool)),
             "second": lambda: _opt_int("second", second, pl.Int8),
-            "source": lambda: _sources(batch, idx),
-            "channel": lambda: _CHANNELS.gather(batch.channel[idx]),
-            "line": lambda: pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
-            "seq": lambda: pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: arrival
+            **{name: shared[name] for name in ("source", "channel", "line", "seq")},
         },
         wanted,
     )
@@ -154,11 +155,12 @@ def _statics(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.nda
     mothership = np.empty(n, np.int64)
     dk.statics(six, batch.start, nbits, mt, idx, mmsi, part, imo, callsign, name, ship_type, dims, draught,
                destination, eta, version, epfd, vendor, mothership)  # fmt: skip
+    shared = _shared(batch, idx, mt)
     return _table(
         {
             "mmsi": lambda: pl.Series("mmsi", mmsi),
-            "t": lambda: timestamps(batch.time, idx),
-            "msg_type": lambda: pl.Series("msg_type", mt[idx], pl.Int8),
+            "t": shared["t"],
+            "msg_type": shared["msg_type"],
             "part": lambda: _opt_int("part", part, pl.Int8),
             "imo": lambda: _opt_int("imo", imo, pl.Int64),
             "callsign": lambda: _strings("callsign", callsign),
@@ -178,10 +180,7 @@ def _statics(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.nda
             "epfd": lambda: _opt_int("epfd", epfd, pl.Int8),
             "vendor_id": lambda: _strings("vendor_id", vendor),
             "mothership_mmsi": lambda: _opt_int("mothership_mmsi", mothership, pl.Int64),
-            "source": lambda: _sources(batch, idx),
-            "channel": lambda: _CHANNELS.gather(batch.channel[idx]),
-            "line": lambda: pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
-            "seq": lambda: pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: arrival
+            **{name: shared[name] for name in ("source", "channel", "line", "seq")},
         },
         wanted,
     )
@@ -196,7 +195,7 @@ def _events(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndar
     text = np.zeros((n, TEXT_WIDTH), np.uint8)
     dk.events(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, altitude, acc, raim, second,
               station_time, aid_type, off_pos, virtual, text)  # fmt: skip
-    t, msg_type, source, channel = _common(batch, idx, mt)
+    shared = {name: make() for name, make in _shared(batch, idx, mt).items()}
     st = timestamps(station_time, name="station_time")
     types = mt[idx]
     has_text = (types == 14) | (types == 21)
@@ -204,8 +203,8 @@ def _events(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndar
     return pl.DataFrame(
         [
             pl.Series("mmsi", mmsi),
-            t,
-            msg_type,
+            shared["t"],
+            shared["msg_type"],
             pl.Series("lat", lat),
             pl.Series("lon", lon),
             pl.Series("sog", sog),
@@ -221,10 +220,7 @@ def _events(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndar
             _scatter("text", _strings("text", text[has_text]), has_text),
             _scatter("payload", _strings("payload", _payloads(batch, idx[other]), null_empty=False), other),
             pl.Series("fill", batch.fill[idx], pl.Int8),
-            source,
-            channel,
-            pl.Series("line", batch.line[idx]),  # input line of the message's first sentence
-            pl.Series("seq", batch.seq[idx]),  # the message's place in the framer's output: its arrival order
+            *(shared[name] for name in ("source", "channel", "line", "seq")),
         ]
     )
 
