@@ -66,6 +66,7 @@ def create_app(
         app.state.keys = KeyChecker(app.state.store, admin_key)
         app.state.broadcaster = Broadcaster(asyncio.get_running_loop())
         app.state.vessels_cache = RevisionCache(settings.vessels_cache_entries, settings.vessels_cache_s)
+        app.state.health_check = health.HealthCheck()
         app.state.store.add_listener(app.state.broadcaster.notify)
         try:
             yield

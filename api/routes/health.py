@@ -44,10 +44,8 @@ def _check(store: Store) -> Health:
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 async def healthz(request: Request, store: StoreDep, response: Response) -> Health:
     """Whether the API and its database answer (an answer at most a second old)."""
-    state = request.app.state
-    if not hasattr(state, "health_check"):
-        state.health_check = HealthCheck()
-    health = await state.health_check.get(store)
+    check: HealthCheck = request.app.state.health_check
+    health = await check.get(store)
     if not health.database:
         response.status_code = 503
     return health
