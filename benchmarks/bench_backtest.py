@@ -9,7 +9,9 @@ path; its time is printed separately); a warm-up run on a short scenario pays Nu
 backtest runs ``--runs`` times and the best and the median are printed (the first run of a process also pays for
 memory the allocators have not mapped yet; a machine shared with other jobs moves single runs by 2x). pyais
 decodes a sample of the same file's sentences (its fastest path: bare sentences, single-part ones), scaled to
-messages/s. Also: scoring alone for 100k vessels (a simulated day's fleet copied; issue target: under a second).
+messages/s. ``--stages``: the process time of each stage (model files, framing, decoding, engine, features,
+scoring, writing), done as the backtest does it. Also: scoring alone for 100k vessels (a simulated day's fleet
+copied; issue target: under a second).
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ import pyais
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.decode import decode_bytes  # noqa: E402
+from engine.decode import decode, decode_bytes  # noqa: E402
 from engine.detectors import default_detectors  # noqa: E402
 from engine.geo.land import LandIndex  # noqa: E402
 from engine.geo.regions import load_pack  # noqa: E402
+from engine.runner import COLUMNS as ENGINE_COLUMNS  # noqa: E402
 from engine.runner import Engine  # noqa: E402
+from feeds.files import map_chunks  # noqa: E402
+from feeds.framing import Framer  # noqa: E402
+from models.features import COLUMNS as FEATURE_COLUMNS  # noqa: E402
 from models.features import FeatureAccumulator  # noqa: E402
 from models.scoring import Scorer  # noqa: E402
-from seawatch.backtest_job import BacktestOptions, run_backtest  # noqa: E402
+from seawatch.backtest_job import BACKTEST_CHUNK_BYTES, BacktestOptions, run_backtest  # noqa: E402
+from seawatch.inputs import readers_columns  # noqa: E402
 from seawatch.simulator.config import SimConfig  # noqa: E402
 from seawatch.simulator.scenario import simulate  # noqa: E402
 
@@ -77,12 +84,43 @@ def tiled_fleet(n: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame, pl.D
     return a.filter(pl.col("mmsi").is_in(keep)), v, dd.filter(pl.col("mmsi").is_in(keep))
 
 
+def stage_seconds(log: Path, chunk_bytes: int = BACKTEST_CHUNK_BYTES) -> dict[str, float]:
+    """Process time of each stage of a backtest of ``log``, done as ``run_backtest`` does it (same inputs,
+    columns and chunks): where the end-to-end figure goes."""
+    spent: dict[str, float] = {}
+
+    def timed(stage: str, work, *args):  # type: ignore[no-untyped-def]
+        t0 = time.process_time()
+        result = work(*args)
+        spent[stage] = spent.get(stage, 0.0) + time.process_time() - t0
+        return result
+
+    scorer = timed("model files", Scorer.with_default_models)
+    land = LandIndex.load()
+    engine = Engine(default_detectors(load_pack("gulf-of-tonkin"), land))
+    features = FeatureAccumulator(land)
+    framer = Framer()
+    columns = readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS)
+    for chunk in [*map_chunks(log, chunk_bytes), None]:
+        batch = timed("framing", lambda c=chunk: framer.feed(c if c is not None else b"", final=c is None))
+        decoded = timed("decoding", lambda b=batch: decode(b, details=False, columns=columns))
+        timed("engine", engine.process, decoded.positions, decoded.statics, decoded.events)
+        timed("features", features.add, decoded.positions, decoded.statics)
+    alerts = timed("engine", lambda: (engine.finish(), engine.alerts())[1])
+    vessels = timed("scoring", scorer.score, alerts, features.vessels(), features.days())
+    with tempfile.TemporaryDirectory() as tmp:
+        timed("writing", lambda: (alerts.write_parquet(Path(tmp) / "a.parquet"),
+                                  vessels.write_parquet(Path(tmp) / "v.parquet")))  # fmt: skip
+    return spent
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=48.0)
     ap.add_argument("--vessels", type=int, default=600)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=3, help="backtest runs on the same file (best and median printed)")
+    ap.add_argument("--stages", action="store_true", help="also the process time of each stage (best of --runs)")
     args = ap.parse_args()
     out = sys.stdout.write
     out(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; python {platform.python_version()}\n")
@@ -113,6 +151,11 @@ def main() -> None:
             f"{summary.vessels.height:,} vessels\n")  # fmt: skip
         out(f"pyais decoding alone (sample of {PYAIS_SAMPLE:,} bare single-part sentences): {baseline:,.0f} msg/s\n")
         out(f"ratio: backtest is {rate / baseline:.1f}x pyais decoding alone\n")
+        if args.stages:
+            runs = [stage_seconds(log) for _ in range(args.runs)]
+            best_stages = {stage: min(r[stage] for r in runs) for stage in runs[0]}
+            out(f"stages, process time, best of {args.runs}: "
+                + ", ".join(f"{stage} {sec:.3f} s" for stage, sec in best_stages.items()) + "\n")  # fmt: skip
         t0 = time.perf_counter()
         run_backtest([log], folder / "out-report", BacktestOptions(report=True, progress=False))
         out(f"with the HTML report: {time.perf_counter() - t0:.2f} s\n")
