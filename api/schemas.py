@@ -38,6 +38,16 @@ def _to_utc(value: datetime) -> datetime:
 
 
 Text = Annotated[str, AfterValidator(_clean_text)]
+
+
+def _named(value: str) -> str:
+    """A name with more than blanks, by Python's idea of a blank (the regex ``\\S`` lets "\\x1f" through, which
+    ``str.strip`` removes: the store would then refuse it)."""
+    if not value.strip():
+        raise ValueError("give the key a name: it is recorded with every triage decision made with it")
+    return value
+
+
 UTCTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 MMSI = Annotated[int, Field(ge=0, le=999_999_999)]
@@ -206,7 +216,7 @@ class TrackCollection(BaseModel):
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[Text, Field(min_length=1, max_length=100, pattern=r"\S")]
+    name: Annotated[Text, Field(min_length=1, max_length=100, pattern=r"\S"), AfterValidator(_named)]
     role: Role
 
 
