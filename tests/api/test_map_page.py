@@ -325,7 +325,7 @@ def _open(browser: Callable[[], Page], served: dict[str, Any]) -> Page:
     page.send("Page.navigate", {"url": f"{served['url']}/?key={served['key']}"})
     page.wait("document.body && document.body.dataset.ready === '1'", what="the page to load its data")
     page.wait("document.body.dataset.live === '1'", what="the live alert stream to connect")
-    page.wait("document.querySelectorAll('.leaflet-land-pane path, .leaflet-pane path').length > 0", what="land")
+    page.wait("document.querySelectorAll('.leaflet-land-pane path').length > 0", what="land")
     return page
 
 
