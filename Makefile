@@ -32,7 +32,7 @@ backtest-demo: $(STAMP)
 	@echo "Simulating 24 h of Gulf of Tonkin traffic (300 vessels, every alert kind injected) into .demo/scenario ..."
 	$(BIN)/seawatch simulate --hours 24 --vessels 300 --seed 1 --out .demo/scenario
 	@echo "Backtesting it: every detector, both risk scores, the report, and the metrics against the labels ..."
-	$(BIN)/seawatch backtest .demo/scenario/feed.nmea --labels .demo/scenario/labels.csv --out .demo/backtest --progress off
+	$(BIN)/seawatch backtest .demo/scenario/feed.nmea --zones .demo/scenario/zones.geojson --labels .demo/scenario/labels.csv --out .demo/backtest --progress off
 	@echo "Open .demo/backtest/report.html in a browser (one file, works offline)."
 
 demo-recordings: $(STAMP)

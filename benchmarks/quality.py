@@ -1,17 +1,20 @@
-"""Detector quality on simulated scenarios: recall against the injected labels and false alerts on background
-vessels, per alert kind.
+"""Detector quality on labelled traffic: recall against the labels and false alerts on background vessels, per
+alert kind and for all kinds together.
 
-    .venv/bin/python benchmarks/quality.py --seeds 11 12 --hours 24
+    .venv/bin/python benchmarks/quality.py --seeds 11 12 --hours 24           # our simulator, fresh seeds
+    .venv/bin/python benchmarks/quality.py --scenario ../shared/data/scenarios/tonkin-303-hard   # independent days
 
-An alert *matches* a label of the same kind and MMSI whose [start, end] overlaps the alert's, with ``slack``
-either side. Recall = labels matched / labels. False alerts = alerts on background vessels (vessels.csv role
-``background``) per 1000 vessel-hours of background traffic. Other kinds' detectors plug in through
-:func:`default_detectors`.
+A scenario folder holds ``feed.nmea`` (or ``.gz``), ``labels.csv``, ``vessels.csv`` and ``zones.geojson``; it is
+run as ``seawatch backtest FEED --zones zones.geojson`` runs it: the region pack's facts and the scenario's zones,
+no examples. Scoring (:mod:`models.evaluation`): an alert matches a label of its kind on either vessel when it
+overlaps the label's window widened by 1 h; a false alert matches no label and involves a background vessel;
+false alerts are per 1000 background vessel-hours. Other kinds' detectors plug in through :func:`default_detectors`.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
 import tempfile
 import time
@@ -26,7 +29,7 @@ from engine.alerts import ALERT_KINDS  # noqa: E402
 from engine.decode import decode_bytes  # noqa: E402
 from engine.detectors import default_detectors as all_detectors  # noqa: E402
 from engine.geo.land import LandIndex  # noqa: E402
-from engine.geo.regions import RegionPack, load_pack  # noqa: E402
+from engine.geo.regions import RegionPack, engine_pack, load_pack  # noqa: E402
 from engine.runner import Detector, Engine  # noqa: E402
 from models.evaluation import measure, read_truth  # noqa: E402
 
@@ -46,12 +49,46 @@ def run(feed: bytes, detectors: list[Detector]) -> tuple[pl.DataFrame, pl.DataFr
     return engine.alerts(), d.positions, d.statics, time.perf_counter() - t0
 
 
+def with_total(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with a last row ``all``: every kind together."""
+    total = table.select(
+        pl.lit("all").alias("kind"), pl.col("labels").sum(), pl.col("matched").sum(), pl.col("alerts").sum(),
+        pl.col("false_background").sum(), pl.col("false_per_1000_vh").sum(),
+    ).with_columns(recall=pl.col("matched") / pl.col("labels"))  # fmt: skip
+    return pl.concat([table, total], how="diagonal_relaxed")
+
+
+def scenario_quality(folder: Path, land: LandIndex) -> pl.DataFrame:
+    """One labelled scenario folder, run as ``seawatch backtest`` runs it and scored as it is scored elsewhere."""
+    feed = next((folder / n for n in ("feed.nmea", "feed.nmea.gz") if (folder / n).is_file()), None)
+    if feed is None:
+        raise SystemExit(f"{folder}: no feed.nmea or feed.nmea.gz; give a labelled scenario folder")
+    data = gzip.decompress(feed.read_bytes()) if feed.suffix == ".gz" else feed.read_bytes()
+    zones = folder / "zones.geojson"
+    pack = engine_pack("gulf-of-tonkin", zones=zones if zones.is_file() else None)
+    alerts, positions, statics, secs = run(data, default_detectors(pack, land))
+    labels, vessels = read_truth(folder)
+    span = positions["t"].max() - positions["t"].min() if positions.height else None  # type: ignore[operator]
+    hours = span.total_seconds() / 3600 if span is not None else 0.0  # type: ignore[union-attr]
+    lines = data.count(b"\n")
+    sys.stdout.write(f"{folder.name}: {lines:,} lines, detectors {secs:.2f} s\n")
+    return with_total(measure(alerts, labels, vessels, hours=hours, kinds=ALERT_KINDS, positions=positions,
+                              statics=statics))  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12])
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--vessels", type=int, default=300)
+    ap.add_argument("--scenario", type=Path, nargs="+", metavar="DIR", help="labelled scenario folders to score")
     args = ap.parse_args(argv)
+    if args.scenario:
+        land = LandIndex.load()
+        with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=160):
+            for folder in args.scenario:
+                sys.stdout.write(f"{scenario_quality(folder, land)}\n")
+        return 0
     from seawatch.simulator.config import SimConfig  # benchmarks may use the simulator; the engine never does
     from seawatch.simulator.scenario import simulate
 
@@ -65,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         alerts, positions, statics, secs = run(scenario.feed, default_detectors(pack, land))
         table = measure(alerts, labels, vessels, hours=args.hours, kinds=ALERT_KINDS, positions=positions,
                         statics=statics)
-        table = table.with_columns(pl.lit(seed).alias("seed"))
+        table = with_total(table).with_columns(pl.lit(seed).alias("seed"))
         tables.append(table)
         lines = scenario.feed.count(b"\n")
         sys.stdout.write(f"seed {seed}: {lines:,} lines, detectors {secs:.2f} s ({lines / secs:,.0f} lines/s)\n")

@@ -19,7 +19,7 @@ import polars as pl
 from engine.alerts import ALERT_KINDS
 from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
-from engine.geo.regions import RegionPack, load_pack, load_zones
+from engine.geo.regions import engine_pack
 from engine.runner import COLUMNS as ENGINE_COLUMNS
 from engine.runner import Engine
 from feeds.files import InputError
@@ -48,6 +48,7 @@ BACKTEST_CHUNK_BYTES = 64 * 1024 * 1024
 class BacktestOptions:
     region: str = "gulf-of-tonkin"
     zones: Path | None = None
+    examples: bool = False  # alert on the region pack's example zones too (the demo's simulated traffic)
     labels: Path | None = None
     models: Path | None = None  # folder of model files; None: the shipped models
     skip_untimed: bool = False
@@ -118,7 +119,7 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
     """Run the whole pipeline over ``paths`` and write ``out``; raises InputError naming a bad input first."""
     inputs, skipped = classify(paths, options.skip_untimed)
     labels = _read_labels(options.labels) if options.labels else None
-    pack = _pack(options)
+    pack = engine_pack(options.region, examples=options.examples, zones=options.zones)
     scorer = _scorer(options)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -166,15 +167,6 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
     return summary
 
 
-def _pack(options: BacktestOptions) -> RegionPack:
-    pack = load_pack(options.region)
-    if options.zones is not None:
-        if not options.zones.is_file():
-            raise InputError(f"{options.zones}: no such zone file; give a GeoJSON FeatureCollection of zones")
-        pack = pack.with_zones(*load_zones(options.zones))
-    return pack
-
-
 def _scorer(options: BacktestOptions) -> Scorer | str:
     """The scorer with its models, or, when the models cannot be used, a notice saying why (indicators only)."""
     try:
@@ -200,7 +192,8 @@ def _metrics(summary: BacktestSummary, labels: pl.DataFrame, path: Path | None) 
     """Per-kind recall/precision; background = vessels without any label (vessels.csv beside the labels if any)."""
     roles = path.with_name("vessels.csv") if path is not None else None
     if roles is not None and roles.is_file():
-        vessels = pl.read_csv(roles, columns=["mmsi", "role"], schema_overrides={"mmsi": pl.Int64})
+        vessels = pl.read_csv(roles, schema_overrides={"mmsi": pl.Int64, "imo": pl.String})
+        vessels = vessels.select("mmsi", "role", *(["active_hours"] if "active_hours" in vessels.columns else []))
     else:
         labelled = pl.concat([labels["mmsi"], labels["other_mmsi"].drop_nulls()]).unique().implode()
         vessels = summary.vessels.select(

@@ -35,7 +35,8 @@ def _detect(args: argparse.Namespace) -> int:
 
     progress = None if args.progress == "auto" else args.progress == "on"
     try:
-        summary = run_detect([Path(p) for p in args.inputs], Path(args.out), args.region, progress)
+        summary = run_detect([Path(p) for p in args.inputs], Path(args.out), args.region, progress,
+                             zones=Path(args.zones) if args.zones else None, examples=args.examples)
     except (InputError, ArchiveError, PackError) as exc:
         sys.stderr.write(f"seawatch detect: {exc}\n")
         return 2
@@ -52,6 +53,7 @@ def _backtest(args: argparse.Namespace) -> int:
     options = BacktestOptions(
         region=args.region,
         zones=Path(args.zones) if args.zones else None,
+        examples=args.examples,
         labels=Path(args.labels) if args.labels else None,
         models=Path(args.models) if args.models else None,
         skip_untimed=args.skip_untimed,
@@ -96,9 +98,11 @@ def _add_backtest(sub) -> None:
     )
     bt.add_argument("inputs", nargs="+", metavar="INPUT", help="NMEA logs, NOAA/DMA CSV or positions.parquet")
     bt.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (created)")
-    bt.add_argument("--zones", metavar="FILE.geojson", help="restricted zones to add to the region pack's")
+    bt.add_argument("--zones", metavar="FILE.geojson", help="zones to alert on (restricted, watch, ...)")
     bt.add_argument("--labels", metavar="FILE.csv", help="labels (as `seawatch simulate` writes) to measure against")
     bt.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
+    bt.add_argument("--examples", action="store_true",
+                    help="also alert on the region pack's example zones (made up, for the demo; off: facts only)")
     bt.add_argument("--models", metavar="DIR", help="folder of model files from `seawatch train` (default: shipped)")
     bt.add_argument("--skip-untimed", action="store_true", help="leave out NMEA logs without any time, saying so")
     bt.add_argument("--no-report", action="store_true", help="write the Parquet files only")
@@ -136,7 +140,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
         options = ServeOptions(feeds=args.feed, host=args.host, port=args.port, state_dir=Path(args.state),
-                               region=args.region, speed=args.speed,
+                               region=args.region, examples=args.examples, speed=args.speed,
                                models=Path(args.models) if args.models else None)  # fmt: skip
         sys.stdout.write(f"seawatch serve: {len(args.feed)} feed(s); the API and the map on "
                          f"http://{args.host}:{args.port}/ (Ctrl-C stops, state in {args.state})\n")  # fmt: skip
@@ -195,6 +199,8 @@ def _add_serve(sub) -> None:
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sv.add_argument("--state", default=".seawatch", metavar="DIR", help="engine snapshots and journal (.seawatch)")
     sv.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
+    sv.add_argument("--examples", action="store_true",
+                    help="also alert on the region pack's example zones (made up, for the demo; off: facts only)")
     sv.add_argument("--speed", type=float, help="replay speed of file:// feeds (1 real time, 0 as fast as possible)")
     sv.add_argument("--models", metavar="DIR", help="model files from `seawatch train` (default: the shipped ones)")
     sv.set_defaults(func=_serve)
@@ -385,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("inputs", nargs="+", metavar="INPUT", help="NMEA files (.nmea .txt .log .nm4 .ais, .gz) or CSV")
     det.add_argument("--out", required=True, metavar="DIR", help="folder for alerts.parquet (created)")
     det.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
+    det.add_argument("--zones", metavar="FILE.geojson", help="zones to alert on (restricted, watch, ...)")
+    det.add_argument("--examples", action="store_true",
+                     help="also alert on the region pack's example zones (made up, for the demo; off: facts only)")
     det.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
     det.set_defaults(func=_detect)
     _add_backtest(sub)

@@ -44,5 +44,5 @@ def run_demo(folder: Path, *, hours: float, speed: float, host: str, port: int, 
     )
     sys.stdout.flush()
     options = ServeOptions(feeds=[f"file://{(scenario / 'feed.nmea').resolve()}"], host=host, port=port,
-                           state_dir=folder, speed=speed)  # fmt: skip
+                           state_dir=folder, speed=speed, examples=True)  # fmt: skip
     asyncio.run(serve(options, settings))

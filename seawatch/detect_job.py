@@ -17,7 +17,7 @@ import polars as pl
 from engine.alerts import ALERT_KINDS
 from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
-from engine.geo.regions import load_pack
+from engine.geo.regions import engine_pack
 from engine.runner import COLUMNS as ENGINE_COLUMNS
 from engine.runner import Engine
 from feeds.files import CHUNK_BYTES, InputError
@@ -58,15 +58,16 @@ class DetectSummary:
 
 
 def run_detect(inputs: list[Path], out: Path, region: str = "gulf-of-tonkin", progress: bool | None = None,
-               chunk_bytes: int = CHUNK_BYTES) -> DetectSummary:  # fmt: skip
+               chunk_bytes: int = CHUNK_BYTES, *, zones: Path | None = None,
+               examples: bool = False) -> DetectSummary:  # fmt: skip
     """Run every detector over ``inputs`` (NMEA logs, NOAA/DMA CSV archives, positions.parquet) and write the
-    alerts."""
+    alerts; zones are the user's (``zones``) and, with ``examples``, the region pack's examples too."""
     sources, _ = classify(list(inputs), need_times=False)  # logs without times: their rows count as no_time
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
-    pack = load_pack(region)
+    pack = engine_pack(region, examples=examples, zones=zones)
     engine = Engine(default_detectors(pack, LandIndex.load()))
     summary = DetectSummary(out=out)
     started = time.perf_counter()

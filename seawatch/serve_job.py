@@ -31,7 +31,7 @@ from api.store import Store
 from engine.detectors import default_detectors
 from engine.detectors.geography import ZoneEntry
 from engine.geo.land import LandIndex
-from engine.geo.regions import RegionPack, load_pack, parse_pack
+from engine.geo.regions import RegionPack, engine_pack, parse_pack
 from engine.runner import Engine
 from engine.stream import StreamRunner, StreamSettings
 from feeds.sources import FeedSet, open_feed
@@ -50,6 +50,7 @@ class ServeOptions:
     port: int = 8000
     state_dir: Path = Path(".seawatch")
     region: str = "gulf-of-tonkin"
+    examples: bool = False  # alert on the region pack's example zones too (the demo)
     speed: float | None = None  # file:// replay speed
     models: Path | None = None
     stream: StreamSettings = field(default_factory=StreamSettings)
@@ -182,7 +183,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     """Run everything until SIGINT/SIGTERM (or the feeds end and the server is stopped)."""
     store = await asyncio.to_thread(open_store, settings)
     land = LandIndex.load()
-    base = load_pack(options.region)
+    base = engine_pack(options.region, examples=options.examples)
     pack = with_api_zones(base, zones_collection(store.zones()))
     scorer = _scorer(options.models)
     # the store sink goes in before the journal is replayed: a crash after a micro-batch was journaled but before

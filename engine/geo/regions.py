@@ -57,6 +57,9 @@ __all__ = [
     "haversine_km",
     "load_pack",
     "load_zones",
+    "engine_pack",
+    "is_example",
+    "without_examples",
     "builtin_packs",
     "parse_pack",
 ]
@@ -65,6 +68,8 @@ KINDS = ("port", "terminal", "anchorage", "pilot", "boundary", "zone", "station"
 PLACE_KINDS = ("port", "terminal", "anchorage", "pilot")
 ZONE_KINDS = ("restricted", "watch", "anchorage", "fishing", "port", "terminal", "pilot", "protected", "military")
 BUILTIN = "engine.geo"  # the packs are engine/geo/packs/*.geojson, shipped as package data
+EXAMPLE_KINDS = ("zone", "station", "lane")  # what an example may be that could raise an alert
+EXAMPLE_PREFIX = "example:"  # a feature whose source starts so is made up: the simulator and the demo use it
 _STATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -95,15 +100,60 @@ def load_pack(name_or_path: str | Path) -> RegionPack:
 
 
 def load_zones(path: str | Path) -> tuple[Shapes, tuple[dict[str, Any], ...]]:
-    """The zones of a zone file, and its features; a feature with ``zone_kind`` and no ``kind`` is a zone."""
+    """The zones of a zone file, and its features.
+
+    A zone file may be what people draw in common tools (geojson.io, QGIS): a (Multi)Polygon with a ``name`` and
+    either ``zone_kind`` or a ``kind`` that is a zone kind (``{"kind": "restricted"}``); its ``source`` defaults
+    to the file's name. The user gave these zones, so they are facts to the engine, never examples.
+    """
     path = Path(path)
     data = _read(path)
     for feat in data.get("features", []) if isinstance(data, dict) else []:
         props = feat.get("properties") if isinstance(feat, dict) else None
-        if isinstance(props, dict) and "kind" not in props and "zone_kind" in props:
+        if not isinstance(props, dict):
+            continue
+        if "kind" not in props and "zone_kind" in props:
             props["kind"] = "zone"
+        elif props.get("kind") in ZONE_KINDS and props["kind"] not in KINDS and "zone_kind" not in props:
+            props["zone_kind"], props["kind"] = props["kind"], "zone"
+        source = props.get("source")
+        if not isinstance(source, str) or not source.strip():
+            props["source"] = f"zone file {path.name}"
     pack = parse_pack(data, path.stem, path)
     return pack.zones, tuple(pack.feature_collection("zone")["features"])
+
+
+def engine_pack(region: str | Path, *, examples: bool = False, zones: str | Path | None = None) -> RegionPack:
+    """The pack the engine alerts on: ``region`` without its examples (unless ``examples``), plus the zones of the
+    user's zone file ``zones``."""
+    pack = load_pack(region)
+    if not examples:
+        pack = without_examples(pack)
+    if zones is not None:
+        if not Path(zones).is_file():
+            raise PackError(f"{zones}: no such zone file; give a GeoJSON FeatureCollection of zones")
+        pack = pack.with_zones(*load_zones(zones))
+    return pack
+
+
+def without_examples(pack: RegionPack) -> RegionPack:
+    """``pack`` with the zones, stations and lanes marked ``example:`` left out.
+
+    ``backtest``, ``detect`` and ``serve`` alert on facts and on the zones the user gives; the examples feed the
+    simulator and the demo, and the engine only when asked (``--examples``). Example places (waiting areas,
+    ferry piers) stay: a place only ever keeps an alert from being raised (port calls, anchorages), never raises one.
+    """
+    feats = [f for f in pack.features
+             if f["properties"]["kind"] not in EXAMPLE_KINDS or not is_example(f["properties"])]  # fmt: skip
+    if len(feats) == len(pack.features):
+        return pack
+    return parse_pack({"type": "FeatureCollection", "features": feats}, pack.name, pack.path)
+
+
+def is_example(props: dict[str, Any]) -> bool:
+    """Is this feature an example (its ``source`` starts with ``example:``) rather than a fact?"""
+    source = props.get("source")
+    return isinstance(source, str) and source.strip().lower().startswith(EXAMPLE_PREFIX)
 
 
 def _read(path: Path) -> Any:
