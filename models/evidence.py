@@ -2,8 +2,9 @@
 
 :class:`EvidenceModel` is a gradient-boosted tree classifier (HistGradientBoosting, which takes missing values
 as they are) wrapped in probability calibration (CalibratedClassifierCV), so its output can be read as "this
-share of vessels with such evidence were smuggling". It is trained from labels: simulated scenarios now
-(``seawatch train``), analysts' triage decisions later.
+share of the training vessels with such evidence were labelled smuggling". It is trained from labels: simulated
+scenarios now (``seawatch train``), analysts' triage decisions later. Simulated labels describe the simulator,
+not the sea: :mod:`models.scoring` lets such a model give a small, capped hint only, and never quote its share.
 
 In a model file, the boosting's trees (one scikit-learn ``TreePredictor`` object per tree and iteration) are kept
 as one array of their nodes, and made into predictors again when the file is read: skops rebuilds each object it

@@ -28,6 +28,10 @@ VESSEL_SCHEMA: dict[str, pl.DataType] = {
     "smuggling_band": pl.String(),
     "fire_band": pl.String(),
     "unusual": pl.Float64(),  # 0-1, how unusual the vessel's behaviour is for its type and area; null without a model
+    # points the evidence model moved the smuggling score, and what it learned from ("simulated traffic": a
+    # hint capped at a few points; "analysts' decisions"); null without a model
+    "learned_points": pl.Float64(),
+    "learned_from": pl.String(),
     "reasons": pl.List(pl.String()),  # both scores' reasons, strongest first: "smuggling +28 ship-to-ship ..."
     "smuggling_reasons": pl.List(pl.String()),  # "+28 ship-to-ship transfer 2.6 h with 574123456, ..."
     "fire_reasons": pl.List(pl.String()),

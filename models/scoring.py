@@ -5,7 +5,12 @@ reason of its own so the score stays explainable:
 - *unusual for its type and area* (models/unusual.py): points when a vessel-day is an outlier among the days
   the model was fitted on, naming the features that make it one;
 - *learned re-weighting* (models/evidence.py): the score moves ``evidence_weight`` of the way towards the
-  calibrated probability that vessels with such evidence were smuggling in the labelled data.
+  calibrated probability that vessels with such evidence were labelled smuggling in the training data. What the
+  model learned from decides how it may speak: trained on analysts' decisions, it is evidence ("learned from
+  analysts' decisions: 62% of triaged vessels with this evidence were confirmed"); trained on simulated or other
+  scenario labels only, it is a hint, capped at ``hint_points`` either way, that claims no share of real vessels
+  ("hint from a model trained on simulated traffic only"). ``vessels.parquet`` carries both the points
+  (``learned_points``) and what they were learned from (``learned_from``).
 The fire score is the indicator model's. Without model files, both learned parts are left out (and the reasons
 say nothing about them).
 """
@@ -47,6 +52,26 @@ class LearnedWeights:
     unusual_span: float = 0.1
     # how far the learned probability moves the indicator score: a third of the way (labels are few so far)
     evidence_weight: float = 0.33
+    # a model that never saw analysts' decisions (simulated scenarios) moves a score at most this far: it learned
+    # the simulator's habits, and on real traffic told ordinary cargo ships "100% were smuggling" (issue 11)
+    hint_points: float = 5.0
+
+
+# what a model file's labels were (metadata "labels"); only analysts' decisions on real traffic make evidence
+ANALYSTS = "analysts' decisions"
+SIMULATED = "simulated traffic"
+SCENARIOS = "labelled scenarios"
+
+
+def learned_from(metadata: dict[str, object]) -> str:
+    """What an evidence model's labels were: :data:`ANALYSTS`, :data:`SIMULATED` or :data:`SCENARIOS`.
+
+    Model files written before this was recorded were all trained by ``seawatch train --seeds`` (simulated).
+    """
+    said = metadata.get("labels")
+    if said in (ANALYSTS, SIMULATED, SCENARIOS):
+        return str(said)
+    return SCENARIOS if metadata.get("scenario_folders") and not metadata.get("seeds") else SIMULATED
 
 
 @dataclass
@@ -131,17 +156,28 @@ class Scorer:
         p = model.predict_proba(feats.select(EVIDENCE_FEATURES).to_numpy())[:, -1]
         learned = pl.DataFrame({"mmsi": feats["mmsi"], "p": p})
         k = self.learned.evidence_weight
-        moved = (pl.col("score") + k * (100.0 * pl.col("p") - pl.col("score"))).clip(0.0, 100.0).round(1)
+        source = learned_from(self.evidence_model.metadata)
+        shift = k * (100.0 * pl.col("p") - pl.col("score"))
+        if source != ANALYSTS:
+            shift = shift.clip(-self.learned.hint_points, self.learned.hint_points)
+        moved = (pl.col("score") + shift).clip(0.0, 100.0).round(1)
         delta = (moved - pl.col("score")).round(0).cast(pl.Int64)
         sign = pl.when(delta >= 0).then(pl.lit("+")).otherwise(pl.lit(""))
-        said = pl.format("{}{} learned from labelled cases: {}% of vessels with this evidence were smuggling",
-                         sign, delta, (100 * pl.col("p")).round(0).cast(pl.Int64))  # fmt: skip
+        if source == ANALYSTS:
+            said = pl.format("{}{} learned from analysts' decisions: {}% of triaged vessels with this evidence were "
+                             "confirmed", sign, delta, (100 * pl.col("p")).round(0).cast(pl.Int64))  # fmt: skip
+        else:
+            said = pl.format("{}{} hint from a model trained on {} only, not on analysts' decisions: this mix of "
+                             "evidence {} the labelled smuggling cases there", sign, delta, pl.lit(source),
+                             pl.when(delta >= 0).then(pl.lit("resembles")).otherwise(pl.lit("is unlike")))  # fmt: skip
         return (
             smuggling.join(learned, on="mmsi", how="left")
             .with_columns(pl.col("p").fill_null(0.0))
             .with_columns(
                 reasons=pl.when(delta != 0).then(pl.concat_list("reasons", said)).otherwise("reasons"),
+                learned_points=(moved - pl.col("score")).round(1),
                 score=moved,
+                learned_from=pl.lit(source),
             )  # fmt: skip
             .drop("p")
         )
@@ -257,8 +293,9 @@ def assemble(vessels: pl.DataFrame, alerts: pl.DataFrame, smuggling: pl.DataFram
         )
         .with_columns(_top=pl.max_horizontal("smuggling_score", "fire_score"))
     )
-    if "unusual" not in base.columns:
-        base = base.with_columns(unusual=pl.lit(None, pl.Float64))
+    for column in ("unusual", "learned_points", "learned_from"):
+        if column not in base.columns:
+            base = base.with_columns(pl.lit(None, VESSEL_SCHEMA[column]).alias(column))
     return (
         base.with_columns(
             smuggling_band=band_expr("smuggling_score"),

@@ -40,6 +40,8 @@ from models.files import EVIDENCE_FILE, UNUSUAL_FILE, ModelFile, save_model
 from models.indicators import combine
 from models.scoring import (
     EVIDENCE_FEATURES,
+    SCENARIOS,
+    SIMULATED,
     TYPE_GROUP,
     UNUSUAL_FEATURES,
     Scorer,
@@ -115,6 +117,8 @@ def run_train(options: TrainOptions, out: Path, command: str | None = None) -> T
         "vessels": int(sum(r.height for r in rows)),
         "positives": int(sum(int(r["y"].sum()) for r in rows)),
         "random_state": options.random_state,
+        # what the labels were: the scorer lets a model that never saw analysts' decisions give a capped hint only
+        "labels": SIMULATED if not options.scenarios else SCENARIOS,
     }
     if len(rows) >= 2:
         meta["held_out"] = _held_out(rows, scenarios[-1].name, options.random_state)

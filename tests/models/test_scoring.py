@@ -10,9 +10,9 @@ import pytest
 
 from engine.alerts import ALERT_SCHEMA, UTC_US
 from models.features import DAY_FEATURES
-from models.files import DEFAULT_DIR, EVIDENCE_FILE, load_model
+from models.files import DEFAULT_DIR, EVIDENCE_FILE, ModelFile, load_model
 from models.schema import VESSEL_SCHEMA, band_of
-from models.scoring import EVIDENCE_FEATURES, Scorer
+from models.scoring import ANALYSTS, EVIDENCE_FEATURES, SIMULATED, Scorer
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 SMUGGLER, PARTNER, QUIET, TANKER = 574000001, 574000002, 574000003, 574000004
@@ -71,3 +71,37 @@ def test_the_shipped_models_load_and_say_how_they_were_made() -> None:
     meta = load_model(DEFAULT_DIR / EVIDENCE_FILE, EVIDENCE_FEATURES).metadata
     assert meta["command"].startswith("seawatch train") and meta["seeds"] and meta["positives"] > 0
     assert meta["held_out"]["model_ap"] >= 0.5  # far better than chance (the base rate is about 0.1)
+
+
+def _with_labels(labels: str | None) -> Scorer:
+    """The shipped models, with the evidence model's metadata saying its labels were ``labels``."""
+    shipped = Scorer.with_default_models()
+    assert shipped.evidence_model is not None
+    meta = {k: v for k, v in shipped.evidence_model.metadata.items() if k != "labels"}
+    if labels is not None:
+        meta["labels"] = labels
+    evidence = ModelFile(shipped.evidence_model.estimator, meta, shipped.evidence_model.path)
+    return Scorer(unusual_model=shipped.unusual_model, evidence_model=evidence)
+
+
+@pytest.mark.skipif(not (DEFAULT_DIR / EVIDENCE_FILE).is_file(), reason="no shipped models: run `make models`")
+def test_a_model_trained_on_simulated_labels_is_a_capped_hint_that_claims_no_share() -> None:
+    vessels, days = _vessels()
+    hint = Scorer().learned.hint_points
+    for labels in (None, SIMULATED):  # files from before the metadata said so were all simulated
+        table = _with_labels(labels).score(_alerts(), vessels, days)
+        assert set(table["learned_from"].drop_nulls().to_list()) == {SIMULATED}  # the vessels it scored
+        assert table["learned_points"].abs().max() <= hint  # type: ignore[operator]
+        said = [r for rs in table["smuggling_reasons"].to_list() for r in rs if "model" in r or "learned" in r]
+        assert said and all("simulated traffic only" in r and "%" not in r for r in said)
+    # the same model, were it trained on analysts' decisions, would move the loiterer further, and say how far
+    analysts = _with_labels(ANALYSTS).score(_alerts(), vessels, days).filter(pl.col("mmsi") == PARTNER)
+    capped = _with_labels(SIMULATED).score(_alerts(), vessels, days).filter(pl.col("mmsi") == PARTNER)
+    assert analysts["learned_points"].item() > hint == capped["learned_points"].item()
+    assert any("% of triaged vessels" in r for r in analysts["smuggling_reasons"][0])
+
+
+def test_without_a_model_nothing_is_learned() -> None:
+    vessels, days = _vessels()
+    table = Scorer().score(_alerts(), vessels, days)
+    assert table["learned_points"].null_count() == table.height and table["learned_from"].null_count() == table.height
