@@ -164,10 +164,16 @@ class LandPosition(_Runs):
 @dataclass(frozen=True)
 class ZoneSettings:
     kinds: tuple[str, ...] = ("restricted", "watch")  # zone kinds that alert on entry (coast guard practice)
-    rejoin_min: float = 15.0  # out and back in within this long is one visit (position noise at the edge)
+    # out and back in within this long is one visit: a vessel working along a zone's edge (a fishing boat, a
+    # ship at anchor swinging across it) goes in and out for hours, and an analyst wants one alert a visit
+    rejoin_min: float = 60.0
 
 
 class ZoneEntry(_Runs):
+    """One alert per vessel per visit (entry to exit, updated while it lasts). A visit ends when the vessel has
+    been out of the zone for ``rejoin_min``; a vessel already inside when it is first heard is "inside", not
+    "entered" (the data began there: nobody saw it enter)."""
+
     name = "zone_entry"
     min_fixes = 1
 
@@ -185,6 +191,15 @@ class ZoneEntry(_Runs):
         else:
             self.polygons, self.names = zones, names or tuple(f"zone {i}" for i in range(len(zones)))
             self.kinds = kinds or ("restricted",) * len(zones)
+        self.first_us = np.zeros(0, np.int64)  # per vessel: the time it was first heard (NO_TIME: not yet)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {**super().snapshot(), "first_us": self.first_us.copy()}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        super().restore(arrays)
+        # a snapshot from before first_us: its vessels were heard before, when is not known (-1 is no fix's time)
+        self.first_us = arrays["first_us"].copy() if "first_us" in arrays else np.full(len(self.run_t), -1)
 
     def replace_zones(self, zones: RegionPack) -> None:
         """Watch ``zones`` from now on (zones edited while the stream runs); a vessel inside a zone that keeps
@@ -194,14 +209,21 @@ class ZoneEntry(_Runs):
 
     def process(self, step: Step) -> list[pl.DataFrame]:
         f = step.fixes
+        self.first_us = grow(self.first_us, step.fleet.size, NO_TIME)
+        placed = ~(np.isnan(f.lat) | np.isnan(f.lon))
+        vids, first = np.unique(f.vid[placed], return_index=True)  # rows are sorted by vessel, then time
+        new = self.first_us[vids] == NO_TIME
+        self.first_us[vids[new]] = f.t_us[placed][first[new]]
         which = self.polygons.which(f.lat, f.lon) if len(self.polygons) else np.full(len(f), OUTSIDE)
         rows, start, count = self._runs(step, _keys(f.lat, f.lon, which))
         if rows.size == 0:
             return []
-        reasons = [[f"entered {self.kinds[z]} zone {self.names[z]}",
+        began = (start[rows] == self.first_us[f.vid[rows]]).tolist()
+        reasons = [[f"{'inside' if b else 'entered'} {self.kinds[z]} zone {self.names[z]}"
+                    f"{' when first heard (its data begins there)' if b else ''}",
                     f"inside {fmt_h((t - s) / US_PER_H)} ({int(n)} positions)"]
-                   for z, n, t, s in zip(which[rows].tolist(), count[rows].tolist(), f.t_us[rows].tolist(),
-                                         start[rows].tolist(), strict=True)]  # fmt: skip
+                   for z, n, t, s, b in zip(which[rows].tolist(), count[rows].tolist(), f.t_us[rows].tolist(),
+                                            start[rows].tolist(), began, strict=True)]  # fmt: skip
         score = np.array([70.0 if self.kinds[z] == "restricted" else 40.0 for z in which[rows].tolist()])
         return [AlertRows(self.name, f.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], f.t_us[rows],
                           f.lat[rows], f.lon[rows], score, reasons).frame()]  # fmt: skip

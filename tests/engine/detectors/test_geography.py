@@ -68,3 +68,30 @@ def test_runs_kernel_matches_reference(rows: list[tuple[int, int, int]], min_fix
     runs_kernel(vid, t, key, rejoin, min_fixes, np.full((3, 2), NO_TIME), np.full((3, 2), -1), start, count)
     got = [None if s == NO_TIME else (s, c) for s, c in zip(start.tolist(), count.tolist(), strict=True)]
     assert got == want
+
+
+def _box(lat0: float, lat1: float, lon0: float, lon1: float) -> Polygons:
+    return Polygons.from_rings([[[(lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1)]]], ["box"])
+
+
+def test_a_vessel_inside_when_first_heard_is_inside_not_entered() -> None:
+    t = np.arange(0, 2 * 3600, 60.0)
+    lat, lon = line(t, 20.05, 107.05, 0.5, 0.0)  # starts inside, creeps north
+    lat2, lon2 = line(t, 19.8, 107.05, 8.0, 0.0)  # starts south of the box and sails in
+    got = alerts([ZoneEntry(_box(20.0, 20.3, 107.0, 107.1), ("box",))], track(412000032, t, lat, lon, 0.5),
+                 track(412000033, t, lat2, lon2, 8.0))  # fmt: skip
+    said = {m: r[0] for m, r in zip(got["mmsi"].to_list(), got["reasons"].to_list(), strict=True)}
+    assert said[412000032].startswith("inside restricted zone box when first heard")
+    assert said[412000033].startswith("entered restricted zone box")
+
+
+def test_lingering_at_a_zone_edge_is_one_visit() -> None:
+    # in and out across the edge every 20 minutes for 6 hours: one visit; after 2 h away, a second one
+    t = np.arange(0, 8 * 3600, 60.0)
+    inside = ((t // 1200) % 2 == 0) & (t < 6 * 3600) | (t >= 8 * 3600 - 1800)
+    lat = np.where(inside, 20.01, 19.99)
+    lon = np.full(t.size, 107.05)
+    lat[0] = 19.95  # first heard outside
+    got = alerts([ZoneEntry(_box(20.0, 20.3, 107.0, 107.1), ("box",))], track(412000034, t, lat, lon, 0.3))
+    assert got.height == 2
+    assert all(r[0].startswith("entered") for r in got["reasons"].to_list())
