@@ -5,6 +5,11 @@ while it goes on, scored by the most severe evidence in it.
 Sources: ITU-R M.585-9 Annex 2 (MMSI 970xxyyyy AIS-SART, 972xxyyyy MOB, 974xxyyyy EPIRB-AIS); ITU-R M.1371-5
 Table 48 (navigational status 2 not under command, 6 aground, 14 AIS-SART/MOB/EPIRB active) and §3.13 (the
 devices' type 14 text "SART ACTIVE", "MOB ACTIVE", "EPIRB ACTIVE"; "... TEST" while testing).
+
+A beacon in test mode is not in distress: IEC 61097-14 / M.1371 §3.13 have a test transmission send nav status
+15 and "SART TEST" instead of status 14 and "SART ACTIVE". Its reports are kept as ``TEST`` evidence, which
+alone raises no alert (crews test their SARTs at sea, a few minutes at a time); an episode that turns active
+alerts, and says it began in test mode.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from engine.detectors.mmsi import BEACON_PREFIXES, is_distress_beacon
 from engine.runner import Step
 from feeds.jit import kernel
 
-BEACON, STATUS_SART, AGROUND, NUC, ACTIVE_TEXT, SAFETY_TEXT = 1, 2, 4, 8, 16, 32
+BEACON, STATUS_SART, AGROUND, NUC, ACTIVE_TEXT, SAFETY_TEXT, TEST = 1, 2, 4, 8, 16, 32, 64
+TEST_STATUS = 15  # the nav status a beacon sends in test mode (IEC 61097-14; M.1371 Table 48 "undefined")
 EVIDENCE = (
     (BEACON, "distress beacon MMSI (970 AIS-SART / 972 MOB / 974 EPIRB, ITU-R M.585)", 90.0),
     (STATUS_SART, "nav status 14: AIS-SART / MOB / EPIRB active", 90.0),
@@ -28,6 +34,7 @@ EVIDENCE = (
     (AGROUND, "nav status 6: aground", 70.0),
     (NUC, "nav status 2: not under command", 50.0),
     (SAFETY_TEXT, "safety broadcast", 20.0),
+    (TEST, "beacon reports in test mode (nav status 15) before it turned active", 0.0),
 )
 STATUS_EVIDENCE = ((14, STATUS_SART), (6, AGROUND), (2, NUC))  # nav status -> evidence bit (M.1371 Table 48)
 SAFETY_TEXT_TYPE = 14  # the AIS message type of safety broadcasts
@@ -77,7 +84,9 @@ def evidence(step: Step) -> pl.DataFrame:
     """Rows of distress evidence (vid, t_us, arrival, bits, lat, lon, text) from fixes and type 14 events."""
     fx = step.fixes
     bits = np.zeros(len(fx), np.int64)
-    bits[is_distress_beacon(fx.mmsi)] |= BEACON
+    beacon = is_distress_beacon(fx.mmsi)
+    bits[beacon & (fx.nav_status != TEST_STATUS)] |= BEACON
+    bits[beacon & (fx.nav_status == TEST_STATUS)] |= TEST
     for status, bit in STATUS_EVIDENCE:
         bits[fx.nav_status == status] |= bit
     keep = np.flatnonzero(bits)
@@ -190,8 +199,10 @@ class DistressDetector:
         score = np.where(weak, np.minimum(score, self.settings.slip_score), score)
         for k in np.flatnonzero(weak).tolist():
             reasons[k].append("status seen in too few reports to rule out a keying slip")
-        alerts = AlertRows("distress", step.fleet.mmsi[ev], np.full(ev.shape[0], NO_OTHER), es, eps["end"].to_numpy(),
-                           plat, plon, score, reasons)  # fmt: skip
+        real = np.flatnonzero(b & ~TEST != 0)  # an episode of test transmissions only is no distress
+        alerts = AlertRows("distress", step.fleet.mmsi[ev[real]], np.full(real.shape[0], NO_OTHER), es[real],
+                           eps["end"].to_numpy()[real], plat[real], plon[real], score[real],
+                           [reasons[k] for k in real.tolist()])  # fmt: skip
         return [alerts.frame()], ints, pos, first_text
 
     def snapshot(self) -> dict[str, np.ndarray]:

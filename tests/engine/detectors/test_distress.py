@@ -12,6 +12,7 @@ from engine.detectors.distress import AGROUND, BEACON, NUC, DistressDetector, Di
 from seawatch.simulator.scenario import SimConfig, simulate
 from tests import reference as ref
 from tests.engine.detectors.scenario_run import label_frame, observable, random_cuts, recall, run
+from tests.engine.detectors.tracks import alerts, line, track
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,18 @@ def test_snapshot_restore_roundtrip(scenario) -> None:  # type: ignore[no-untype
     again.restore(det.snapshot())
     a, b = det.snapshot(), again.snapshot()
     assert all(np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f") for k in a)
+
+
+def _beacon(mmsi: int, t: np.ndarray, status: np.ndarray) -> pl.DataFrame:
+    lat, lon = line(t, 20.3, 107.6, 0.3, 45.0)
+    return track(mmsi, t, lat, lon, 0.3).with_columns(nav_status=pl.Series(status, dtype=pl.Int8))
+
+
+def test_a_sart_self_test_is_no_distress_and_a_test_that_turns_active_is() -> None:
+    t = np.arange(0, 360, 60.0)  # six reports over five minutes, as a crew tests a SART
+    test = _beacon(970123456, t, np.full(t.size, 15))
+    t2 = np.arange(0, 1800, 60.0)
+    turned = _beacon(970654321, t2, np.where(t2 < 300, 15, 14))
+    got = alerts([DistressDetector()], test, turned)
+    assert got["mmsi"].to_list() == [970654321]
+    assert any("test mode" in r for r in got["reasons"][0])
