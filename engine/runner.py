@@ -48,9 +48,9 @@ STATIC_KEY = ("mmsi", "t_us", "msg_type", "part")
 EVENT_KEY = ("mmsi", "t_us", "msg_type", "payload", "text")
 # the columns detectors get (through Fixes and Identities); the rest is dropped on arrival, not carried along
 COLUMNS: dict[str, tuple[str, ...] | None] = {
-    "positions": ("mmsi", "t", "lat", "lon", "sog", "cog", "heading", "nav_status", "msg_type", "seq"),
+    "positions": ("mmsi", "t", "lat", "lon", "sog", "cog", "heading", "nav_status", "msg_type", "source", "seq"),
     "statics": ("mmsi", "t", "msg_type", "part", "imo", "ship_type", "draught", "name", "callsign", "destination",
-                "seq"),
+                "source", "seq"),
     "events": None,
 }  # fmt: skip
 _NAN_BITS = int(np.array([np.nan]).view(np.int64)[0])  # every NaN is one key, as polars compares them
@@ -89,6 +89,15 @@ class Detector(Protocol):
     def restore(self, arrays: dict[str, np.ndarray]) -> None: ...
 
 
+class Observer(Protocol):
+    """A detector that also sees every copy of the ready rows (a message heard by several stations, each with its
+    ``source``) before the copies are dropped: :meth:`observe` is called at each step before :meth:`process`."""
+
+    def observe(self, ready: dict[str, pl.DataFrame | None], watermark_us: int) -> None: ...
+
+    def outages(self) -> pl.DataFrame: ...
+
+
 class Engine:
     """Runs detectors over decoded batches (see the module's docstring for the timing rules)."""
 
@@ -122,6 +131,13 @@ class Engine:
 
     def alerts(self) -> pl.DataFrame:
         return self.book.table()
+
+    def outages(self) -> pl.DataFrame:
+        """The receiving stations' outages (``station_outage`` events) the detectors found, in start order."""
+        from engine.detectors.stations import OUTAGE_SCHEMA
+
+        frames = [d.outages() for d in self.detectors if hasattr(d, "outages")]
+        return pl.concat(frames).sort("start", "station") if frames else pl.DataFrame(schema=OUTAGE_SCHEMA)
 
     def waiting(self, where: dict[str, pl.Expr]) -> Step:
         """The rows still waiting for the watermark of every vessel with a waiting row that matches ``where`` (an
@@ -254,6 +270,9 @@ class Engine:
             ready[name] = table.filter(is_ready)
             rest = table.filter(~is_ready)
             self._pending[name] = rest if rest.height else None
+        for d in self.detectors:
+            if hasattr(d, "observe"):  # an Observer: every copy, before they are dropped
+                d.observe(ready, watermark)
         step, duplicates = self._make_step(ready, watermark)
         self.counts["duplicate"] += duplicates
         rows = [frame for d in self.detectors for frame in d.process(step)]
@@ -344,7 +363,11 @@ def _lateness(order: np.ndarray, t: np.ndarray, max_t: int, lateness_us: int,
 def _narrow(name: str, table: pl.DataFrame, extra: tuple[str, ...] = ()) -> pl.DataFrame:
     """Only the columns detectors use (of positions and statics; events keep all theirs)."""
     cols = COLUMNS[name]
-    return table if cols is None else table.select(*cols, *extra)
+    if cols is None:
+        return table
+    if "source" not in table.columns:  # tables made without it (a snapshot's pending rows from before it was kept)
+        table = table.with_columns(pl.lit(None, pl.String).alias("source"))
+    return table.select(*cols, *extra)
 
 
 @kernel

@@ -4,8 +4,15 @@ Coverage comes from the fixes themselves: a grid of distinct vessels heard per s
 A bucket's count is final once the watermark has passed its end (every fix in it has arrived), so a gap is
 decided when its reappearance fix and every bucket up to it are complete; until then it waits in the state.
 A silence counts as going dark when, in most time buckets strictly inside it, enough other vessels were heard
-around both the point where the vessel vanished and the point where it reappeared. A station outage silences
-the neighbours too, and a satellite-only area hears few, so neither produces an alert.
+around both the point where the vessel vanished and the point where it reappeared. A satellite-only area hears
+few, so it produces no alert.
+
+Reception is data: :class:`engine.detectors.stations.StationMonitor` learns each receiving station's traffic and
+finds its outages, and remembers which stations heard each vessel before it fell silent. A silence that began as
+every one of those stations went down is reception, not a vessel going dark: no alert while they are down, and
+what goes on after the first of them is back counts from its return (a vessel silent 1 h past the return is dark
+1 h, not 3 h); the reasons then name the outage. The outages themselves are ``station_outage`` events
+(:meth:`GapDetector.outages`), never alerts.
 
 How long a silence must be scales with how much reporting was expected around it: ``gap_h`` (6 h, GFW) where
 few vessels are heard, shortened in proportion to the vessels heard per bucket down to ``dense_gap_h``. Class B
@@ -22,12 +29,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
 from engine.detectors.common import KM_PER_NM, US_PER_H, grow, haversine_km
+from engine.detectors.stations import StationMonitor, StationSettings
 from engine.runner import FINAL_WATERMARK, Step
 from feeds.jit import kernel
 
@@ -198,9 +207,10 @@ class GapDetector:
 
     name = "gaps"
 
-    def __init__(self, settings: GapSettings | None = None) -> None:
+    def __init__(self, settings: GapSettings | None = None, stations: StationSettings | None = None) -> None:
         self.settings = settings or GapSettings()
         s = self.settings
+        self.stations = StationMonitor(stations, min_silence_us=int(s.dense_gap_h * US_PER_H))
         self.bucket_us = int(s.bucket_min * 60e6)
         self.grid = CoverageGrid(s.cell_deg, self.bucket_us)
         self.last_t = np.zeros(0, np.int64)
@@ -208,8 +218,18 @@ class GapDetector:
         self.last_lon = np.zeros(0, np.float64)
         self.max_t = -1
         self.is_b = np.zeros(0, np.bool_)  # class B (types 18, 19) at the vessel's last fix
-        # gaps whose reappearance has arrived, waiting for their coverage: mmsi, t0, lat0, lon0, t1, lat1, lon1, B
+        # gaps whose reappearance has arrived, waiting for their coverage: mmsi, t0, lat0, lon0, t1, lat1, lon1, B,
+        # and the stations that heard the vessel before it fell silent
         self.waiting: list[tuple[int, int, float, float, int, float, float, int]] = []
+        self.waiting_cover: list[tuple[str, ...]] = []
+
+    def observe(self, ready: dict[str, pl.DataFrame | None], watermark_us: int) -> None:
+        """Every copy of the ready messages, to the station monitor (see :class:`engine.runner.Observer`)."""
+        self.stations.observe(ready, watermark_us)
+
+    def outages(self) -> pl.DataFrame:
+        """The receiving stations' outages found so far (``station_outage`` events)."""
+        return self.stations.outages()
 
     def process(self, step: Step) -> list[pl.DataFrame]:
         s = self.settings
@@ -229,6 +249,7 @@ class GapDetector:
             for r, a, b, c in zip(rows.tolist(), t0.tolist(), la0.tolist(), lo0.tolist(), strict=True):
                 g = (int(f.mmsi[r]), a, b, c, int(f.t_us[r]), float(f.lat[r]), float(f.lon[r]), int(f.class_b[r]))
                 self.waiting.append(g)
+                self.waiting_cover.append(self.stations.covered_by(int(f.vid[r]), a))
             self.grid.add(f.vid, f.t_us, f.lat, f.lon, f.class_b)
             vids, starts = f.vessel_runs()
             self.is_b[vids] = f.class_b[starts[1:] - 1]  # each vessel's latest fix
@@ -237,9 +258,10 @@ class GapDetector:
         self.grid.close(step.watermark_us, keep_from)
         complete = FINAL_WATERMARK if step.final else (step.watermark_us // self.bucket_us) * self.bucket_us
         is_ready = [(g[4] // self.bucket_us + 1) * self.bucket_us <= complete for g in self.waiting]
-        ready = [g for g, ok in zip(self.waiting, is_ready, strict=True) if ok]
+        ready = [(g, c) for g, c, ok in zip(self.waiting, self.waiting_cover, is_ready, strict=True) if ok]
         self.waiting = [g for g, ok in zip(self.waiting, is_ready, strict=True) if not ok]
-        found = [a for g in ready if (a := self._judge(*g[:7], bool(g[7]), still_dark=False)) is not None]
+        self.waiting_cover = [c for c, ok in zip(self.waiting_cover, is_ready, strict=True) if not ok]
+        found = [a for g, c in ready if (a := self._judge(*g[:7], bool(g[7]), False, c)) is not None]
         if step.final and s.report_open:
             found += self._open_gaps(step)
         return [self._rows(found)] if found else []
@@ -252,16 +274,32 @@ class GapDetector:
         out = []
         for v in dark.tolist():
             lat, lon = float(self.last_lat[v]), float(self.last_lon[v])
+            cover = self.stations.covered_by(v, int(self.last_t[v]))
             a = self._judge(
-                int(step.fleet.mmsi[v]), int(self.last_t[v]), lat, lon, self.max_t, lat, lon, bool(self.is_b[v]), True
+                int(step.fleet.mmsi[v]),
+                int(self.last_t[v]),
+                lat,
+                lon,
+                self.max_t,
+                lat,
+                lon,
+                bool(self.is_b[v]),
+                True,
+                cover,
             )
             if a is not None:
                 out.append(a)
         return out
 
     def _judge(self, mmsi: int, t0: int, lat0: float, lon0: float, t1: int, lat1: float, lon1: float, b: bool,
-               still_dark: bool) -> tuple | None:  # fmt: skip
+               still_dark: bool, cover: tuple[str, ...] = ()) -> tuple | None:  # fmt: skip
         s = self.settings
+        outage = self.stations.explained(cover, t0)
+        vanished = t0
+        if outage is not None:  # the stations that heard it went down as it fell silent: dark only once one is back
+            if outage[0] >= t1:
+                return None
+            t0 = outage[0]
         first = max(t0, t1 - int(s.retain_h * US_PER_H)) // self.bucket_us + 1  # buckets wholly inside the gap
         last = t1 // self.bucket_us - 1
         if last < first:
@@ -281,6 +319,10 @@ class GapDetector:
         kn = km / KM_PER_NM / hours
         vessels = f"{typical:.0f} vessel{'s' if round(typical) != 1 else ''}"
         why = [f"dark {hours:.1f} h in good coverage ({vessels} heard nearby)"]
+        if outage is not None:
+            back = " and ".join(o[0] for o in outage[1])
+            why[0] += f" after station {back} came back at {_hm(t0)}"
+            why.append(f"silent since {_hm(vanished)}; " + "; ".join(_outage_words(*o) for o in outage[1]))
         if still_dark:
             why.append(f"still dark at the end of the data; vanished at {lat0:.4f}, {lon0:.4f}")
         else:
@@ -309,7 +351,11 @@ class GapDetector:
         counts = self.grid.counts
         opened = self.grid._open.to_numpy().astype(np.int64).reshape(-1, 4)
         waiting = np.array(self.waiting, np.float64).reshape(-1, 8)  # times fit float64 exactly below 2**53 µs
+        cover = np.array([",".join(c) for c in self.waiting_cover], dtype=np.str_)
+        stations = {f"stations/{k}": v for k, v in self.stations.snapshot().items()}
         return {
+            **stations,
+            "waiting_cover": cover,
             "last_t": self.last_t.copy(),
             "last_lat": self.last_lat.copy(),
             "last_lon": self.last_lon.copy(),
@@ -332,3 +378,19 @@ class GapDetector:
         self.waiting = [
             (int(m), int(a), b, c, int(d), e, g, int(k)) for m, a, b, c, d, e, g, k in arrays["waiting"].tolist()
         ]
+        # a snapshot from before stations were followed has none: every station is learned afresh
+        cover = arrays.get("waiting_cover", np.array([""] * len(self.waiting)))
+        self.waiting_cover = [tuple(x for x in str(c).split(",") if x) for c in cover.tolist()]
+        stations = {k.removeprefix("stations/"): v for k, v in arrays.items() if k.startswith("stations/")}
+        if stations:
+            self.stations.restore(stations)
+
+
+def _hm(t_us: int) -> str:
+    return datetime.fromtimestamp(t_us / 1e6, UTC).strftime("%H:%M")
+
+
+def _outage_words(station: str, start: int, end: int, usual: float, heard: int) -> str:
+    """The evidence of one outage: "station CT01 heard 0 of its usual ~240 messages per 10 min, 15:40-17:52"."""
+    until = _hm(end) if end >= 0 else "still down"
+    return f"station {station} heard {heard} of its usual ~{usual:.0f} messages per 10 min, {_hm(start)}-{until}"
