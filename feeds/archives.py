@@ -9,6 +9,14 @@ by vessel); ``seq`` numbers them in that order (the engine's arrival order) and 
 the file.
 
 Files are read in batches of rows, so an archive larger than memory streams (:func:`iter_archive`).
+
+NOAA's daily files stamp some positions with the day's first seconds that the vessel reported at another time:
+on 2022-01-03, CMA CGM MARCO POLO has five rows at 00:00:00 and two at 00:00:01 up to 300 km apart, and is at
+anchor off Long Beach for the rest of the day. A row stamped in the day's first minute from which the vessel's
+next later fix is out of reach of any ship (:data:`STALE_KN`, over more than :data:`STALE_KM`) is such a
+carried-over position: it is left out and
+counted (``ArchiveBatch.stale``), so that the archive's clock does not read as a ship jumping. A vessel whose
+rows in that minute are out of reach of each other loses all of them (which is right cannot be told).
 """
 
 from __future__ import annotations
@@ -17,9 +25,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 BATCH_ROWS = 500_000
+STALE_KN = 50.0  # the engine's impossible-speed bound (DESIGN.md, GFW segmenter)
+STALE_HEAD_S = 60  # rows this close after midnight may carry the archive's clock, not the vessel's
+STALE_KM = 3.0  # closer than this, the spoofing detector ignores a jump anyway (GPS noise, clock skew)
 UTC_US = pl.Datetime("us", "UTC")
 
 NOAA_HEADER = "MMSI,BaseDateTime,LAT,LON,SOG,COG"
@@ -54,6 +66,7 @@ class ArchiveError(Exception):
 class ArchiveBatch:
     positions: pl.DataFrame
     statics: pl.DataFrame
+    stale: int = 0  # NOAA rows stamped at midnight that the vessel cannot have been at then (left out)
 
 
 def archive_format(path: Path) -> str | None:
@@ -79,15 +92,14 @@ def iter_archive(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[ArchiveBa
     # Archives are not always in time order (NOAA's are grouped by vessel): sort by time first, out of core if
     # need be, so the engine sees the rows in the order they were received; `line` keeps each row's place.
     time_of = NOAA_TIME if kind == "noaa" else DMA_TIME
-    lazy = (
-        pl.scan_csv(path, infer_schema=False)
-        .with_row_index("_line", offset=2)  # the header is line 1
-        .sort(time_of, nulls_last=True, maintain_order=True)
-    )
+    scan = pl.scan_csv(path, infer_schema=False).with_row_index("_line", offset=2)  # the header is line 1
+    stale = _stale_at_midnight(scan) if kind == "noaa" else pl.DataFrame({"_line": []}, schema={"_line": pl.UInt32})
+    lazy = scan.join(stale.lazy(), on="_line", how="anti").sort(time_of, nulls_last=True, maintain_order=True)
     batches = lazy.collect_batches(chunk_size=batch_rows, maintain_order=True)
     to_tables = _noaa if kind == "noaa" else _dma
     seq = 0
     last: pl.DataFrame | None = None  # each vessel's latest static row, to write only changes
+    unsaid = stale.height  # said with the first batch
     for raw in batches:
         if raw.height == 0:
             continue
@@ -95,7 +107,47 @@ def iter_archive(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[ArchiveBa
         seq += raw.height
         positions, statics = to_tables(raw)
         statics, last = _changes(statics, last)
-        yield ArchiveBatch(positions, statics)
+        yield ArchiveBatch(positions, statics, stale=unsaid)
+        unsaid = 0
+
+
+def _stale_at_midnight(scan: pl.LazyFrame) -> pl.DataFrame:
+    """The ``_line`` of each NOAA row stamped in the day's first :data:`STALE_HEAD_S` seconds that is out of
+    reach of the vessel's next later fix, or whose vessel has rows in those seconds out of reach of each other
+    (then which of them is right cannot be told, and all of them are left out)."""
+    t = NOAA_TIME.alias("t")
+    fixes = scan.select("_line", pl.col("MMSI").cast(pl.Int64, strict=False).alias("mmsi"), t,
+                        pl.col("LAT").cast(pl.Float64, strict=False).alias("lat"),
+                        pl.col("LON").cast(pl.Float64, strict=False).alias("lon"))  # fmt: skip
+    fixes = fixes.drop_nulls(["mmsi", "t", "lat", "lon"])
+    in_head = (pl.col("t") - pl.col("t").dt.truncate("1d")).dt.total_seconds() < STALE_HEAD_S
+    head = fixes.filter(in_head)
+    later = fixes.filter(~in_head).select("mmsi", t_next="t", lat_next="lat", lon_next="lon")
+    pairs = head.sort("t").join_asof(later.sort("t_next"), left_on="t", right_on="t_next", by="mmsi",
+                                     strategy="forward", check_sortedness=False).collect()  # fmt: skip
+    if pairs.height == 0:
+        return pairs.select("_line")
+    km = _haversine_km(pairs["lat"], pairs["lon"], pairs["lat_next"], pairs["lon_next"])
+    hours = (pairs["t_next"] - pairs["t"]).dt.total_seconds().fill_null(0).to_numpy() / 3600.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unreachable = (km > STALE_KM) & (km / 1.852 / np.maximum(hours, 1e-9) > STALE_KN)
+    # head rows of one vessel out of reach of each other: which is right cannot be told, so none is kept
+    steps = pairs.sort("mmsi", "t").with_columns(
+        pl.col("t", "lat", "lon").shift(1).over("mmsi").name.suffix("_prev"))
+    km_step = _haversine_km(steps["lat_prev"], steps["lon_prev"], steps["lat"], steps["lon"])
+    h_step = (steps["t"] - steps["t_prev"]).dt.total_seconds().fill_null(0).to_numpy() / 3600.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jumps = (km_step > STALE_KM) & (km_step / 1.852 / np.maximum(h_step, 1e-9) > STALE_KN)
+    torn = steps.filter(pl.Series(jumps))["mmsi"].unique()
+    clash = pairs.filter(pl.col("mmsi").is_in(torn.implode()))["_line"]
+    return pl.DataFrame({"_line": pl.concat([pairs.filter(pl.Series(unreachable))["_line"], clash]).unique()})
+
+
+def _haversine_km(lat1: pl.Series, lon1: pl.Series, lat2: pl.Series, lon2: pl.Series) -> np.ndarray:
+    la1, lo1, la2, lo2 = (np.radians(c.cast(pl.Float64).fill_null(np.nan).to_numpy()) for c in (lat1, lon1, lat2,
+                                                                                                 lon2))  # fmt: skip
+    a = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
+    return np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
 
 
 def read_archive(path: Path) -> ArchiveBatch:
@@ -104,7 +156,8 @@ def read_archive(path: Path) -> ArchiveBatch:
     if not batches:
         return ArchiveBatch(_empty_positions(), _empty_statics())
     return ArchiveBatch(
-        pl.concat([b.positions for b in batches]), pl.concat([b.statics for b in batches], how="vertical_relaxed")
+        pl.concat([b.positions for b in batches]), pl.concat([b.statics for b in batches], how="vertical_relaxed"),
+        stale=sum(b.stale for b in batches),
     )
 
 
