@@ -15,6 +15,7 @@ from engine.detectors.gaps import CoverageGrid, GapDetector, GapSettings, gap_ca
 from engine.runner import Engine
 from tests import reference as ref
 from tests.engine.detectors.scenario import chunked_alerts, empty_tables, positions, simulated
+from tests.engine.detectors.stations_scene import TARGET, at, chunked, day
 
 H = 3600.0
 
@@ -188,3 +189,56 @@ def test_coverage_rows_match_the_reference(rows: list[tuple[int, int, float, flo
                         grid.bucket_us)  # fmt: skip
     want = ref.coverage_rows(rows, grid.cell_deg, grid.n_lon, grid.bucket_us)
     assert list(zip(*(c.tolist() for c in got), strict=True)) == want
+
+
+def gaps_of(table: pl.DataFrame, mmsi: int) -> pl.DataFrame:
+    engine = Engine([GapDetector()])
+    engine.process(table, *empty_tables())
+    engine.finish()
+    return engine.alerts().filter(pl.col("mmsi") == mmsi)
+
+
+def test_vessels_heard_only_by_a_downed_station_are_not_dark() -> None:
+    d = day(target_silent_h=0.0)  # the target and six other vessels heard only by A go silent with it for 2.5 h
+    engine = Engine([GapDetector()])
+    engine.process(d.table, *empty_tables())
+    engine.finish()
+    assert engine.outages().height == 1
+    assert engine.alerts().height == 0
+    # the same silence with A up all along (only the target silent) is a gap: the outage is what explains it
+    assert gaps_of(day(down=None, target_silent_h=2.5).table, TARGET).height == 1
+
+
+def test_a_silence_past_the_station_return_counts_from_the_return() -> None:
+    d = day(target_silent_h=3.0)  # silent with A at 4 h, still silent 3 h after A is back at 6.5 h
+    alerts = gaps_of(d.table, TARGET)
+    assert alerts.height == 1
+    row = alerts.row(0, named=True)
+    assert row["start"] == at(d.back_s)[0]  # counted from A's return, not from when it fell silent
+    back = d.back_s / 3600
+    assert row["reasons"][0].startswith(f"dark {d.down[1] + 3.0 - back:.1f} h in good coverage")
+    assert "after station A came back" in row["reasons"][0]
+    assert "station A heard 0 of its usual ~90 messages per 10 min" in row["reasons"][1]
+    # the same vessel without the outage is dark for the whole 5.5 h
+    plain = gaps_of(day(down=None, target_silent_h=5.5).table, TARGET)
+    assert plain["reasons"][0][0].startswith("dark 5.5 h")
+
+
+def test_a_silence_that_began_long_before_the_outage_is_not_explained_by_it() -> None:
+    # the target vanished at 1 h (A still up for 3 h) and came back at 9.5 h: dark all along, outage or not
+    d = day(target_silent_h=3.0)
+    t = d.table
+    early = t.filter(~((pl.col("mmsi") == TARGET) & (pl.col("t") >= at(3600.0)[0]) & (pl.col("t") < at(4 * H)[0])))
+    alerts = gaps_of(early, TARGET)
+    assert alerts.height == 1
+    assert alerts["start"][0] < at(3600.0 + 120)[0]
+    assert "came back" not in alerts["reasons"][0][0]
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_stream_equals_batch_with_an_outage(seed: int) -> None:
+    d = day(target_silent_h=3.0)
+    batch = chunked(d.table, lambda: [GapDetector()], 1, 0)
+    assert batch.alerts().height == 1
+    for chunks in (5, 61):
+        assert chunked(d.table, lambda: [GapDetector()], chunks, seed).alerts().equals(batch.alerts())

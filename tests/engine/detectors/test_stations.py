@@ -1,0 +1,100 @@
+"""Receiving stations: outages found from synthetic traffic (every copy counted), none for a quiet or a steady
+station, the same outages whatever the chunking, snapshot and restore, and the per-vessel coverage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from engine.detectors.gaps import GapDetector
+from engine.detectors.stations import StationMonitor, StationSettings
+from engine.runner import Engine
+from tests.engine.detectors.scenario import empty_tables
+from tests.engine.detectors.stations_scene import BOTH, TARGET, at, chunked, day
+
+
+def run(table: pl.DataFrame, stations: StationSettings | None = None) -> Engine:
+    engine = Engine([GapDetector(stations=stations)])
+    engine.process(table, *empty_tables())
+    engine.finish()
+    return engine
+
+
+def test_a_busy_station_that_hears_nothing_is_down_until_it_hears_again() -> None:
+    d = day()
+    out = run(d.table).outages()
+    assert out.height == 1
+    row = out.row(0, named=True)
+    assert row["station"] == "A"
+    assert row["start"] == at(d.last_s)[0]  # its last message before the silence
+    assert row["end"] == at(d.back_s)[0]  # its first message after
+    a_per_bucket = 10 * (1 + 6 + len(BOTH))  # target, six A-only vessels, two heard by both: one a minute each
+    assert row["usual_per_10min"] == pytest.approx(a_per_bucket)
+    assert row["heard"] == 0
+
+
+def test_station_b_and_a_steady_day_have_no_outage() -> None:
+    assert run(day(down=None).table).outages().height == 0
+
+
+def test_a_station_below_the_busy_bar_never_has_an_outage() -> None:
+    d = day()
+    assert run(d.table, StationSettings(busy_messages=200.0)).outages().height == 0
+
+
+def test_an_outage_still_going_at_the_end_has_no_end() -> None:
+    d = day(down=(4.0, 13.0))  # A never comes back within the 12 h
+    out = run(d.table).outages()
+    assert out.height == 1
+    assert out["end"].is_null().all()
+    status = run(d.table).detectors[0].stations.table()  # type: ignore[attr-defined]
+    a = status.filter(pl.col("station") == "A").row(0, named=True)
+    assert a["down"] and a["outages_24h"] == 1 and a["current_per_10min"] == 0
+
+
+def test_sources_without_a_name_are_no_station() -> None:
+    table = day().table.with_columns(pl.lit(None, pl.String).alias("source"))
+    engine = run(table)
+    assert engine.outages().height == 0
+    assert engine.detectors[0].stations.names == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_stream_equals_batch_for_the_outages(seed: int) -> None:
+    d = day(target_silent_h=3.0)
+    batch = chunked(d.table, lambda: [GapDetector()], 1, 0)
+    stream = chunked(d.table, lambda: [GapDetector()], 37, seed)
+    assert batch.outages().height == 1
+    assert stream.outages().equals(batch.outages())
+    assert stream.alerts().equals(batch.alerts())
+
+
+def test_snapshot_and_restore_keep_the_stations(tmp_path: Path) -> None:
+    d = day(target_silent_h=3.0)
+    half = d.table.height // 2
+    engine = Engine([GapDetector()])
+    engine.process(d.table[:half], *empty_tables())
+    engine.snapshot(tmp_path / "snap")
+    again = Engine.restore(tmp_path / "snap", [GapDetector()])
+    again.process(d.table[half:], *empty_tables())
+    again.finish()
+    whole = run(d.table)
+    assert again.outages().equals(whole.outages())
+    assert again.alerts().equals(whole.alerts())
+
+
+def test_coverage_is_the_stations_that_heard_the_vessel_before_it_fell_silent() -> None:
+    d = day(target_silent_h=3.0)
+    engine = Engine([GapDetector()])
+    monitor: StationMonitor = engine.detectors[0].stations  # type: ignore[attr-defined]
+    before = pl.col("t") < at(3 * 3600.0)[0]
+    engine.process(d.table.filter(before), *empty_tables())
+    target, both = (int(np.flatnonzero(engine.fleet.mmsi == m)[0]) for m in (TARGET, BOTH[0]))
+    assert monitor.covered_by(target, int(monitor.last_t[target])) == ("A",)
+    assert set(monitor.covered_by(both, int(monitor.last_t[both]))) == {"A", "B"}
+    # 2.5 h into A's outage, only B has heard the vessel both stations used to hear
+    engine.process(d.table.filter(~before & (pl.col("t") < at(d.down[1] * 3600 - 60)[0])), *empty_tables())
+    assert monitor.covered_by(both, int(monitor.last_t[both])) == ("B",)
