@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.geo.regions import PackError, builtin_packs, load_pack, load_zones, parse_pack
+from engine.geo.regions import PackError, builtin_packs, engine_pack, is_example, load_pack, load_zones, parse_pack
 from seawatch.simulator.geometry import destination, offset, random_points_in_polygon, smooth_path
 from tests.land_oracle import is_land, surely_land
 
@@ -52,8 +52,8 @@ def test_the_builtin_pack_is_listed_and_shipped_as_package_data():
     assert "gulf-of-tonkin" in builtin_packs()
     assert (resources.files("engine.geo") / "packs" / "gulf_of_tonkin.geojson").is_file()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert "packs/*.geojson" in config["tool"]["setuptools"]["package-data"]["engine.geo"]
-    assert "engine.geo" in config["tool"]["setuptools"]["packages"]
+    assert "*.geojson" in config["tool"]["setuptools"]["package-data"]["engine.geo.packs"]
+    assert "engine*" in config["tool"]["setuptools"]["packages"]["find"]["include"]  # packs is a package of it
 
 
 def test_the_pack_holds_every_kind_of_feature(pack):
@@ -222,3 +222,33 @@ def test_unreadable_packs_are_refused_with_the_fix(tmp_path):
         load_pack("atlantis")
     with pytest.raises(PackError, match="cannot read the pack"):
         load_pack(tmp_path / "missing.geojson")
+
+
+def test_a_zone_file_as_people_draw_it_kind_restricted_and_no_source(tmp_path):
+    square = {"type": "Polygon", "coordinates": [[[107, 20], [107.1, 20], [107.1, 20.1], [107, 20.1], [107, 20]]]}
+    path = tmp_path / "patrol.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": square, "properties": {"name": "Firing range", "kind": "restricted"}},
+        {"type": "Feature", "geometry": square, "properties": {"name": "Watch box", "zone_kind": "watch"}},
+    ]}))  # fmt: skip
+    zones, features = load_zones(path)
+    assert zones.names == ("Firing range", "Watch box") and zones.kinds.tolist() == ["restricted", "watch"]
+    assert [f["properties"]["source"] for f in features] == ["zone file patrol.geojson"] * 2
+
+
+def test_the_engine_alerts_on_facts_and_the_users_zones_not_on_examples(tmp_path):
+    full = load_pack("gulf-of-tonkin")
+    facts = engine_pack("gulf-of-tonkin")
+    examples = [n for n, p in zip(full.zones.names, full.zones.props, strict=True) if is_example(p)]
+    assert examples and not set(examples) & set(facts.zones.names)  # every example zone left out
+    assert len(facts.stations) == 0 < len(full.stations) and len(facts.lanes) == 0 < len(full.lanes)
+    assert len(facts.boundaries) == len(full.boundaries)  # the treaty boundary is a fact
+    assert set(facts.places.names) == set(full.places.names)  # places only ever keep alerts from being raised
+    assert engine_pack("gulf-of-tonkin", examples=True).zones.names == full.zones.names
+    square = {"type": "Polygon", "coordinates": [[[107, 20], [107.1, 20], [107.1, 20.1], [107, 20.1], [107, 20]]]}
+    path = tmp_path / "mine.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": square, "properties": {"name": "Mine", "kind": "restricted"}}]}))  # fmt: skip
+    assert engine_pack("gulf-of-tonkin", zones=path).zones.names == ("Mine",)
+    with pytest.raises(PackError, match="no such zone file"):
+        engine_pack("gulf-of-tonkin", zones=tmp_path / "missing.geojson")
