@@ -513,9 +513,10 @@ def run_sums(runs: Sequence[tuple[int, int]], init: Sequence[Sequence[float]], c
 
 
 def aligned_slices(rows, s0: int, count: int, slice_us: int, stale_us: int, interp_us: int, ahead: int):
-    """(vid, t, lat, lon, sog) fixes -> per slice s0 .. s0 + count - 1, the vessels that stand somewhere at its end
-    and where: interpolated towards the next fix (within ``ahead`` slices) when the two fixes are at most
-    ``interp_us`` apart, else the last fix for ``stale_us`` (engine/detectors/encounters.py)."""
+    """(vid, t, lat, lon, sog, ship type) fixes -> per slice s0 .. s0 + count - 1, the vessels that stand somewhere
+    at its end and where (vid, lat, lon, sog, ship type): interpolated towards the next fix (within ``ahead``
+    slices) when the two fixes are at most ``interp_us`` apart, else the last fix for ``stale_us``; speed and ship
+    type are the last fix's (engine/detectors/encounters.py)."""
     out = []
     vids = sorted({r[0] for r in rows})
     for s in range(s0, s0 + count):
@@ -527,14 +528,14 @@ def aligned_slices(rows, s0: int, count: int, slice_us: int, stale_us: int, inte
             after = [r for r in mine if end <= r[1] < end + ahead * slice_us]
             if not before:
                 continue
-            _, t0, lat0, lon0, kn0 = before[-1]
+            _, t0, lat0, lon0, kn0, ty0 = before[-1]
             if after and after[0][1] - t0 <= interp_us:
-                _, t1, lat1, lon1, _ = after[0]
+                _, t1, lat1, lon1, _, _ = after[0]
                 w = (end - t0) / (t1 - t0)
                 dlon = (lon1 - lon0 + 180.0) % 360.0 - 180.0
-                here.append((v, lat0 + w * (lat1 - lat0), (lon0 + w * dlon + 180.0) % 360.0 - 180.0, kn0))
+                here.append((v, lat0 + w * (lat1 - lat0), (lon0 + w * dlon + 180.0) % 360.0 - 180.0, kn0, ty0))
             elif t0 >= end - stale_us:
-                here.append((v, lat0, lon0, kn0))
+                here.append((v, lat0, lon0, kn0, ty0))
         out.append(here)
     return out
 

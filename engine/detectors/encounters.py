@@ -20,7 +20,6 @@ input was cut into batches. The meeting point is the mean of the pair's midpoint
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,18 @@ import polars as pl
 
 from engine.alerts import AlertRows
 from engine.detectors.common import US_PER_H, NearPlaces, grow, mod360, place_gap_km
+from engine.detectors.episodes import ship_type_at
 from engine.detectors.pairs import close_pairs
+from engine.detectors.transfers import (
+    EncounterSettings,
+    Meeting,
+    alongside_now,
+    is_fleet_pair,
+    is_service,
+    is_slow,
+    meeting_score,
+    meeting_words,
+)
 from engine.geo.region_pack import Places
 from engine.geo.region_pack import haversine_km as great_circle_km
 from engine.runner import FINAL_WATERMARK, Step
@@ -38,56 +48,25 @@ from feeds.jit import kernel
 US_PER_MIN = 60_000_000
 
 
-@dataclass(frozen=True)
-class EncounterSettings:
-    max_km: float = 0.5  # GFW encounters: within 500 m
-    min_h: float = 2.0  # GFW encounters: for at least 2 h
-    max_kn: float = 2.0  # GFW encounters: median speed below 2 knots
-    offshore_km: float = 10.0  # GFW encounters: at least 10 km from a port or anchorage
-    slice_min: float = 10.0  # time slice on which positions are aligned
-    stale_min: float = 30.0  # a fix stands for the vessel's position this long (class B at anchor: 3 min reports)
-    max_missed: int = 2  # slices apart (or unheard) before a meeting ends
-    interp_h: float = 2.0  # fixes up to this far apart are interpolated (sparse, satellite-only reception); alerts
-    # wait this long for the next fix, so 0 gives the lowest latency (last fixes carried forward only)
-    dark_window_h: float = 12.0  # how far back a vessel that reappears is looked for a partner it met while dark
-
-
-@dataclass
-class Meeting:
-    start_us: int
-    end_us: int
-    last_slice: int
-    slices: int = 0
-    lat_sum: float = 0.0
-    lon_sum: float = 0.0
-    km_sum: float = 0.0
-    speeds_a: list[float] = field(default_factory=list)
-    speeds_b: list[float] = field(default_factory=list)
-    qualified: bool = False
-    dark: int = -1  # MMSI of a vessel that was dark throughout (its position is where it vanished)
-    changed: bool = False
-    seq: int = 0  # order of creation among the open meetings (the order they end in, within a slice)
-
-
 def port_distance_km(places: Places | None, lat: float, lon: float) -> float:
     """Distance from a point to the edge of the nearest place, 0 inside one (inf when there are none)."""
     return float(max(0.0, place_gap_km(np.array([lat]), np.array([lon]), places)[0]))
 
 
 @kernel
-def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_vessels, vid, t, lat, lon, sog, ptr,
-                  run_end, last_t, last):  # fmt: skip
+def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_vessels, vid, t, lat, lon, sog, typ,
+                  ptr, run_end, last_t, last):  # fmt: skip
     """Slices ``s0 .. s0 + count - 1`` over fixes sorted by (vid, t): vessel ``v``'s rows not yet walked are
     ``ptr[v]:run_end[v]`` (``ptr`` advances). Updates each vessel's last fix (``last_t``, ``last``) and returns, per
-    slice (``at``), the vessels that stand somewhere at its end and their (lat, lon, speed): between two fixes at
-    most ``interp_us`` apart (the next one within ``ahead`` slices), interpolated; else the last fix, for
-    ``stale_us``. Also the vessels heard again after ``back_us`` of silence: (slice, vid, t, last t) and where they
-    were last (lat, lon)."""
+    slice (``at``), the vessels that stand somewhere at its end and their (lat, lon, speed, ship type): between two
+    fixes at most ``interp_us`` apart (the next one within ``ahead`` slices), interpolated; else the last fix, for
+    ``stale_us`` (speed and ship type: the last fix's). Also the vessels heard again after ``back_us`` of silence:
+    (slice, vid, t, last t) and where they were last (lat, lon, ship type)."""
     ids = np.empty(count * n_vessels, np.int64)
-    pos = np.empty((count * n_vessels, 3))
+    pos = np.empty((count * n_vessels, 4))
     at = np.zeros(count + 1, np.int64)
     back = np.empty((t.shape[0], 4), np.int64)
-    back_f = np.empty((t.shape[0], 2))
+    back_f = np.empty((t.shape[0], 3))
     m = 0
     nb = 0
     for k in range(count):
@@ -98,12 +77,12 @@ def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_ve
             if p < run_end[v] and t[p] < end:  # the vessel's fixes in this slice
                 if last_t[v] >= 0 and t[p] - last_t[v] >= back_us:
                     back[nb, 0], back[nb, 1], back[nb, 2], back[nb, 3] = k, v, t[p], last_t[v]
-                    back_f[nb, 0], back_f[nb, 1] = last[v, 0], last[v, 1]
+                    back_f[nb, 0], back_f[nb, 1], back_f[nb, 2] = last[v, 0], last[v, 1], last[v, 3]
                     nb += 1
                 while p < run_end[v] and t[p] < end:
                     p += 1
                 last_t[v] = t[p - 1]
-                last[v, 0], last[v, 1], last[v, 2] = lat[p - 1], lon[p - 1], sog[p - 1]
+                last[v, 0], last[v, 1], last[v, 2], last[v, 3] = lat[p - 1], lon[p - 1], sog[p - 1], typ[p - 1]
                 ptr[v] = p
             if last_t[v] < 0 or last_t[v] > end:
                 continue
@@ -112,15 +91,20 @@ def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_ve
                 pos[m, 0] = last[v, 0] + w * (lat[p] - last[v, 0])
                 dlon = mod360(lon[p] - last[v, 1] + 180.0) - 180.0  # the short way across the antimeridian
                 pos[m, 1] = mod360(last[v, 1] + w * dlon + 180.0) - 180.0
-                pos[m, 2] = last[v, 2]
+                pos[m, 2], pos[m, 3] = last[v, 2], last[v, 3]
             elif last_t[v] >= end - stale_us:
-                pos[m, 0], pos[m, 1], pos[m, 2] = last[v, 0], last[v, 1], last[v, 2]
+                pos[m, 0], pos[m, 1], pos[m, 2], pos[m, 3] = last[v, 0], last[v, 1], last[v, 2], last[v, 3]
             else:
                 continue
             ids[m] = v
             m += 1
         at[k + 1] = m
     return at, ids[:m], pos[:m], back[:nb], back_f[:nb]
+
+
+def _known(ship_type: float) -> int:
+    """A ship type as carried in float columns: -1 when unknown (NaN or negative)."""
+    return int(ship_type) if ship_type >= 0 else -1
 
 
 @kernel
@@ -184,24 +168,30 @@ class EncounterDetector:
         self.stale_us = int(self.settings.stale_min * US_PER_MIN)
         self.interp_us = int(self.settings.interp_h * US_PER_H)
         self.ahead = -(-self.interp_us // self.slice_us)  # slices looked ahead for the next fix
+        # a meeting shorter than this can qualify neither as an encounter nor as a transfer
+        self._min_us = min(self.settings.min_h * US_PER_H, self.settings.window_slices * self.slice_us)
         self.next_slice: int | None = None
         self.buffer: dict[str, np.ndarray] = {k: np.zeros(0, np.int64) for k in ("vid", "t")}
-        self.buffer.update({k: np.zeros(0, np.float64) for k in ("lat", "lon", "sog")})
+        self.buffer.update({k: np.zeros(0, np.float64) for k in ("lat", "lon", "sog", "typ")})
         self.last_t = np.zeros(0, np.int64)
-        self.last = np.zeros((0, 3), np.float64)  # lat, lon, sog of each vessel's last fix
+        self.last = np.zeros((0, 4), np.float64)  # lat, lon, sog, ship type of each vessel's last fix
+        self.ship_type = np.zeros(0, np.int64)  # each vessel's latest ship type reported (-1 none yet)
         self.meetings: dict[tuple[int, int], Meeting] = {}
         self.next_seq = 0
         self.ended: list[tuple[tuple[int, int], Meeting]] = []  # meetings that ended with news not yet reported
-        self.history: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # slow vessels a slice
+        # slow vessels a slice: (slice, vid, lat, lon, speed, ship type)
+        self.history: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def process(self, step: Step) -> list[pl.DataFrame]:
         f = step.fixes
         n = step.fleet.size
         self.last_t = grow(self.last_t, n, -1)
         self.last = grow(self.last, n, np.nan)
+        self.ship_type = grow(self.ship_type, n, -1)
+        types = ship_type_at(f, step.identities, self.ship_type)  # as reported up to each fix
         if len(f):
             ok = ~(np.isnan(f.lat) | np.isnan(f.lon))  # a report without a position places nobody
-            new = {"vid": f.vid, "t": f.t_us, "lat": f.lat, "lon": f.lon, "sog": f.sog}
+            new = {"vid": f.vid, "t": f.t_us, "lat": f.lat, "lon": f.lon, "sog": f.sog, "typ": types.astype(np.float64)}
             if not ok.all():
                 new = {k: v[ok] for k, v in new.items()}
             if len(self.buffer["t"]):  # the buffer is kept by (vid, t)
@@ -244,7 +234,8 @@ class EncounterDetector:
         st = self.settings
         at, ids, pos, back, back_f = _align_slices(
             s0, count, self.slice_us, self.stale_us, self.interp_us, math.ceil(st.min_h * US_PER_H), self.ahead,
-            mmsi.shape[0], b["vid"], b["t"], b["lat"], b["lon"], b["sog"], ptr, run_end, self.last_t, self.last,
+            mmsi.shape[0], b["vid"], b["t"], b["lat"], b["lon"], b["sog"], b["typ"], ptr, run_end, self.last_t,
+            self.last,
         )  # fmt: skip
         group = np.repeat(np.arange(count), np.diff(at))
         # vessels close together near a port or anchorage are normal traffic, not a meeting at sea: only vessels at
@@ -262,11 +253,12 @@ class EncounterDetector:
         for k in range(count):
             s = s0 + k
             for r in range(back_ptr[k], back_ptr[k + 1]):  # vessels heard again after a silence of min_h
-                found = self._dark_partner(int(back[r, 1]), int(back[r, 2]), int(back[r, 3]), float(back_f[r, 0]),
-                                           float(back_f[r, 1]), mmsi)  # fmt: skip
+                found = self._dark_partner(int(back[r, 1]), int(back[r, 2]), int(back[r, 3]), back_f[r].tolist(),
+                                           mmsi)  # fmt: skip
                 events.extend((s, 0, len(events), key, m) for key, m in found)
             lo, hi = slow_ptr[k], slow_ptr[k + 1]
-            self.history.append((s, h_ids[lo:hi], h_pos[lo:hi, 0], h_pos[lo:hi, 1], h_pos[lo:hi, 2]))
+            h = h_pos[lo:hi]
+            self.history.append((s, h_ids[lo:hi], h[:, 0], h[:, 1], h[:, 2], h[:, 3]))
             while self.history and self.history[0][0] < s - window:
                 self.history.pop(0)
         self._grow_meetings(s0, count, group[i], ids[i], ids[j], pos[i], pos[j], km, mmsi, events)
@@ -274,28 +266,29 @@ class EncounterDetector:
         events.sort(key=lambda e: (e[0], e[1], e[2] if e[1] == 0 else e[4].seq))
         self.ended.extend((key, m) for _, _, _, key, m in events)
 
-    def _dark_partner(self, b: int, t1: int, t0: int, lat0: float, lon0: float,
+    def _dark_partner(self, b: int, t1: int, t0: int, last: list[float],
                       mmsi: np.ndarray) -> list[tuple[tuple[int, int], Meeting]]:  # fmt: skip
-        """Vessel ``b`` reappears at ``t1`` after a silence of ``min_h`` since its fix at ``t0`` (``lat0``,
-        ``lon0``). A vessel that was within ``max_km`` of where ``b`` vanished (then, or within ``max_missed``
+        """Vessel ``b`` reappears at ``t1`` after a silence of ``min_h`` since its fix at ``t0`` (``last``: lat, lon,
+        ship type). A vessel that was within ``max_km`` of where ``b`` vanished (then, or within ``max_missed``
         slices) and stayed slow for ``min_h`` while ``b`` was dark met it there: a transfer with one side dark,
-        which position pairing cannot see."""
+        which position pairing cannot see (unless one of them is at its work, or both fish: see transfers.py)."""
         st = self.settings
         found: list[tuple[tuple[int, int], Meeting]] = []
+        lat0, lon0, type0 = last
         if np.isnan(lat0) or np.isnan(lon0):
             return found
         s0, s1 = t0 // self.slice_us, t1 // self.slice_us
         slices = [h for h in self.history if s0 <= h[0] < s1]
         near: set[int] = set()
-        for _, vids, la, lo, _ in slices[: st.max_missed + 1]:
+        for _, vids, la, lo, _, _ in slices[: st.max_missed + 1]:
             near.update(vids[great_circle_km(la, lo, lat0, lon0) <= st.max_km].tolist())
         near.discard(b)
         for a in sorted(near):
-            seen: list[tuple[int, float, float, float]] = []
-            for s, vids, la, lo, kn in slices:
+            seen: list[tuple[int, float, float, float, float]] = []
+            for s, vids, la, lo, kn, ty in slices:
                 k = np.flatnonzero(vids == a)
                 if k.shape[0]:
-                    seen.append((s, float(la[k[0]]), float(lo[k[0]]), float(kn[k[0]])))
+                    seen.append((s, float(la[k[0]]), float(lo[k[0]]), float(kn[k[0]]), float(ty[k[0]])))
                 elif seen and s - seen[-1][0] > st.max_missed:
                     break
             if not seen or (seen[-1][0] - seen[0][0] + 1) * self.slice_us < st.min_h * US_PER_H:
@@ -303,14 +296,22 @@ class EncounterDetector:
             key = (int(min(mmsi[a], mmsi[b])), int(max(mmsi[a], mmsi[b])))
             m = Meeting(start_us=seen[0][0] * self.slice_us, end_us=(seen[-1][0] + 1) * self.slice_us,
                         last_slice=seen[-1][0], dark=int(mmsi[b]))  # fmt: skip
-            speeds = m.speeds_a if key[0] == mmsi[a] else m.speeds_b
-            for _, la_k, lo_k, kn_k in seen:
+            a_first = key[0] == mmsi[a]
+            speeds = m.speeds_a if a_first else m.speeds_b
+            km0 = float(great_circle_km(seen[0][1], seen[0][2], lat0, lon0))
+            for s, la_k, lo_k, kn_k, _ in seen:
                 m.slices += 1
                 m.lat_sum += la_k
                 m.lon_sum += lo_k
                 speeds.append(kn_k)
-            (m.speeds_b if key[0] == mmsi[a] else m.speeds_a).append(0.0)  # dark: no speed heard; it stayed along
-            m.km_sum = float(great_circle_km(seen[0][1], seen[0][2], lat0, lon0)) * m.slices
+                m.ks.append(s)
+                m.kms.append(km0)
+            (m.speeds_b if a_first else m.speeds_a).append(0.0)  # dark: no speed heard; it stayed along
+            types = (_known(seen[-1][4]), _known(type0))
+            m.type_a, m.type_b = types if a_first else types[::-1]
+            m.km_sum = km0 * m.slices
+            if is_service(m, st) or is_fleet_pair(m, st):
+                continue
             if self._slow(m) and self._offshore(m) >= st.offshore_km:
                 m.qualified = True
                 found.append((key, m))
@@ -320,16 +321,17 @@ class EncounterDetector:
                        pos_a: np.ndarray, pos_c: np.ndarray, km: np.ndarray, mmsi: np.ndarray,
                        events: list[tuple[int, int, int, tuple[int, int], Meeting]]) -> None:  # fmt: skip
         """The pairs of slices ``s0 .. s0 + count - 1`` (slice index ``pair_k``, vessels ``va``, ``vc`` at ``pos_a``,
-        ``pos_c``: lat, lon, speed; ``km`` apart), in slice order, grow the meetings: pair by pair (a meeting goes
-        on while its pair meets again within ``max_missed`` slices), a run of slices at a time. Meetings that end
-        (changed since last reported) go to ``events``; the open ones stay in ``self.meetings``, in the order they
-        began."""
+        ``pos_c``: lat, lon, speed, ship type; ``km`` apart), in slice order, grow the meetings: pair by pair (a
+        meeting goes on while its pair meets again within ``max_missed`` slices), a run of slices at a time. Meetings
+        that end (changed since last reported) go to ``events``; the open ones stay in ``self.meetings``, in the order
+        they began."""
         gap = self.settings.max_missed + 1
         last_s = s0 + count - 1
         ma, mc = mmsi[va], mmsi[vc]
         swap = mc < ma  # a meeting's key is (lower MMSI, higher MMSI); its speeds_a are the lower one's
         lo_m, hi_m = np.where(swap, mc, ma), np.where(swap, ma, mc)
         kn_a, kn_c = np.where(swap, pos_c[:, 2], pos_a[:, 2]), np.where(swap, pos_a[:, 2], pos_c[:, 2])
+        ty_a, ty_c = np.where(swap, pos_c[:, 3], pos_a[:, 3]), np.where(swap, pos_a[:, 3], pos_c[:, 3])
         new: list[tuple[int, Meeting]] = []  # meetings begun here, by the pair that began them
         still: dict[tuple[int, int], Meeting] = {}
         n = lo_m.shape[0]
@@ -340,10 +342,10 @@ class EncounterDetector:
             bounds = np.concatenate(([0], cut, [n])).tolist()
             cols = {"s": s0 + pair_k[order], "lat": ((pos_a[:, 0] + pos_c[:, 0]) / 2)[order],
                     "lon": ((pos_a[:, 1] + pos_c[:, 1]) / 2)[order], "km": km[order], "a": kn_a[order],
-                    "c": kn_c[order]}  # fmt: skip
+                    "c": kn_c[order], "ta": ty_a[order], "tc": ty_c[order]}  # fmt: skip
             rows = {name: col.tolist() for name, col in cols.items()}
             order_l, lo_l, hi_l, s_l = order.tolist(), lo_s.tolist(), hi_s.tolist(), rows["s"]
-            min_us = self.settings.min_h * US_PER_H
+            min_us = self._min_us
             runs: list[tuple[int, int, tuple[int, int], Meeting, bool]] = []  # rows r:e of one meeting; ends after
             for g in range(len(bounds) - 1):
                 r, end = bounds[g], bounds[g + 1]
@@ -376,12 +378,14 @@ class EncounterDetector:
                              init, cols["lat"], cols["lon"], cols["km"])  # fmt: skip
             for (r, e, key, m, ends), (lat_sum, lon_sum, km_sum) in zip(runs, sums.tolist(), strict=True):
                 t_last = (s_l[e - 1] + 1) * self.slice_us
-                if m.qualified or max(m.end_us, t_last) - m.start_us < min_us:  # no qualification to decide
-                    m.changed = m.changed or m.qualified
+                if not m.qualified and max(m.end_us, t_last) - m.start_us < min_us:  # nothing to decide yet
                     m.end_us, m.last_slice, m.slices = max(m.end_us, t_last), s_l[e - 1], m.slices + e - r
                     m.lat_sum, m.lon_sum, m.km_sum = lat_sum, lon_sum, km_sum
                     m.speeds_a.extend(rows["a"][r:e])
                     m.speeds_b.extend(rows["c"][r:e])
+                    m.ks.extend(s_l[r:e])
+                    m.kms.extend(rows["km"][r:e])
+                    m.type_a, m.type_b = _known(rows["ta"][e - 1]), _known(rows["tc"][e - 1])
                 else:
                     self._update(m, rows, r, e)
                 if ends:
@@ -402,8 +406,11 @@ class EncounterDetector:
             events.append((s, 1, 0, key, m))
 
     def _update(self, m: Meeting, rows: dict[str, list[Any]], r: int, e: int) -> None:
-        """Meeting ``m`` goes on in the slices of rows ``r:e``, one by one: its sums and speeds grow; it qualifies at
-        the first slice where it has lasted ``min_h``, slow and at sea (then, or if it already had, it has news)."""
+        """Meeting ``m`` goes on in the slices of rows ``r:e``, one by one: its sums, distances and speeds grow. It
+        qualifies (then, or if it already had, it has news) at the first slice where, at sea and with neither
+        vessel at its work, the last ``transfer_min`` were alongside (a transfer) or it has lasted ``min_h``, slow,
+        and is not two fishing vessels (an encounter); see transfers.py. An encounter that comes alongside later
+        becomes a transfer; a transfer's spell grows with each window that is alongside."""
         st = self.settings
         min_us = st.min_h * US_PER_H
         s_, lat, lon, km, kn_a, kn_c = rows["s"], rows["lat"], rows["lon"], rows["km"], rows["a"], rows["c"]
@@ -414,14 +421,25 @@ class EncounterDetector:
             m.km_sum += km[q]
             m.speeds_a.append(kn_a[q])
             m.speeds_b.append(kn_c[q])
+            m.ks.append(s_[q])
+            m.kms.append(km[q])
+            m.type_a, m.type_b = _known(rows["ta"][q]), _known(rows["tc"][q])
             if m.qualified:
                 m.changed = True
-            elif m.end_us - m.start_us >= min_us and self._slow(m) and self._offshore(m) >= st.offshore_km:
+            if is_service(m, st):
+                continue
+            spell = alongside_now(m, st) if m.alongside or self._offshore(m) >= st.offshore_km else None
+            if spell is not None:
+                if not m.alongside:
+                    m.alongside, m.along_s0 = True, spell[0]
+                m.along_s1 = spell[1]
+                m.qualified = m.changed = True
+            elif (not m.qualified and m.end_us - m.start_us >= min_us and not is_fleet_pair(m, st) and self._slow(m)
+                  and self._offshore(m) >= st.offshore_km):  # fmt: skip
                 m.qualified = m.changed = True
 
     def _slow(self, m: Meeting) -> bool:
-        speeds = [np.nanmedian(x) if not np.all(np.isnan(x)) else np.nan for x in (m.speeds_a, m.speeds_b)]
-        return all(bool(v < self.settings.max_kn) for v in speeds)
+        return is_slow(m.speeds_a, m.speeds_b, self.settings.max_kn)
 
     def _offshore(self, m: Meeting) -> float:
         return port_distance_km(self.places, m.lat_sum / m.slices, m.lon_sum / m.slices)
@@ -435,21 +453,15 @@ class EncounterDetector:
             return []
         rows = []
         for (a, c), m in out:
-            hours = (m.end_us - m.start_us) / US_PER_H
-            kn_a, kn_b = (float(np.nanmedian(x)) for x in (m.speeds_a, m.speeds_b))
             off = self._offshore(m)
-            why = [
-                f"{a} and {c} within {self.settings.max_km:g} km for {hours:.1f} h "
-                f"(mean {m.km_sum / m.slices * 1000:.0f} m apart)",
-                f"median speeds {kn_a:.1f} and {kn_b:.1f} kn",
-                f"{off:.0f} km from the nearest port or anchorage",
-            ]
+            why = meeting_words(a, c, m, self.settings, self.slice_us, US_PER_H)
+            why.append(f"{off:.0f} km from the nearest port or anchorage")
             if m.dark >= 0:
                 why.append(f"{m.dark} was dark throughout: it vanished at the meeting point and reappeared later")
             mid_us = np.array([(m.start_us + m.end_us) // 2])
             if is_night(mid_us, np.array([m.lat_sum / m.slices]), np.array([m.lon_sum / m.slices]))[0]:
                 why.append("at night (the sun below the horizon at the meeting point)")
-            score = min(100.0, 40.0 + 15.0 * hours)
+            score = meeting_score(m, self.slice_us, US_PER_H)
             rows.append((a, c, m.start_us, m.end_us, m.lat_sum / m.slices, m.lon_sum / m.slices, score, why))
         cols = list(zip(*rows, strict=True))
         return [
@@ -470,7 +482,7 @@ class EncounterDetector:
         meetings = [(key, m, False) for key, m in self.meetings.items()] + [(key, m, True) for key, m in self.ended]
         ints = [
             (*key, m.start_us, m.end_us, m.last_slice, m.slices, m.qualified, m.changed, m.dark, ended)
-            + (len(m.speeds_a), len(m.speeds_b))
+            + (len(m.speeds_a), len(m.speeds_b), m.type_a, m.type_b, m.alongside, m.along_s0, m.along_s1, len(m.ks))
             for key, m, ended in meetings
         ]
         floats = [(m.lat_sum, m.lon_sum, m.km_sum) for _, m, _ in meetings]
@@ -481,33 +493,50 @@ class EncounterDetector:
             **{f"buffer_{k}": v.copy() for k, v in self.buffer.items()},
             "last_t": self.last_t.copy(),
             "last": self.last.copy(),
-            "meeting_ints": np.array(ints, np.int64).reshape(-1, 12),
+            "ship_type": self.ship_type.copy(),
+            "meeting_ints": np.array(ints, np.int64).reshape(-1, MEETING_INTS),
             "meeting_floats": np.array(floats, np.float64).reshape(-1, 3),
             "meeting_speeds": np.array(speeds, np.float64),
+            "meeting_ks": np.array([k for _, m, _ in meetings for k in m.ks], np.int64),
+            "meeting_kms": np.array([d for _, m, _ in meetings for d in m.kms], np.float64),
             "history_slices": np.array([h[0] for h in hist], np.int64),
             "history_sizes": np.array([h[1].shape[0] for h in hist], np.int64),
             "history_vid": np.concatenate([h[1] for h in hist]) if hist else np.zeros(0, np.int64),
-            "history_fix": np.concatenate([np.stack(h[2:], axis=1) for h in hist]) if hist else np.zeros((0, 3)),
+            "history_fix": np.concatenate([np.stack(h[2:], axis=1) for h in hist]) if hist else np.zeros((0, 4)),
         }
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         nxt = int(arrays["next_slice"][0])
         self.next_slice = None if nxt < 0 else nxt
         self.buffer = {k: arrays[f"buffer_{k}"] for k in ("vid", "t", "lat", "lon", "sog")}
+        # ship types came with this version: older snapshots' rows have none known
+        self.buffer["typ"] = arrays.get("buffer_typ", np.full(self.buffer["t"].shape, -1.0))
         order = np.lexsort((self.buffer["t"], self.buffer["vid"]))  # by (vid, t), as kept (older snapshots: by slice)
         self.buffer = {k: v[order] for k, v in self.buffer.items()}
-        self.last_t, self.last = arrays["last_t"], arrays["last"]
+        self.last_t, self.last = arrays["last_t"], _columns(arrays["last"], 4)
+        self.ship_type = arrays.get("ship_type", np.full(self.last_t.shape, -1, np.int64)).copy()
         self.meetings, self.ended = {}, []
         speeds = arrays["meeting_speeds"].tolist()
-        at = 0
-        for row, (lat_sum, lon_sum, km_sum) in zip(
-            arrays["meeting_ints"].tolist(), arrays["meeting_floats"].tolist(), strict=True
-        ):
-            a, c, start, end, last_slice, slices, qualified, changed, dark, ended, na, nb = row
+        ks = arrays.get("meeting_ks", np.zeros(0, np.int64)).tolist()
+        kms = arrays.get("meeting_kms", np.zeros(0)).tolist()
+        ints = arrays["meeting_ints"]
+        if ints.shape[1] < MEETING_INTS:  # an older snapshot: no ship types, distances or alongside spell
+            ints = np.hstack([ints, np.tile([-1, -1, 0, -1, -1, 0], (ints.shape[0], 1))])
+        at = at_k = 0
+        for row, (lat_sum, lon_sum, km_sum) in zip(ints.tolist(), arrays["meeting_floats"].tolist(), strict=True):
+            a, c, start, end, last_slice, slices, qualified, changed, dark, ended, na, nb = row[:12]
+            type_a, type_b, alongside, along_s0, along_s1, nk = row[12:]
             speeds_a, speeds_b = speeds[at : at + na], speeds[at + na : at + na + nb]
             m = Meeting(start, end, last_slice, slices, lat_sum, lon_sum, km_sum, speeds_a, speeds_b)
             m.qualified, m.dark, m.changed = bool(qualified), dark, bool(changed)
+            m.type_a, m.type_b, m.alongside = type_a, type_b, bool(alongside)
+            m.along_s0, m.along_s1 = along_s0, along_s1
+            m.ks, m.kms = ks[at_k : at_k + nk], kms[at_k : at_k + nk]
+            if not nk:  # an older snapshot: the mean distance at each of its slices, the last ones consecutive
+                m.ks = list(range(last_slice - na + 1, last_slice + 1))
+                m.kms = [km_sum / max(slices, 1)] * na
             at += na + nb
+            at_k += nk
             if ended:
                 self.ended.append(((a, c), m))
             else:
@@ -515,9 +544,20 @@ class EncounterDetector:
                 m.seq = len(self.meetings)
         self.next_seq = len(self.meetings) + 1
         ends = np.cumsum(arrays["history_sizes"])
+        fixes = _columns(arrays["history_fix"], 4)
         self.history = []
         for s, e, n in zip(
             arrays["history_slices"].tolist(), ends.tolist(), arrays["history_sizes"].tolist(), strict=True
         ):
-            fix = arrays["history_fix"][e - n : e]
-            self.history.append((s, arrays["history_vid"][e - n : e], fix[:, 0], fix[:, 1], fix[:, 2]))
+            fix = fixes[e - n : e]
+            self.history.append((s, arrays["history_vid"][e - n : e], fix[:, 0], fix[:, 1], fix[:, 2], fix[:, 3]))
+
+
+MEETING_INTS = 18  # columns of a snapshot's meeting_ints (older snapshots: the first 12)
+
+
+def _columns(arr: np.ndarray, width: int) -> np.ndarray:
+    """A snapshot's per-row floats with ``width`` columns: older snapshots' missing ones (ship type) unknown."""
+    if arr.shape[1] >= width:
+        return arr.copy()
+    return np.hstack([arr, np.full((arr.shape[0], width - arr.shape[1]), -1.0)])

@@ -4,6 +4,7 @@ meetings, and stream = batch on a simulated scenario."""
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import numpy as np
 import polars as pl
@@ -70,21 +71,50 @@ def test_pairs_match_all_pairs_on_clusters(c: tuple[float, float], offs: list[tu
     assert set(got) - near_edge == set(want) - near_edge
 
 
-def meeting(hours: float, kn: float, lat: float = 20.2, lon: float = 108.3, apart_km: float = 0.2) -> pl.DataFrame:
-    """Two vessels side by side (one ``apart_km`` north of the other) for ``hours``, reporting each minute."""
-    t = np.arange(0, int(hours * 60)) * 60.0
+def meeting(hours: float, kn: float, lat: float = 20.2, lon: float = 108.3, apart_km: float = 0.2,
+            start_h: float = 0.0, jitter_m: float = 0.0) -> pl.DataFrame:  # fmt: skip
+    """Two vessels side by side (one ``apart_km`` north of the other) for ``hours`` from ``start_h``, reporting each
+    minute; each fix off by ``jitter_m`` (standard deviation, north and east) as GPS fixes are."""
+    t = start_h * 3600 + np.arange(0, int(hours * 60)) * 60.0
+    rng = np.random.default_rng(5)
     rows = []
     for mmsi, dlat in ((574000002, 0.0), (574000001, apart_km / KM_PER_DEG)):
-        drift = kn * 1.852 / KM_PER_DEG / 3600.0 * t
-        rows.append(positions(mmsi, t, lat + dlat + drift, np.full(t.shape, lon), sog=kn))
+        drift = kn * 1.852 / KM_PER_DEG / 3600.0 * (t - t[0])
+        noise = rng.normal(0.0, jitter_m / 1000 / KM_PER_DEG, (2, t.shape[0]))
+        rows.append(positions(mmsi, t, lat + dlat + drift + noise[0], lon + noise[1] / math.cos(math.radians(lat)),
+                              sog=kn))  # fmt: skip
     return pl.concat(rows).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
 
 
-def run(table: pl.DataFrame, detector: EncounterDetector) -> pl.DataFrame:
+NIGHT_H = 13.0  # hours after T0 (00:00 UTC) when it is night in the Gulf of Tonkin (20:00 local)
+
+
+def typed(table: pl.DataFrame, types: dict[int, int]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Positions, statics saying each vessel's ship type (a type 5 report a minute before its first fix), events:
+    numbered in time order, as a feed delivers them."""
+    schema = empty_tables()[0].schema
+    first = table.group_by("mmsi").agg(pl.col("t").min()).sort("mmsi")
+    n = first.height
+    data = {"mmsi": first["mmsi"], "t": first["t"] - timedelta(minutes=1), "msg_type": np.full(n, 5, np.int8),
+            "ship_type": [types.get(m, -1) for m in first["mmsi"]]}  # fmt: skip
+    statics = pl.DataFrame([pl.Series(k, data[k]) if k in data else pl.Series(k, [None] * n) for k in schema])
+    statics = statics.cast(dict(schema))  # type: ignore[arg-type]
+    rows = pl.concat([statics.select("t").with_columns(kind=pl.lit(0)), table.select("t").with_columns(kind=pl.lit(1))])
+    order = rows.with_row_index("i").sort("t", "kind")["i"].to_numpy()
+    seq = np.empty(order.shape[0], np.int64)
+    seq[order] = np.arange(order.shape[0])
+    return table.with_columns(seq=seq[n:]), statics.with_columns(seq=seq[:n]), empty_tables()[1]
+
+
+def run(table: pl.DataFrame, detector: EncounterDetector, types: dict[int, int] | None = None) -> pl.DataFrame:
     engine = Engine([detector])
-    engine.process(table, *empty_tables())
+    engine.process(*(typed(table, types) if types else (table, *empty_tables())))
     engine.finish()
     return engine.alerts()
+
+
+TANKER, FISHING, PILOT, CARGO = 80, 30, 50, 70  # ITU-R M.1371 ship types
+A, B = 574000001, 574000002  # the pair of meeting()
 
 
 PLACES = load_pack("gulf-of-tonkin").places
@@ -129,6 +159,109 @@ def test_a_vessel_dark_beside_a_waiting_one_is_an_encounter() -> None:
     alerts = run(table.filter(~dark), EncounterDetector(PLACES))
     assert alerts.height == 1
     assert any("dark throughout" in r for r in alerts["reasons"][0])
+
+
+def test_an_hour_alongside_is_a_transfer() -> None:
+    """1 h at ~80 m (fixes jittered by 25 m, so some are 150 m apart) is too short for an encounter (2 h) but is a
+    transfer; its reasons give the distances, speeds, ship types and the night."""
+    table = meeting(1.0, 0.4, apart_km=0.08, start_h=NIGHT_H, jitter_m=25.0)
+    alerts = run(table, EncounterDetector(PLACES), {A: TANKER, B: FISHING})
+    assert alerts.height == 1
+    why = alerts["reasons"][0]
+    assert why[0].startswith(f"ship-to-ship transfer: {A} and {B} alongside for ")
+    assert "typical" in why[0] and "closest" in why[0]
+    assert "median speeds 0.4 and 0.4 kn" in why
+    assert "ship types 80 (tanker) and 30 (fishing)" in why
+    assert any("at night" in r for r in why)
+    assert 55 <= alerts["score"][0] <= 100
+    # the same hour 300 m apart is neither: not alongside, and too short for an encounter
+    assert run(meeting(1.0, 0.4, apart_km=0.3, start_h=NIGHT_H), EncounterDetector(PLACES), {A: TANKER}).height == 0
+
+
+def test_a_transfer_needs_the_time_alongside() -> None:
+    """Alongside for 30 min: below transfer_min (45 min); the setting lowers it."""
+    table = meeting(0.5, 0.4, apart_km=0.08)
+    assert run(table, EncounterDetector(PLACES), {A: TANKER, B: TANKER}).height == 0
+    quick = EncounterSettings(transfer_min=20.0)
+    assert run(table, EncounterDetector(PLACES, quick), {A: TANKER, B: TANKER}).height == 1
+
+
+def test_fishing_boats_drifting_near_each_other_are_no_encounter() -> None:
+    """Two fishing boats 300 m apart drifting 4 h at night: fishing together, not a GFW encounter."""
+    table = meeting(4.0, 0.4, apart_km=0.3, start_h=NIGHT_H, jitter_m=25.0)
+    assert run(table, EncounterDetector(PLACES), {A: FISHING, B: FISHING}).height == 0
+    # the same with unknown types (no static report heard) is still an encounter, as GFW reports it
+    assert run(table, EncounterDetector(PLACES)).height == 1
+
+
+def test_fishing_boats_alongside_are_a_transfer() -> None:
+    """Fuel goes to converted fishing boats from other fishing boats too: alongside, the fishing rule gives way."""
+    alerts = run(meeting(1.5, 0.3, apart_km=0.06), EncounterDetector(PLACES), {A: FISHING, B: FISHING})
+    assert alerts.height == 1
+    assert alerts["reasons"][0][0].startswith("ship-to-ship transfer")
+
+
+def test_fishing_boats_gathering_then_drifting_apart_are_no_transfer() -> None:
+    """Boats that come within 40 m for 30 min, then drift 250 m apart for 3 h, were never alongside for long:
+    within no 50 min were they close most of the time (a low percentile of the separation would say alongside)."""
+    close = meeting(0.5, 0.3, apart_km=0.04, start_h=NIGHT_H)
+    apart = meeting(3.0, 0.3, apart_km=0.25, start_h=NIGHT_H + 0.5)
+    table = pl.concat([close, apart]).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+    assert run(table, EncounterDetector(PLACES), {A: FISHING, B: FISHING}).height == 0
+
+
+def test_a_tanker_near_a_fishing_boat_for_hours_is_an_encounter() -> None:
+    alerts = run(meeting(3.0, 0.4, apart_km=0.3, jitter_m=25.0), EncounterDetector(PLACES), {A: TANKER, B: FISHING})
+    assert alerts.height == 1
+    why = alerts["reasons"][0]
+    assert why[0].startswith(f"encounter: {A} and {B} within 0.5 km for ")
+    assert "ship types 80 (tanker) and 30 (fishing)" in why
+
+
+@pytest.mark.parametrize("service", [PILOT, 52, 53, 51, 55, 31])
+def test_a_service_vessel_alongside_a_ship_is_its_work(service: int) -> None:
+    """A pilot boat (tug, tender, SAR, law enforcement, towing) alongside a ship at sea, for 3 h: no alert."""
+    table = meeting(3.0, 0.4, apart_km=0.05, start_h=NIGHT_H)
+    assert run(table, EncounterDetector(PLACES), {A: CARGO, B: TANKER}).height == 1  # the same with a cargo ship
+    assert run(table, EncounterDetector(PLACES), {A: CARGO, B: service}).height == 0
+    assert run(table, EncounterDetector(PLACES, EncounterSettings(service_types=())), {A: CARGO, B: service}).height
+
+
+def test_a_transfer_with_lost_reports_is_found() -> None:
+    """Class B reports with 30 % lost and gaps of up to 20 min: the window takes the slices it has."""
+    table = meeting(1.2, 0.4, apart_km=0.08, jitter_m=20.0)
+    keep = np.random.default_rng(3).random(table.height) > 0.3
+    t = (table["t"].dt.epoch("s") - T0).to_numpy()
+    keep &= ~((t > 1200) & (t < 2400))  # a fade of 20 min
+    alerts = run(table.filter(keep), EncounterDetector(PLACES), {A: TANKER, B: FISHING})
+    assert alerts.height == 1
+    assert alerts["reasons"][0][0].startswith("ship-to-ship transfer")
+
+
+def test_stream_equals_batch_with_ship_types_and_a_restore() -> None:
+    """A transfer and a pilot boat's work, cut in random chunks and through a snapshot: the same alerts. The ship
+    type is kept in the state: a pilot boat heard naming its type only before the cut stays a pilot boat."""
+    pair = meeting(2.5, 0.4, apart_km=0.07, start_h=NIGHT_H, jitter_m=20.0)
+    pilot = pair.with_columns(pl.col("mmsi") + 10, pl.col("lat") + 0.5)  # 574000011/12, 55 km north
+    table = pl.concat([pair, pilot]).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+    pos, sta, ev = typed(table, {A: TANKER, B: FISHING, A + 10: CARGO, B + 10: PILOT})
+    whole = Engine([EncounterDetector(PLACES)])
+    whole.process(pos, sta, ev)
+    whole.finish()
+    want = whole.alerts()
+    assert want.height == 1 and set(want["mmsi"]) == {A}
+    rng = np.random.default_rng(11)
+    cuts = np.sort(rng.choice(np.arange(1, pos.height), 9, replace=False))
+    engine = Engine([EncounterDetector(PLACES)])
+    for k, (lo, hi) in enumerate(zip([0, *cuts.tolist()], [*cuts.tolist(), pos.height + sta.height], strict=True)):
+        engine.process(pos.filter(pl.col("seq").is_between(lo, hi - 1)),
+                       sta.filter(pl.col("seq").is_between(lo, hi - 1)), ev)  # fmt: skip
+        if k == 4:
+            restored = EncounterDetector(PLACES)
+            restored.restore(engine.detectors[0].snapshot())
+            engine.detectors = [restored]
+    engine.finish()
+    assert engine.alerts().equals(want)
 
 
 def test_stream_equals_batch_on_a_simulated_scenario() -> None:
@@ -231,16 +364,17 @@ def test_run_sums_add_row_by_row(rows: list[tuple[float, float, float]], cuts: l
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12 * 600), st.floats(20, 21), st.floats(107, 108),
-                          st.floats(0, 5)), max_size=40))  # fmt: skip
-def test_aligned_positions_match_the_reference(rows: list[tuple[int, int, float, float, float]]) -> None:
-    """Each slice's vessels and positions (carried, interpolated, stale) as the reference finds them."""
+                          st.floats(0, 5), st.sampled_from([-1.0, 30.0, 52.0, 80.0])), max_size=40))  # fmt: skip
+def test_aligned_positions_match_the_reference(rows: list[tuple[int, int, float, float, float, float]]) -> None:
+    """Each slice's vessels and positions (carried, interpolated, stale) and ship types as the reference finds
+    them."""
     from engine.detectors.encounters import _align_slices
 
     slice_us, stale_us, interp_us, ahead, count = 600, 1800, 1200, 2, 12
     rows = sorted(rows, key=lambda r: (r[0], r[1]))
-    cols = [np.array([r[k] for r in rows], np.float64 if k >= 2 else np.int64) for k in range(5)]
+    cols = [np.array([r[k] for r in rows], np.float64 if k >= 2 else np.int64) for k in range(6)]
     runs = np.searchsorted(cols[0], np.arange(5))
-    last_t, last = np.full(4, -1, np.int64), np.full((4, 3), np.nan)
+    last_t, last = np.full(4, -1, np.int64), np.full((4, 4), np.nan)
     at, ids, pos, _, _ = _align_slices(0, count, slice_us, stale_us, interp_us, 10**9, ahead, 4, *cols,
                                        runs[:-1].copy(), runs[1:].copy(), last_t, last)  # fmt: skip
     want = ref.aligned_slices(rows, 0, count, slice_us, stale_us, interp_us, ahead)
