@@ -19,9 +19,11 @@ from prometheus_client import CollectorRegistry
 from api.broadcast import Broadcaster
 from api.cache import RevisionCache
 from api.keys import KeyChecker
-from api.metrics import HTTPMetrics, MetricsMiddleware
+from api.metrics import HTTPMetrics, MetricsMiddleware, StationMetrics
 from api.routes import alerts, health, keys, vessels, zones
 from api.routes import map as map_routes
+from api.routes import stations as stations_routes
+from api.routes.stations import StationsReader
 from api.settings import Settings
 from api.store import Store
 
@@ -51,9 +53,12 @@ def create_app(
     store: Store | None = None,
     registry: CollectorRegistry | None = None,
     on_zones_changed: ZonesListener | None = None,
+    stations: StationsReader | None = None,
 ) -> FastAPI:
     """The Seawatch API. ``store``: an open store to share (kept open at shutdown); by default the app opens
     the one ``settings`` name and closes it. ``registry``: where /metrics reads (a new one by default).
+    ``stations``: the live engine's receiving stations (``engine.detectors.stations.station_report``), for
+    ``/api/v1/stations`` and a gauge per station on /metrics.
     """
     settings = settings or Settings()
     registry = registry or CollectorRegistry()
@@ -88,7 +93,10 @@ def create_app(
     app.state.settings = settings
     app.state.registry = registry
     app.state.zone_listeners = [on_zones_changed] if on_zones_changed else []
-    for router in (vessels.router, alerts.router, zones.router, keys.router):
+    app.state.stations = stations
+    if stations is not None:
+        registry.register(StationMetrics(stations))
+    for router in (vessels.router, alerts.router, zones.router, keys.router, stations_routes.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(map_routes.router)  # the map page (/) and its geography (/map/*)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -48,3 +51,24 @@ class MetricsMiddleware:
             method = scope.get("method", "")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+class StationMetrics(Collector):
+    """A gauge per receiving station: messages in its latest 10 minutes, its usual rate, and whether it is down."""
+
+    def __init__(self, stations: Callable[[], list[dict[str, Any]]]) -> None:
+        self.stations = stations
+
+    def collect(self) -> Iterator[Any]:
+        rows = self.stations()
+        current = GaugeMetricFamily("seawatch_station_messages_per_10min", "messages the station heard in its "
+                                    "latest complete 10 minutes", labels=["station"])  # fmt: skip
+        usual = GaugeMetricFamily("seawatch_station_usual_messages_per_10min", "messages the station usually hears "
+                                  "per 10 minutes (median of its last day)", labels=["station"])  # fmt: skip
+        down = GaugeMetricFamily("seawatch_station_down", "1 while the station is in outage", labels=["station"])
+        for row in rows:
+            current.add_metric([row["station"]], float(row["current_per_10min"]))
+            if row["usual_per_10min"] is not None:
+                usual.add_metric([row["station"]], float(row["usual_per_10min"]))
+            down.add_metric([row["station"]], 1.0 if row["down"] else 0.0)
+        yield from (current, usual, down)

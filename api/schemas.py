@@ -237,3 +237,25 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
     schema_version: str | None
+
+
+# ----- receiving stations
+class StationOutage(BaseModel):
+    start: AwareDatetime = Field(description="the station's last message before it went quiet")
+    end: AwareDatetime | None = Field(description="its first message once back; null while the outage goes on")
+    usual_per_10min: float = Field(description="messages it usually hears per 10 min (median of its last day)")
+    heard: int = Field(description="messages it heard during the outage")
+
+
+class StationPublic(BaseModel):
+    station: str = Field(description="the station's id (the tag block s:)")
+    last_heard: AwareDatetime | None
+    usual_per_10min: float | None = Field(description="null until the station has an hour of history")
+    current_per_10min: int = Field(description="messages in its latest complete 10-minute bucket")
+    down: bool = Field(description="in outage now: a station_outage event, never a vessel's gap")
+    outages_24h: int = Field(description="outages that started or went on in the last 24 h of data")
+    outages: list[StationOutage] = Field(description="those outages")
+
+
+class StationsList(BaseModel):
+    stations: list[StationPublic]

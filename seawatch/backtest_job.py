@@ -68,6 +68,7 @@ class BacktestSummary:
     engine: Counter[str] = field(default_factory=Counter)
     alerts: pl.DataFrame = field(default_factory=pl.DataFrame)
     vessels: pl.DataFrame = field(default_factory=pl.DataFrame)
+    outages: pl.DataFrame = field(default_factory=pl.DataFrame)
     metrics: pl.DataFrame | None = None
     notices: list[str] = field(default_factory=list)
 
@@ -85,6 +86,10 @@ class BacktestSummary:
         set_aside = {k: v for k, v in self.engine.items() if v}
         if set_aside:
             out.append("rows set aside: " + ", ".join(f"{k} {v:,}" for k, v in sorted(set_aside.items())))
+        if self.outages.height:
+            spells = [f"{r['station']} {r['start']:%Y-%m-%d %H:%M}-" + (f"{r['end']:%H:%M}" if r["end"] else "")
+                      for r in self.outages.head(5).iter_rows(named=True)]  # fmt: skip
+            out.append(f"{self.outages.height:,} receiving station outage(s): " + ", ".join(spells))
         out.extend(self.notices)
         return out
 
@@ -109,8 +114,8 @@ class BacktestSummary:
                 precision = "-" if m["precision"] is None else f"{m['precision']:.2f}"
                 lines.append(f"  {m['kind']:<18} labels {m['labels']:>4}  recall {recall:>4}  "
                              f"alerts {m['alerts']:>5}  precision {precision:>4}")  # fmt: skip
-        written = ["alerts.parquet", "vessels.parquet"] + (["report.html"] if (self.out / "report.html").exists()
-                                                               else [])  # fmt: skip
+        written = ["alerts.parquet", "vessels.parquet", "outages.parquet"]
+        written += ["report.html"] if (self.out / "report.html").exists() else []
         lines.append("written: " + ", ".join(str(self.out / w) for w in written))
         return "\n".join(lines) + "\n"
 
@@ -152,6 +157,8 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
     summary.seconds = time.perf_counter() - started
     summary.alerts.write_parquet(out / "alerts.parquet")
     summary.vessels.write_parquet(out / "vessels.parquet")
+    summary.outages = engine.outages()  # receiving stations' outages: station_outage events, not alerts
+    summary.outages.write_parquet(out / "outages.parquet")
     curve = None
     if labels is not None:
         summary.metrics = _metrics(summary, labels, options.labels)

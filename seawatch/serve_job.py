@@ -30,6 +30,7 @@ from api.settings import Settings
 from api.store import Store
 from engine.detectors import default_detectors
 from engine.detectors.geography import ZoneEntry
+from engine.detectors.stations import station_report
 from engine.geo.land import LandIndex
 from engine.geo.regions import RegionPack, engine_pack, parse_pack
 from engine.runner import Engine
@@ -195,7 +196,9 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     registry = CollectorRegistry()
     feeds = FeedSet([open_feed(url, speed=options.speed) for url in options.feeds])
     registry.register(RunnerMetrics(runner, feeds))
-    app = create_app(settings, store=store, registry=registry)
+    # the receiving stations as the engine last published them (read from memory, any thread)
+    app = create_app(settings, store=store, registry=registry,
+                     stations=lambda: station_report(runner.engine.detectors))  # fmt: skip
 
     def zones_changed(fc: dict[str, Any]) -> None:
         fresh = with_api_zones(base, fc)

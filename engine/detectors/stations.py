@@ -15,7 +15,9 @@ without a name (NOAA and DMA archives) are no station: no outage, no coverage.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -129,7 +131,9 @@ class StationMonitor:
         self.slot_sid = np.zeros((0, s.slots), np.int64)
         self.slot_t = np.zeros((0, s.slots), np.int64)
         self.silences: dict[tuple[int, int], tuple[str, ...]] = {}  # this step's (vid, t0) -> covering stations
-        self.status = pl.DataFrame(schema=STATION_SCHEMA)  # published after each step (read by other threads)
+        # each station's state as plain values, replaced whole when a bucket is judged: what the API and the metrics
+        # read from other threads while the engine works
+        self.published: list[dict[str, Any]] = []
 
     # --- input -------------------------------------------------------------------------------------------------
     def observe(self, ready: dict[str, pl.DataFrame | None], watermark_us: int) -> None:
@@ -139,8 +143,10 @@ class StationMonitor:
             if frame is not None and frame.height:
                 self._count(frame)
         self._cover(ready.get("positions"))
+        judged = self.judged_to
         self._judge(watermark_us)
-        self.status = self.table()
+        if self.judged_to != judged:  # a bucket was judged: the stations' state changed
+            self.published = self.report()
 
     def _station_ids(self, source: pl.Series) -> np.ndarray:
         for name in source.drop_nulls().unique().sort().to_list():
@@ -329,6 +335,17 @@ class StationMonitor:
             schema=STATION_SCHEMA,
         )
 
+    def report(self) -> list[dict[str, Any]]:
+        """:meth:`table` as one dict a station, with its outages of the last 24 h of data (``outages``)."""
+        outages = self.outages()
+        since = pl.lit(self.judged_to - _DAY_US).cast(pl.Datetime("us", "UTC"))
+        recent = outages.filter(pl.col("end").is_null() | (pl.col("end") >= since))
+        out = []
+        for row in self.table().iter_rows(named=True):
+            mine = recent.filter(pl.col("station") == row["station"]).drop("station")
+            out.append({**row, "outages": mine.to_dicts()})
+        return out
+
     # --- state -------------------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, np.ndarray]:
         opened = np.array([[s, b, *c] for (s, b), c in self.open.items()], np.int64).reshape(-1, 5)
@@ -356,4 +373,14 @@ class StationMonitor:
         self.open = {(int(r[0]), int(r[1])): [int(x) for x in r[2:]] for r in arrays["open"].tolist()}
         self.max_t, self.judged_to = (int(x) for x in arrays["clock"])
         self.last_t, self.slot_sid, self.slot_t = arrays["last_t"], arrays["slot_sid"], arrays["slot_t"]
-        self.status = self.table()
+        self.published = self.report()
+
+
+def station_report(detectors: Sequence[object]) -> list[dict[str, Any]]:
+    """Each receiving station's state as the detectors' station monitor last published it (see
+    :meth:`StationMonitor.report`); empty when no detector follows stations. Safe from any thread."""
+    for d in detectors:
+        monitor = getattr(d, "stations", None)
+        if isinstance(monitor, StationMonitor):
+            return monitor.published
+    return []

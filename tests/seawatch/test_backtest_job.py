@@ -11,12 +11,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from engine.alerts import ALERT_KINDS, ALERT_SCHEMA
+from engine.detectors.stations import OUTAGE_SCHEMA
 from models.evaluation import measure
 from models.schema import BANDS, VESSEL_SCHEMA
 from seawatch.backtest_job import BacktestOptions, run_backtest
 from seawatch.cli import main
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
+from tests.engine.detectors.stations_scene import at, day
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 NOAA = DATA / "csv" / "noaa_marinecadastre_20220103_sample.csv"
@@ -128,3 +130,17 @@ def test_the_noaa_archive_scores_with_flags_and_reasons(tmp_path: Path) -> None:
     assert scored.height > 0 and all(len(r) > 0 for r in scored["smuggling_reasons"].to_list())
     invalid = v.filter(pl.col("alerts_invalid_identity") > 0)
     assert invalid.height > 0 and (invalid["smuggling_score"] > 0).all()
+
+
+def test_station_outages_are_written_beside_the_alerts(backtest: Path, tmp_path: Path) -> None:
+    assert dict(pl.read_parquet(backtest / "outages.parquet").schema) == OUTAGE_SCHEMA
+    # our own positions Parquet keeps the receiving station: station A's outage is found, and is no vessel's gap
+    d = day(target_silent_h=0.0)
+    d.table.write_parquet(tmp_path / "positions.parquet")
+    summary = run_backtest(
+        [tmp_path / "positions.parquet"], tmp_path / "out", BacktestOptions(report=False, progress=False)
+    )
+    outages = pl.read_parquet(tmp_path / "out" / "outages.parquet")
+    assert outages["station"].to_list() == ["A"] and outages["end"][0] == at(d.back_s)[0]
+    assert summary.alerts.filter(pl.col("kind") == "ais_gap").height == 0
+    assert "1 receiving station outage(s): A " in summary.render()
