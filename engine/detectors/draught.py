@@ -30,6 +30,10 @@ class DraughtSettings:
     # after the change, if no later than this
     max_fix_age_s: float = 3 * 3600.0
     hold_s: float = 2 * 3600.0  # a draught that reverts within 2 h is two transmitters on one MMSI, not cargo
+    # "no port call" can be said only where the region pack knows the ports: farther than this from all of its
+    # places, the vessel is outside the pack's waters (a Gulf of Tonkin pack on a US archive: "13,745 km from the
+    # nearest port"), where a crew correcting the draught after leaving port cannot be told from cargo moved
+    known_ports_km: float = 300.0
     pack: str = "gulf-of-tonkin"
 
 
@@ -109,7 +113,7 @@ class DraughtDetector:
         k = _latest_before(fx.vid[in_port], fx_t[in_port], vid, t)
         port_t = np.where(k >= 0, fx_t[in_port][np.clip(k, 0, None)] if in_port.shape[0] else 0, self.port_t[vid])
         fresh = t - when <= s.max_fix_age_s
-        at_sea = fresh & (where_gap > s.port_clear_km) & (port_t < prev_t)
+        at_sea = fresh & (where_gap > s.port_clear_km) & (where_gap <= s.known_ports_km) & (port_t < prev_t)
         for r in range(vid.shape[0]):  # one iteration per change
             v = int(vid[r])
             bd, bt = self.before[v]
@@ -137,7 +141,8 @@ class DraughtDetector:
                 i = int(np.searchsorted(key, v * (1 << 40) + int(t), side="left")) if len(fx) else 0
                 if i < len(fx) and fx.vid[i] == v:
                     gap = float(place_gap_km(fx.lat[i : i + 1], fx.lon[i : i + 1], self.places)[0])
-                    if fx_t[i] - t <= s.max_fix_age_s and gap > s.port_clear_km and port_t < prev_t:
+                    known = s.port_clear_km < gap <= s.known_ports_km
+                    if fx_t[i] - t <= s.max_fix_age_s and known and port_t < prev_t:
                         row = (t, prev_t, d, prev_d, float(fx.lat[i]), float(fx.lon[i]), gap)
                         self.pending.setdefault(v, []).append(row)
                 elif (t + s.max_fix_age_s) * US_PER_S >= step.watermark_us:

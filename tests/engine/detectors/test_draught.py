@@ -95,3 +95,9 @@ def test_stream_equals_batch_with_a_snapshot_in_between(tmp_path) -> None:  # ty
     again.process(pos.filter(~early)[d.positions.columns], st.filter(~early)[d.statics.columns], d.events)
     again.finish()
     assert whole.height == 1 and again.alerts()["alert_id"].to_list() == whole["alert_id"].to_list()
+
+
+def test_outside_the_waters_whose_ports_the_pack_knows_nothing_is_said() -> None:
+    off_california = (33.4, -119.3)  # a Gulf of Tonkin pack knows no port within thousands of km
+    assert run(*dark_then_back(off_california, 44.0)).height == 0
+    assert run(*dark_then_back(SEA, 44.0)).height == 1
