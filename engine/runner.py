@@ -15,7 +15,9 @@ rows in time order, carrying its state between steps, therefore sees the same se
 and reports the same final alerts; :class:`engine.alerts.AlertBook` keeps the latest version of each.
 
 Rows without a time cannot be placed and are counted (``no_time``); the same message heard by several stations
-(same vessel, time, type and position) is kept once (``duplicate``).
+(same vessel, time, type and position) is kept once (``duplicate``). A detector that needs every copy (the
+station monitor counts each receiving station's traffic) is an :class:`Observer`: it sees the ready rows with
+their ``source`` before the copies are dropped, at the same steps, so it too is the same in stream and batch.
 """
 
 from __future__ import annotations

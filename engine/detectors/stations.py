@@ -244,7 +244,8 @@ class StationMonitor:
                 row[4] += n
                 self.ring[s, slot] = -1  # an outage's buckets are not the station's usual traffic
         else:
-            usual = self.usual(s)
+            # the median only when the bucket could be a collapse (at most down_share of the busiest bucket kept)
+            usual = self.usual(s) if n <= st.down_share * int(self.ring[s].max()) else None
             if usual is not None and usual >= st.busy_messages and n <= st.down_share * usual:
                 start = cell[2] if cell is not None else int(self.last_heard[s])
                 self.outage_rows.append([s, start, -1, round(usual * 1000), 0])
