@@ -33,6 +33,7 @@ from engine.detectors.transfers import (
     EncounterSettings,
     Meeting,
     alongside_now,
+    infer_fleet,
     is_fleet_pair,
     is_service,
     is_slow,
@@ -105,6 +106,15 @@ def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_ve
 def _known(ship_type: float) -> int:
     """A ship type as carried in float columns: -1 when unknown (NaN or negative)."""
     return int(ship_type) if ship_type >= 0 else -1
+
+
+def _latest_known(types: list[float], r: int, e: int, before: int) -> int:
+    """The last known ship type among ``types[r:e]``, else ``before``: a type once learned (reported, or inferred
+    from the company a vessel keeps) stays while later slices know none."""
+    for q in range(e - 1, r - 1, -1):
+        if types[q] >= 0:
+            return int(types[q])
+    return before
 
 
 @kernel
@@ -243,6 +253,7 @@ class EncounterDetector:
         at_sea = np.flatnonzero(~self.near_port(pos[:, 0], pos[:, 1]) & ~np.isnan(pos[:, 0]) & ~np.isnan(pos[:, 1]))
         i, j, km = close_pairs(pos[at_sea, 0], pos[at_sea, 1], st.max_km, group[at_sea])
         i, j = at_sea[i], at_sea[j]
+        pos[:, 3] = infer_fleet(pos[:, 3], i, j, st)  # pairs come from one slice each
         back_ptr = np.searchsorted(back[:, 0], np.arange(count + 1))
         slow = ~(pos[:, 2] >= st.max_kn)  # NaN speed kept: it may be slow
         slow_rows = np.flatnonzero(slow)
@@ -307,7 +318,7 @@ class EncounterDetector:
                 m.ks.append(s)
                 m.kms.append(km0)
             (m.speeds_b if a_first else m.speeds_a).append(0.0)  # dark: no speed heard; it stayed along
-            types = (_known(seen[-1][4]), _known(type0))
+            types = (_latest_known([x[4] for x in seen], 0, len(seen), -1), _known(type0))
             m.type_a, m.type_b = types if a_first else types[::-1]
             m.km_sum = km0 * m.slices
             if is_service(m, st) or is_fleet_pair(m, st):
@@ -385,7 +396,8 @@ class EncounterDetector:
                     m.speeds_b.extend(rows["c"][r:e])
                     m.ks.extend(s_l[r:e])
                     m.kms.extend(rows["km"][r:e])
-                    m.type_a, m.type_b = _known(rows["ta"][e - 1]), _known(rows["tc"][e - 1])
+                    m.type_a = _latest_known(rows["ta"], r, e, m.type_a)
+                    m.type_b = _latest_known(rows["tc"], r, e, m.type_b)
                 else:
                     self._update(m, rows, r, e)
                 if ends:
@@ -423,12 +435,17 @@ class EncounterDetector:
             m.speeds_b.append(kn_c[q])
             m.ks.append(s_[q])
             m.kms.append(km[q])
-            m.type_a, m.type_b = _known(rows["ta"][q]), _known(rows["tc"][q])
+            m.type_a = _latest_known(rows["ta"], q, q + 1, m.type_a)
+            m.type_b = _latest_known(rows["tc"], q, q + 1, m.type_b)
             if m.qualified:
                 m.changed = True
             if is_service(m, st):
                 continue
-            spell = alongside_now(m, st) if m.alongside or self._offshore(m) >= st.offshore_km else None
+            # two fishing vessels that travel together (pair trawlers) haul side by side: a transfer between fishing
+            # vessels needs a meeting slow as a whole (see transfers.py)
+            at_sea = m.alongside or self._offshore(m) >= st.offshore_km
+            fleet_ok = not is_fleet_pair(m, st) or self._slow(m)
+            spell = alongside_now(m, st) if at_sea and fleet_ok else None
             if spell is not None:
                 if not m.alongside:
                     m.alongside, m.along_s0 = True, spell[0]

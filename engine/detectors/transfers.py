@@ -12,7 +12,11 @@ reception), as long as the meeting itself goes on. The alert gives the pair's ty
 An **encounter** is Global Fishing Watch's: within ``max_km`` for ``min_h`` at a median speed under ``max_kn``. GFW
 publishes encounters of carriers (and other vessels) with fishing vessels, not between two fishing vessels, which
 drift and fish near each other all night: a pair of ``fleet_types`` is no encounter (it is still a transfer when it
-comes alongside). Pair trawlers tow together at 2.5-5 kn: the speed rule leaves them out.
+comes alongside). Pair trawlers tow together at 2.5-5 kn: the speed rule leaves them out, and when they stop to
+haul side by side, their meeting as a whole is still at trawling speed: two fishing vessels make a transfer only
+in a meeting slow as a whole. Fishing boats that never said their type (class B often sends its static report
+rarely) work in groups: a vessel of unknown type close to ``company_n`` fishing vessels at once is taken as one of
+them (its type shows as inferred).
 
 **Normal work**: pilot boats, tugs, port tenders, search and rescue, law enforcement and towing vessels
 (``service_types``) meet other vessels as their job; near ports and anchorages every vessel does (the
@@ -52,6 +56,8 @@ class EncounterSettings:
     # (51), tug (52), port tender (53), law enforcement (55): meeting other vessels is their work
     fleet_types: tuple[int, ...] = (30,)  # ITU-R M.1371 fishing: two of them close is fishing together, not a GFW
     # encounter (GFW's encounters leave out fishing-fishing pairs); alongside they are still a transfer
+    company_n: int = 2  # fishing vessels close at once that make a vessel of unknown type one of their group (light
+    # and purse-seine fleets fish in groups; a carrier or tanker meets one boat at a time)
 
     @property
     def window_slices(self) -> int:
@@ -76,11 +82,15 @@ class Meeting:
     seq: int = 0  # order of creation among the open meetings (the order they end in, within a slice)
     ks: list[int] = field(default_factory=list)  # the slice of each entry of speeds_a, speeds_b, kms
     kms: list[float] = field(default_factory=list)  # the pair's distance at each of its slices
-    type_a: int = -1  # ship types (ITU-R M.1371) of the lower and the higher MMSI at the last slice; -1 unknown
+    type_a: int = -1  # ship types (ITU-R M.1371) of the lower and the higher MMSI at the last slice; -1 unknown,
+    # + INFERRED when inferred from the company the vessel keeps
     type_b: int = -1
     alongside: bool = False  # a transfer: some window of transfer_min was alongside
     along_s0: int = -1  # first and last slice within alongside_km of the windows that were alongside
     along_s1: int = -1
+
+
+INFERRED = 1000  # added to a ship type inferred rather than reported (ship types are 0-99)
 
 
 def median_kn(speeds: list[float]) -> float:
@@ -99,8 +109,22 @@ def is_service(m: Meeting, st: EncounterSettings) -> bool:
 
 
 def is_fleet_pair(m: Meeting, st: EncounterSettings) -> bool:
-    """Both are of the ``fleet_types`` (two fishing vessels)."""
-    return m.type_a in st.fleet_types and m.type_b in st.fleet_types
+    """Both are of the ``fleet_types`` (two fishing vessels), reported or inferred."""
+    return m.type_a % INFERRED in st.fleet_types and m.type_b % INFERRED in st.fleet_types
+
+
+def infer_fleet(types: np.ndarray, i: np.ndarray, j: np.ndarray, st: EncounterSettings) -> np.ndarray:
+    """Ship types (float, NaN or negative unknown) of points paired ``(i, j)`` in one slice, with each point of
+    unknown type that is paired with ``company_n`` or more points of the ``fleet_types`` taken as one of them
+    (``fleet_types[0] + INFERRED``)."""
+    if not st.fleet_types or not i.shape[0]:
+        return types
+    unknown, fleet = ~(types >= 0), np.isin(types, st.fleet_types)
+    n = types.shape[0]
+    company = np.bincount(i[unknown[i] & fleet[j]], minlength=n) + np.bincount(j[unknown[j] & fleet[i]], minlength=n)
+    out = types.copy()
+    out[unknown & (company >= st.company_n)] = st.fleet_types[0] + INFERRED
+    return out
 
 
 def alongside_now(m: Meeting, st: EncounterSettings) -> tuple[int, int] | None:
@@ -137,6 +161,8 @@ def type_words(ship_type: int) -> str:
     """A ship type in words (ITU-R M.1371)."""
     if ship_type < 0:
         return "unknown"
+    if ship_type >= INFERRED:
+        return f"{type_words(ship_type - INFERRED)} by its company (not reported)"
     name = TYPE_NAMES.get(ship_type) or {7: "cargo", 8: "tanker", 6: "passenger"}.get(ship_type // 10)
     return f"{ship_type} ({name})" if name else str(ship_type)
 

@@ -210,6 +210,30 @@ def test_fishing_boats_gathering_then_drifting_apart_are_no_transfer() -> None:
     assert run(table, EncounterDetector(PLACES), {A: FISHING, B: FISHING}).height == 0
 
 
+def test_pair_trawlers_hauling_side_by_side_are_no_transfer() -> None:
+    """Two fishing boats 80 m apart towing at 3.5 kn for 4 h, then side by side at 0.3 kn for 1 h to haul: their
+    meeting as a whole is at trawling speed, so the hour alongside is their work. A tanker doing the same is not."""
+    tow = meeting(4.0, 3.5, apart_km=0.08, start_h=NIGHT_H)
+    last = tow.filter(pl.col("mmsi") == B)["lat"][-1]
+    haul = meeting(1.0, 0.3, lat=float(last), apart_km=0.08, start_h=NIGHT_H + 4.0)
+    table = pl.concat([tow, haul]).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+    assert run(table, EncounterDetector(PLACES), {A: FISHING, B: FISHING}).height == 0
+    assert run(table, EncounterDetector(PLACES), {A: FISHING, B: TANKER}).height == 1
+
+
+def test_a_vessel_of_unknown_type_among_fishing_boats_is_one_of_them() -> None:
+    """A vessel that never said its type, drifting 4 h 300 m from two fishing boats at once (one north, one south),
+    fishes with them; beside a single fishing boat it is an encounter (GFW counts unknown types)."""
+    pair = meeting(4.0, 0.3, apart_km=0.3, start_h=NIGHT_H)  # A 300 m north of B
+    south = pair.filter(pl.col("mmsi") == B).with_columns(pl.lit(574000003, pl.Int64).alias("mmsi"),
+                                                           pl.col("lat") - 0.3 / KM_PER_DEG)  # fmt: skip
+    group = pl.concat([pair, south]).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+    assert run(group, EncounterDetector(PLACES), {A: FISHING, 574000003: FISHING}).height == 0
+    alerts = run(pair, EncounterDetector(PLACES), {A: FISHING})
+    assert alerts.height == 1
+    assert "ship types 30 (fishing) and unknown" in alerts["reasons"][0]
+
+
 def test_a_tanker_near_a_fishing_boat_for_hours_is_an_encounter() -> None:
     alerts = run(meeting(3.0, 0.4, apart_km=0.3, jitter_m=25.0), EncounterDetector(PLACES), {A: TANKER, B: FISHING})
     assert alerts.height == 1
