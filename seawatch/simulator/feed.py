@@ -1,4 +1,5 @@
-"""From transmitted reports to the feed: reception, then NMEA lines in time order."""
+"""From transmitted reports to the feed: reception, then NMEA lines in time order (with the shore's own
+transmitters: base stations heard by their receiver, aids to navigation heard like any report)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,23 @@ from collections import Counter
 
 import numpy as np
 
-from seawatch.simulator.nmea import TYPE1, TYPE18, message_lines, pack, position_fields, position_lines
+from seawatch.simulator.beacons import Beacon, aton_rows, base_station_times
+from seawatch.simulator.nmea import (
+    TYPE1,
+    TYPE4,
+    TYPE18,
+    base_station_fields,
+    message_lines,
+    pack,
+    position_fields,
+    position_lines,
+)
 from seawatch.simulator.reception import receive
 from seawatch.simulator.voyage import Emitted
 from seawatch.simulator.world import World
 
 
-def render(world: World, em: Emitted) -> tuple[bytes, Counter[int]]:
+def render(world: World, em: Emitted, beacons: list[Beacon] | None = None) -> tuple[bytes, Counter[int]]:
     """The feed bytes (time-ordered lines) and the count of messages heard, by message type."""
     cfg, cov = world.cfg, world.coverage
     rng = world.rng("reception")
@@ -38,8 +49,24 @@ def render(world: World, em: Emitted) -> tuple[bytes, Counter[int]]:
             keys.append(cols["t"][idx])
             types.update(cols["msg_type"][idx].tolist())
 
+    beacons = beacons or []
+    brng = world.rng("base-stations")
+    for bc in beacons:
+        if bc.kind != "base_station":
+            continue
+        t = base_station_times(world, bc, brng)
+        if not t.size:
+            continue
+        unix = np.floor(cfg.epoch + t).astype(np.int64)
+        payload = pack(base_station_fields(bc.mmsi, bc.lat, bc.lon, unix), TYPE4)
+        channel_b = np.asarray(brng.random(t.shape[0]) < 0.5)
+        lines += position_lines(payload, unix, cov.ids[bc.station].encode("ascii"), channel_b)
+        keys.append(t)
+        types[4] += int(t.shape[0])
+
     rows = [(t + 0.5 * i, lat, lon, b, f) for t, lat, lon, b, parts in em.statics for i, f in enumerate(parts)]
     rows += [(t, lat, lon, False, {"type": 14, "mmsi": mmsi, "text": text}) for t, lat, lon, mmsi, text in em.texts]
+    rows += aton_rows(world, beacons, world.rng("aton"))
     if rows:
         t = np.array([r[0] for r in rows])
         got = receive(

@@ -22,6 +22,8 @@ ROLES: dict[str, tuple[tuple[int, ...], float, tuple[int, int], tuple[float, flo
     "tug": ((52,), 0.8, (22, 35), (3.0, 4.5), (8.0, 11.0)),
     "fishing": ((30,), 0.12, (12, 32), (1.5, 3.5), (7.0, 9.5)),
     "sart": ((0,), 1.0, (0, 0), (0.0, 0.0), (0.0, 0.0)),
+    "pilot": ((50,), 1.0, (14, 22), (1.2, 2.0), (16.0, 22.0)),
+    "bunker": ((80, 81, 82), 1.0, (30, 65), (2.5, 4.2), (6.0, 8.5)),  # harbour bunker barges (self-propelled)
 }
 # flags (MID) by where the vessel comes from; foreign merchant flags weighted like regional traffic
 # fmt: off
@@ -152,7 +154,9 @@ class Registry:
                 name = f"{r.choice(('HAI PHONG', 'TAN CANG', 'VIPCO', 'BEI GANG'))} TUG {r.integers(1, 60):02d}"
             elif role == "ferry":
                 name = f"{r.choice(('CAT BA', 'BACH LONG VI', 'BEI BU WAN', 'HAI AN'))} EXPRESS {r.integers(1, 30)}"
-            elif role == "small_tanker":
+            elif role == "pilot":
+                name = f"{r.choice(('HAI PHONG', 'QUANG NINH', 'VN'))} PILOT {r.integers(1, 40):02d}"
+            elif role in ("small_tanker", "bunker"):
                 name = (
                     f"{r.choice(('PETRO', 'HAI LINH', 'MINH TUAN', 'THANH DAT', 'NAM VIET'))} {r.integers(1, 99):02d}"
                 )
@@ -175,7 +179,7 @@ class Registry:
             mmsi=mmsi,
             name=self.name(role, flag),
             callsign=self.callsign(mmsi),
-            imo=self.imo() if ais_class == "A" and role not in ("fishing", "tug") else 0,
+            imo=self.imo() if ais_class == "A" and role not in ("fishing", "tug", "pilot", "bunker") else 0,
             ship_type=int(r.choice(types)),
             ais_class=ais_class,
             length=size,
@@ -183,7 +187,7 @@ class Registry:
             draught=round(float(r.uniform(*draught)), 1),
             role=role,
             flag=flag,
-            destination=str(r.choice(DESTINATIONS[flag])) if role not in ("fishing", "tug") else "",
+            destination=str(r.choice(DESTINATIONS[flag])) if role not in ("fishing", "tug", "pilot", "bunker") else "",
             injected=injected,
         )
 

@@ -33,6 +33,9 @@ class Track:
     mode: np.ndarray  # int8, len(t) - 1
     status: np.ndarray  # int8, len(t) - 1
     legs: list[tuple[float, float, int, float]] = field(default_factory=list)  # (t0, t1, mode, speed kn)
+    # (radius km, phase) of the swing round the anchor; None: drawn when reported. Set, it lets a barge made fast
+    # alongside a ship at anchor swing with her (both tracks carry the same swing)
+    swing: tuple[float, float] | None = None
 
     @property
     def start(self) -> float:
@@ -119,6 +122,18 @@ class TrackBuilder:
             self._append(t, np.full(n, lat), np.full(n, lon), mode, status, 0.0)
         return self
 
+    def follow(self, t: np.ndarray, lat: np.ndarray, lon: np.ndarray, mode: int, status: int) -> TrackBuilder:
+        """Append knots at given times (after now): keeping station on another vessel's track."""
+        t, lat, lon = np.asarray(t, float), np.asarray(lat, float), np.asarray(lon, float)
+        keep = t > self.now + 1e-3
+        if keep.any():
+            t, lat, lon = t[keep], lat[keep], lon[keep]
+            km = haversine_km(np.concatenate([[self.here[0]], lat[:-1]]), np.concatenate([[self.here[1]], lon[:-1]]),
+                              lat, lon)  # fmt: skip
+            kn = float(km.sum() / KM_PER_NM / max(t[-1] - self.now, 1.0) * 3600.0)
+            self._append(t, lat, lon, mode, status, kn)
+        return self
+
     def drift(self, duration_s: float, speed_kn: float, bearing: float, status: int = ST_UNDERWAY) -> TrackBuilder:
         """Drift in a straight line (engines stopped, or alongside another ship): slow, heading unrelated."""
         if duration_s > 0:
@@ -137,7 +152,7 @@ class TrackBuilder:
             )
         return self
 
-    def build(self) -> Track:
+    def build(self, swing: tuple[float, float] | None = None) -> Track:
         return Track(
             np.concatenate(self.t),
             np.concatenate(self.lat),
@@ -145,6 +160,7 @@ class TrackBuilder:
             np.concatenate(self.mode) if self.mode else np.empty(0, np.int8),
             np.concatenate(self.status) if self.status else np.empty(0, np.int8),
             list(self.legs),
+            swing,
         )
 
 
@@ -220,6 +236,8 @@ def kinematics(track: Track, times: np.ndarray, ais_class: str, rng: np.random.G
     if still.any():
         swing_km = rng.uniform(0.03, 0.12)  # about a ship's length plus the anchor chain
         phase = rng.uniform(0, 2 * np.pi)
+        if track.swing is not None:
+            swing_km, phase = track.swing
         theta = phase + 2 * np.pi * times / TIDE_PERIOD_S + 0.2 * np.sin(2 * np.pi * times / 1500.0 + phase)
         anchored = mode == ANCHORED
         lat = lat + np.where(anchored, swing_km * np.cos(theta) / KM_PER_DEG, 0.0)

@@ -1,15 +1,17 @@
 """NMEA 0183 output: AIS payloads, NMEA 4.10 tag blocks (``s:`` station, ``c:`` unix time, ``g:`` sentence group)
 and checksums.
 
-Position reports (types 1, 2, 3 and 18: nearly all the volume) are packed by a vectorised six-bit packer that
-writes the same bits as pyais's encoder (a test compares them field by field); static and voyage data (types 5
-and 24) and safety texts (type 14) go through :func:`pyais.encode_dict`, cached, since a vessel repeats the same
-static message all day.
+Position reports (types 1, 2, 3 and 18: nearly all the volume) and base station reports (type 4) are packed by a
+vectorised six-bit packer that writes the same bits as pyais's encoder (a test compares them field by field);
+static and voyage data (types 5 and 24), safety texts (type 14) and aids to navigation (type 21) go through
+:func:`pyais.encode_dict`, cached, since a vessel repeats the same static message all day (the payload is cached,
+the channel and sequence id are put in afterwards).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, reduce
+from operator import xor
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,11 @@ TYPE1 = (("msg_type", 6), ("repeat", 2), ("mmsi", 30), ("status", 4), ("turn", 8
 TYPE18 = (("msg_type", 6), ("repeat", 2), ("mmsi", 30), ("reserved_1", 8), ("speed", 10), ("accuracy", 1),
           ("lon", 28), ("lat", 27), ("course", 12), ("heading", 9), ("second", 6), ("reserved_2", 2), ("cs", 1),
           ("display", 1), ("dsc", 1), ("band", 1), ("msg22", 1), ("assigned", 1), ("raim", 1), ("radio", 20))
+TYPE4 = (("msg_type", 6), ("repeat", 2), ("mmsi", 30), ("year", 14), ("month", 4), ("day", 5), ("hour", 5),
+         ("minute", 6), ("second", 6), ("accuracy", 1), ("lon", 28), ("lat", 27), ("epfd", 4), ("spare_1", 10),
+         ("raim", 1), ("radio", 19))
 # fmt: on
+EPFD_SURVEYED = 7  # a base station's position is surveyed (M.1371 Table 48)
 CS_RADIO = 393222  # the communication state most class B/CS units send (fixed "CS" pattern)
 
 
@@ -61,6 +67,38 @@ def position_fields(cols: dict[str, np.ndarray], epoch: float) -> dict[str, np.n
         "band": np.ones(n, np.int64),
         "msg22": np.ones(n, np.int64),
         "assigned": np.zeros(n, np.int64),
+    }
+
+
+def base_station_fields(mmsi: int, lat: float, lon: float, unix: np.ndarray) -> dict[str, np.ndarray]:
+    """Type 4 field values of one base station at the given unix times (its UTC clock and surveyed position)."""
+    n = unix.shape[0]
+    when = unix.astype("datetime64[s]")
+    years = when.astype("datetime64[Y]")
+    months = when.astype("datetime64[M]")
+    days = when.astype("datetime64[D]")
+    secs = (when - days).astype(np.int64)
+
+    def const(v: int) -> np.ndarray:
+        return np.full(n, v, np.int64)
+
+    return {
+        "msg_type": const(4),
+        "repeat": const(0),
+        "mmsi": const(mmsi),
+        "year": years.astype(np.int64) + 1970,
+        "month": (months - years).astype(np.int64) + 1,
+        "day": (days - months).astype(np.int64) + 1,
+        "hour": secs // 3600,
+        "minute": secs // 60 % 60,
+        "second": secs % 60,
+        "accuracy": const(1),
+        "lon": const(int(round(lon * 600000))),
+        "lat": const(int(round(lat * 600000))),
+        "epfd": const(EPFD_SURVEYED),
+        "spare_1": const(0),
+        "raim": const(0),
+        "radio": const(0),
     }
 
 
@@ -131,13 +169,24 @@ def tag_block(station: str, unix: int, group: str | None = None) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _encode(items: tuple[tuple[str, Any], ...], channel: str, seq: int) -> tuple[str, ...]:
-    return tuple(pyais.encode_dict(dict(items), talker_id="AI", sentence_type="VDM", radio_channel=channel, seq_id=seq))
+def _encode(items: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, ...], ...]:
+    """pyais's sentences of a message, split into their fields (channel and sequence id set by the caller)."""
+    sentences = pyais.encode_dict(dict(items), talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=0)
+    return tuple(tuple(s.split("*")[0].split(",")) for s in sentences)
+
+
+@lru_cache(maxsize=65536)
+def _sentences(items: tuple[tuple[str, Any], ...], channel: str, seq: int) -> tuple[str, ...]:
+    out = []
+    for parts in _encode(items):
+        body = ",".join((*parts[:3], str(seq) if parts[1] != "1" else "", channel, *parts[5:]))
+        out.append(f"{body}*{reduce(xor, body[1:].encode('ascii'), 0):02X}")
+    return tuple(out)
 
 
 def message_lines(fields: dict[str, Any], station: str, unix: int, channel: str, seq: int, group: int) -> bytes:
     """A message encoded by pyais, each sentence behind its tag block (``g:`` groups the parts of a long one)."""
-    sentences = _encode(tuple(sorted(fields.items())), channel, seq)
+    sentences = _sentences(tuple(sorted(fields.items())), channel, seq)
     if len(sentences) == 1:
         return (tag_block(station, unix) + sentences[0] + "\n").encode("ascii")
     total = len(sentences)

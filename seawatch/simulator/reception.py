@@ -1,10 +1,12 @@
 """Who hears a report: shore stations with a range and outages, sparse satellite passes far offshore, random loss.
 
-A shore station hears a class A report with probability ``station_p * (1 - (d / R)^4)`` at distance ``d`` within
-its range ``R`` (VHF is line-of-sight: reception holds well, then falls off near the radio horizon); class B is
-heard over ``class_b_range * R``. During a station's outage it hears nothing, so every vessel that only it covers
-goes silent at once (that is not dark activity). Beyond every station's range, a satellite hears some reports
-during its passes. The feed names the station that heard each report (``SAT`` for the satellite).
+A shore station hears a class A report with probability ``station_p * (1 - (d / R)^k)`` at distance ``d`` within
+its range ``R`` (``k``: ``SimConfig.fade_exponent``; the signal fades with distance, and VHF ends at the radio
+horizon); class B is heard over ``class_b_range * R``, and ``class_b_loss`` of its reports are never sent (CSTDMA
+finds no free slot). Outages last ``outage_hours`` (1-6 h); during one a station hears nothing, so every vessel
+that only it covers goes silent at once (that is not dark activity). Beyond every station's range, a satellite
+hears some reports during its passes. The feed names the station that heard each report (``SAT`` for the
+satellite).
 """
 
 from __future__ import annotations
@@ -96,8 +98,9 @@ def receive(
         sl = slice(a, min(n, a + chunk))
         d = cov.distances(lat[sl], lon[sl])
         reach = cov.range_km[None] * np.where(class_b[sl], cfg.class_b_range, 1.0)[:, None]
-        p = cfg.station_p * np.clip(1.0 - (d / reach) ** 4, 0.0, 1.0) * cov.up(t[sl])
-        heard = rng.random(p.shape) < p
+        sent = ~class_b[sl] | (rng.random(d.shape[0]) >= cfg.class_b_loss)
+        p = cfg.station_p * np.clip(1.0 - (d / reach) ** cfg.fade_exponent, 0.0, 1.0) * cov.up(t[sl])
+        heard = (rng.random(p.shape) < p) & sent[:, None]
         # the nearest station that heard it stands for the (deduplicated) feed
         d_heard = np.where(heard, d, np.inf)
         best = np.argmin(d_heard, axis=1)
@@ -106,6 +109,6 @@ def receive(
         offshore = (d >= reach).all(axis=1)
         k = np.searchsorted(cov.passes[:, 0], t[sl], side="right") - 1
         in_view = (k >= 0) & (t[sl] < cov.passes[np.maximum(k, 0), 1])
-        sat = offshore & in_view & (rng.random(block.shape[0]) < cfg.satellite_p)
+        sat = offshore & in_view & sent & (rng.random(block.shape[0]) < cfg.satellite_p)
         out[sl] = np.where((block < 0) & sat, len(cov.lat), block)
     return out

@@ -23,9 +23,10 @@ from engine.alerts import ALERT_KINDS
 from engine.geo.regions import RegionPack, load_pack
 from seawatch.simulator import behaviours as be
 from seawatch.simulator import deception as de
+from seawatch.simulator.beacons import Beacon, beacons
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.feed import render
-from seawatch.simulator.traffic import background
+from seawatch.simulator.traffic import MIX, background
 from seawatch.simulator.voyage import Label, Voyage, concat, emit
 from seawatch.simulator.world import World
 
@@ -60,6 +61,7 @@ class Scenario:
     labels: list[Label]
     feed: bytes
     types: Counter[int]
+    beacons: list[Beacon]
 
     def iso(self, t: float) -> str:
         return datetime.fromtimestamp(self.cfg.epoch + t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -89,7 +91,9 @@ class Scenario:
                 )
         with paths["vessels.csv"].open("w", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["mmsi", "role", "type", "class", "name", "ship_type", "flag", "callsign", "imo", "length"])
+            w.writerow(
+                ["mmsi", "role", "type", "class", "name", "ship_type", "flag", "callsign", "imo", "length", "plan"]
+            )
             seen = set()
             for v in self.voyages:
                 for ident in [v.vessel, *(x[1] for x in v.identities)]:
@@ -104,10 +108,13 @@ class Scenario:
                         ident.callsign,
                         ident.imo or "",
                         ident.length,
+                        "injected" if ident.injected else v.vessel.extra.get("plan", ident.role),
                     )
                     if row not in seen:
                         seen.add(row)
                         w.writerow(row)
+            for bc in self.beacons:  # transmitters that are not ships: background, listed so alerts on them count
+                w.writerow([bc.mmsi, "background", bc.kind, "", bc.name, "", bc.flag, "", "", "", bc.kind])
         zones = self.pack.feature_collection("zone", "boundary")
         paths["zones.geojson"].write_text(json.dumps(zones, ensure_ascii=False, indent=1) + "\n", "utf-8")
         with paths["outages.csv"].open("w", newline="") as fh:
@@ -128,13 +135,15 @@ def simulate(cfg: SimConfig, pack: RegionPack | None = None) -> Scenario:
     world = World(cfg, pack)
     n = rounds(cfg)
     bg = background(world, max(0, cfg.vessels - actors(n)))
+    # a hard negative's MMSI (or that of a ship a barge, a pilot or a SART test is aboard) is never cloned
+    ordinary = [v for v in bg if v.vessel.extra.get("plan") in MIX and not v.vessel.extra.get("served")]
     voyages: list[Voyage] = []
     labels: list[Label] = []
     for kind in KINDS:
         for k in range(n):
             rng = world.rng("inject", kind, k)
             if kind == "identity_conflict":
-                got = de.identity_conflict(world, rng, k, bg)
+                got = de.identity_conflict(world, rng, k, ordinary)
             elif kind == "draught_change":  # every transfer has one already; a few happen with no AIS partner
                 if k % 2:
                     continue
@@ -145,6 +154,7 @@ def simulate(cfg: SimConfig, pack: RegionPack | None = None) -> Scenario:
             labels += got[1]
     voyages = bg + voyages
     emitted = concat([emit(v, cfg, world.rng("emit", i)) for i, v in enumerate(voyages)])
-    feed, types = render(world, emitted)
+    shore = beacons(world)
+    feed, types = render(world, emitted, shore)
     labels.sort(key=lambda lb: (lb.start, KINDS.index(lb.kind), lb.mmsi))
-    return Scenario(cfg, pack, world, voyages, labels, feed, types)
+    return Scenario(cfg, pack, world, voyages, labels, feed, types, shore)

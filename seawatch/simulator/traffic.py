@@ -5,7 +5,11 @@ and fishing grounds, so that nobody sails over land by construction.
   anchorage on the way, lie at their berth (loading changes their draught there), and sail out again;
 * ships waiting at anchor (close together and slow: that is normal in an anchorage);
 * ferries shuttle between their piers in daylight; tugs between berths and the pilot area;
-* fishing boats (mostly class B) trawl across their fishing grounds with pauses to haul.
+* fishing boats (mostly class B) trawl across their fishing grounds with pauses to haul;
+* and the hard negatives of the real sea, each a setting of :class:`SimConfig`: anchorage crowds, bunkering and
+  pilot boats (:mod:`harbour`), pair trawlers and fishing fleets drifting at night (:mod:`fishing_fleets`),
+  ferries pausing at sea, AIS-SART self-tests (:mod:`beacons`).
+Each voyage's vessel says which plan it follows (``vessel.extra["plan"]``, the ``plan`` column of vessels.csv).
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from seawatch.simulator import harbour
+from seawatch.simulator.beacons import sart_tests
+from seawatch.simulator.fishing_fleets import night_fleets, pair_trawlers
 from seawatch.simulator.fleet import cruise_speed
 from seawatch.simulator.geometry import random_points_in_polygon, resample
 from seawatch.simulator.lanes import Hop
@@ -39,7 +46,47 @@ LOCAL_DAY_UTC = (23.0, 11.0)  # 06:00-18:00 at UTC+7: ferries run in daylight
 HOUR = 3600.0
 
 
+def hard_counts(world: World, count: int) -> tuple[dict[str, int], int]:
+    """How many of each hard negative (groups) and how many vessels they take out of a background of ``count``:
+    the settings, scaled down where they would take more than ``hard_share`` of it."""
+    cfg = world.cfg
+    want = {
+        "crowds": cfg.anchorage_crowds,
+        "bunkerings": cfg.bunkerings,
+        "pilot_boats": cfg.pilot_boats,
+        "pair_trawlers": cfg.pair_trawlers,
+        "night_fleets": cfg.night_fleets,
+    }
+    size = {
+        "crowds": sum(cfg.crowd_ships) / 2,
+        "bunkerings": 1.0,
+        "pilot_boats": 1.0,
+        "pair_trawlers": 2.0,
+        "night_fleets": sum(cfg.night_fleet_boats) / 2,
+    }
+    vessels = sum(want[k] * size[k] for k in want)
+    scale = min(1.0, cfg.hard_share * count / vessels) if vessels else 1.0
+    got = {k: int(np.floor(v * scale + 0.5)) for k, v in want.items()}
+    return got, int(round(sum(got[k] * size[k] for k in got)))
+
+
 def background(world: World, count: int) -> list[Voyage]:
+    hard, taken = hard_counts(world, count)
+    voyages = ordinary(world, max(0, count - taken))
+    crowd = harbour.crowds(world, hard["crowds"])
+    merchants = [v for v in voyages if v.vessel.extra.get("plan") in MERCHANT]
+    voyages += crowd
+    voyages += harbour.bunkerings(world, hard["bunkerings"], crowd, merchants)
+    voyages += harbour.pilot_boats(world, hard["pilot_boats"], merchants)
+    voyages += pair_trawlers(world, hard["pair_trawlers"])
+    voyages += night_fleets(world, hard["night_fleets"])
+    voyages += sart_tests(world, [v for v in voyages if v.vessel.extra.get("plan") in (*MERCHANT, "anchored",
+                                                                                     "anchorage_crowd")])  # fmt: skip
+    return voyages
+
+
+def ordinary(world: World, count: int) -> list[Voyage]:
+    """The usual traffic of the region, by the shares of ``MIX``."""
     plans = list(MIX)
     shares = np.array([MIX[p] for p in plans])
     counts = np.floor(shares * count).astype(int)
@@ -50,15 +97,14 @@ def background(world: World, count: int) -> list[Voyage]:
         for k in range(int(n)):
             rng = world.rng("background", plan, k)
             if plan == "fishing":
-                voyages.append(fishing(world, rng, k))
+                v = fishing(world, rng, k)
             elif plan == "anchored":
-                voyages.append(anchored(world, rng))
-            elif plan == "ferry":
-                voyages.append(shuttle(world, rng, "ferry", k))
-            elif plan == "tug":
-                voyages.append(shuttle(world, rng, "tug", k))
+                v = anchored(world, rng)
+            elif plan in ("ferry", "tug"):
+                v = shuttle(world, rng, plan, k)
             else:
-                voyages.append(merchant(world, rng, plan))
+                v = merchant(world, rng, plan)
+            voyages.append(harbour.plan(v, plan))
     return voyages
 
 
@@ -174,11 +220,26 @@ def shuttle(world: World, rng: np.random.Generator, role: str, k: int) -> Voyage
         if role == "ferry" and not day:
             b.stay(((LOCAL_DAY_UTC[0] - hour) % 24) * HOUR + rng.uniform(0, 1800), MOORED, ST_MOORED)
             continue
-        sail(world, b, [out], kn, rng.uniform(0.3, 0.9))
+        stop_p = world.cfg.ferry_sea_stop_p if role == "ferry" else 0.0
+        trip(world, b, rng, out, kn, stop_p)
         b.stay(rng.uniform(0.6, 1.5 if role == "ferry" else 3.0) * HOUR, MOORED, ST_MOORED)
-        sail(world, b, [back], kn, rng.uniform(0.3, 0.9))
+        trip(world, b, rng, back, kn, stop_p)
         b.stay(rng.uniform(0.6, 1.5 if role == "ferry" else 3.0) * HOUR, MOORED, ST_MOORED)
     return Voyage(vessel, b.build())
+
+
+def trip(world: World, b: TrackBuilder, rng: np.random.Generator, hop: Hop, kn: float, stop_p: float) -> None:
+    """One crossing; with probability ``stop_p`` a brief stop at sea on the way (waiting for traffic in the
+    channel, a passenger boat alongside): slow down, drift 5-20 min below 1 kn, go on."""
+    side = rng.uniform(0.3, 0.9)
+    if rng.random() >= stop_p:
+        sail(world, b, [hop], kn, side)
+        return
+    lat, lon = world.lanes.hop_path(hop, side)
+    k = int(rng.uniform(0.3, 0.7) * lat.shape[0])
+    b.move(lat[: k + 1], lon[: k + 1], min(kn, float(world.lanes.speed[hop.lane])))
+    b.drift(rng.uniform(5, 20) * 60, rng.uniform(0.1, 0.6), rng.uniform(0, 360))
+    b.move(lat[k:], lon[k:], min(kn, float(world.lanes.speed[hop.lane])))
 
 
 def trawl(world: World, b: TrackBuilder, rng: np.random.Generator, zone: Zone, until: float, status: int) -> None:

@@ -15,7 +15,7 @@ from pyais.stream import ByteStream
 from feeds.framing import Framer
 from seawatch.cli import main
 from seawatch.simulator.config import SimConfig
-from seawatch.simulator.nmea import TYPE1, TYPE18, pack
+from seawatch.simulator.nmea import TYPE1, TYPE4, TYPE18, base_station_fields, message_lines, pack
 from seawatch.simulator.scenario import KINDS, simulate
 
 TAG = re.compile(
@@ -39,7 +39,7 @@ def test_every_line_decodes_with_our_decoder(day):
     assert counts["message"] + counts["part"] == feed.count(b"\n")
     assert day.decoded.types == day.scenario.types
     assert sum(day.decoded.rejects.values()) == 0
-    assert set(day.decoded.types) == {1, 5, 14, 18, 24}
+    assert set(day.decoded.types) == {1, 4, 5, 14, 18, 21, 24}
 
 
 def test_every_line_decodes_with_pyais(short):
@@ -102,6 +102,33 @@ def test_our_packer_writes_what_pyais_encodes(msg_type, layout):
             fields["turn"] = pyais.messages.to_turn(fields["turn"])
         payload = pyais.encode_dict(fields, talker_id="AI", sentence_type="VDM")[0].split(",")[5]
         assert ours[i].tobytes().decode() == payload, fields
+
+
+def test_base_station_reports_are_what_pyais_encodes():
+    unix = np.array([1717200000, 1717245296, 1735689599, 1709164800])  # midnight, mid-day, new year's eve, 29 Feb
+    ours = pack(base_station_fields(5741234, 20.661, 106.821, unix), TYPE4)
+    for i, u in enumerate(unix):
+        fields = {k: int(v[i]) for k, v in base_station_fields(5741234, 20.661, 106.821, unix).items()}
+        fields.update(type=4, lon=fields["lon"] / 600000, lat=fields["lat"] / 600000)
+        fields.pop("spare_1")
+        payload = pyais.encode_dict(fields, talker_id="AI", sentence_type="VDM")[0].split(",")[5]
+        assert ours[i].tobytes().decode() == payload
+        decoded = pyais.decode(pyais.encode_dict(fields, talker_id="AI", sentence_type="VDM")[0]).asdict()
+        when = np.datetime64(int(u), "s").astype(object)
+        got = tuple(decoded[k] for k in ("year", "month", "day", "hour", "minute", "second"))
+        assert got == (when.year, when.month, when.day, when.hour, when.minute, when.second)
+
+
+@pytest.mark.parametrize("fields", [
+    {"type": 14, "mmsi": 970123456, "text": "SART TEST"},
+    {"type": 21, "mmsi": 995741234, "aid_type": 29, "name": "HAI PHONG FAIRWAY 3", "lon": 106.9, "lat": 20.7},
+    {"type": 5, "mmsi": 574123456, "shipname": "HAIAN PEARL", "callsign": "3WABCD", "destination": "HAIPHONG"},
+])  # fmt: skip
+def test_cached_messages_are_what_pyais_encodes_on_each_channel_and_sequence(fields):
+    for channel, seq in (("A", 0), ("B", 3), ("A", 9)):
+        ours = message_lines(fields, "HP01", 1717200000, channel, seq, 7).decode().splitlines()
+        theirs = pyais.encode_dict(fields, talker_id="AI", sentence_type="VDM", radio_channel=channel, seq_id=seq)
+        assert [line.split("\\")[-1] for line in ours] == theirs
 
 
 def test_the_same_seed_gives_the_same_bytes_and_another_seed_does_not(short):
