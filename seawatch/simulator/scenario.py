@@ -66,6 +66,13 @@ class Scenario:
     def iso(self, t: float) -> str:
         return datetime.fromtimestamp(self.cfg.epoch + t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    def active_hours(self, v: Voyage) -> float:
+        """Hours the voyage's transmitter is on within the scenario (false alerts are counted per such hour)."""
+        a = max(0.0, v.window[0], v.track.start)
+        b = min(self.cfg.seconds, v.window[1], v.track.end)
+        dark = sum(max(0.0, min(b, y) - max(a, x)) for x, y in v.dark)
+        return max(0.0, b - a - dark) / 3600.0
+
     def write(self, out: Path) -> dict[str, Path]:
         out.mkdir(parents=True, exist_ok=True)
         paths = {
@@ -92,8 +99,11 @@ class Scenario:
         with paths["vessels.csv"].open("w", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(
-                ["mmsi", "role", "type", "class", "name", "ship_type", "flag", "callsign", "imo", "length", "plan"]
-            )
+                [
+                    "mmsi", "role", "type", "class", "name", "ship_type", "flag", "callsign", "imo", "length", "plan",
+                    "active_hours",
+                ]
+            )  # fmt: skip
             seen = set()
             for v in self.voyages:
                 for ident in [v.vessel, *(x[1] for x in v.identities)]:
@@ -109,12 +119,14 @@ class Scenario:
                         ident.imo or "",
                         ident.length,
                         "injected" if ident.injected else v.vessel.extra.get("plan", ident.role),
+                        f"{self.active_hours(v):.2f}",
                     )
                     if row not in seen:
                         seen.add(row)
                         w.writerow(row)
             for bc in self.beacons:  # transmitters that are not ships: background, listed so alerts on them count
-                w.writerow([bc.mmsi, "background", bc.kind, "", bc.name, "", bc.flag, "", "", "", bc.kind])
+                # not vessels: they add no vessel-hours to a false-alert rate, but an alert on one counts as false
+                w.writerow([bc.mmsi, "background", bc.kind, "", bc.name, "", bc.flag, "", "", "", bc.kind, "0.00"])
         zones = self.pack.feature_collection("zone", "boundary")
         paths["zones.geojson"].write_text(json.dumps(zones, ensure_ascii=False, indent=1) + "\n", "utf-8")
         with paths["outages.csv"].open("w", newline="") as fh:
