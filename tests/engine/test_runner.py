@@ -72,11 +72,12 @@ def jittered_feed() -> bytes:
     lines = feed.split(b"\n")
     rng = random.Random(7)
     out = list(lines)
-    for i in sorted(rng.sample(range(len(lines) - 400), 300), reverse=True):
+    reach = len(lines) // 8  # up to ~20 min of the 3 h feed: past the 10 min lateness, whatever the traffic's density
+    for i in sorted(rng.sample(range(len(lines) - reach), 300), reverse=True):
         if b"g:" in out[i] or not out[i]:
             continue  # parts of a multi-part message stay together
         line = out.pop(i)
-        out.insert(i + rng.randint(1, 400), line)
+        out.insert(i + rng.randint(1, reach), line)
     return b"\n".join(out)
 
 
