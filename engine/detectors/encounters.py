@@ -443,9 +443,11 @@ class EncounterDetector:
                 continue
             # two fishing vessels that travel together (pair trawlers) haul side by side: a transfer between fishing
             # vessels needs a meeting slow as a whole (see transfers.py)
-            at_sea = m.alongside or self._offshore(m) >= st.offshore_km
-            fleet_ok = not is_fleet_pair(m, st) or self._slow(m)
-            spell = alongside_now(m, st) if at_sea and fleet_ok else None
+            spell = alongside_now(m, st)
+            if spell is not None and is_fleet_pair(m, st) and not self._slow(m):
+                spell = None
+            if spell is not None and not m.alongside and self._offshore(m) < st.offshore_km:
+                spell = None
             if spell is not None:
                 if not m.alongside:
                     m.alongside, m.along_s0 = True, spell[0]

@@ -138,11 +138,10 @@ def alongside_now(m: Meeting, st: EncounterSettings) -> tuple[int, int] | None:
     k = len(m.ks)
     while k > 0 and m.ks[k - 1] >= s - n:
         k -= 1
-    close = np.array(m.kms[k:]) <= st.alongside_km
-    if float(np.mean(close)) < st.alongside_share or not is_slow(m.speeds_a[k:], m.speeds_b[k:], st.max_kn):
+    near = [q for q in range(k, len(m.kms)) if m.kms[q] <= st.alongside_km]  # a few slices: plain Python
+    if len(near) < st.alongside_share * (len(m.kms) - k) or not is_slow(m.speeds_a[k:], m.speeds_b[k:], st.max_kn):
         return None
-    near = np.flatnonzero(close)
-    return m.ks[k + int(near[0])], m.ks[k + int(near[-1])]
+    return m.ks[near[0]], m.ks[near[-1]]
 
 
 def typical_km(m: Meeting) -> float:
