@@ -104,10 +104,10 @@ def evidence(step: Step) -> pl.DataFrame:
     text = pl.col("text").fill_null("").str.to_uppercase().str.strip_chars()
     ev = ev.filter(~text.str.contains(r"\bTEST\b"))
     is_active = text.str.contains(_ACTIVE)
-    beacon = (pl.col("mmsi") // 1_000_000).is_in(BEACON_PREFIXES)
+    from_beacon = (pl.col("mmsi") // 1_000_000).is_in(BEACON_PREFIXES)
     texts = ev.select(
         "vid", "t_us", "arrival",
-        (pl.when(is_active).then(ACTIVE_TEXT).otherwise(SAFETY_TEXT) | pl.when(beacon).then(BEACON).otherwise(0))
+        (pl.when(is_active).then(ACTIVE_TEXT).otherwise(SAFETY_TEXT) | pl.when(from_beacon).then(BEACON).otherwise(0))
         .cast(pl.Int64).alias("bits"),
         pl.lit(np.nan).alias("lat"), pl.lit(np.nan).alias("lon"), text.alias("text"),
     )  # fmt: skip
