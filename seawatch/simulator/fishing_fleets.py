@@ -39,6 +39,7 @@ NIGHT_HOURS = (3.0, 6.0)
 NIGHT_RING_KM = 0.24  # boats round the fleet's centre: neighbours 0.28-0.42 km apart, at most 0.5 km across
 NIGHT_DRIFT_KN = (0.2, 0.8)  # the current carries the fleet (below 1 kn)
 BOUNDARY_CLEAR_KM = 1.5
+GATHER_KM = 1.5
 
 
 def _status(ais_class: str) -> int:
@@ -163,8 +164,9 @@ def night_fleets(world: World, n: int) -> list[Voyage]:
         for ang, r in offsets:
             vessel = world.registry.vessel("fishing", zone.fleet or "VN")
             status = _status(vessel.ais_class)
-            b = TrackBuilder(-HOUR, *towards(centre[0], centre[1], rng.uniform(0, 360), rng.uniform(0, 3.0)))
-            roam(world, b, rng, centre, 3.0, t0 - 2.5 * HOUR, rng.uniform(*TRAWL_KN), status)
+            b = TrackBuilder(-HOUR, *towards(centre[0], centre[1], rng.uniform(0, 360), rng.uniform(0, GATHER_KM)))
+            # fish near the spot until the fleet gathers at dusk (legs of 3 km at most: there well before t0)
+            roam(world, b, rng, centre, GATHER_KM, t0 - 1.2 * HOUR, rng.uniform(*TRAWL_KN), status)
             current = (t0, drift_kn, drift_brg)
             kn, arrive = 5.0, t0 - 0.5 * HOUR
             for _ in range(4):  # meet the moving place (the current is far slower than the boat)
