@@ -30,7 +30,7 @@ from models.files import ModelFileError
 from models.schema import BANDS
 from models.scoring import Scorer
 from seawatch.decode_job import progress_bar
-from seawatch.inputs import Input, chunks, classify, readers_columns
+from seawatch.inputs import STALE, Input, chunks, classify, readers_columns
 
 TRACK_BIN = "10m"  # tracks for the report keep one position per vessel per bin
 TRACK_ROWS_MAX = 3_000_000  # beyond this many kept positions, tracks are read again for the top vessels only
@@ -139,6 +139,7 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
     features = FeatureAccumulator(land)
     tracks = _Tracks()
     started = time.perf_counter()
+    stale = 0
     with progress_bar(sum(i.path.stat().st_size for i in inputs), options.progress, desc="backtest") as bar:
         for chunk in chunks(inputs, options.chunk_bytes, readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS)):
             engine.process(chunk.positions, chunk.statics, chunk.events)
@@ -147,11 +148,12 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
                 tracks.add(chunk.positions)
             summary.messages += chunk.messages
             summary.positions += chunk.positions.height
+            stale += chunk.stale
             bar.update(chunk.nbytes)
             elapsed = time.perf_counter() - started
             bar.set_postfix_str(f"{summary.messages / max(elapsed, 1e-9):,.0f} msg/s", refresh=False)
     engine.finish()
-    summary.engine = engine.counts
+    summary.engine = engine.counts + Counter({STALE: stale})
     summary.alerts = engine.alerts().sort("start", "alert_id")
     summary.vessels = scorer.score(summary.alerts, features.vessels(), features.days())
     summary.seconds = time.perf_counter() - started

@@ -22,7 +22,7 @@ from engine.runner import COLUMNS as ENGINE_COLUMNS
 from engine.runner import Engine
 from feeds.files import CHUNK_BYTES, InputError
 from seawatch.decode_job import progress_bar
-from seawatch.inputs import chunks, classify, readers_columns
+from seawatch.inputs import STALE, chunks, classify, readers_columns
 
 TOP = 8  # alerts shown with their reasons in the summary
 
@@ -72,13 +72,15 @@ def run_detect(inputs: list[Path], out: Path, region: str = "gulf-of-tonkin", pr
     summary = DetectSummary(out=out)
     started = time.perf_counter()
     with progress_bar(sum(s.path.stat().st_size for s in sources), progress, desc="detect") as bar:
+        stale = 0
         for chunk in chunks(sources, chunk_bytes, readers_columns(ENGINE_COLUMNS)):
             engine.process(chunk.positions, chunk.statics, chunk.events)
             summary.positions += chunk.positions.height
+            stale += chunk.stale
             bar.update(chunk.nbytes)
     engine.finish()
     summary.seconds = time.perf_counter() - started
-    summary.engine = engine.counts
+    summary.engine = engine.counts + Counter({STALE: stale})
     summary.alerts = engine.alerts()
     summary.alerts.write_parquet(out / "alerts.parquet")
     return summary

@@ -35,6 +35,9 @@ class Input:
     kind: str  # "nmea", "csv" or "parquet"
 
 
+STALE = "stale_archive_row"  # the summaries' name for Chunk.stale among the rows set aside
+
+
 @dataclass(frozen=True)
 class Chunk:
     positions: pl.DataFrame
@@ -42,6 +45,7 @@ class Chunk:
     events: pl.DataFrame
     nbytes: int  # bytes of the input this chunk stands for (for progress)
     messages: int  # messages decoded (rows for archives)
+    stale: int = 0  # archive rows left out as the archive's carried-over positions (feeds/archives.py)
 
 
 def classify(paths: list[Path], skip_untimed: bool = False,
@@ -108,7 +112,7 @@ def chunks(inputs: list[Input], chunk_bytes: int = CHUNK_BYTES,
             size = item.path.stat().st_size
             for i, batch in enumerate(iter_archive(item.path)):
                 rows = batch.positions.height + batch.statics.height
-                yield Chunk(batch.positions, batch.statics, no_events, size if i == 0 else 0, rows)
+                yield Chunk(batch.positions, batch.statics, no_events, size if i == 0 else 0, rows, batch.stale)
         else:
             yield from _parquet_chunks(item.path, no_events)
 

@@ -33,12 +33,16 @@ def test_detect_finds_the_injected_behaviours_of_a_simulated_feed(tmp_path: Path
 
 
 @pytest.mark.skipif(not NOAA.exists(), reason=f"the NOAA archive is not in {NOAA.parent}")
-def test_detect_reads_a_noaa_archive(tmp_path: Path) -> None:
+def test_detect_reads_a_noaa_archive(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["detect", str(NOAA), "--out", str(tmp_path), "--progress", "off"]) == 0
     alerts = pl.read_parquet(tmp_path / "alerts.parquet")
     invalid = alerts.filter(pl.col("kind") == "invalid_identity")
     assert 123456789 in invalid["mmsi"].to_list() or 999999999 in invalid["mmsi"].to_list()
     assert all(len(r) > 0 for r in alerts["reasons"].to_list())
+    # the archive's positions carried over to the day's first instant are set aside and said, not read as jumps
+    assert "stale_archive_row" in capsys.readouterr().out
+    spoofing = alerts.filter(pl.col("kind") == "spoofing")
+    assert not any(r[0].endswith("in no time") for r in spoofing["reasons"].to_list())
 
 
 def test_a_bad_input_is_one_line_naming_it(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
