@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     track_points_max: int = Field(default=10_000, ge=1)
     track_interval_s: float = Field(default=60.0, gt=0, description="tracks keep one point per vessel per interval")
     track_retention_hours: float = Field(default=24.0 * 7, gt=0)
+    examples: bool = Field(
+        default=False,
+        description="alert on, and draw, the region pack's example zones (made up: the demo); off, facts only",
+    )
     stream_poll_s: float = Field(default=2.0, gt=0, description="how often the live stream checks the store")
     stream_ping_s: float = Field(default=15.0, gt=0, description="keep-alive comments on an idle live stream")
 

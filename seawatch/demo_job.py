@@ -29,7 +29,8 @@ def run_demo(folder: Path, *, hours: float, speed: float, host: str, port: int, 
         # the scenario ends now, so the replay shows recent times ("2 h ago"), not the simulator's default date
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
         simulate(SimConfig(hours=hours, seed=seed, start=start)).write(scenario)
-    settings = Settings(environment="development", anonymous_role="viewer", database_path=folder / "seawatch.db")
+    settings = Settings(environment="development", anonymous_role="viewer", database_path=folder / "seawatch.db",
+                        examples=True)  # the simulated traffic sails the pack's example zones
     store = open_store(settings)
     try:
         key = create_key(store, "demo viewer", "viewer")

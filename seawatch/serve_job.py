@@ -184,7 +184,9 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     """Run everything until SIGINT/SIGTERM (or the feeds end and the server is stopped)."""
     store = await asyncio.to_thread(open_store, settings)
     land = LandIndex.load()
-    base = engine_pack(options.region, examples=options.examples)
+    examples = options.examples or settings.examples
+    settings = settings.model_copy(update={"examples": examples})  # the map draws the zones the engine watches
+    base = engine_pack(options.region, examples=examples)
     pack = with_api_zones(base, zones_collection(store.zones()))
     scorer = _scorer(options.models)
     # the store sink goes in before the journal is replayed: a crash after a micro-batch was journaled but before

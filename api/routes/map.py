@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.geo.coastline import DEFAULT_CELLS, MAX_CELLS, coastline_geojson
 from engine.geo.land import LandIndex
-from engine.geo.regions import PackError, load_pack
+from engine.geo.regions import PackError, load_pack, without_examples
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 DEFAULT_REGION = "gulf-of-tonkin"
@@ -82,13 +82,16 @@ def view_box(lat_min: float, lat_max: float, lon_min: float, lon_max: float) -> 
 
 @router.get("/map/region.geojson")
 def region(request: Request) -> JSONResponse:
-    """The region pack's zones, boundaries and ports, with ``bbox``: the view the map opens on."""
+    """The region pack's zones, boundaries and ports, with ``bbox``: the view the map opens on. The zones are the
+    ones the engine watches: the pack's examples only when the service alerts on them (``SEAWATCH_EXAMPLES``)."""
     name = _region_name(request)
     try:
         pack = load_pack(name)
     except (PackError, OSError) as exc:
         raise HTTPException(500, f"region pack {name!r} cannot be read: {exc}") from exc
-    fc: dict[str, Any] = pack.feature_collection(*REGION_KINDS)
+    settings = getattr(request.app.state, "settings", None)
+    shown = pack if getattr(settings, "examples", False) else without_examples(pack)
+    fc: dict[str, Any] = shown.feature_collection(*REGION_KINDS)
     fc["bbox"] = view_box(*pack.bbox())
     return JSONResponse(fc, headers={"Cache-Control": f"max-age={GEO_MAX_AGE_S}"})
 

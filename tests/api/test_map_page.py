@@ -30,8 +30,11 @@ from urllib.parse import urlparse
 import numpy as np
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.routes.map import STATIC_DIR
+from api.settings import Settings
 from engine.alerts import ALERT_SCHEMA, alert_id
 from engine.geo.land import LandIndex
 from models.schema import VESSEL_SCHEMA, band_of
@@ -183,7 +186,8 @@ def served() -> Iterator[dict[str, Any]]:
     store.add_track(_track())
     key = create_key(store, "map test", "analyst")
 
-    app = create_app(Settings(environment="development", stream_poll_s=0.5), store=store)  # with the map page
+    # with the map page; the pack's example zones drawn, as the demo draws them
+    app = create_app(Settings(environment="development", stream_poll_s=0.5, examples=True), store=store)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -448,6 +452,12 @@ def test_geography_endpoints(served):
     assert land["features"][0]["geometry"]["type"] == "MultiPolygon"
     with urllib.request.urlopen(f"{served['url']}/map/coastline.geojson?cells=100", timeout=30) as resp:
         assert json.load(resp)["bbox"] == region["bbox"]  # the region's view when no box is given
+    # a service that does not alert on the pack's example zones does not draw them
+    facts = TestClient(create_app(Settings(environment="development"), store=served["store"]))
+    shown = facts.get("/map/region.geojson").json()
+    names = [f["properties"]["name"] for f in shown["features"]]
+    assert shown["bbox"] == region["bbox"] and "(example)" not in " ".join(names)
+    assert any("(example)" in f["properties"]["name"] for f in region["features"])
     for bad in ("106,20,108", "108,20,106,21", "a,b,c,d"):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{served['url']}/map/coastline.geojson?bbox={bad}", timeout=10)
