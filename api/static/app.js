@@ -21,6 +21,7 @@
   const MAX_VESSEL_PAGES = 40;
   const ALERT_PAGE = 100;
   const VESSEL_REFRESH_MS = 30000;
+  const STATION_REFRESH_MS = 30000; // station states change by 10-minute buckets
   const CONTEXT_DEG = 6; // land drawn coarsely this far around the region's box
   const FALLBACK_VIEW = [105.5, 17.0, 110.0, 22.0]; // Gulf of Tonkin, min_lon, min_lat, max_lon, max_lat
   const ZONE_STYLE = {
@@ -704,6 +705,31 @@
     scheduleVesselRefresh(); // the scores that an alert moves are refreshed with the vessels
   }
 
+  // ---------------------------------------------------------------- receiving stations
+  // A station's outage silences every vessel only it hears: shown here so that an analyst reads those silences as
+  // reception, as the engine does (GET /api/v1/stations; an API without an engine lists none and the panel hides).
+  async function loadStations() {
+    const r = await api("/stations");
+    const list = r.stations || [];
+    $("stations").hidden = list.length === 0;
+    const down = list.filter((s) => s.down).length;
+    $("stations-note").textContent = down ? `${down} down` : `${list.length} up`;
+    $("station-list").replaceChildren(...list.map(stationItem));
+    document.body.dataset.stations = String(list.length);
+  }
+
+  function stationItem(s) {
+    const usual = s.usual_per_10min === null ? "learning" : `usual ${Math.round(s.usual_per_10min)}`;
+    const since = s.down && s.outages.length ? ` since ${utc(s.outages[s.outages.length - 1].start).slice(11)}` : "";
+    const li = el("li", { class: s.down ? "down" : "up", "data-station": s.station },
+      el("span", { class: "name" }, s.station),
+      el("span", { class: "state" }, s.down ? `down${since}` : "up"),
+      el("span", { class: "rate", title: "messages per 10 min: latest / usual" },
+        `${s.current_per_10min} / 10 min (${usual})`));
+    li.title = `${s.outages_24h} outage(s) in the last 24 h of data`;
+    return li;
+  }
+
   // ---------------------------------------------------------------- start
   async function start() {
     takeKeyFromUrl(); // no key: try without one (a demo lets viewers in); a 401 then asks for a key
@@ -716,6 +742,10 @@
       showMessage(`Could not load: ${err.message}`, true);
     }
     state.vesselTimer = setInterval(refreshVessels, VESSEL_REFRESH_MS);
+    clearInterval(state.stationTimer);
+    const stations = () => loadStations().catch((err) => showMessage(`Stations: ${err.message}`, true));
+    stations();
+    state.stationTimer = setInterval(stations, STATION_REFRESH_MS);
     follow();
     loadStoredZones();
     document.body.dataset.ready = "1";

@@ -48,6 +48,13 @@ VENDOR = STATIC_DIR / "vendor" / "leaflet" / "leaflet.js"
 NOW = datetime.now(UTC).replace(microsecond=0)
 SUSPECT = 574123456  # the tanker the test clicks
 PARTNER = 412345678
+STATIONS = [  # one station up, one in outage (the shape of engine.detectors.stations.station_report)
+    {"station": "HP01", "last_heard": NOW, "usual_per_10min": 240.0, "current_per_10min": 236, "down": False,
+     "outages_24h": 0, "outages": []},
+    {"station": "CT01", "last_heard": NOW - timedelta(minutes=70), "usual_per_10min": 559.0, "current_per_10min": 0,
+     "down": True, "outages_24h": 1, "outages": [{"start": NOW - timedelta(minutes=70), "end": None,
+                                                  "usual_per_10min": 559.0, "heard": 0}]},
+]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ seeded store
@@ -187,7 +194,8 @@ def served() -> Iterator[dict[str, Any]]:
     key = create_key(store, "map test", "analyst")
 
     # with the map page; the pack's example zones drawn, as the demo draws them
-    app = create_app(Settings(environment="development", stream_poll_s=0.5, examples=True), store=store)
+    app = create_app(Settings(environment="development", stream_poll_s=0.5, examples=True), store=store,
+                     stations=lambda: STATIONS)  # as the live engine's station monitor publishes them
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -347,6 +355,11 @@ def test_map_page_end_to_end(browser, served, tmp_path):
     # land from the GLOBE mask, zones and the boundary from the region pack
     assert page.js("document.querySelectorAll('.leaflet-land-pane path').length") >= 1
     assert page.js("document.querySelectorAll('.leaflet-zones-pane path').length") >= 9
+    # the receiving stations, the one in outage marked: its vessels' silence is reception
+    page.wait("document.querySelectorAll('#station-list li').length === 2", what="the stations")
+    assert page.js("document.querySelector('#station-list li.down').dataset.station") == "CT01"
+    assert "down since" in page.js("document.querySelector('#station-list li.down').innerText")
+    assert page.js("document.getElementById('stations-note').textContent") == "1 down"
     # the alert list, newest first, with the key taken from the URL and kept out of the address bar
     assert int(page.js("document.querySelectorAll('#alert-list li.alert').length")) == 14
     assert page.js("location.search") == ""
