@@ -32,7 +32,7 @@ from engine.detectors import default_detectors
 from engine.detectors.geography import ZoneEntry
 from engine.detectors.stations import station_report
 from engine.geo.land import LandIndex
-from engine.geo.regions import RegionPack, engine_pack, parse_pack
+from engine.geo.regions import PackError, RegionPack, engine_pack, parse_pack
 from engine.runner import Engine
 from engine.stream import StreamRunner, StreamSettings
 from feeds.sources import FeedSet, open_feed
@@ -163,10 +163,22 @@ class RunnerMetrics(Collector):
 
 
 def with_api_zones(pack: RegionPack, collection: dict[str, Any]) -> RegionPack:
-    """``pack`` with the zones analysts keep through the API (a FeatureCollection as the API hands it over)."""
-    if not collection["features"]:
+    """``pack`` with the zones analysts keep through the API (a FeatureCollection as the API hands it over).
+
+    A stored zone the engine cannot build (kept before the API checked zones as the engine does) is left out and
+    logged, naming it and the fix: one bad row must not stop the service, nor every restart after it.
+    """
+    usable = []
+    for feature in collection["features"]:
+        try:
+            parse_pack({"type": "FeatureCollection", "features": [feature]}, "api", None)
+        except PackError as exc:
+            log.warning("zone %s left out, the engine cannot use it: %s", feature.get("id", "?"), exc)
+            continue
+        usable.append(feature)
+    if not usable:
         return pack
-    zones = parse_pack(collection, "api", None)
+    zones = parse_pack({**collection, "features": usable}, "api", None)
     return pack.with_zones(zones.zones, tuple(zones.feature_collection("zone")["features"]))
 
 

@@ -46,6 +46,7 @@ from engine.geo.region_pack import (
     haversine_km,
     make_shapes,
 )
+from engine.geo.shapes import unwrap_ring
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -268,6 +269,11 @@ class _Feature:
             ring = self.ring(poly[0])
             if ring.shape[0] < 4 or not np.array_equal(ring[0], ring[-1]):
                 self.fail("has a ring that is not closed", "repeat the first point at the end (4 points at least)")
+            try:  # the engine's own build of the ring (engine.geo.shapes): one check for the API and the engine
+                unwrap_ring(ring.tolist())
+            except ValueError as exc:
+                problem, _, fix = str(exc).partition("; ")
+                self.fail(f"has a ring the engine cannot use ({problem})", fix or "draw the ring again")
             out.append(ring)
         return out
 

@@ -134,6 +134,30 @@ def test_zones_crud_and_the_change_hook(client: TestClient, keys: dict[str, str]
     assert len(heard) == 3 and heard[-1]["features"] == []
 
 
+def test_a_zone_the_engine_cannot_build_is_refused_with_the_reason(client: TestClient, keys: dict[str, str]) -> None:
+    around_the_pole = ZONE | {"geometry": {"type": "Polygon", "coordinates": [
+        [[-180, 80], [-60, 80], [60, 80], [179, 80], [-180, 80]]]}}  # fmt: skip
+    r = client.post(f"{V1}/zones", json=around_the_pole, headers=auth(keys["admin"]))
+    assert r.status_code == 422
+    assert "goes around a pole" in r.text and "split it at the antimeridian" in r.text
+    assert client.get(f"{V1}/zones", headers=auth(keys["viewer"])).json()["features"] == []
+
+
+def test_a_stored_zone_the_engine_cannot_build_is_left_out_not_fatal(caplog) -> None:  # type: ignore[no-untyped-def]
+    from engine.detectors.geography import ZoneEntry
+    from engine.geo.regions import engine_pack
+    from seawatch.serve_job import with_api_zones
+
+    bad = {"type": "Feature", "id": "bad1", "geometry": {"type": "Polygon", "coordinates": [
+        [[-180, 80], [-60, 80], [60, 80], [179, 80], [-180, 80]]]},
+        "properties": {"kind": "zone", "name": "pole", "zone_kind": "restricted", "source": "API"}}  # fmt: skip
+    good = {"type": "Feature", "id": "good1", "geometry": ZONE["geometry"],
+            "properties": {"kind": "zone", "name": "ok", "zone_kind": "restricted", "source": "API"}}  # fmt: skip
+    pack = with_api_zones(engine_pack("gulf-of-tonkin"), {"type": "FeatureCollection", "features": [bad, good]})
+    assert pack.zones.names == ("ok",) and ZoneEntry(pack).names == ("ok",)  # the engine builds what is left
+    assert "zone bad1 left out" in caplog.text
+
+
 def test_keys_created_listed_and_revoked(client: TestClient, keys: dict[str, str]) -> None:
     admin = auth(keys["admin"])
     r = client.post(f"{V1}/keys", json={"name": "night shift", "role": "analyst"}, headers=admin)
