@@ -480,10 +480,10 @@ def handover_candidates(
     max_silence_s: float,
     max_km: float,
     max_turn: float,
-) -> list[tuple[int, float, float]]:
+) -> list[tuple[int, float, float, float, float, float]]:
     """fleet: per vessel (first heard s or None, ship?, latest (lat, lon, t s, sog, cog) or None) -> the vessels
     that may have become vessel ``v`` at (t1, lat1, lon1) on course cog1 (engine/detectors/handover.py):
-    (vessel, latest t, km)."""
+    (vessel, latest t, km, km from its dead-reckoned place at t1, its kn, its course)."""
     out = []
     for u, (first, ship, fix) in enumerate(fleet):
         if u == v or first is None or not ship or first > t1 - min_seen_s or fix is None:
@@ -495,8 +495,28 @@ def handover_candidates(
         reach = max_km + 1.2 * (0.0 if math.isnan(sog) else sog) * 1.852 * (t1 - t) / 3600
         turn = abs((cog - cog1 + 180.0) % 360.0 - 180.0)
         if km <= reach and not turn > max_turn:
-            out.append((u, t, km))
+            plat, plon = _dead_reckon(lat, lon, sog, cog, (t1 - t) / 3600)
+            out.append((u, t, km, haversine_km(plat, plon, lat1, lon1), sog, cog))
     return out
+
+
+def hull_verdict(kind_a: int, kind_b: int, hull_a: Sequence[float], hull_b: Sequence[float], miss_km: float,
+                 sailed_km: float, turn_deg: float, s) -> int:  # fmt: skip
+    """One pair of identities (engine/detectors/handover.py): 0 two ships, 1 track broken, 2 same hull, 3 same kind,
+    4 hull unknown. Kinds -1 and dimensions NaN are unknown."""
+    apart, agree = False, True
+    for x, y in zip(hull_a, hull_b, strict=True):
+        if math.isnan(x) or math.isnan(y):
+            agree = False
+        elif abs(x - y) > max(s.hull_tol * max(x, y), s.hull_tol_m):
+            apart, agree = True, False
+    if apart or (kind_a >= 0 and kind_b >= 0 and kind_a != kind_b and not agree):
+        return 0
+    if agree:
+        return 2
+    if miss_km > s.max_km + s.drift * sailed_km or turn_deg > s.max_turn_unconfirmed_deg:
+        return 1
+    return 3 if kind_a >= 0 and kind_b >= 0 else 4
 
 
 def run_sums(runs: Sequence[tuple[int, int]], init: Sequence[Sequence[float]], cols: Sequence[Sequence[float]]) -> list:

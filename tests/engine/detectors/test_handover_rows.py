@@ -85,6 +85,31 @@ def test_candidates_match_the_reference(vessels: list, cog1: float) -> None:
         fix = step_fix[0] if step_fix else (None if np.isnan(last[u, 2]) else (*last[u], sog[u], cog[u]))
         fleet.append((first_t[u] / 1e6 if first_t[u] else None, bool(ship[u]), fix))
     want = ref.handover_candidates(fleet, t1, lat1, lon1, cog1, v, 600.0, 7200.0, 3.0, 120.0)
-    assert [(int(a), b, c) for a, b, c in zip(*(x.tolist() for x in got), strict=True)] == [
-        (u, t, pytest.approx(km, abs=1e-9)) for u, t, km in want
-    ]
+    assert [(int(a), b, c, d, k, g) for a, b, c, d, k, g in zip(*(x.tolist() for x in got), strict=True)] == [
+        (u, t, pytest.approx(km, abs=1e-9), pytest.approx(miss, abs=1e-6, nan_ok=True), pytest.approx(kn, nan_ok=True),
+         pytest.approx(cog, nan_ok=True))
+        for u, t, km, miss, kn, cog in want
+    ]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(*(st.integers(-1, 99) for _ in range(2)),
+       *(st.one_of(st.just(math.nan), st.floats(5, 300)) for _ in range(4)),
+       st.one_of(st.just(math.nan), st.floats(0, 50)), st.floats(0, 40),
+       st.one_of(st.just(math.nan), st.floats(0, 180)))  # fmt: skip
+def test_hull_verdict_matches_the_reference(ka: int, kb: int, la: float, ba: float, lb: float, bb: float,
+                                            miss: float, sailed: float, turn: float) -> None:  # fmt: skip
+    from engine.detectors.handover import HandoverSettings, hull_verdict, type_group
+
+    s = HandoverSettings()
+    ga, gb = type_group(np.array([ka, kb]))
+    got = hull_verdict(np.array([ga]), np.array([gb]), np.array([[la, ba]]), np.array([[lb, bb]]), np.array([miss]),
+                       np.array([sailed]), np.array([turn]), s)  # fmt: skip
+    assert int(got[0]) == ref.hull_verdict(int(ga), int(gb), (la, ba), (lb, bb), miss, sailed, turn, s)
+
+
+def test_type_groups() -> None:
+    from engine.detectors.handover import type_group
+
+    got = type_group(np.array([0, 19, 30, 36, 52, 57, 70, 79, 80, 84, 99, 100, -1])).tolist()
+    assert got == [-1, -1, 30, 36, 52, 59, 70, 70, 80, 80, 90, -1, -1]
