@@ -40,6 +40,11 @@ class MessageBatch:
         return bytes(self.payload[s : s + int(self.length[i])]).decode("ascii")
 
 
+# The longest line kept: an NMEA sentence is at most 82 characters; a tag block, a $PGHP wrapper or several
+# sentences on one line (all in ../shared/data/nmea) stay far below this. Longer is a feed without newlines.
+MAX_LINE = 4096
+
+
 def _empty_counts() -> dict[str, int]:
     return dict.fromkeys(nk.OUTCOMES + nk.NOTES, 0)
 
@@ -52,7 +57,9 @@ class Framer:
 
     ``keep_bad_checksums`` keeps sentences whose checksum is wrong (counted as a note) instead of dropping
     them. ``max_pending`` bounds the multi-part assembly table; a part older than ``max_age`` records is an
-    orphan. ``clock`` gives the receive time of messages whose input carries none (live feeds).
+    orphan. ``clock`` gives the receive time of messages whose input carries none (live feeds). A line longer than
+    ``max_line`` bytes is dropped whole and counted (``line_too_long``): a feed that never sends a newline cannot
+    grow the framer's memory.
     """
 
     def __init__(
@@ -62,9 +69,14 @@ class Framer:
         max_pending: int = 512,
         max_age: int = 10_000,
         clock: Callable[[], float] | None = None,
+        max_line: int = MAX_LINE,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending}")
+        if max_line < 1:
+            raise ValueError(f"max_line must be at least 1 byte, got {max_line}")
+        self.max_line = max_line
+        self._discarding = False  # dropping the rest of a line that grew past max_line, up to its newline
         self.keep_bad_checksums = keep_bad_checksums
         self.max_age = max_age
         self.clock = clock
@@ -131,10 +143,18 @@ class Framer:
         segments: list[Segment] = []
         buf = np.frombuffer(data, np.uint8)
         start = 0
-        if self._tail:
+        if self._discarding:
             nl = nk.first_newline(buf)
             if nl < 0 and not final:
-                self._tail += bytes(data)
+                return self._frame(segments, received)
+            start, self._discarding = (len(buf) if nl < 0 else nl + 1), False
+        elif self._tail:
+            nl = nk.first_newline(buf)
+            if nl < 0 and not final:
+                if len(self._tail) + len(buf) > self.max_line:
+                    self._drop_long_line()
+                else:
+                    self._tail += bytes(data)
                 return self._frame(segments, received)
             start = len(buf) if nl < 0 else nl + 1
             head = self._tail + bytes(data[:start])
@@ -143,11 +163,23 @@ class Framer:
         end = len(buf) if final else max(start, nk.last_newline(buf) + 1)
         if end > start:
             segments.append((data, start, end))
-        self._tail = bytes(data[end:])
+        if len(buf) - end > self.max_line:  # the cut line is already too long: it is dropped up to its newline
+            self._drop_long_line()
+        else:
+            self._tail = bytes(data[end:])
         batch = self._frame(segments, received)
         if final:
             nk.flush_pending(self._state[0], self._state[6], self._state[13], self._counts)
         return batch
+
+    def _drop_long_line(self) -> None:
+        """Count the line being cut as ``line_too_long`` and drop it up to its newline (as the kernel drops one
+        seen whole)."""
+        self._counts[nk.O_LINE_TOO_LONG] += 1
+        self._lines += 1
+        self._records += 1
+        self._tail = b""
+        self._discarding = True
 
     def finish(self) -> MessageBatch:
         """End of input: frame what is left and count parts still pending as orphans."""
@@ -180,6 +212,7 @@ class Framer:
                 buf,
                 end - start,
                 self.keep_bad_checksums,
+                self.max_line,
                 self._lines,
                 self._records,
                 self.max_age,

@@ -42,9 +42,10 @@ OUTCOMES = (
     "payload_too_long",
     "bad_fragment",  # fragment number/count out of range
     "orphan_part",  # a part whose message never completed (expired, evicted, duplicated, end of input)
+    "line_too_long",  # a line past the framer's max_line bytes (a feed that never sends a newline): dropped whole
 )
 O_MESSAGE, O_PART, O_BLANK, O_COMMENT, O_OTHER, O_WRAPPER, O_NOT_NMEA, O_BAD_CHECKSUM = range(8)
-O_MALFORMED, O_BAD_CHAR, O_BAD_FILL, O_EMPTY, O_TOO_LONG, O_BAD_FRAGMENT, O_ORPHAN = range(8, 15)
+O_MALFORMED, O_BAD_CHAR, O_BAD_FILL, O_EMPTY, O_TOO_LONG, O_BAD_FRAGMENT, O_ORPHAN, O_LINE_TOO_LONG = range(8, 16)
 
 # Notes: things worth counting that do not decide the outcome of a record.
 NOTES = ("tagblock_checksum_mismatch", "tagblock_without_checksum", "checksum_kept")
@@ -138,6 +139,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
     buf,
     n,
     keep_bad,
+    max_line,
     line0,
     rec0,
     max_age,
@@ -192,7 +194,12 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             s += 1
         cur_line = line
         line += 1
+        too_long = q - p > max_line
         p = q + 1
+        if too_long:  # as the framer drops a line cut across chunks that grew past max_line: stream = batch
+            counts[O_LINE_TOO_LONG] += 1
+            rec += 1
+            continue
         if s >= le:
             counts[O_BLANK] += 1
             rec += 1

@@ -407,9 +407,28 @@ def test_uscg_station_on_both_parts():
 
 
 def test_source_is_the_last_s_field_even_of_a_huge_tag_block():
-    got, counts = frame(lines("\\" + "s:ab," * 200_000 + "s:zz\\" + AIVDM))
+    huge = lines("\\" + "s:ab," * 200_000 + "s:zz\\" + AIVDM)
+    got, counts = frame(huge, max_line=2_000_000)
     assert [m.source for m in got] == ["zz"]
     assert counts == {"message": 1, "tagblock_without_checksum": 1}
+    got, counts = frame(huge)  # past the default max_line: a line that long is a feed gone wrong, dropped whole
+    assert got == [] and counts == {"line_too_long": 1}
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 5000, 10**6])
+def test_an_endless_line_is_dropped_in_bounded_memory_and_the_feed_goes_on(chunk: int) -> None:
+    data = AIVDM.encode() + b"\n" + b"x" * 100_000 + b"\n" + AIVDM.encode() + b"\n" + b"y" * 50_000
+    framer = Framer(max_line=4096)
+    got = []
+    for i in range(0, len(data), chunk):
+        got.append(framer.feed(data[i : i + chunk]))
+        assert len(framer._tail) <= 4096  # never more than one line's worth waits
+    got.append(framer.finish())
+    assert sum(len(b) for b in got) == 2
+    assert framer.counts["line_too_long"] == 2 and framer.counts["message"] == 2
+    whole = Framer(max_line=4096)
+    whole.feed(data, final=True)
+    assert whole.counts == framer.counts and whole.lines == framer.lines  # stream = batch
 
 
 def test_tag_source_wins_over_uscg_station():
@@ -998,7 +1017,7 @@ def test_giant_lines(data):
 
 def test_giant_valid_sentence_is_one_message():
     body = f"AIVDM,1,1,,A,{'1' * 2_000_000},0"
-    framer = Framer()
+    framer = Framer(max_line=3_000_000)  # past the default bound on purpose: the decoder must cope all the same
     batch = framer.feed(f"!{body}*{checksum(body)}\n".encode(), final=True)
     assert len(batch) == 1 and int(batch.length[0]) == 2_000_000
     check_ranges(decode(batch), batch)
