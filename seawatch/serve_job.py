@@ -144,7 +144,8 @@ class RunnerMetrics(Collector):
         yield GaugeMetricFamily("seawatch_feed_queue", "feed batches waiting for the engine",
                                 value=snap["queue"]["size"])  # fmt: skip
         counted = (("messages", "messages received"), ("reconnects", "reconnections"),
-                   ("silences", "silent spells detected"), ("queue_waits", "waits on a full queue"))  # fmt: skip
+                   ("silences", "silent spells detected"), ("queue_waits", "waits on a full queue"),
+                   ("dropped", "datagrams dropped unread (UDP: the sender cannot be made to wait)"))  # fmt: skip
         for name, help_text in counted:
             fam = CounterMetricFamily(f"seawatch_feed_{name}", help_text, labels=["feed"])
             for feed in snap["feeds"]:

@@ -343,3 +343,34 @@ def test_distress_alert_visible_in_the_api_within_a_second(tmp_path: Path) -> No
     assert alert["kind"] == "distress"
     assert alert["score"] >= 90
     assert seconds < ALERT_VISIBLE_S, f"the distress alert took {seconds:.2f} s to reach the API"
+
+
+def test_udp_datagrams_dropped_are_on_metrics(tmp_path: Path) -> None:
+    import asyncio
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from engine.stream import StreamRunner
+    from feeds.sources import FeedSet
+    from feeds.udp import UdpSource
+    from seawatch.serve_job import RunnerMetrics
+
+    line = position_line(574000001, 0, 1_764_115_200_000)
+
+    async def overflow() -> UdpSource:
+        source = UdpSource("udp://127.0.0.1:0", "127.0.0.1", 0, max_waiting=2)
+        await source.open()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for _ in range(5):
+                tx.sendto(line, ("127.0.0.1", source.port))
+            deadline = time.monotonic() + 10
+            while source.counters.dropped + 2 < 5 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        await source.close()
+        return source
+
+    source = asyncio.run(overflow())
+    registry = CollectorRegistry()
+    registry.register(RunnerMetrics(StreamRunner.open([], tmp_path, []), FeedSet([source])))
+    text = generate_latest(registry).decode()
+    assert 'seawatch_feed_dropped_total{feed="udp://127.0.0.1:0"} 3.0' in text
