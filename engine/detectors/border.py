@@ -4,6 +4,8 @@ cross once and are normal traffic.
 
 A crossing is a step between two consecutive fixes of a vessel that intersects the boundary (lon/lat taken as
 planar over the step: steps are minutes long, boundaries are straight segments in a treaty's own terms).
+A ship sailing along the line, or whose track jitters at it, crosses it back and forth without going anywhere:
+"came back" counts for a vessel other than small craft only once it went ``min_beyond_km`` beyond the line.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_H, grow, haversine_km
+from engine.detectors.common import EARTH_RADIUS_KM, KM_PER_NM, US_PER_H, grow, haversine_km
 from engine.detectors.episodes import SMALL_CRAFT, fmt_h, latest_per_episode, ship_type_at
 from engine.fixes import NO_TIME
 from engine.geo.region_pack import RegionPack, Shapes
+from engine.geo.shapes import Polyline
+from engine.geo.shapes_kernel import segment_chord2, unit_vector
 from engine.runner import Step
 from feeds.jit import kernel
 
@@ -28,6 +32,10 @@ class BorderSettings:
     max_speed_kn: float = 50.0  # a step faster than this is a spoofed jump, not a crossing (GFW segmenter)
     max_step_h: float = 2.0  # a longer silence says nothing about where the vessel crossed
     round_trip: float = 2.0  # sailed >= 2x the distance between the two crossings: it went and came back
+    # a merchant ship on passage along the line zig-zags across it within a few hundred metres (lane width, GPS
+    # and track jitter, AIS positions to ~10-100 m): an excursion is a visit to the other side only once it went
+    # 1 km beyond the line (coast guard practice: a vessel 1 km inside foreign waters is no navigational error)
+    min_beyond_km: float = 1.0
 
 
 def boundary_segments(lines: Shapes) -> np.ndarray:
@@ -112,11 +120,33 @@ def clear_cell(x1, y1, x2, y2, box, cells, cell_deg):
     return not cells[np.int64(i1), np.int64(j1)]
 
 
+def boundary_arcs(lines: Shapes) -> np.ndarray:
+    """The boundary's great-circle arcs for :func:`boundary_km` (``Polyline``'s table; none without a line)."""
+    parts = []
+    for i in range(len(lines)):
+        lat, lon = lines.part(i)
+        parts.append(np.column_stack([lon, lat]).tolist())
+    return Polyline.from_parts(parts).seg if parts else np.zeros((0, 16))
+
+
 @kernel
-def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, return_us, max_kn, max_step_us, round_trip, prev,
-                  prev_t, ep_t, ep_f, out_start, out_f):  # fmt: skip
+def boundary_km(arcs, lat, lon):
+    """Great-circle distance in km from (lat, lon) to the nearest arc of the boundary (inf without one)."""
+    px, py, pz = unit_vector(lat, lon)
+    best = np.inf
+    for k in range(arcs.shape[0]):
+        best = min(best, segment_chord2(px, py, pz, arcs, k))
+    if best == np.inf:
+        return np.inf
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(min(np.sqrt(best) / 2.0, 1.0))
+
+
+@kernel
+def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, arcs, return_us, max_kn, max_step_us, round_trip,
+                  min_beyond_km, prev, prev_t, ep_t, ep_f, out_start, out_f):  # fmt: skip
     """prev[v] = (lat, lon) of the last fix, prev_t[v] its time; ep_t[v] = (start, return or NO_TIME, side);
-    ep_f[v] = (lat, lon, small, km sailed since). out_f = (lat, lon, returned after h or NaN, small)."""
+    ep_f[v] = (lat, lon, small, km sailed since, farthest km beyond the line). out_f = (lat, lon, returned after h
+    or NaN, small, farthest km beyond the line)."""
     for i in range(vid.shape[0]):
         out_start[i] = NO_TIME
         if np.isnan(lat[i]) or np.isnan(lon[i]):
@@ -152,16 +182,21 @@ def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, return_us, max_kn
         active = ep_t[v, 0] != NO_TIME and t - ep_t[v, 0] <= return_us
         if active:
             ep_f[v, 3] += km * (1.0 - frac if side != 0 else 1.0)
-        # came back within hours, on a round trip (a lane that crosses the line twice is passage): out of pattern
+            if side == 0 and ep_f[v, 2] == 0.0:  # still across: how far
+                ep_f[v, 4] = max(ep_f[v, 4], boundary_km(arcs, lat[i], lon[i]))
+        # came back within hours, on a round trip (a lane that crosses the line twice is passage) from beyond the
+        # line (not a passage along it): out of pattern
         back = side != 0 and active and side != ep_t[v, 2]
         if back and ep_f[v, 2] == 0.0:
-            back = ep_f[v, 3] >= round_trip * haversine_km(ep_f[v, 0], ep_f[v, 1], clat, clon)
+            back = ep_f[v, 4] >= min_beyond_km
+            back = back and ep_f[v, 3] >= round_trip * haversine_km(ep_f[v, 0], ep_f[v, 1], clat, clon)
         if back:
             out_start[i] = ep_t[v, 0]
             out_f[i, 0] = ep_f[v, 0]
             out_f[i, 1] = ep_f[v, 1]
             out_f[i, 2] = (tc - ep_t[v, 0]) / 3.6e9
             out_f[i, 3] = ep_f[v, 2]
+            out_f[i, 4] = ep_f[v, 4]
             ep_t[v, 1] = tc
             ep_t[v, 0] = NO_TIME
             continue
@@ -173,6 +208,7 @@ def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, return_us, max_kn
             ep_f[v, 1] = clon
             ep_f[v, 2] = 1.0 if small[i] else 0.0
             ep_f[v, 3] = km * (1.0 - frac)
+            ep_f[v, 4] = 0.0 if small[i] else boundary_km(arcs, lat[i], lon[i])
             active = True
         if active and ep_f[v, 2] > 0.0:  # small craft: reported from the crossing on, while it stays across
             out_start[i] = ep_t[v, 0]
@@ -180,6 +216,10 @@ def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, return_us, max_kn
             out_f[i, 1] = ep_f[v, 1]
             out_f[i, 2] = np.nan
             out_f[i, 3] = 1.0
+            out_f[i, 4] = np.nan
+
+
+EPISODE_COLUMNS = 5  # ep_f: lat, lon, small, km sailed since the crossing, farthest km beyond the line
 
 
 class BorderCrossing:
@@ -191,10 +231,11 @@ class BorderCrossing:
         self.seg = boundary_segments(lines)
         self.box = boundary_box(self.seg)
         self.cells = boundary_cells(self.seg, self.box)
+        self.arcs = boundary_arcs(lines)
         self.prev = np.zeros((0, 2))
         self.prev_t = np.zeros(0, np.int64)
         self.ep_t = np.zeros((0, 3), np.int64)
-        self.ep_f = np.zeros((0, 4))
+        self.ep_f = np.zeros((0, EPISODE_COLUMNS))
         self.ship_type = np.zeros(0, np.int64)
 
     def process(self, step: Step) -> list[pl.DataFrame]:
@@ -207,21 +248,22 @@ class BorderCrossing:
         types = ship_type_at(f, step.identities, self.ship_type)
         small = f.class_b | np.isin(types, SMALL_CRAFT)
         n = len(f)
-        start, out_f = np.empty(n, np.int64), np.empty((n, 4))
-        border_kernel(f.vid, f.t_us, f.lat, f.lon, small, self.seg, self.box, self.cells, int(s.return_h * US_PER_H),
-                      s.max_speed_kn, int(s.max_step_h * US_PER_H), s.round_trip, self.prev, self.prev_t, self.ep_t,
-                      self.ep_f, start, out_f)  # fmt: skip
+        start, out_f = np.empty(n, np.int64), np.empty((n, 5))
+        border_kernel(f.vid, f.t_us, f.lat, f.lon, small, self.seg, self.box, self.cells, self.arcs,
+                      int(s.return_h * US_PER_H), s.max_speed_kn, int(s.max_step_h * US_PER_H), s.round_trip,
+                      s.min_beyond_km, self.prev, self.prev_t, self.ep_t, self.ep_f, start, out_f)  # fmt: skip
         rows = latest_per_episode(f.vid, start)
         if rows.size == 0:
             return []
         o = out_f[rows]
         reasons = []
-        for back, sm, ty, cb in zip(o[:, 2].tolist(), o[:, 3].tolist(), types[rows].tolist(),
-                                    f.class_b[rows].tolist(), strict=True):  # fmt: skip
+        for back, sm, ty, cb, beyond in zip(o[:, 2].tolist(), o[:, 3].tolist(), types[rows].tolist(),
+                                            f.class_b[rows].tolist(), o[:, 4].tolist(), strict=True):  # fmt: skip
             who = "class B craft" if cb else ("fishing vessel" if ty == 30 else f"ship type {ty}" if ty >= 0 else "")
             words = [f"crossed the boundary as a small craft ({who})" if sm > 0 else "crossed the boundary"]
             if np.isfinite(back):
-                words.append(f"came back after {fmt_h(back)}")
+                far = f" from {beyond:.1f} km beyond the line" if np.isfinite(beyond) and sm == 0 else ""
+                words.append(f"came back after {fmt_h(back)}{far}")
             reasons.append(words)
         score = np.where(np.isfinite(o[:, 2]), 60.0, 40.0) + 10.0 * o[:, 3]
         return [AlertRows(self.name, f.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], f.t_us[rows],
@@ -231,5 +273,8 @@ class BorderCrossing:
         return {k: getattr(self, k).copy() for k in ("prev", "prev_t", "ep_t", "ep_f", "ship_type")}
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
-        for k in ("prev", "prev_t", "ep_t", "ep_f", "ship_type"):
+        for k in ("prev", "prev_t", "ep_t", "ship_type"):
             setattr(self, k, arrays[k].copy())
+        ep_f = arrays["ep_f"]  # a snapshot from before the distance beyond the line: none known (0 km)
+        self.ep_f = np.zeros((ep_f.shape[0], EPISODE_COLUMNS))
+        self.ep_f[:, : ep_f.shape[1]] = ep_f

@@ -123,3 +123,59 @@ def test_boundary_cells_mark_the_line_and_clear_the_rest() -> None:
     cells = boundary_cells(seg, box)
     assert cells.any() and not cells.all()
     assert not clear_cell(SPOT[1] - 0.001, SPOT[0], SPOT[1] + 0.001, SPOT[0], box, cells, 0.05)  # on the line
+
+
+def _zigzag(mmsi: int, msg_type: int = 1) -> object:
+    """A ship working slowly along the line near SPOT, its track weaving 300 m either side of it every 20 min for
+    4 h: out and back across the line on round trips, never far beyond it."""
+    from engine.detectors.border import boundary_km
+
+    seg = boundary_segments(load_pack("gulf-of-tonkin").boundaries)
+    k = next(i for i in range(seg.shape[0]) if min(seg[i, 1], seg[i, 3]) <= SPOT[0] <= max(seg[i, 1], seg[i, 3]))
+    ax, ay, bx, by = seg[k]
+    t = np.arange(0, 4 * 3600, 60.0)
+    along = (t / t[-1] - 0.5) * 0.02  # a fraction of the segment either side of SPOT's latitude
+    lat = SPOT[0] + along * (by - ay)
+    lon_on = ax + (lat - ay) * (bx - ax) / (by - ay)
+    lon = lon_on + 0.003 * np.sin(2 * np.pi * t / 2400.0) / np.cos(np.radians(SPOT[0]))
+    assert max(boundary_km(_arcs(), la, lo) for la, lo in zip(lat, lon, strict=True)) < 0.35
+    return track(mmsi, t, lat, lon, 12.0, msg_type)
+
+
+def _arcs() -> np.ndarray:
+    from engine.detectors.border import boundary_arcs
+
+    return boundary_arcs(load_pack("gulf-of-tonkin").boundaries)
+
+
+def test_a_merchant_ship_weaving_along_the_line_is_no_crossing() -> None:
+    pack = load_pack("gulf-of-tonkin")
+    assert alerts([BorderCrossing(pack)], _zigzag(412000045)).height == 0
+    # the rule, not the track, keeps it quiet: with "came back" from 100 m beyond, the weave alerts
+    from engine.detectors.border import BorderSettings
+
+    assert alerts([BorderCrossing(pack, BorderSettings(min_beyond_km=0.1))], _zigzag(412000045)).height > 0
+
+
+def test_a_fishing_boat_3_km_across_and_back_still_alerts() -> None:
+    pack = load_pack("gulf-of-tonkin")
+    out = np.arange(0, 1800, 60.0)
+    lat1, lon1 = line(out, SPOT[0], SPOT[1] - 0.03, 8.0, 90.0)  # 3 km west of the line, 4.4 km east at the end
+    back = np.arange(0, 1800, 60.0)
+    lat2, lon2 = line(back, lat1[-1], lon1[-1], 8.0, 270.0)
+    t = np.concatenate([out, back + 1800])
+    got = alerts([BorderCrossing(pack)], track(412000046, t, np.concatenate([lat1, lat2]),
+                                                np.concatenate([lon1, lon2]), 8.0, 18))  # fmt: skip
+    assert got.height >= 1 and "small craft" in got["reasons"][0][0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(18.0, 22.0), st.floats(106.5, 109.5))
+def test_boundary_km_matches_the_reference(lat: float, lon: float) -> None:
+    from engine.detectors.border import boundary_km
+
+    pack = load_pack("gulf-of-tonkin")
+    seg = boundary_segments(pack.boundaries)
+    line_pts = [(float(x), float(y)) for x, y in seg[:, :2].tolist()] + [(float(seg[-1, 2]), float(seg[-1, 3]))]
+    want = ref.polyline_km(lat, lon, [line_pts])
+    assert abs(boundary_km(_arcs(), lat, lon) - want) <= 1e-6 * max(1.0, want)
