@@ -311,36 +311,77 @@ def crossing(p: Sequence[float], q: Sequence[float], line: Sequence[Sequence[flo
     return 0
 
 
-def slow_spells(rows, max_kn: float, min_us: int, min_fixes: int, silence_us: int) -> list[int | None]:
-    """(vid, t_us, lat, lon, sog, eligible) rows in (vid, time) order -> per row the start of the slow spell it
-    completes (>= ``min_us`` long), else None. A step between consecutive positioned fixes is slow when both are
-    eligible, it lasts at most ``silence_us``, either fix reported under ``max_kn`` (or nothing) and the average
-    speed over the step is under ``max_kn``; a spell is a run of slow steps, starting at its first step's start, and
-    counts once it has ``min_fixes`` positions."""
+def slow_spells(rows, max_kn: float, min_us: int, min_fixes: int, silence_us: int, company_min: int = 2,
+                share: float = 0.5) -> list[int | None]:
+    """(vid, t_us, lat, lon, sog, eligible[, working, company working]) rows in (vid, time) order -> per row the start
+    of the slow spell it reports (>= ``min_us`` long), else None. A step between consecutive positioned fixes is
+    slow when both are eligible, it lasts at most ``silence_us``, either fix reported under ``max_kn`` (or nothing)
+    and the average speed over the step is under ``max_kn``; a spell is a run of slow steps, starting at its first
+    step's start, and counts once it has ``min_fixes`` positions. Then, once: a working vessel whose slow steps so far
+    had ``company_min`` working companions at either end for more than ``share`` of their time is a fleet, never
+    reported; any other spell is reported from then on."""
     prev: dict[int, tuple] = {}
     start: dict[int, int | None] = {}
     count: dict[int, int] = {}
+    in_company: dict[int, float] = {}
+    judged: dict[int, float] = {}
+    verdict: dict[int, str | None] = {}
     out: list[int | None] = []
-    for vid, t, lat, lon, sog, ok in rows:
+    for row in rows:
+        vid, t, lat, lon, sog, ok = row[:6]
+        working, company = (row[6], row[7]) if len(row) > 6 else (False, 0)
         if math.isnan(lat) or math.isnan(lon):
             out.append(None)
             continue
         slow = False
         if vid in prev:
-            pt, pla, plo, psog, pok = prev[vid]
+            pt, pla, plo, psog, pok, _ = prev[vid]
             if ok and pok and t - pt <= silence_us:
                 km = haversine_km(pla, plo, lat, lon)
                 kn = km / 1.852 / ((t - pt) / 3.6e9) if t > pt else (0.0 if km <= 0.5 else math.inf)
                 slow = kn < max_kn and (not psog >= max_kn or not sog >= max_kn)
         if slow:
             if start.get(vid) is None:
-                start[vid], count[vid] = prev[vid][0], 1
+                start[vid], count[vid], in_company[vid], judged[vid], verdict[vid] = prev[vid][0], 1, 0.0, 0.0, None
             count[vid] += 1
+            if verdict[vid] is None:
+                judged[vid] += t - prev[vid][0]
+                if max(company, prev[vid][5]) >= company_min:
+                    in_company[vid] += t - prev[vid][0]
         else:
             start[vid] = None
         s = start.get(vid)
-        out.append(s if s is not None and t - s >= min_us and count[vid] >= min_fixes else None)
-        prev[vid] = (t, lat, lon, sog, ok)
+        if s is not None and t - s >= min_us and count[vid] >= min_fixes and verdict[vid] is None:
+            verdict[vid] = "fleet" if working and in_company[vid] > share * judged[vid] else "alone"
+        out.append(s if s is not None and verdict.get(vid) == "alone" and t - s >= min_us else None)
+        prev[vid] = (t, lat, lon, sog, ok, company)
+    return out
+
+
+def close_pairs_in_time(fixes, first: int, window_us: int, max_km: float) -> set[tuple[int, int]]:
+    """(vid, t_us, lat, lon) fixes -> every pair (p, q) of two vessels' fixes at most ``max_km`` and ``window_us``
+    apart, q >= ``first``, p before q by (time, index): all pairs, compared one by one."""
+    out = set()
+    for q, (vq, tq, aq, oq) in enumerate(fixes):
+        for p, (vp, tp, ap, op) in enumerate(fixes):
+            near = q >= first and vp != vq and (tp, p) < (tq, q) and tq - tp <= window_us
+            if near and haversine_km(aq, oq, ap, op) <= max_km:
+                out.add((p, q))
+    return out
+
+
+def companions(rows, sightings, memory_us: int) -> list[tuple[int, int]]:
+    """(vid, t_us) rows and (vid, t_us, other, working) sightings -> per row the (others, working others) sighted
+    beside its vessel within ``memory_us`` up to its time (the latest sighting of each other counts; a vessel
+    remembers at most 8 others, the longest unseen giving way -- fewer than 8 in the tests)."""
+    out = []
+    for vid, t in rows:
+        last: dict[int, tuple[int, bool]] = {}
+        for sv, st, u, work in sorted(sightings, key=lambda x: (x[0], x[1], x[2])):
+            if sv == vid and st <= t and (u not in last or st >= last[u][0]):
+                last[u] = (st, work)
+        near = [w for st, w in last.values() if t - st <= memory_us]
+        out.append((len(near), sum(near)))
     return out
 
 

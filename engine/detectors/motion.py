@@ -1,4 +1,5 @@
-"""Motion detectors: spoofing (impossible jumps and speeds) and loitering (slow for hours at sea).
+"""Motion detectors: spoofing (impossible jumps and speeds) and loitering (slow for hours at sea, alone: its own
+module, :mod:`engine.detectors.loitering`, re-exported here).
 
 Both walk each vessel's fixes in time order with state per vessel id, so stream and batch agree. An episode is
 reported as soon as its evidence is complete and re-reported with the same start and a later end while it goes on.
@@ -12,16 +13,15 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_H, NearPlaces, grow, haversine_km, mod360
+from engine.detectors.common import KM_PER_NM, US_PER_H, grow, mod360
 from engine.detectors.episodes import HEAVY_TYPES, WORKING_TYPES, fmt_h, latest_per_episode, ship_type_at
+from engine.detectors.loitering import NOISE_KM, Loitering, LoiteringSettings, loitering_kernel
 from engine.detectors.track import NO_SEG, SegmentSettings, Tracker
-from engine.fixes import NO_TIME, Fixes
-from engine.geo.land import LandIndex
-from engine.geo.region_pack import Places
+from engine.fixes import NO_TIME
 from engine.runner import Step
 from feeds.jit import kernel
 
-NOISE_KM = 0.5  # position noise: two fixes this close at the same time are the same place
+__all__ = ["NOISE_KM", "Loitering", "LoiteringSettings", "Spoofing", "SpoofingSettings", "loitering_kernel"]
 
 
 @dataclass(frozen=True)
@@ -195,119 +195,3 @@ class Spoofing:
         self.tracker.restore({k[6:]: v for k, v in arrays.items() if k.startswith("track_")})
         for name in ("home", "ep", "ep_f", "ship_type", "circ"):
             setattr(self, name, arrays[name].copy())
-
-
-@dataclass(frozen=True)
-class LoiteringSettings:
-    max_speed_kn: float = 2.0  # < 2 kn ... (DESIGN.md, GFW loitering)
-    min_hours: float = 2.0  # ... for >= 2 h (GFW loitering)
-    min_shore_nm: float = 20.0  # >= 20 nm from shore for open-sea loitering (GFW loitering)
-    port_km: float = 3.0  # within 3 km of a port or anchorage is a port visit, not loitering (GFW anchorages)
-    # Between two fixes the vessel counts as slow when it reported < 2 kn at either and its average speed
-    # over the step is < 2 kn (GFW measures loitering on the speed between consecutive positions). Offshore,
-    # satellite passes come every ~100 min: a silence of two missed passes still bounds the average speed; a
-    # longer one says too little about what happened in it.
-    max_silence_h: float = 4.0
-    min_positions: int = 3  # one long step between two positions says nothing of what happened in it
-
-
-@kernel
-def loitering_kernel(vid, t_us, lat, lon, sog, eligible, max_kn, min_us, min_fixes, silence_us, noise_km, prev_t,
-                     prev_f, run_t, run_f, out_start, out_f):  # fmt: skip
-    """prev_t[v], prev_f[v] = (lat, lon, sog, eligible) of the last positioned fix; run_t[v] = (start, NO_TIME);
-    run_f[v] = (lat, lon, km travelled, fixes)."""
-    for i in range(vid.shape[0]):
-        out_start[i] = NO_TIME
-        v = vid[i]
-        if np.isnan(lat[i]) or np.isnan(lon[i]):
-            continue
-        t = t_us[i]
-        slow = False
-        km = 0.0
-        if prev_t[v] != NO_TIME and eligible[i] and prev_f[v, 3] > 0.0 and t - prev_t[v] <= silence_us:
-            km = haversine_km(prev_f[v, 0], prev_f[v, 1], lat[i], lon[i])
-            dt_h = (t - prev_t[v]) / US_PER_H
-            implied = km / KM_PER_NM / dt_h if dt_h > 0.0 else (0.0 if km <= noise_km else np.inf)
-            reported_slow = not prev_f[v, 2] >= max_kn or not sog[i] >= max_kn  # NaN speed counts as slow
-            slow = implied < max_kn and reported_slow
-        if slow:
-            if run_t[v, 0] == NO_TIME:
-                run_t[v, 0] = prev_t[v]
-                run_f[v, 0] = prev_f[v, 0]
-                run_f[v, 1] = prev_f[v, 1]
-                run_f[v, 2] = 0.0
-                run_f[v, 3] = 1.0
-            run_f[v, 2] += km
-            run_f[v, 3] += 1.0
-            if t - run_t[v, 0] >= min_us and run_f[v, 3] >= min_fixes:
-                out_start[i] = run_t[v, 0]
-                out_f[i, :] = run_f[v, :]
-        else:
-            run_t[v, 0] = NO_TIME
-        prev_t[v] = t
-        prev_f[v, 0] = lat[i]
-        prev_f[v, 1] = lon[i]
-        prev_f[v, 2] = sog[i]
-        prev_f[v, 3] = 1.0 if eligible[i] else 0.0
-
-
-class Loitering:
-    """Slow for hours at sea, far from shore and from ports and anchorages (GFW loitering)."""
-
-    name = "loitering"
-
-    def __init__(self, land: LandIndex, places: Places | None = None, settings: LoiteringSettings | None = None):
-        self.settings = settings or LoiteringSettings()
-        self.land = land
-        self.places = places
-        self.near_port = NearPlaces(places, self.settings.port_km)
-        self.prev_t = np.zeros(0, np.int64)
-        self.prev_f = np.zeros((0, 4))
-        self.run_t = np.zeros((0, 2), np.int64)
-        self.run_f = np.zeros((0, 4))
-
-    def _eligible(self, fixes: Fixes) -> tuple[np.ndarray, np.ndarray]:
-        lat, lon = fixes.lat, fixes.lon
-        shore = fixes.coast_km(self.land)
-        with np.errstate(invalid="ignore"):
-            ok = shore >= self.settings.min_shore_nm * KM_PER_NM
-        if self.places is not None and len(self.places) and ok.any():
-            idx = np.flatnonzero(ok)
-            ok[idx[self.near_port(lat[idx], lon[idx])]] = False
-        return ok, shore
-
-    def process(self, step: Step) -> list[pl.DataFrame]:
-        fixes, s = step.fixes, self.settings
-        self.prev_t = grow(self.prev_t, step.fleet.size, NO_TIME)
-        self.prev_f = grow(self.prev_f, step.fleet.size, np.nan)
-        self.run_t = grow(self.run_t, step.fleet.size, NO_TIME)
-        self.run_f = grow(self.run_f, step.fleet.size, np.nan)
-        eligible, shore = self._eligible(fixes)
-        n = len(fixes)
-        start, out_f = np.empty(n, np.int64), np.empty((n, 4))
-        loitering_kernel(fixes.vid, fixes.t_us, fixes.lat, fixes.lon, fixes.sog, eligible, s.max_speed_kn,
-                         int(s.min_hours * US_PER_H), s.min_positions, int(s.max_silence_h * US_PER_H), NOISE_KM,
-                         self.prev_t,
-                         self.prev_f, self.run_t, self.run_f, start, out_f)  # fmt: skip
-        rows = latest_per_episode(fixes.vid, start)
-        if rows.size == 0:
-            return []
-        f = out_f[rows]
-        hours = (fixes.t_us[rows] - start[rows]) / US_PER_H
-        mean_kn = f[:, 2] / KM_PER_NM / np.maximum(hours, 1e-9)
-        reasons = [
-            [f"slow for {fmt_h(h)} at sea: {kn:.1f} kn on average over {int(k)} positions",
-             f"{sh:.0f} km from shore, away from ports and anchorages"]
-            for kn, k, h, sh in zip(mean_kn.tolist(), f[:, 3].tolist(), hours.tolist(), shore[rows].tolist(),
-                                    strict=True)
-        ]  # fmt: skip
-        score = np.clip(20 + 10 * hours, 0, 80)
-        return [AlertRows("loitering", fixes.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], fixes.t_us[rows],
-                          f[:, 0], f[:, 1], score, reasons).frame()]  # fmt: skip
-
-    def snapshot(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k).copy() for k in ("prev_t", "prev_f", "run_t", "run_f")}
-
-    def restore(self, arrays: dict[str, np.ndarray]) -> None:
-        for k in ("prev_t", "prev_f", "run_t", "run_f"):
-            setattr(self, k, arrays[k].copy())
