@@ -18,6 +18,15 @@ How long a silence must be scales with how much reporting was expected around it
 few vessels are heard, shortened in proportion to the vessels heard per bucket down to ``dense_gap_h``. Class B
 is heard over a shorter range than class A, so a class B vessel's coverage counts class B neighbours only.
 
+It scales with the vessel's own reception too. Neighbours heard nearby do not say how well *this* vessel was heard:
+reception fades with distance to the station, and class B loses messages, so a boat at the edge of reception is
+heard only now and then, and a small move takes it out of range for hours. The fixes of the half hour before it
+vanished and of the half hour after it reappeared give how often it was heard (``heard every 40 s``); the shortest
+significant silence grows in proportion from ``dense_gap_h`` for a vessel heard about every ``heard_every_s``. A
+vessel heard every 10-40 s that falls silent for 3 h is going dark; one heard every 5 min is at the edge of reception
+(fading out before, fading in after) and needs 10 h. A gap is judged once the half hour after its reappearance is
+complete (every fix of it has arrived), so stream and batch count the same fixes.
+
 A vessel still dark at the end of the input is not reported by default (``report_open``): an open silence cannot
 yet be told from a vessel that sailed out of range, moored with its set off, or simply the end of the data; a
 live engine reports it when the vessel reappears. With ``report_open``, :meth:`Engine.finish` judges it on the
@@ -37,6 +46,7 @@ import polars as pl
 from engine.alerts import NO_OTHER, AlertRows
 from engine.detectors.common import KM_PER_NM, US_PER_H, grow, haversine_km
 from engine.detectors.stations import StationMonitor, StationSettings
+from engine.fixes import Fixes
 from engine.runner import FINAL_WATERMARK, Step
 from feeds.jit import kernel
 
@@ -50,6 +60,13 @@ class GapSettings:
     good_fraction: float = 0.8  # share of the gap's buckets that must have good coverage
     cell_deg: float = 0.2  # coverage cell (~22 km): the neighbourhood is 3 x 3 cells around a point
     bucket_min: float = 30.0  # coverage time bucket
+    own_window_min: float = 30.0  # the vessel's own reception: its fixes in the half hour before it vanished and
+    # after it reappeared (dozens of reports from a vessel in good reception; short enough that its distance to the
+    # station has barely changed, so the count shows reception where it vanished and where it came back)
+    heard_every_s: float = 60.0  # dense_gap_h is significant for a vessel heard about once a minute (a class A
+    # under way reports every 2-10 s, class B every 30 s: a well-covered vessel is heard several times a minute); a
+    # vessel heard less often is lost for hours by chance in proportion (heard every 5 min: 10 h)
+    own_slot_min: float = 5.0  # the half hour before is kept as counts of 5-min slots per vessel (a few bytes each)
     retain_h: float = 72.0  # coverage kept this long; a longer gap is judged on its last retain_h hours
     report_open: bool = False  # report vessels still dark at the end of the input
 
@@ -81,6 +98,46 @@ def gap_candidates(vid, t_us, lat, lon, last_t, last_lat, last_lon, min_gap_us):
         last_lat[v] = lat[r]
         last_lon[v] = lon[r]
     return rows[:k], t0[:k], la0[:k], lo0[:k]
+
+
+@kernel
+def heard_before(vid, t_us, lat, lon, gap_t0, first_t, slot_n, slot_at, slot_us):
+    """How often each vessel was heard before each of its silences (rows sorted by vid, time; NaN positions
+    skipped, as in :func:`gap_candidates`): for each row where ``gap_t0`` >= 0 (a reappearance, ``gap_t0`` the
+    vessel's fix before the silence), the fixes in the vessel's last ``slot_n.shape[1]`` slots of ``slot_us`` (the
+    slot of that fix and the ones before it) and the time they span: from the start of the oldest slot (or the
+    vessel's first fix, if later) to that fix.
+
+    Per-vessel state updated in place: ``first_t`` (first fix, -1 when none), ``slot_n`` (fix counts of the recent
+    slots, a ring indexed by slot modulo its width), ``slot_at`` (the slot of the latest fix, -1 when none).
+    """
+    n = vid.shape[0]
+    k_slots = slot_n.shape[1]
+    out_n = np.zeros(n, np.int64)
+    out_span = np.zeros(n, np.int64)
+    m = 0
+    for r in range(n):
+        if np.isnan(lat[r]) or np.isnan(lon[r]):
+            continue
+        v = vid[r]
+        if gap_t0[r] >= 0:
+            heard = 0
+            if slot_at[v] >= 0:
+                for k in range(k_slots):
+                    heard += slot_n[v, k]
+            since = max(first_t[v], (slot_at[v] - k_slots + 1) * slot_us)
+            out_n[m] = heard
+            out_span[m] = max(0, gap_t0[r] - since) if heard > 0 else 0
+            m += 1
+        if first_t[v] < 0:
+            first_t[v] = t_us[r]
+        s = t_us[r] // slot_us
+        if s > slot_at[v]:
+            for j in range(max(slot_at[v] + 1, s - k_slots + 1), s + 1):
+                slot_n[v, j % k_slots] = 0
+            slot_at[v] = s
+        slot_n[v, s % k_slots] += 1
+    return out_n[:m], out_span[:m]
 
 
 @kernel
@@ -218,10 +275,21 @@ class GapDetector:
         self.last_lon = np.zeros(0, np.float64)
         self.max_t = -1
         self.is_b = np.zeros(0, np.bool_)  # class B (types 18, 19) at the vessel's last fix
+        # the vessel's own reception (see heard_before): first fix, fix counts of its recent slots, latest slot
+        self.own_slots = max(1, round(s.own_window_min / s.own_slot_min))
+        self.slot_us = int(s.own_slot_min * 60e6)
+        self.window_us = int(s.own_window_min * 60e6)
+        self.first_t = np.zeros(0, np.int64)
+        self.slot_n = np.zeros((0, self.own_slots), np.int64)
+        self.slot_at = np.zeros(0, np.int64)
         # gaps whose reappearance has arrived, waiting for their coverage: mmsi, t0, lat0, lon0, t1, lat1, lon1, B,
         # and the stations that heard the vessel before it fell silent
         self.waiting: list[tuple[int, int, float, float, int, float, float, int]] = []
         self.waiting_cover: list[tuple[str, ...]] = []
+        # and how often it was heard: fixes in the window before it vanished, the time they span, fixes in the
+        # window after it reappeared so far (-1: unknown, a gap restored from a snapshot that did not count them),
+        # and its vessel id
+        self.waiting_own: list[list[int]] = []
 
     def observe(self, ready: dict[str, pl.DataFrame | None], watermark_us: int) -> None:
         """Every copy of the ready messages, to the station monitor (see :class:`engine.runner.Observer`)."""
@@ -241,15 +309,25 @@ class GapDetector:
             grow(self.last_lon, n, np.nan),
         )
         self.is_b = grow(self.is_b, n, False)
+        self.first_t, self.slot_at = grow(self.first_t, n, -1), grow(self.slot_at, n, -1)
+        self.slot_n = grow(self.slot_n, n, 0)
         if len(f):
             self.max_t = max(self.max_t, int(f.t_us.max()))
             rows, t0, la0, lo0 = gap_candidates(
                 f.vid, f.t_us, f.lat, f.lon, self.last_t, self.last_lat, self.last_lon, int(s.dense_gap_h * US_PER_H)
             )
-            for r, a, b, c in zip(rows.tolist(), t0.tolist(), la0.tolist(), lo0.tolist(), strict=True):
+            gap_t0 = np.full(len(f), -1, np.int64)
+            gap_t0[rows] = t0
+            pre_n, pre_span = heard_before(
+                f.vid, f.t_us, f.lat, f.lon, gap_t0, self.first_t, self.slot_n, self.slot_at, self.slot_us
+            )
+            for r, a, b, c, hn, hs in zip(rows.tolist(), t0.tolist(), la0.tolist(), lo0.tolist(), pre_n.tolist(),
+                                          pre_span.tolist(), strict=True):  # fmt: skip
                 g = (int(f.mmsi[r]), a, b, c, int(f.t_us[r]), float(f.lat[r]), float(f.lon[r]), int(f.class_b[r]))
                 self.waiting.append(g)
                 self.waiting_cover.append(self.stations.covered_by(int(f.vid[r]), a))
+                self.waiting_own.append([hn, hs, 0, int(f.vid[r])])
+            self._count_after(f)
             self.grid.add(f.vid, f.t_us, f.lat, f.lon, f.class_b)
             vids, starts = f.vessel_runs()
             self.is_b[vids] = f.class_b[starts[1:] - 1]  # each vessel's latest fix
@@ -257,14 +335,45 @@ class GapDetector:
         keep_from = -(2**62) if step.final else step.watermark_us - retain_us - 2 * self.bucket_us
         self.grid.close(step.watermark_us, keep_from)
         complete = FINAL_WATERMARK if step.final else (step.watermark_us // self.bucket_us) * self.bucket_us
-        is_ready = [(g[4] // self.bucket_us + 1) * self.bucket_us <= complete for g in self.waiting]
-        ready = [(g, c) for g, c, ok in zip(self.waiting, self.waiting_cover, is_ready, strict=True) if ok]
+        # a gap is judged once its coverage buckets and the window after its reappearance are complete
+        is_ready = [
+            (g[4] // self.bucket_us + 1) * self.bucket_us <= complete and (step.final or g[4] + self.window_us
+                                                                          <= step.watermark_us)
+            for g in self.waiting
+        ]  # fmt: skip
+        ready = [
+            (g, c, o)
+            for g, c, o, ok in zip(self.waiting, self.waiting_cover, self.waiting_own, is_ready, strict=True)
+            if ok
+        ]
         self.waiting = [g for g, ok in zip(self.waiting, is_ready, strict=True) if not ok]
         self.waiting_cover = [c for c, ok in zip(self.waiting_cover, is_ready, strict=True) if not ok]
-        found = [a for g, c in ready if (a := self._judge(*g[:7], bool(g[7]), False, c)) is not None]
+        self.waiting_own = [o for o, ok in zip(self.waiting_own, is_ready, strict=True) if not ok]
+        judged = [self._judge(*g[:7], bool(g[7]), False, c, self._own(o, g[4])) for g, c, o in ready]
+        found = [a for a in judged if a is not None]
         if step.final and s.report_open:
             found += self._open_gaps(step)
         return [self._rows(found)] if found else []
+
+    def _count_after(self, f: Fixes) -> None:
+        """Add this step's fixes (with a position) in the window after each waiting gap's reappearance."""
+        if not self.waiting:
+            return
+        vids, starts = f.vessel_runs()
+        has_pos = ~(np.isnan(f.lat) | np.isnan(f.lon))
+        cum = np.concatenate(([0], np.cumsum(has_pos)))
+        run_of = {int(v): k for k, v in enumerate(vids.tolist())}
+        for g, own in zip(self.waiting, self.waiting_own, strict=True):
+            k = run_of.get(own[3])
+            if k is None or own[2] < 0:
+                continue
+            a, b = int(starts[k]), int(starts[k + 1])
+            lo, hi = np.searchsorted(f.t_us[a:b], [g[4], g[4] + self.window_us], side="left")
+            own[2] += int(cum[a + hi] - cum[a + lo])
+
+    def _own(self, own: list[int], t1: int) -> tuple[int, int, int, int]:
+        """(fixes before, their span, fixes after, their span): the window after ends at the last time in the data."""
+        return own[0], own[1], own[2], max(0, min(self.window_us, self.max_t - t1))
 
     def _open_gaps(self, step: Step) -> list[tuple]:
         min_us = int(self.settings.dense_gap_h * US_PER_H)
@@ -275,6 +384,8 @@ class GapDetector:
         for v in dark.tolist():
             lat, lon = float(self.last_lat[v]), float(self.last_lon[v])
             cover = self.stations.covered_by(v, int(self.last_t[v]))
+            heard = int(self.slot_n[v].sum())
+            since = max(int(self.first_t[v]), (int(self.slot_at[v]) - self.own_slots + 1) * self.slot_us)
             a = self._judge(
                 int(step.fleet.mmsi[v]),
                 int(self.last_t[v]),
@@ -286,13 +397,15 @@ class GapDetector:
                 bool(self.is_b[v]),
                 True,
                 cover,
+                (heard, max(0, int(self.last_t[v]) - since), -1, 0),
             )
             if a is not None:
                 out.append(a)
         return out
 
     def _judge(self, mmsi: int, t0: int, lat0: float, lon0: float, t1: int, lat1: float, lon1: float, b: bool,
-               still_dark: bool, cover: tuple[str, ...] = ()) -> tuple | None:  # fmt: skip
+               still_dark: bool, cover: tuple[str, ...] = (),
+               own: tuple[int, int, int, int] = (0, 0, -1, 0)) -> tuple | None:  # fmt: skip
         s = self.settings
         outage = self.stations.explained(cover, t0)
         vanished = t0
@@ -312,8 +425,10 @@ class GapDetector:
         if good < s.good_fraction or typical <= 0:
             return None
         need_h = min(s.gap_h, max(s.dense_gap_h, s.gap_h * s.full_gap_vessels / typical))
+        every = _heard_every_s(own)  # its own reception: a vessel heard only now and then is lost for hours by chance
+        own_h = s.dense_gap_h * max(every) / s.heard_every_s if every else 0.0
         hours = (t1 - t0) / US_PER_H
-        if hours < need_h:
+        if hours < max(need_h, own_h):
             return None
         km = float(haversine_km(lat0, lon0, lat1, lon1))
         kn = km / KM_PER_NM / hours
@@ -329,6 +444,8 @@ class GapDetector:
             why.append(f"vanished at {lat0:.4f}, {lon0:.4f}; reappeared {km:.0f} km away, {kn:.1f} kn implied")
         verb = "is" if round(typical) == 1 else "are"
         why.append(f"a gap of {need_h:.1f} h is significant where {vessels} {verb} heard (GFW: 6 h)")
+        if every:
+            why.append(_own_words(own, max(need_h, own_h)))
         score = min(100.0, 30.0 + 30.0 * math.log2(1.0 + hours / need_h) * good)
         return (mmsi, t0, t1, lat0, lon0, score, why)
 
@@ -364,6 +481,10 @@ class GapDetector:
             "counts": counts,
             "open": opened,
             "waiting": waiting,
+            "waiting_own": np.array(self.waiting_own, np.int64).reshape(-1, 4),
+            "first_t": self.first_t.copy(),
+            "slot_n": self.slot_n.copy(),
+            "slot_at": self.slot_at.copy(),
         }
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
@@ -381,6 +502,13 @@ class GapDetector:
         # a snapshot from before stations were followed has none: every station is learned afresh
         cover = arrays.get("waiting_cover", np.array([""] * len(self.waiting)))
         self.waiting_cover = [tuple(x for x in str(c).split(",") if x) for c in cover.tolist()]
+        # a snapshot from before the vessels' own reception was followed: its gaps are judged on coverage alone, and
+        # each vessel's reception is learned afresh
+        own = arrays.get("waiting_own", np.tile(np.array([0, 0, -1, -1], np.int64), (len(self.waiting), 1)))
+        self.waiting_own = [[int(x) for x in row] for row in own.reshape(-1, 4).tolist()]
+        self.first_t = arrays.get("first_t", np.zeros(0, np.int64))
+        self.slot_at = arrays.get("slot_at", np.zeros(0, np.int64))
+        self.slot_n = arrays.get("slot_n", np.zeros((0, self.own_slots), np.int64)).reshape(-1, self.own_slots)
         stations = {k.removeprefix("stations/"): v for k, v in arrays.items() if k.startswith("stations/")}
         if stations:
             self.stations.restore(stations)
@@ -394,3 +522,22 @@ def _outage_words(station: str, start: int, end: int, usual: float, heard: int) 
     """The evidence of one outage: "station CT01 heard 0 of its usual ~240 messages per 10 min, 15:40-17:52"."""
     until = _hm(end) if end >= 0 else "still down"
     return f"station {station} heard {heard} of its usual ~{usual:.0f} messages per 10 min, {_hm(start)}-{until}"
+
+
+def _heard_every_s(own: tuple[int, int, int, int]) -> list[float]:
+    """Seconds per fix heard in the window before the vessel vanished and in the window after it reappeared (a side
+    unknown, or of no length, says nothing)."""
+    pre_n, pre_span, post_n, post_span = own
+    return [span / 1e6 / k for k, span in ((pre_n, pre_span), (post_n, post_span)) if k >= 1 and span > 0]
+
+
+def _own_words(own: tuple[int, int, int, int], need_h: float) -> str:
+    """The vessel's own reception: "heard every 40 s in the 30 min before it vanished and every 38 s in the 30 min
+    after it reappeared: a gap of 2.0 h is significant for it"."""
+    pre_n, pre_span, post_n, post_span = own
+    parts = []
+    if pre_n >= 1 and pre_span > 0:
+        parts.append(f"every {pre_span / 1e6 / pre_n:.0f} s in the {pre_span / 60e6:.0f} min before it vanished")
+    if post_n >= 1 and post_span > 0:
+        parts.append(f"every {post_span / 1e6 / post_n:.0f} s in the {post_span / 60e6:.0f} min after it reappeared")
+    return "heard " + " and ".join(parts) + f": a gap of {need_h:.1f} h is significant for it"
