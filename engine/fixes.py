@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from engine.geo.land import LandIndex
 
 NO_TIME = np.iinfo(np.int64).min
+DIMENSIONS = ("to_bow", "to_stern", "to_port", "to_starboard")  # a hull's size: an MMSI handover keeps it
 FLOAT_COLUMNS = ("lat", "lon", "sog", "cog", "heading")
 
 
@@ -95,6 +96,11 @@ class Identities:
     name: pl.Series | list[str | None]
     callsign: pl.Series | list[str | None]
     destination: pl.Series | list[str | None]
+    # the hull's size from the antenna (int16 metres, -1 when absent); None when the rows did not carry it
+    to_bow: np.ndarray | None = None
+    to_stern: np.ndarray | None = None
+    to_port: np.ndarray | None = None
+    to_starboard: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.vid.shape[0])
@@ -176,10 +182,10 @@ def identities_in_order(statics: pl.DataFrame, rows: np.ndarray, vid: np.ndarray
                         mmsi_of_vid: np.ndarray) -> Identities:  # fmt: skip
     """Rows ``rows`` of a Statics table as :class:`Identities`, in that order (as :func:`fixes_in_order`)."""
     text = statics.select("name", "callsign", "destination")[rows]  # strings: polars gathers them best
-    arrival, msg_type, part, imo, ship_type, draught = take_rows(
+    arrival, msg_type, part, imo, ship_type, draught, *dims = take_rows(
         [statics["arrival"].to_numpy().astype(np.int64), _np(statics, "msg_type", np.int8, 0),
          _np(statics, "part", np.int8, -1), _np(statics, "imo", np.int64, -1), _np(statics, "ship_type", np.int16, -1),
-         _np(statics, "draught", np.float64, np.nan)],
+         _np(statics, "draught", np.float64, np.nan), *(_np(statics, c, np.int16, -1) for c in _dimensions(statics))],
         rows, statics.height,
     )  # fmt: skip
     return Identities(
@@ -195,7 +201,13 @@ def identities_in_order(statics: pl.DataFrame, rows: np.ndarray, vid: np.ndarray
         name=text["name"],
         callsign=text["callsign"],
         destination=text["destination"],
+        **dict(zip(DIMENSIONS, dims, strict=True)) if dims else {},
     )
+
+
+def _dimensions(statics: pl.DataFrame) -> tuple[str, ...]:
+    """The hull dimension columns, when the table has all of them."""
+    return DIMENSIONS if all(c in statics.columns for c in DIMENSIONS) else ()
 
 
 def identities_from_statics(statics: pl.DataFrame, vid: np.ndarray, arrival: np.ndarray) -> Identities:
@@ -213,6 +225,7 @@ def identities_from_statics(statics: pl.DataFrame, vid: np.ndarray, arrival: np.
         name=statics["name"],
         callsign=statics["callsign"],
         destination=statics["destination"],
+        **{c: _np(statics, c, np.int16, -1) for c in _dimensions(statics)},
     )
 
 

@@ -37,7 +37,7 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import AlertBook
-from engine.fixes import Fixes, Identities, fixes_in_order, identities_in_order, vessel_time_sorted
+from engine.fixes import DIMENSIONS, Fixes, Identities, fixes_in_order, identities_in_order, vessel_time_sorted
 from engine.fleet import VesselIndex
 from feeds.jit import kernel
 
@@ -52,7 +52,7 @@ EVENT_KEY = ("mmsi", "t_us", "msg_type", "payload", "text")
 COLUMNS: dict[str, tuple[str, ...] | None] = {
     "positions": ("mmsi", "t", "lat", "lon", "sog", "cog", "heading", "nav_status", "msg_type", "source", "seq"),
     "statics": ("mmsi", "t", "msg_type", "part", "imo", "ship_type", "draught", "name", "callsign", "destination",
-                "source", "seq"),
+                *DIMENSIONS, "source", "seq"),
     "events": None,
 }  # fmt: skip
 _NAN_BITS = int(np.array([np.nan]).view(np.int64)[0])  # every NaN is one key, as polars compares them
@@ -369,6 +369,8 @@ def _narrow(name: str, table: pl.DataFrame, extra: tuple[str, ...] = ()) -> pl.D
         return table
     if "source" not in table.columns:  # tables made without it (a snapshot's pending rows from before it was kept)
         table = table.with_columns(pl.lit(None, pl.String).alias("source"))
+    if name == "statics":  # likewise the dimensions (kept since the handover detector compares hulls)
+        table = table.with_columns(pl.lit(None, pl.Int16).alias(c) for c in DIMENSIONS if c not in table.columns)
     return table.select(*cols, *extra)
 
 

@@ -108,27 +108,10 @@ def _statics(mmsi: int, t_s: float, ship_type: int, length: int, beam: int) -> p
 
 def _run_with_dimensions(monkeypatch: pytest.MonkeyPatch, positions: list[pl.DataFrame],
                          statics: list[pl.DataFrame]) -> pl.DataFrame:  # fmt: skip
-    """The handover detector over made-up tables, its identity rows carrying the type 5/24 dimensions."""
-    import dataclasses
-
+    """The handover detector over made-up tables, their static reports carrying the type 5/24 dimensions (the
+    runner hands them to detectors: engine.fixes.DIMENSIONS)."""
     import engine.runner as runner
     from engine.decode import decode_bytes
-    from engine.fixes import Identities
-
-    @dataclasses.dataclass(frozen=True)
-    class WithDimensions(Identities):
-        to_bow: np.ndarray
-        to_stern: np.ndarray
-        to_port: np.ndarray
-        to_starboard: np.ndarray
-
-    dims = ("to_bow", "to_stern", "to_port", "to_starboard")
-    plain = runner.identities_in_order
-
-    def with_dims(table: pl.DataFrame, rows: np.ndarray, *args: np.ndarray) -> Identities:
-        ids = plain(table, rows, *args)
-        cols = {c: table[c].fill_null(0).to_numpy().astype(np.int64)[rows] for c in dims}
-        return WithDimensions(**{f.name: getattr(ids, f.name) for f in dataclasses.fields(Identities)}, **cols)
 
     d = decode_bytes(b"", details=False)
     # arrival in time order across both tables (a static report after the positions of hours later would be late)
@@ -137,12 +120,9 @@ def _run_with_dimensions(monkeypatch: pytest.MonkeyPatch, positions: list[pl.Dat
     n_pos = sum(p.height for p in positions)
     pos = pl.concat(positions).with_columns(seq=pl.Series(rank[:n_pos]))
     sta = pl.concat(statics).with_columns(seq=pl.Series(rank[n_pos:]))
-    with monkeypatch.context() as patch:
-        patch.setitem(runner.COLUMNS, "statics", (*runner.COLUMNS["statics"], *dims))  # type: ignore[misc]
-        patch.setattr(runner, "identities_in_order", with_dims)
-        engine = runner.Engine([HandoverDetector()])
-        engine.process(pos.select(d.positions.columns), sta.select(d.statics.columns), d.events)
-        engine.finish()
+    engine = runner.Engine([HandoverDetector()])
+    engine.process(pos.select(d.positions.columns), sta.select(d.statics.columns), d.events)
+    engine.finish()
     return engine.alerts()
 
 
