@@ -218,6 +218,28 @@ def gap_candidates(rows, min_gap_us: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def heard_before(rows, gap_t0: Sequence[int], slots: int, slot_us: int) -> list[tuple[int, int]]:
+    """From (vid, t_us, lat, lon) rows in (vid, time) order and, per row, the fix before a silence (-1: none): for
+    each such row with a position, (fixes of the vessel with a position in the slots of ``slot_us`` from the one
+    ``slots`` - 1 before that fix's to the latest fix's slot, the time from the start of the oldest of those slots
+    (or the vessel's first fix, if later) to the fix before the silence) -- engine/detectors/gaps.py."""
+    out = []
+    seen: dict[int, list[int]] = {}
+    for (vid, t, lat, lon), t0 in zip(rows, gap_t0, strict=True):
+        if math.isnan(lat) or math.isnan(lon):
+            continue
+        times = seen.setdefault(vid, [])
+        if t0 >= 0:
+            if not times:
+                out.append((0, 0))
+            else:
+                oldest = (times[-1] // slot_us - slots + 1) * slot_us
+                n = sum(1 for x in times if x >= oldest)
+                out.append((n, max(0, t0 - max(times[0], oldest))))
+        times.append(t)
+    return out
+
+
 # --- track segments, episodes, boundary crossings, loitering (engine/detectors/track, geography, border, motion) --
 def _dead_reckon(lat: float, lon: float, sog: float, cog: float, dt_h: float) -> tuple[float, float]:
     """Where a fix at (lat, lon) going ``sog`` kn on ``cog`` is ``dt_h`` hours later, on a flat local map."""

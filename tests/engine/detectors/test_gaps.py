@@ -242,3 +242,129 @@ def test_stream_equals_batch_with_an_outage(seed: int) -> None:
     assert batch.alerts().height == 1
     for chunks in (5, 61):
         assert chunked(d.table, lambda: [GapDetector()], chunks, seed).alerts().equals(batch.alerts())
+
+
+# --- the vessel's own reception ------------------------------------------------------------------------------------
+def kernel_heard_before(rows: list, gap_t0: list[int], slots: int, slot_us: int) -> list[tuple[int, int]]:
+    from engine.detectors.gaps import heard_before
+
+    cols = [np.array([r[k] for r in rows]) for k in range(4)]
+    size = int(cols[0].max()) + 1 if rows else 0
+    first_t, slot_at = np.full(size, -1, np.int64), np.full(size, -1, np.int64)
+    slot_n = np.zeros((size, slots), np.int64)
+    n, span = heard_before(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.float64),
+                           cols[3].astype(np.float64), np.array(gap_t0, np.int64), first_t, slot_n, slot_at,
+                           slot_us)  # fmt: skip
+    return list(zip(n.tolist(), span.tolist(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("rows", "gap_t0"),
+    [
+        ([], []),
+        ([(0, 10, 20.0, 108.0)], [5]),  # a silence before the first fix: nothing heard before it
+        ([(0, 10, 20.0, 108.0), (0, 10, 20.0, 108.0), (0, 900, 20.0, 108.0)], [-1, -1, 10]),  # duplicates count
+        ([(0, 10, 20.0, 108.0), (0, 300, math.nan, 108.0), (0, 900, 20.0, 108.0)], [-1, 10, 10]),  # NaN skipped
+        (  # the oldest slot falls out of the window
+            [(0, 0, 20.0, 108.0), (0, 150, 20.0, 108.0), (0, 700, 20.0, 108.0), (0, 5000, 20.0, 108.0)],
+            [-1, -1, -1, 700],
+        ),
+        ([(0, 40, 20.0, 108.0), (1, 60, 20.0, 108.0), (1, 800, 20.0, 108.0)], [-1, -1, 60]),  # two vessels
+    ],
+)
+def test_heard_before_matches_the_reference_on_edge_cases(rows: list, gap_t0: list[int]) -> None:
+    assert kernel_heard_before(rows, gap_t0, 3, 100) == ref.heard_before(rows, gap_t0, 3, 100)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(fix, st.booleans()), max_size=60), st.integers(1, 6), st.integers(1, 400))
+def test_heard_before_matches_the_reference_on_random_tracks(rows: list, slots: int, slot_us: int) -> None:
+    rows = sorted(rows, key=lambda r: (r[0][0], r[0][1]))
+    fixes = [r[0] for r in rows]
+    last: dict[int, int] = {}
+    gap_t0 = []
+    for (vid, t, lat, _), flag in rows:  # a silence flagged after some earlier fix of the vessel, as the kernel gets
+        gap_t0.append(last[vid] if flag and vid in last else -1)
+        if not math.isnan(lat):
+            last[vid] = t
+    assert kernel_heard_before(fixes, gap_t0, slots, slot_us) == ref.heard_before(fixes, gap_t0, slots, slot_us)
+
+
+def own_scene(every_s: float, class_b: bool, silent_h: float = 3.0, neighbours: int = 12) -> pl.DataFrame:
+    """A vessel heard every ``every_s`` (one of its 30-s reports in ``every_s / 30``), silent ``silent_h`` from hour 3,
+    among ``neighbours`` of its class heard every minute ~5 km away by the same station ``HP01`` throughout."""
+    t = np.arange(0, 10 * H, 30.0)
+    heard = np.arange(t.shape[0]) % max(1, round(every_s / 30.0)) == 0
+    keep = heard & ((t < 3 * H) | (t >= 3 * H + silent_h * H))
+    msg = 18 if class_b else 1
+    parts = [positions(574000001, t[keep], np.full(keep.sum(), 20.2), np.full(keep.sum(), 108.3), msg_type=msg)]
+    tn = np.arange(0, 10 * H, 60.0)
+    for k in range(neighbours):
+        n = tn.shape[0]
+        parts.append(positions(574000100 + k, tn + k, np.full(n, 20.22 + 0.002 * k), np.full(n, 108.33),
+                               msg_type=msg))  # fmt: skip
+    table = pl.concat(parts).sort("t").with_columns(pl.lit("HP01").alias("source"))
+    return table.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+
+
+def test_a_class_b_boat_at_the_edge_of_reception_silent_3_h_is_no_gap() -> None:
+    # heard about every 30 min before and after (at the edge of its station's range): a 3 h silence is expected
+    assert run(own_scene(30 * 60.0, class_b=True)).height == 0
+    # heard every 5 min it still needs 10 h
+    assert run(own_scene(300.0, class_b=True)).height == 0
+
+
+def test_a_vessel_heard_every_few_seconds_going_silent_3_h_is_a_gap_with_its_reception() -> None:
+    alerts = run(own_scene(30.0, class_b=False))
+    assert alerts.height == 1
+    reasons = alerts["reasons"][0]
+    assert reasons[0].startswith("dark 3.0 h in good coverage (12 vessels heard nearby)")
+    own = reasons[-1]
+    assert own.startswith("heard every 30 s in the 30 min before it vanished and every 30 s in the 30 min after")
+    assert own.endswith("a gap of 2.0 h is significant for it")
+
+
+def test_the_own_reception_rule_scales_the_gap_it_needs() -> None:
+    # heard every 2 min: 4 h needed, so 3 h is no gap and 5 h is
+    assert run(own_scene(120.0, class_b=False)).height == 0
+    assert run(own_scene(120.0, class_b=False, silent_h=5.0)).height == 1
+    # the same boat judged as if heard every 5 s (heard_every_s = 1 h): the edge boat's 3 h would be a gap
+    assert run(own_scene(120.0, class_b=False), GapSettings(heard_every_s=3600.0)).height == 1
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_stream_equals_batch_with_the_own_reception(seed: int) -> None:
+    for every, silent in ((30.0, 3.0), (120.0, 5.0), (120.0, 3.0)):
+        table = own_scene(every, class_b=False, silent_h=silent)
+        batch = chunked(table, lambda: [GapDetector()], 1, 0).alerts()
+        for chunks in (7, 97):
+            assert chunked(table, lambda: [GapDetector()], chunks, seed).alerts().equals(batch)
+
+
+def test_snapshot_and_restore_keep_the_own_reception() -> None:
+    table = own_scene(120.0, class_b=False, silent_h=5.0)
+    for cut in (table.height // 3, 2 * table.height // 3, table.height - 20):  # before, in and after the silence
+        first = GapDetector()
+        engine = Engine([first])
+        engine.process(table[:cut], *empty_tables())
+        second = GapDetector()
+        second.restore(first.snapshot())
+        engine.detectors = [second]
+        engine.process(table[cut:], *empty_tables())
+        engine.finish()
+        assert engine.alerts().height == 1
+
+
+def test_an_older_snapshot_without_the_own_reception_still_loads() -> None:
+    table = own_scene(30.0, class_b=False)
+    cut = table.height // 2
+    first = GapDetector()
+    engine = Engine([first])
+    engine.process(table[:cut], *empty_tables())
+    old = {k: v for k, v in first.snapshot().items() if k not in ("waiting_own", "first_t", "slot_n", "slot_at")}
+    second = GapDetector()
+    second.restore(old)
+    engine.detectors = [second]
+    engine.process(table[cut:], *empty_tables())
+    engine.finish()
+    assert engine.alerts().height == 1
