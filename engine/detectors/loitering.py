@@ -4,7 +4,8 @@ A vessel's slow spell is a run of slow steps between its fixes (:func:`loitering
 once it has lasted ``min_hours``. Fishing boats, above all at night, drift and work in company (light fishing,
 gill nets): a fleet drifting together is fishing, not loitering. GFW computes loitering for carriers; what a patrol
 wants is the lone vessel waiting at sea. So the spell's company is measured as it goes: at each slow offshore fix,
-the other vessels heard slow within ``company_km`` in the ``company_window_min`` up to it
+the other vessels heard within ``company_km`` in the ``company_window_min`` up to it, slow or working at fishing
+speed
 (:func:`company_counts`, a grid hash over space and time, never all pairs). When the spell qualifies, a vessel
 of a working type that spent most of it with at least ``company_min`` slow working vessels around is judged
 a fleet at work: that episode never alerts. Every other spell alerts, with its company in the reasons.
@@ -75,6 +76,9 @@ class LoiteringSettings:
     # (35), sailing and pleasure flotillas (36, 37), SAR, pollution response and law enforcement on a scene
     # (51, 54, 55). Merchant ships, tankers (a fuel smuggler's) and unknown types never work in a fleet.
     company_types: tuple[int, int] = WORKING_TYPES
+    # A fleet's boats do not all drift at once: some still haul or trawl around the ones that stopped (trawling
+    # 2.5-5 kn, FAO fishing-gear notes). A working vessel heard below this speed is company too; transit is faster.
+    company_fishing_kn: float = 6.0
 
 
 @kernel
@@ -302,9 +306,10 @@ class Loitering:
         fixes, s = step.fixes, self.settings
         window_us = int(s.company_window_min * 60e6)
         with np.errstate(invalid="ignore"):
-            # slow by its own report (NaN says nothing), and offshore: a vessel within company_km of an open-sea fix
-            # is itself well offshore (the margin covers the coast grid's error)
-            slow = (fixes.sog < s.max_speed_kn) & (shore >= s.min_shore_nm * KM_PER_NM - 2 * s.company_km)
+            # slow by its own report (NaN says nothing), or working at fishing speed, and offshore: a vessel within
+            # company_km of an open-sea fix is itself well offshore (the margin covers the coast grid's error)
+            slow = (fixes.sog < s.max_speed_kn) | ((working > 0) & (fixes.sog < s.company_fishing_kn))
+            slow &= shore >= s.min_shore_nm * KM_PER_NM - 2 * s.company_km
         p = np.flatnonzero(slow)
         first = self.near_t.size
         self.near_t = np.concatenate([self.near_t, fixes.t_us[p]])
