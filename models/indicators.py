@@ -11,6 +11,10 @@ Fire/explosion: what AIS shows of a vessel that can burn or blow up — hazardou
 second digit 1-4 = hazard category A-D, ITU-R M.1371), ship-to-ship transfers (worse with a tanker in the pair),
 distress, drifting, and moving cargo at sea on a tanker.
 
+Analysts' decisions (:func:`with_decisions`) change the evidence at once: a dismissed alert stops counting, and
+the reasons say what it was worth and who dismissed it, when and why (a ``+24`` line and its ``-24`` line, so the
+reasons still add up to the score); a confirmed alert counts at full strength and does not age.
+
 Every number here is a setting; each carries why it has its value. A vessel's evidence is a table of rows
 ``(mmsi, score, points, family, reason)``; :func:`combine` turns it into scores and reasons.
 """
@@ -111,6 +115,53 @@ class Weights:
     max_reasons: int = 8  # reasons listed per score; the rest are summed in one line
 
 
+# An analyst's latest decision on an alert (api/store: Store.decisions()); "reason" is a dismissal's reason code
+DECISION_SCHEMA: Mapping[str, pl.DataType] = MappingProxyType({
+    "alert_id": pl.String(),
+    "status": pl.String(),  # confirmed, dismissed, escalated, new (reopened)
+    "reason": pl.String(),  # legitimate_activity, reception_problem, data_error, duplicate, other; null otherwise
+    "by": pl.String(),  # the name of the analyst's key
+    "at": pl.Datetime("us", "UTC"),
+})  # fmt: skip
+
+
+def with_decisions(alerts: pl.DataFrame, decisions: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The alerts that count and the dismissed ones, after the analysts' latest decisions.
+
+    A confirmed alert is no longer the detector's guess: it counts at full strength (score 100) and does not age
+    (``confirmed``); ``decided`` says who confirmed it and when. A dismissed one counts for nothing; its
+    ``decided`` says who dismissed it, when and why. Escalated and reopened alerts count as the detector said.
+    """
+    if decisions is None or decisions.height == 0 or alerts.height == 0:
+        return _undecided(alerts), _undecided(alerts.clear())
+    when = pl.col("at").dt.strftime("%Y-%m-%d %H:%M UTC")
+    why = pl.col("reason").str.replace_all("_", " ").fill_null("no reason recorded")
+    said = decisions.select(
+        "alert_id",
+        "status",
+        decided=pl.when(pl.col("status") == "dismissed")
+        .then(pl.format("dismissed by analyst '{}' at {}: {}", pl.col("by"), when, why))
+        .when(pl.col("status") == "confirmed")
+        .then(pl.format("confirmed by analyst '{}' at {}", pl.col("by"), when)),
+    ).unique("alert_id", keep="last", maintain_order=True)
+    joined = alerts.join(said, on="alert_id", how="left")
+    confirmed = pl.col("status").fill_null("") == "confirmed"
+    counted = joined.filter(pl.col("status").fill_null("") != "dismissed").with_columns(
+        score=pl.when(confirmed).then(100.0).otherwise(pl.col("score")),
+        confirmed=confirmed,
+        decided=pl.when(confirmed).then(pl.col("decided")),
+    )
+    dismissed = joined.filter(pl.col("status") == "dismissed").with_columns(confirmed=pl.lit(False))
+    return counted.drop("status"), dismissed.drop("status")
+
+
+def _undecided(alerts: pl.DataFrame) -> pl.DataFrame:
+    """``alerts`` with the columns :func:`with_decisions` adds, as if nobody had decided anything."""
+    if "confirmed" in alerts.columns:
+        return alerts
+    return alerts.with_columns(confirmed=pl.lit(False), decided=pl.lit(None, pl.String))
+
+
 def is_tanker(ship_type: pl.Expr) -> pl.Expr:
     return ship_type.is_between(80, 89)
 
@@ -124,11 +175,13 @@ def hazard_category(ship_type: pl.Expr) -> pl.Expr:
 
 def _decay(asof: datetime, w: Weights) -> pl.Expr:
     age_days = (pl.lit(asof) - pl.col("end")).dt.total_seconds() / 86_400.0
-    return pl.lit(0.5) ** (age_days.clip(lower_bound=0.0) / w.half_life_days)
+    aged = pl.lit(0.5) ** (age_days.clip(lower_bound=0.0) / w.half_life_days)
+    return pl.when(pl.col("confirmed")).then(pl.lit(1.0)).otherwise(aged)  # an analyst's confirmation does not age
 
 
 def _both_sides(alerts: pl.DataFrame) -> pl.DataFrame:
     """A pair's alert is evidence about both vessels: one row per vessel, ``other`` naming the other one."""
+    alerts = _undecided(alerts)
     own = alerts.with_columns(other=pl.col("other_mmsi"))
     mirror = alerts.filter(pl.col("other_mmsi").is_not_null()).with_columns(
         other=pl.col("mmsi"), mmsi=pl.col("other_mmsi")
@@ -139,11 +192,13 @@ def _both_sides(alerts: pl.DataFrame) -> pl.DataFrame:
 def _said(prefix: pl.Expr) -> pl.Expr:
     when = pl.col("start").dt.strftime("%Y-%m-%d %H:%M UTC")
     first = pl.col("reasons").list.head(2).list.join("; ")
-    return pl.format("{} ({}): {}", prefix, when, first)
+    confirmed = pl.when(pl.col("confirmed")).then(pl.format(", {}", pl.col("decided"))).otherwise(pl.lit(""))
+    return pl.format("{} ({}){}: {}", prefix, when, confirmed, first)
 
 
-def smuggling_evidence(alerts: pl.DataFrame, asof: datetime, w: Weights) -> pl.DataFrame:
-    """Evidence rows ``(mmsi, points, family, reason)`` for the smuggling score, before repeats and caps."""
+def smuggling_evidence(alerts: pl.DataFrame, asof: datetime, w: Weights, *, ids: bool = False) -> pl.DataFrame:
+    """Evidence rows ``(mmsi, points, family, reason)`` for the smuggling score (with ``alert_id`` if ``ids``),
+    after repeats and caps."""
     weight = pl.col("kind").replace_strict(dict(w.smuggling), default=0.0, return_dtype=pl.Float64)
     words = pl.col("kind").replace_strict(dict(KIND_WORDS), default=pl.col("kind"))
     return (
@@ -154,6 +209,7 @@ def smuggling_evidence(alerts: pl.DataFrame, asof: datetime, w: Weights) -> pl.D
             "mmsi",
             "kind",
             "points",
+            *(["alert_id"] if ids else []),
             family=pl.col("kind").replace_strict(dict(FAMILIES), default="other"),
             reason=_said(words),
         )  # fmt: skip
@@ -209,35 +265,7 @@ def fire_evidence(alerts: pl.DataFrame, vessels: pl.DataFrame, asof: datetime, w
             .otherwise(pl.format("tanker (ship type {}): fuel or chemical cargo", pl.col("ship_type"))),
         )
     )
-    sides = _both_sides(alerts).with_columns(decay=_decay(asof, w), strength=pl.col("score") / 100.0)
-    sides = sides.join(types, on="mmsi", how="left").join(
-        types.rename({"mmsi": "other", "ship_type": "other_type"}), on="other", how="left"
-    )
-    pair_tanker = (tanker | is_tanker(pl.col("other_type")).fill_null(False)) if sides.height else pl.lit(False)
-    transfers = sides.filter(pl.col("kind") == "encounter").select(
-        "mmsi",
-        points=pl.when(pair_tanker).then(w.transfer_tanker_points).otherwise(w.transfer_points)
-        * pl.col("strength")
-        * pl.col("decay"),
-        family=pl.lit("transfer at sea"),
-        reason=_said(
-            pl.when(pair_tanker)
-            .then(pl.lit("ship-to-ship transfer with a tanker in the pair"))
-            .otherwise(pl.lit("ship-to-ship transfer (fuel may be moved between hulls)"))
-        ),  # fmt: skip
-    )
-    distress = sides.filter(pl.col("kind") == "distress").select(
-        "mmsi",
-        points=w.distress_points * pl.col("strength") * pl.col("decay"),
-        family=pl.lit("distress"),
-        reason=_said(pl.lit("distress")),
-    )
-    draught = sides.filter((pl.col("kind") == "draught_change") & tanker).select(
-        "mmsi",
-        points=w.tanker_draught_points * pl.col("strength") * pl.col("decay"),
-        family=pl.lit("transfer at sea"),
-        reason=_said(pl.lit("tanker's draught changed at sea")),
-    )
+    transfers_distress_draught = fire_alert_evidence(alerts, vessels, asof, w)
     drift = (
         vessels.filter(pl.col("drift_frac") >= w.drift_min)
         .select(
@@ -251,8 +279,50 @@ def fire_evidence(alerts: pl.DataFrame, vessels: pl.DataFrame, asof: datetime, w
         )
         .filter(pl.col("points") > 0)
     )
-    rows = [cargo, transfers, distress, draught, drift]
+    rows = [cargo, transfers_distress_draught, drift]
     return pl.concat([r.select(EVIDENCE_COLUMNS) for r in rows], how="vertical").pipe(_fire_repeats, w)
+
+
+def fire_alert_evidence(alerts: pl.DataFrame, vessels: pl.DataFrame, asof: datetime, w: Weights, *,
+                        ids: bool = False) -> pl.DataFrame:  # fmt: skip
+    """The fire evidence that alerts give (transfers, distress, a tanker's draught changed at sea): rows
+    ``(mmsi, points, family, reason)``, with ``alert_id`` if ``ids``, before repeats."""
+    types = vessels.select("mmsi", "ship_type")
+    tanker = is_tanker(pl.col("ship_type")).fill_null(False)
+    keep = ["alert_id"] if ids else []
+    sides = _both_sides(alerts).with_columns(decay=_decay(asof, w), strength=pl.col("score") / 100.0)
+    sides = sides.join(types, on="mmsi", how="left").join(
+        types.rename({"mmsi": "other", "ship_type": "other_type"}), on="other", how="left"
+    )
+    pair_tanker = (tanker | is_tanker(pl.col("other_type")).fill_null(False)) if sides.height else pl.lit(False)
+    transfers = sides.filter(pl.col("kind") == "encounter").select(
+        "mmsi",
+        *keep,
+        points=pl.when(pair_tanker).then(w.transfer_tanker_points).otherwise(w.transfer_points)
+        * pl.col("strength")
+        * pl.col("decay"),
+        family=pl.lit("transfer at sea"),
+        reason=_said(
+            pl.when(pair_tanker)
+            .then(pl.lit("ship-to-ship transfer with a tanker in the pair"))
+            .otherwise(pl.lit("ship-to-ship transfer (fuel may be moved between hulls)"))
+        ),  # fmt: skip
+    )
+    distress = sides.filter(pl.col("kind") == "distress").select(
+        "mmsi",
+        *keep,
+        points=w.distress_points * pl.col("strength") * pl.col("decay"),
+        family=pl.lit("distress"),
+        reason=_said(pl.lit("distress")),
+    )
+    draught = sides.filter((pl.col("kind") == "draught_change") & tanker).select(
+        "mmsi",
+        *keep,
+        points=w.tanker_draught_points * pl.col("strength") * pl.col("decay"),
+        family=pl.lit("transfer at sea"),
+        reason=_said(pl.lit("tanker's draught changed at sea")),
+    )
+    return pl.concat([r.select(*EVIDENCE_COLUMNS, *keep) for r in (transfers, distress, draught)], how="vertical")
 
 
 def _fire_repeats(rows: pl.DataFrame, w: Weights) -> pl.DataFrame:
@@ -265,10 +335,52 @@ def _fire_repeats(rows: pl.DataFrame, w: Weights) -> pl.DataFrame:
 EVIDENCE_COLUMNS = ("mmsi", "points", "family", "reason")
 
 
-def combine(evidence: pl.DataFrame, positions: pl.DataFrame, w: Weights, *, corroborate: bool) -> pl.DataFrame:
+def smuggling_dismissed(dismissed: pl.DataFrame, asof: datetime, w: Weights) -> pl.DataFrame:
+    """What each dismissed alert (:func:`with_decisions`) would have given the smuggling score, and who dismissed
+    it: rows ``(mmsi, points, reason, undone)`` for :func:`combine`."""
+    return _dismissals(smuggling_evidence(dismissed, asof, w, ids=True), dismissed)
+
+
+def fire_dismissed(dismissed: pl.DataFrame, vessels: pl.DataFrame, asof: datetime, w: Weights) -> pl.DataFrame:
+    """As :func:`smuggling_dismissed`, for the fire score."""
+    return _dismissals(fire_alert_evidence(dismissed, vessels, asof, w, ids=True).pipe(_fire_repeats, w), dismissed)
+
+
+def _dismissals(rows: pl.DataFrame, dismissed: pl.DataFrame) -> pl.DataFrame:
+    said = dismissed.select(
+        "alert_id", undone=pl.format("{} alert {}", pl.col("kind").str.replace_all("_", " "), pl.col("decided"))
+    ).unique("alert_id")
+    return rows.join(said, on="alert_id", how="left").select("mmsi", "points", "reason", "undone")
+
+
+def _dismissal_lines(dismissed: pl.DataFrame) -> pl.DataFrame:
+    """Per vessel, a pair of lines per dismissed alert, largest first: "+24 spoofed positions (...): ..." and
+    "-24 spoofing alert dismissed by analyst 'le' at ...: reception problem". Each pair adds up to nothing, as
+    the alert now counts for nothing."""
+    n = pl.col("points").round(0).cast(pl.Int64)
+    pairs = (
+        dismissed.filter(n >= 1)
+        .sort("mmsi", "points", descending=[False, True])
+        .with_row_index("k")
+        .select(
+            "mmsi", "k", plus=pl.format("+{} {}", n, pl.col("reason")), minus=pl.format("-{} {}", n, pl.col("undone"))
+        )
+    )
+    return (
+        pairs.unpivot(["plus", "minus"], index=["mmsi", "k"], variable_name="sign", value_name="line")
+        .sort("k", pl.col("sign") == "minus")
+        .group_by("mmsi", maintain_order=True)
+        .agg(dismissed=pl.col("line"))
+    )
+
+
+def combine(evidence: pl.DataFrame, positions: pl.DataFrame, w: Weights, *, corroborate: bool,
+            dismissed: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
     """Scores and reasons per vessel: ``mmsi``, ``score`` (0-100), ``reasons`` (strongest first, with points).
 
     ``positions`` has ``mmsi`` and ``positions`` (how many fixes the vessel has) for the little-data cap.
+    ``dismissed`` (:func:`smuggling_dismissed`, :func:`fire_dismissed`) adds, after the evidence, what each
+    dismissed alert was worth and its dismissal, which cancel out.
     """
     ev = evidence.filter(pl.col("points") > 0).sort("mmsi", "points", descending=[False, True])
     fam = (
@@ -313,8 +425,17 @@ def combine(evidence: pl.DataFrame, positions: pl.DataFrame, w: Weights, *, corr
             )  # fmt: skip
         ),
     ]
-    return per.select(
+    out = per.select(
         "mmsi",
         score=capped.round(1),
         reasons=pl.concat_list(pl.col("shown"), *(e.cast(pl.String) for e in extra)).list.drop_nulls(),
+    )
+    if dismissed is None or dismissed.height == 0:
+        return out
+    return (
+        out.join(_dismissal_lines(dismissed), on="mmsi", how="full", coalesce=True)
+        .with_columns(
+            pl.col("score").fill_null(0.0), pl.col("reasons", "dismissed").fill_null(pl.lit([], pl.List(pl.String)))
+        )
+        .select("mmsi", "score", reasons=pl.concat_list("reasons", "dismissed"))
     )

@@ -13,6 +13,10 @@ reason of its own so the score stays explainable:
   (``learned_points``) and what they were learned from (``learned_from``).
 The fire score is the indicator model's. Without model files, both learned parts are left out (and the reasons
 say nothing about them).
+
+Analysts' decisions (``decisions``, :data:`models.indicators.DECISION_SCHEMA`; the live service reads them from
+its store, a backtest has none) apply to both scores and to what the learned model sees: a dismissed alert no
+longer counts, a confirmed one counts at full strength (:func:`models.indicators.with_decisions`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,17 @@ from engine.detectors.mmsi import mmsi_mid
 from models.evidence import EvidenceModel
 from models.features import DAY_FEATURES, FEATURE_UNITS, FEATURE_WORDS, number_text
 from models.files import DEFAULT_DIR, EVIDENCE_FILE, UNUSUAL_FILE, ModelFile, load_model
-from models.indicators import FAMILIES, Weights, combine, fire_evidence, is_tanker, smuggling_evidence
+from models.indicators import (
+    FAMILIES,
+    Weights,
+    combine,
+    fire_dismissed,
+    fire_evidence,
+    is_tanker,
+    smuggling_dismissed,
+    smuggling_evidence,
+    with_decisions,
+)
 from models.schema import VESSEL_SCHEMA, band_expr
 from models.unusual import UnusualBehaviour
 
@@ -91,14 +105,19 @@ class Scorer:
         return cls(weights=weights or Weights(), unusual_model=unusual, evidence_model=evidence)
 
     def score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame,
-              asof: datetime | None = None) -> pl.DataFrame:  # fmt: skip
-        """The vessel risk table: ``vessels`` and ``days`` from :class:`models.features.FeatureAccumulator`."""
+              asof: datetime | None = None, decisions: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
+        """The vessel risk table: ``vessels`` and ``days`` from :class:`models.features.FeatureAccumulator`;
+        ``decisions`` the analysts' latest decision per alert (:data:`models.indicators.DECISION_SCHEMA`), if any.
+        """
         w = self.weights
         when = asof or data_end(alerts, vessels)
-        vessels, evidence_rows = self.evidence(alerts, vessels, days, when)
-        smuggling = combine(evidence_rows, vessels, w, corroborate=True)
-        smuggling = self._reweight(smuggling, alerts, evidence_rows, vessels)
-        fire = combine(fire_evidence(alerts, vessels, when, w), vessels, w, corroborate=False)
+        counted, dismissed = with_decisions(alerts, decisions)
+        vessels, evidence_rows = self.evidence(counted, vessels, days, when)
+        smuggling = combine(evidence_rows, vessels, w, corroborate=True,
+                            dismissed=smuggling_dismissed(dismissed, when, w))  # fmt: skip
+        smuggling = self._reweight(smuggling, counted, evidence_rows, vessels)
+        fire = combine(fire_evidence(counted, vessels, when, w), vessels, w, corroborate=False,
+                       dismissed=fire_dismissed(dismissed, vessels, when, w))  # fmt: skip
         return assemble(vessels, alerts, smuggling, fire)
 
     def evidence(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame,

@@ -11,8 +11,9 @@ import pytest
 from engine.alerts import ALERT_SCHEMA, UTC_US
 from models.features import DAY_FEATURES
 from models.files import DEFAULT_DIR, EVIDENCE_FILE, ModelFile, load_model
+from models.indicators import DECISION_SCHEMA
 from models.schema import VESSEL_SCHEMA, band_of
-from models.scoring import ANALYSTS, EVIDENCE_FEATURES, SIMULATED, Scorer
+from models.scoring import ANALYSTS, EVIDENCE_FEATURES, SIMULATED, Scorer, data_end
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 SMUGGLER, PARTNER, QUIET, TANKER = 574000001, 574000002, 574000003, 574000004
@@ -105,3 +106,82 @@ def test_without_a_model_nothing_is_learned() -> None:
     vessels, days = _vessels()
     table = Scorer().score(_alerts(), vessels, days)
     assert table["learned_points"].null_count() == table.height and table["learned_from"].null_count() == table.height
+
+
+DECIDED = T0 + timedelta(days=1, hours=10, minutes=5)
+
+
+def _decisions(*rows: tuple[str, str, str | None]) -> pl.DataFrame:
+    """(alert_id, status, reason code) decided by analyst 'le' at DECIDED"""
+    return pl.DataFrame([{"alert_id": a, "status": s, "reason": r, "by": "le", "at": DECIDED} for a, s, r in rows],
+                        schema=dict(DECISION_SCHEMA))  # fmt: skip
+
+
+@pytest.mark.parametrize("models", [False, True], ids=["indicators", "shipped models"])
+def test_a_dismissed_alert_stops_counting_and_the_reasons_say_who_when_and_why(models: bool) -> None:
+    if models and not (DEFAULT_DIR / EVIDENCE_FILE).is_file():
+        pytest.skip("no shipped models: run `make models`")
+    scorer = Scorer.with_default_models() if models else Scorer()
+    vessels, days = _vessels()
+    before = {r["mmsi"]: r for r in scorer.score(_alerts(), vessels, days).iter_rows(named=True)}
+    table = scorer.score(_alerts(), vessels, days, decisions=_decisions(("a1", "dismissed", "reception_problem")))
+    after = {r["mmsi"]: r for r in table.iter_rows(named=True)}
+    s = after[SMUGGLER]
+    assert s["smuggling_score"] < before[SMUGGLER]["smuggling_score"]
+    # the gap's points, then the same points taken off by the dismissal: the reasons still add up to the score
+    (minus,) = [r for r in s["smuggling_reasons"] if r.startswith("-")]
+    assert minus.endswith("ais gap alert dismissed by analyst 'le' at 2024-06-02 10:05 UTC: reception problem")
+    plus = s["smuggling_reasons"][s["smuggling_reasons"].index(minus) - 1]
+    assert plus.startswith(f"+{minus[1:].split()[0]} went dark (") and "ais_gap evidence" in plus
+    assert abs(_points(s["smuggling_reasons"]) - s["smuggling_score"]) <= len(s["smuggling_reasons"])
+    # as if the detector had never raised it (the learned model sees the same evidence)
+    without = scorer.score(
+        _alerts().filter(pl.col("alert_id") != "a1"), vessels, days, asof=data_end(_alerts(), vessels)
+    )
+    assert s["smuggling_score"] == without.filter(pl.col("mmsi") == SMUGGLER)["smuggling_score"].item()
+    assert after[PARTNER] == before[PARTNER]  # nobody else's score moves
+    assert s["alerts"] == 3  # still one of the vessel's alerts
+
+
+def test_a_dismissed_transfer_leaves_both_vessels_fire_scores() -> None:
+    vessels, days = _vessels()
+    before = Scorer().score(_alerts(), vessels, days)
+    after = Scorer().score(_alerts(), vessels, days, decisions=_decisions(("a0", "dismissed", "legitimate_activity")))
+    for mmsi in (SMUGGLER, TANKER):
+        b, a = (t.filter(pl.col("mmsi") == mmsi).row(0, named=True) for t in (before, after))
+        assert a["fire_score"] < b["fire_score"]
+        assert any("encounter alert dismissed by analyst 'le'" in r and r.endswith("legitimate activity")
+                   for r in a["fire_reasons"])  # fmt: skip
+        assert abs(_points(a["fire_reasons"]) - a["fire_score"]) <= len(a["fire_reasons"])
+    # the tanker's cargo is not an alert: it still counts
+    assert after.filter(pl.col("mmsi") == TANKER)["fire_score"].item() > 0
+
+
+def test_a_confirmed_alert_counts_at_full_strength_and_does_not_age() -> None:
+    vessels, days = _vessels()
+    later = T0 + timedelta(days=28)  # two half-lives: the loitering is worth a quarter of its points by then
+    confirmed = _decisions(("a3", "confirmed", None))
+    for asof in (None, later):
+        before = (
+            Scorer().score(_alerts(), vessels, days, asof=asof).filter(pl.col("mmsi") == PARTNER).row(0, named=True)
+        )
+        after = Scorer().score(_alerts(), vessels, days, asof=asof, decisions=confirmed)
+        p = after.filter(pl.col("mmsi") == PARTNER).row(0, named=True)
+        assert p["smuggling_score"] > before["smuggling_score"]
+        assert p["smuggling_score"] == pytest.approx(Scorer().weights.smuggling["loitering"], abs=0.05)
+        (line,) = p["smuggling_reasons"]
+        assert (
+            line.startswith("+15 loitered at sea (") and ", confirmed by analyst 'le' at 2024-06-02 10:05 UTC: " in line
+        )
+    # escalated and reopened alerts count as the detector said
+    same = Scorer().score(
+        _alerts(), vessels, days, decisions=_decisions(("a3", "escalated", None), ("a1", "new", None))
+    )
+    assert same.equals(Scorer().score(_alerts(), vessels, days))
+
+
+def test_decisions_about_other_alerts_change_nothing() -> None:
+    vessels, days = _vessels()
+    base = Scorer().score(_alerts(), vessels, days)
+    assert Scorer().score(_alerts(), vessels, days, decisions=_decisions(("gone", "dismissed", "other"))).equals(base)
+    assert Scorer().score(_alerts(), vessels, days, decisions=pl.DataFrame(schema=dict(DECISION_SCHEMA))).equals(base)
