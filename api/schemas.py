@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from api.store.tables import DISMISSAL_REASONS
 from engine.alerts import ALERT_KINDS
 from engine.geo.regions import ZONE_KINDS
 from models.schema import BANDS
@@ -17,6 +18,7 @@ Band = Literal[BANDS]  # type: ignore[valid-type]
 Role = Literal["viewer", "analyst", "admin"]
 TriageStatus = Literal["confirmed", "dismissed", "escalated", "new"]
 Status = Literal["new", "confirmed", "dismissed", "escalated"]
+DismissalReason = Literal[DISMISSAL_REASONS]  # type: ignore[valid-type]
 
 
 def _clean_text(value: str) -> str:
@@ -71,8 +73,11 @@ class AlertPublic(BaseModel):
 
 class TriageEntry(BaseModel):
     status: str
+    reason: str | None = Field(description="a dismissal's reason code (null for other decisions, and for dismissals "
+                               "recorded before reason codes were asked)")  # fmt: skip
     note: str
     by: str = Field(description="name of the key that made the decision")
+    key_id: str | None = Field(description="id of that key (null for decisions recorded before key ids were kept)")
     at: datetime
 
 
@@ -80,11 +85,34 @@ class AlertDetail(AlertPublic):
     triage: list[TriageEntry] = Field(description="every triage decision, oldest first")
 
 
+class AlertHistory(BaseModel):
+    """An alert's decisions, an audit record kept forever: also after the engine withdrew the alert."""
+
+    alert_id: str
+    kind: str
+    mmsi: int
+    other_mmsi: int | None
+    withdrawn: bool = Field(description="the engine withdrew the alert (later evidence proved it wrong)")
+    triage: list[TriageEntry] = Field(description="every triage decision, oldest first")
+
+
 class AlertUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: TriageStatus = Field(description="confirmed, dismissed or escalated ('new' reopens an alert)")
+    reason: DismissalReason | None = Field(
+        default=None,
+        description=f"why it is dismissed: required with a dismissal, only there ({', '.join(DISMISSAL_REASONS)})",
+    )
     note: Annotated[Text, Field(max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _reason_goes_with_a_dismissal(self) -> AlertUpdate:
+        if self.status == "dismissed" and self.reason is None:
+            raise ValueError(f'a dismissal needs a reason: give "reason", one of {", ".join(DISMISSAL_REASONS)}')
+        if self.status != "dismissed" and self.reason is not None:
+            raise ValueError("a reason code goes with a dismissal only; say why in the note")
+        return self
 
 
 class AlertsPage(BaseModel):

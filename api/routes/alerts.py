@@ -1,4 +1,7 @@
-"""Alerts: the list with filters (cursor pages), one alert with its triage history, triage, the live stream."""
+"""Alerts: the list with filters (cursor pages), one alert with its triage history, triage, the live stream.
+
+Triage decisions are an audit record kept forever: ``/alerts/{id}/history`` answers after a withdrawal too.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,19 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import Analyst, BBoxDep, BroadcasterDep, PageSize, SettingsDep, StoreDep, Viewer, unprocessable
-from api.schemas import AlertDetail, AlertKind, AlertPublic, AlertsPage, AlertUpdate, Score, Status, UTCTime
+from api.schemas import (
+    AlertDetail,
+    AlertHistory,
+    AlertKind,
+    AlertPublic,
+    AlertsPage,
+    AlertUpdate,
+    Score,
+    Status,
+    UTCTime,
+)
 from api.store import AlertFilter, CursorError
-from api.store.alerts import parse_stream_cursor, stream_cursor
+from api.store.alerts import TriageError, parse_stream_cursor, stream_cursor
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -117,10 +130,35 @@ def get_alert(_: Viewer, store: StoreDep, alert_id: AlertIdPath) -> AlertDetail:
     return AlertDetail.model_validate(row | {"triage": store.triage_history(alert_id)})
 
 
-@router.patch("/{alert_id}", response_model=AlertDetail, responses={404: {"description": "no such alert"}})
+@router.get(
+    "/{alert_id}/history",
+    response_model=AlertHistory,
+    responses={404: {"description": "no such alert, and no decision on one of that id"}},
+)
+def alert_history(_: Viewer, store: StoreDep, alert_id: AlertIdPath) -> AlertHistory:
+    """Every triage decision on an alert, oldest first: who (the key's id and name), when, the status, a
+    dismissal's reason code and the note. Kept after the engine withdrew the alert."""
+    decisions = store.triage_history(alert_id)
+    row = store.alert(alert_id)
+    about = row or (decisions[-1] if decisions else None)
+    if about is None:
+        raise HTTPException(404, f"no alert {alert_id!r}")
+    return AlertHistory.model_validate(about | {"withdrawn": row is None, "triage": decisions})
+
+
+@router.patch(
+    "/{alert_id}",
+    response_model=AlertDetail,
+    responses={404: {"description": "no such alert"}, 422: {"description": "a dismissal without a reason code"}},
+)
 def triage_alert(principal: Analyst, store: StoreDep, alert_id: AlertIdPath, update: AlertUpdate) -> AlertDetail:
-    """Triage: confirm, dismiss or escalate, with a note; the key's name and the time are recorded."""
-    row = store.triage(alert_id, update.status, update.note, principal.name)
+    """Triage: confirm, dismiss (with a reason code) or escalate, with a note; the key's id and name and the time
+    are recorded. The vessel's scores take the decision at their next scoring (every few seconds, live)."""
+    try:
+        row = store.triage(alert_id, update.status, update.note, principal.name, reason=update.reason,
+                           key_id=principal.key_id)  # fmt: skip
+    except TriageError as exc:
+        raise unprocessable("", str(exc)) from None
     if row is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
     return AlertDetail.model_validate(row | {"triage": store.triage_history(alert_id)})

@@ -1,4 +1,5 @@
-"""Alerts in the store: upserts that keep triage, triage with its history, queries, the revision feed."""
+"""Alerts in the store: upserts that keep triage, triage decisions (an audit trail kept forever), queries, the
+revision feed."""
 
 from __future__ import annotations
 
@@ -13,11 +14,35 @@ import polars as pl
 import sqlalchemy as sa
 
 from api.store.base import StoreBase, rows_of, utcnow
-from api.store.tables import alert_triage, alerts, withdrawn_alerts
-from engine.alerts import ALERT_SCHEMA
+from api.store.tables import ALERT_STATUSES, DISMISSAL_REASONS, alerts, triage_decisions, withdrawn_alerts
+from engine.alerts import ALERT_SCHEMA, UTC_US
+from models.indicators import DECISION_SCHEMA
 
 ALERT_COLUMNS = list(ALERT_SCHEMA)
-LABEL_SCHEMA = {k: ALERT_SCHEMA[k] for k in ("alert_id", "kind", "mmsi", "start", "end")} | {"status": pl.String()}
+LABEL_SCHEMA = {k: ALERT_SCHEMA[k] for k in ("alert_id", "kind", "mmsi", "start", "end")} | {
+    "status": pl.String(),
+    "reason": pl.String(),  # a dismissal's reason code (null for other decisions and for dismissals before 0003)
+    "key_id": pl.String(),
+    "by": pl.String(),
+    "at": UTC_US,
+}
+
+
+class TriageError(ValueError):
+    """A decision the audit trail cannot take: an unknown status or reason code, a dismissal without a reason."""
+
+
+def check_decision(status: str, reason: str | None) -> None:
+    """Refuse a decision without the reason the analysts' record needs (the API says the same with a 422)."""
+    codes = ", ".join(DISMISSAL_REASONS)
+    if status not in ALERT_STATUSES:
+        raise TriageError(f"status {status!r}: use one of {', '.join(ALERT_STATUSES)}")
+    if reason is not None and reason not in DISMISSAL_REASONS:
+        raise TriageError(f"reason {reason!r}: use one of {codes}")
+    if status == "dismissed" and reason is None:
+        raise TriageError(f"a dismissal needs a reason code: one of {codes}")
+    if status != "dismissed" and reason is not None:
+        raise TriageError("a reason code goes with a dismissal only; say why in the note")
 
 
 class CursorError(ValueError):
@@ -166,8 +191,9 @@ class AlertsMixin(StoreBase):
 
     def withdraw_alerts(self, alert_ids: Sequence[str]) -> int:
         """Delete alerts the engine announced early and later evidence proved wrong (the distress fast path,
-        engine/fast_path.py: the right alert of the same episode is stored too). Their triage goes with them; a
-        tombstone with a new revision tells the live stream's clients. Returns how many were stored."""
+        engine/fast_path.py: the right alert of the same episode is stored too). Their triage decisions stay (an
+        audit record); a tombstone with a new revision tells the live stream's clients. Returns how many were
+        stored."""
         if not alert_ids:
             return 0
         with self._write() as conn:
@@ -182,17 +208,27 @@ class AlertsMixin(StoreBase):
             self._notify()
         return len(gone)
 
-    def triage(self, alert_id: str, status: str, note: str, by: str) -> dict[str, Any] | None:
-        """Set an alert's status and record who did it, when and why. None when there is no such alert."""
+    def triage(self, alert_id: str, status: str, note: str, by: str, *, reason: str | None = None,
+               key_id: str | None = None) -> dict[str, Any] | None:  # fmt: skip
+        """Set an alert's status and record the decision: who (the key's id and name), when, what and why (a
+        dismissal's ``reason`` code, see :data:`DISMISSAL_REASONS`; :class:`TriageError` without one). Returns the
+        alert; None when there is no such alert."""
+        check_decision(status, reason)
         now = utcnow()
         with self._write() as conn:
+            found = conn.execute(
+                sa.select(alerts.c.kind, alerts.c.mmsi, alerts.c.other_mmsi).where(alerts.c.alert_id == alert_id)
+            ).first()
+            if found is None:
+                return None
             rev = self._next_rev(conn)
-            done = conn.execute(
+            conn.execute(
                 sa.update(alerts).where(alerts.c.alert_id == alert_id).values(status=status, updated_at=now, rev=rev)
             )
-            if done.rowcount == 0:
-                return None
-            conn.execute(sa.insert(alert_triage).values(alert_id=alert_id, status=status, note=note, by=by, at=now))
+            conn.execute(sa.insert(triage_decisions).values(
+                alert_id=alert_id, kind=found.kind, mmsi=found.mmsi, other_mmsi=found.other_mmsi, status=status,
+                reason=reason, note=note, key_id=key_id, by=by, at=now,
+            ))  # fmt: skip
         self._notify()
         return self.alert(alert_id)
 
@@ -202,10 +238,36 @@ class AlertsMixin(StoreBase):
         return found[0] if found else None
 
     def triage_history(self, alert_id: str) -> list[dict[str, Any]]:
-        t = alert_triage.c
-        stmt = sa.select(t.status, t.note, t.by, t.at).where(t.alert_id == alert_id).order_by(t.at, t.id)
+        """Every decision on ``alert_id``, oldest first, also after the alert was withdrawn."""
+        t = triage_decisions.c
+        stmt = (
+            sa.select(t.alert_id, t.kind, t.mmsi, t.other_mmsi, t.status, t.reason, t.note, t.key_id, t.by, t.at)
+            .where(t.alert_id == alert_id)
+            .order_by(t.at, t.id)
+        )
         with self._read() as conn:
             return rows_of(conn, stmt)
+
+    def decisions(self) -> pl.DataFrame:
+        """Each decided alert's latest decision, as the scorer takes them (``models.indicators.DECISION_SCHEMA``:
+        alert_id, status, reason, by, at). Decisions are few (human work), so reading them all is cheap."""
+        t = triage_decisions.c
+        latest = sa.select(sa.func.max(t.id).label("id")).group_by(t.alert_id).subquery()
+        stmt = sa.select(t.alert_id, t.status, t.reason, t.by, t.at).join_from(
+            triage_decisions, latest, t.id == latest.c.id
+        )
+        with self._read() as conn:
+            rows = rows_of(conn, stmt.order_by(t.id))
+        return (
+            pl.DataFrame(rows, schema=DECISION_SCHEMA, orient="row") if rows else pl.DataFrame(schema=DECISION_SCHEMA)
+        )
+
+    def decisions_mark(self) -> int:
+        """A number that grows with every decision recorded (the latest decision's id; 0 before any): whoever
+        scores with decisions reads them again when it moves."""
+        with self._read() as conn:
+            top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(triage_decisions.c.id), 0))).scalar_one()
+        return int(top)
 
     def alerts_page(
         self, where: AlertFilter, cursor: str | None = None, limit: int = 100
@@ -257,9 +319,17 @@ class AlertsMixin(StoreBase):
         return rows, stream_cursor(rows[-1]["rev"], rows[-1]["alert_id"])
 
     def labels(self) -> pl.DataFrame:
-        """Triage decisions as training labels: one row per triaged alert with its current status."""
-        c = alerts.c
-        stmt = sa.select(c.alert_id, c.kind, c.mmsi, c.start, c.end, c.status).where(c.status != "new")
+        """Triage decisions as training labels: one row per triaged alert still stored, with its current status and
+        the decision that set it (reason code, the key's id and name, when). A withdrawn alert has no label: the
+        engine itself proved it wrong (its decisions stay in :meth:`triage_history`)."""
+        c, t = alerts.c, triage_decisions.c
+        latest = sa.select(sa.func.max(t.id).label("id")).group_by(t.alert_id).subquery()
+        stmt = (
+            sa.select(c.alert_id, c.kind, c.mmsi, c.start, c.end, c.status, t.reason, t.key_id, t.by, t.at)
+            .join_from(alerts, triage_decisions, t.alert_id == c.alert_id)
+            .join(latest, t.id == latest.c.id)
+            .where(c.status != "new")
+        )
         with self._read() as conn:
             rows = rows_of(conn, stmt.order_by(c.start, c.alert_id))
         return pl.DataFrame(rows, schema=LABEL_SCHEMA, orient="row") if rows else pl.DataFrame(schema=LABEL_SCHEMA)

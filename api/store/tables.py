@@ -3,6 +3,7 @@
 Times are aware UTC (:class:`UTCDateTime`); lists of reasons and GeoJSON geometries are JSON. ``alerts.rev`` is
 the revision of the upsert that last changed a row: the live stream follows it (see ``Store.alerts_since``).
 ``withdrawn_alerts`` keeps, with its revision, each alert withdrawn after it was stored, so the stream can say so.
+``triage_decisions`` is the analysts' audit trail: every decision, never deleted, not even with its alert.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from engine.alerts import ALERT_KINDS
 metadata = sa.MetaData()
 
 ALERT_STATUSES = ("new", "confirmed", "dismissed", "escalated")
+# why an analyst dismissed an alert (issue 12): a dismissal without one of these is refused
+DISMISSAL_REASONS = ("legitimate_activity", "reception_problem", "data_error", "duplicate", "other")
 ROLES = ("viewer", "analyst", "admin")
 
 alerts = sa.Table(
@@ -52,16 +55,24 @@ withdrawn_alerts = sa.Table(
     sa.Index("ix_withdrawn_alerts_rev", "rev", "alert_id"),
 )
 
-alert_triage = sa.Table(
-    "alert_triage",
+# An audit record, kept forever: a decision outlives its alert (a withdrawal deletes the alert, not this), so it
+# holds no foreign key and says itself which alert, kind and vessels it was about, and who decided (the key's id
+# and name), when, what and why.
+triage_decisions = sa.Table(
+    "triage_decisions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("alert_id", sa.String(64), sa.ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("alert_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("mmsi", sa.BigInteger, nullable=False),
+    sa.Column("other_mmsi", sa.BigInteger, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=True),  # a dismissal's reason code; null otherwise (and before 0003)
     sa.Column("note", sa.Text, nullable=False, server_default=""),
-    sa.Column("by", sa.String(100), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=True),  # null for decisions recorded before 0003 (name only)
+    sa.Column("by", sa.String(100), nullable=False),  # the key's name
     sa.Column("at", UTCDateTime, nullable=False),
-    sa.Index("ix_alert_triage_alert_id", "alert_id", "at"),
+    sa.Index("ix_triage_decisions_alert_id", "alert_id", "at"),
 )
 
 

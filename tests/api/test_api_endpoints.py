@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 
 from api.app import add_zones_listener
 from api.schemas import VesselPublic, VesselsPage
-from api.store import VesselFilter
+from api.store import DISMISSAL_REASONS, VesselFilter
 from api.store.engine import latest_version
+from engine.alerts import UTC_US
+from models.features import DAY_FEATURES
+from models.scoring import Scorer
 from tests.api.helpers import T0, alerts_frame, auth, vessels_frame
 
 V1 = "/api/v1"
@@ -91,24 +94,100 @@ def test_alerts_list_filters_and_cursor_pages(client: TestClient, keys: dict[str
     assert len(seen) == len(set(seen)) == 7
 
 
-def test_triage_records_who_when_and_history(client: TestClient, keys: dict[str, str]) -> None:
+def test_triage_records_who_when_what_and_why(client: TestClient, keys: dict[str, str]) -> None:
     seed(client)
     alert_id = alerts_frame(1)["alert_id"][0]
     h = auth(keys["analyst"])
+    key_id = keys["analyst"].split("_")[1]  # sw_<id>_<secret>
     r = client.patch(f"{V1}/alerts/{alert_id}", json={"status": "escalated", "note": "tanker alongside"}, headers=h)
     assert r.status_code == 200 and r.json()["status"] == "escalated"
+    r = client.patch(f"{V1}/alerts/{alert_id}", json={"status": "dismissed", "reason": "legitimate_activity",
+                                                       "note": "bunker barge at the anchorage"}, headers=h)  # fmt: skip
+    assert r.status_code == 200 and r.json()["status"] == "dismissed"
     r = client.patch(f"{V1}/alerts/{alert_id}", json={"status": "confirmed"}, headers=h)
     triage = client.get(f"{V1}/alerts/{alert_id}", headers=auth(keys["viewer"])).json()["triage"]
-    assert [(t["status"], t["note"], t["by"]) for t in triage] == [
-        ("escalated", "tanker alongside", "analyst on duty"),
-        ("confirmed", "", "analyst on duty"),
+    assert [(t["status"], t["reason"], t["note"], t["by"], t["key_id"]) for t in triage] == [
+        ("escalated", None, "tanker alongside", "analyst on duty", key_id),
+        ("dismissed", "legitimate_activity", "bunker barge at the anchorage", "analyst on duty", key_id),
+        ("confirmed", None, "", "analyst on duty", key_id),
     ]
-    assert datetime.fromisoformat(triage[0]["at"]).tzinfo is not None
+    times = [datetime.fromisoformat(t["at"]) for t in triage]
+    assert all(t.tzinfo is not None for t in times) and times == sorted(times)
+    history = client.get(f"{V1}/alerts/{alert_id}/history", headers=auth(keys["viewer"])).json()
+    assert history["triage"] == triage and history["withdrawn"] is False and history["kind"] == "encounter"
     assert client.get(f"{V1}/alerts?status=confirmed", headers=h).json()["items"][0]["alert_id"] == alert_id
     assert client.patch(f"{V1}/alerts/unknown", json={"status": "confirmed"}, headers=h).status_code == 404
     assert client.get(f"{V1}/alerts/unknown", headers=h).status_code == 404
+    assert client.get(f"{V1}/alerts/unknown/history", headers=h).status_code == 404
     labels = client.app.state.store.labels()  # type: ignore[attr-defined]
-    assert labels["status"].to_list() == ["confirmed"]
+    assert labels.select("alert_id", "status", "key_id", "by").rows() == [
+        (alert_id, "confirmed", key_id, "analyst on duty")
+    ]
+
+
+def test_a_dismissal_without_a_reason_is_422_naming_the_codes(client: TestClient, keys: dict[str, str]) -> None:
+    seed(client)
+    alert_id = alerts_frame(1)["alert_id"][0]
+    h = auth(keys["analyst"])
+    r = client.patch(f"{V1}/alerts/{alert_id}", json={"status": "dismissed", "note": "fine"}, headers=h)
+    assert r.status_code == 422
+    assert "a dismissal needs a reason" in r.text
+    assert all(code in r.text for code in DISMISSAL_REASONS), r.text
+    r = client.patch(f"{V1}/alerts/{alert_id}", json={"status": "dismissed", "reason": "bored"}, headers=h)
+    assert r.status_code == 422 and "reception_problem" in r.text
+    r = client.patch(f"{V1}/alerts/{alert_id}", json={"status": "confirmed", "reason": "duplicate"}, headers=h)
+    assert r.status_code == 422 and "with a dismissal only" in r.text
+    assert client.get(f"{V1}/alerts/{alert_id}/history", headers=h).json()["triage"] == []
+    schema = client.get(f"{V1}/openapi.json").json()["components"]["schemas"]["AlertUpdate"]
+    assert "reason" in schema["properties"] and "reason" not in schema.get("required", [])
+
+
+def test_a_withdrawn_alert_keeps_its_history(client: TestClient, keys: dict[str, str]) -> None:
+    store = seed(client)
+    alert_id = alerts_frame(1)["alert_id"][0]
+    h = auth(keys["analyst"])
+    body = {"status": "dismissed", "reason": "data_error", "note": "one bad fix"}
+    assert client.patch(f"{V1}/alerts/{alert_id}", json=body, headers=h).status_code == 200
+    assert store.withdraw_alerts([alert_id]) == 1
+    assert client.get(f"{V1}/alerts/{alert_id}", headers=h).status_code == 404
+    history = client.get(f"{V1}/alerts/{alert_id}/history", headers=auth(keys["viewer"])).json()
+    assert history["withdrawn"] is True
+    assert (history["alert_id"], history["kind"], history["mmsi"], history["other_mmsi"]) == (
+        alert_id, "encounter", 574000001, 574000101)  # fmt: skip
+    (entry,) = history["triage"]
+    assert (entry["status"], entry["reason"], entry["note"], entry["by"]) == (
+        "dismissed", "data_error", "one bad fix", "analyst on duty")  # fmt: skip
+    assert entry["key_id"] == keys["analyst"].split("_")[1]
+
+
+def test_decisions_through_the_api_move_the_vessels_scores(client: TestClient, keys: dict[str, str]) -> None:
+    """The scorer takes the store's decisions as they are (the live service's ScoringSink does the same)."""
+    store = seed(client)
+    alerts = alerts_frame(5)  # encounters of 574000001+i with 574000101+i, scores 60..64
+    mmsi = alerts["mmsi"].to_list() + alerts["other_mmsi"].to_list()
+    vessels = pl.DataFrame({"mmsi": mmsi, "positions": [500] * 10, "ship_type": [30] * 10, "lat": [20.0] * 10,
+                            "lon": [107.0] * 10, "first_seen": [T0] * 10, "last_seen": [T0 + timedelta(hours=9)] * 10,
+                            "name": None, "callsign": None, "imo": None},
+                           schema_overrides={"first_seen": UTC_US, "last_seen": UTC_US, "name": pl.String,
+                                             "callsign": pl.String, "imo": pl.Int64})  # fmt: skip
+    days = pl.DataFrame({"mmsi": mmsi, "day": [T0] * 10, "fixes": [500] * 10, **{f: [0.0] * 10 for f in DAY_FEATURES},
+                         "lat": [20.0] * 10, "lon": [107.0] * 10}, schema_overrides={"day": UTC_US})  # fmt: skip
+
+    def smuggling_score() -> tuple[float, list[str]]:
+        table = Scorer().score(alerts, vessels, days, decisions=store.decisions())
+        row = table.filter(pl.col("mmsi") == 574000001).row(0, named=True)
+        return row["smuggling_score"], row["smuggling_reasons"]
+
+    first, reasons = smuggling_score()
+    h = auth(keys["analyst"])
+    client.patch(f"{V1}/alerts/{alerts['alert_id'][0]}", json={"status": "dismissed", "reason": "duplicate"}, headers=h)
+    dismissed, reasons = smuggling_score()
+    assert dismissed == 0 < first
+    assert reasons[-1].startswith(f"-{round(first)} encounter alert dismissed by analyst 'analyst on duty' at ")
+    assert reasons[-1].endswith(": duplicate")
+    client.patch(f"{V1}/alerts/{alerts['alert_id'][0]}", json={"status": "confirmed"}, headers=h)
+    confirmed, reasons = smuggling_score()
+    assert confirmed > first and "confirmed by analyst 'analyst on duty' at " in reasons[0]
 
 
 def test_zones_crud_and_the_change_hook(client: TestClient, keys: dict[str, str]) -> None:

@@ -9,18 +9,22 @@ import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from api.store import AlertFilter, BBox, CursorError, Store, VesselFilter
-from api.store.engine import latest_version
+from api.store.alerts import TriageError
+from api.store.engine import alembic_config, latest_version
 from api.store.tables import metadata
+from api.store.types import UTCDateTime
+from models.indicators import DECISION_SCHEMA
 from models.schema import empty_vessels
 from tests.api.helpers import T0, alerts_frame, vessels_frame
 
 
 def test_migrations_create_exactly_the_tables(store: Store) -> None:
-    assert store.schema_version() == latest_version() == "0002"
+    assert store.schema_version() == latest_version() == "0003"
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diffs == []
@@ -55,18 +59,95 @@ def test_alert_upsert_keeps_triage_and_updates_evidence(store: Store) -> None:
     assert store.triage("nope", "confirmed", "", "x") is None
 
 
-def test_withdrawn_alerts_are_gone_with_their_triage(store: Store) -> None:
+def test_withdrawn_alerts_are_gone_but_their_triage_history_stays(store: Store) -> None:
     df = alerts_frame(3)
     store.upsert_alerts(df)
     first, second = df["alert_id"][0], df["alert_id"][1]
-    store.triage(first, "escalated", "", "analyst on duty")
+    store.triage(first, "escalated", "tanker alongside", "analyst on duty", key_id="k1")
+    store.triage(first, "dismissed", "SART self-test", "le", reason="legitimate_activity", key_id="k2")
     assert store.withdraw_alerts([first, "never-stored"]) == 1
     assert store.alert(first) is None
-    assert store.triage_history(first) == []
+    history = store.triage_history(first)
+    assert [(h["status"], h["reason"], h["note"], h["key_id"], h["by"]) for h in history] == [
+        ("escalated", None, "tanker alongside", "k1", "analyst on duty"),
+        ("dismissed", "legitimate_activity", "SART self-test", "k2", "le"),
+    ]
+    assert {(h["alert_id"], h["kind"], h["mmsi"], h["other_mmsi"]) for h in history} == {
+        (first, "encounter", 574000001, 574000101)
+    }
+    assert history[0]["at"] <= history[1]["at"] and history[0]["at"].tzinfo is not None
     assert store.alert(second) is not None
     rows, _ = store.alerts_page(AlertFilter())
     assert sorted(r["alert_id"] for r in rows) == sorted(df["alert_id"][1:].to_list())
     assert store.withdraw_alerts([]) == 0
+    assert store.labels().height == 0  # the engine proved it wrong: no training label, but the record stays
+    assert store.decisions()["alert_id"].to_list() == [first]
+
+
+def test_a_dismissal_needs_a_reason_code(store: Store) -> None:
+    df = alerts_frame(1)
+    store.upsert_alerts(df)
+    first = df["alert_id"][0]
+    for status, reason, said in [
+        ("dismissed", None, "a dismissal needs a reason code: one of legitimate_activity, reception_problem"),
+        ("dismissed", "bored", "reason 'bored': use one of legitimate_activity"),
+        ("confirmed", "duplicate", "a reason code goes with a dismissal only"),
+        ("maybe", None, "status 'maybe'"),
+    ]:
+        with pytest.raises(TriageError, match=said):
+            store.triage(first, status, "", "le", reason=reason)
+    assert store.triage_history(first) == [] and store.alert(first)["status"] == "new"  # type: ignore[index]
+
+
+def test_decisions_are_each_alerts_latest(store: Store) -> None:
+    df = alerts_frame(3)
+    store.upsert_alerts(df)
+    a, b, _ = df["alert_id"].to_list()
+    assert store.decisions().height == 0 and store.decisions_mark() == 0
+    store.triage(a, "dismissed", "", "le", reason="reception_problem")
+    store.triage(b, "escalated", "", "le")
+    mark = store.decisions_mark()
+    store.triage(b, "confirmed", "seen by patrol boat", "nguyen")
+    assert store.decisions_mark() > mark
+    got = store.decisions()
+    assert got.schema == pl.Schema(DECISION_SCHEMA)
+    assert got.select("alert_id", "status", "reason", "by").rows() == [
+        (a, "dismissed", "reception_problem", "le"),
+        (b, "confirmed", None, "nguyen"),
+    ]
+
+
+def test_migration_0003_keeps_the_triage_history_it_finds(db_url: str) -> None:
+    """A database at 0002 with triage rows: after 0003 they are decisions with their alert's kind and vessels,
+    in their order, without reason code or key id (never recorded), and no longer tied to the alert row."""
+    engine = sa.create_engine(db_url)
+    now = datetime(2025, 3, 1, 10, 5, tzinfo=UTC)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        alert = sa.text(
+            'INSERT INTO alerts (alert_id, kind, mmsi, other_mmsi, start, "end", score, reasons, status, created_at, '
+            "updated_at, rev) VALUES ('a1', 'spoofing', 574000001, NULL, :t, :t, 50, '[]', 'dismissed', :t, :t, 1)"
+        )
+        conn.execute(alert.bindparams(sa.bindparam("t", type_=UTCDateTime)), {"t": now})
+        triage = sa.text(
+            "INSERT INTO alert_triage (alert_id, status, note, \"by\", \"at\") VALUES ('a1', :s, :n, 'le', :t)"
+        ).bindparams(sa.bindparam("t", type_=UTCDateTime))
+        for i, (status, note) in enumerate([("escalated", "look"), ("dismissed", "antenna")]):
+            conn.execute(triage, {"s": status, "n": note, "t": now + timedelta(minutes=i)})
+    engine.dispose()
+    store = Store(db_url)
+    assert store.is_current()
+    history = store.triage_history("a1")
+    assert [(h["status"], h["note"], h["by"], h["kind"], h["mmsi"], h["reason"], h["key_id"]) for h in history] == [
+        ("escalated", "look", "le", "spoofing", 574000001, None, None),
+        ("dismissed", "antenna", "le", "spoofing", 574000001, None, None),
+    ]
+    assert history[0]["at"] == now
+    store.withdraw_alerts(["a1"])
+    assert len(store.triage_history("a1")) == 2
+    store.close()
 
 
 def test_a_withdrawal_is_in_the_revision_feed_and_no_revision_is_given_twice(store: Store) -> None:
@@ -99,7 +180,7 @@ def test_alerts_since_follows_new_and_changed_alerts_only(store: Store) -> None:
     store.upsert_alerts(df.head(1).with_columns(pl.col("score") + 1))
     rows, cursor = store.alerts_since(cursor)
     assert [r["alert_id"] for r in rows] == [df["alert_id"][0]]
-    store.triage(df["alert_id"][1], "dismissed", "fishing pair", "me")
+    store.triage(df["alert_id"][1], "dismissed", "fishing pair", "me", reason="legitimate_activity")
     rows, _ = store.alerts_since(cursor)
     assert [(r["alert_id"], r["status"]) for r in rows] == [(df["alert_id"][1], "dismissed")]
     assert store.alerts_head() == store.alerts_since(cursor)[1]
@@ -135,12 +216,16 @@ def test_labels_are_triage_decisions(store: Store) -> None:
     df = alerts_frame(3)
     store.upsert_alerts(df)
     assert store.labels().height == 0
-    store.triage(df["alert_id"][0], "confirmed", "", "a")
-    store.triage(df["alert_id"][2], "dismissed", "", "a")
+    store.triage(df["alert_id"][0], "confirmed", "", "a", key_id="k1")
+    store.triage(df["alert_id"][2], "escalated", "", "a", key_id="k1")
+    store.triage(df["alert_id"][2], "dismissed", "", "b", reason="duplicate", key_id="k2")
     labels = store.labels()
-    assert labels.columns == ["alert_id", "kind", "mmsi", "start", "end", "status"]
-    assert sorted(labels["status"].to_list()) == ["confirmed", "dismissed"]
-    assert labels.schema["start"] == pl.Datetime("us", "UTC")
+    assert labels.columns == ["alert_id", "kind", "mmsi", "start", "end", "status", "reason", "key_id", "by", "at"]
+    assert labels.select("status", "reason", "key_id", "by").rows() == [
+        ("confirmed", None, "k1", "a"),
+        ("dismissed", "duplicate", "k2", "b"),
+    ]
+    assert labels.schema["start"] == pl.Datetime("us", "UTC") and labels.schema["at"] == pl.Datetime("us", "UTC")
 
 
 def test_vessels_upsert_filters_and_identity_history(store: Store) -> None:
