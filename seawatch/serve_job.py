@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +24,7 @@ from typing import Any
 import polars as pl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.app import add_zones_listener, create_app, open_store
 from api.geojson import zones_collection
@@ -80,10 +82,14 @@ class StoreSink:
 
 
 class ScoringSink:
-    """Features of every vessel, and their scores written to the store every ``every`` seconds.
+    """Features of every vessel, and their scores written to the store every ``every`` seconds, with the analysts'
+    latest decisions (a dismissed alert no longer counts, a confirmed one counts fully: models/indicators.py).
 
     The scoring itself (the models' predictions and the vessels' upsert: a good part of a second on a busy machine)
     runs in a thread of its own on the inputs taken in the engine's thread, so alerts are not held up behind it.
+    Each scoring reads the decisions from the store; a watcher looks for new ones every ``every`` seconds and, when
+    no micro-batch brought a scoring since (a quiet feed, a replay that ended), scores the last inputs again: a
+    decision reaches the scores within one cycle, whoever made it (this process's API or another one's).
     """
 
     def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float) -> None:
@@ -93,30 +99,61 @@ class ScoringSink:
         self.vessels = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="seawatch-scoring")
         self._running: Future[None] | None = None
+        self._submitting = threading.Lock()
+        self._last: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None
+        self._decided = -1  # the store's decisions mark the latest scores were made with
+        self._closed = threading.Event()
+        self._watcher = threading.Thread(target=self._watch_decisions, name="seawatch-decisions", daemon=True)
+        self._watcher.start()
 
     def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
         self.features.add(tables["positions"], tables["statics"])
-        if time.monotonic() - self.scored_at >= self.every and (self._running is None or self._running.done()):
-            self.scored_at = time.monotonic()
-            self._running = self._pool.submit(self._score, *self._inputs())
-            self._running.add_done_callback(_log_failure)
+        if time.monotonic() - self.scored_at >= self.every:
+            self._submit(self._inputs())
 
     def withdraw(self, alert_ids: list[str]) -> None:
         """Nothing to do: the scores are made of the engine's own alerts, which never hold an announced one."""
 
     def score(self) -> None:
         """Score now, after the scoring under way (at shutdown)."""
+        with self._submitting:
+            self._closed.set()
         self._pool.shutdown(wait=True)
         self._score(*self._inputs())
 
     def _inputs(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         return self.engine.alerts(), self.features.vessels(), self.features.days()
 
+    def _submit(self, inputs: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
+        """Score ``inputs`` in the scoring thread, unless a scoring is under way (the next cycle catches up)."""
+        with self._submitting:
+            if self._closed.is_set() or (self._running is not None and not self._running.done()):
+                return
+            self.scored_at = time.monotonic()
+            self._last = inputs
+            self._running = self._pool.submit(self._score, *inputs)
+            self._running.add_done_callback(_log_failure)
+
+    def _watch_decisions(self) -> None:
+        # looking costs one indexed max(): every second at most, so a decision waits for little more than a cycle
+        while not self._closed.wait(min(self.every, 1.0)):
+            if self._last is None or time.monotonic() - self.scored_at < self.every:
+                continue  # nothing scored yet, or a micro-batch's scoring (which reads the decisions) is due
+            try:
+                mark = self.store.decisions_mark()
+            except SQLAlchemyError as exc:
+                log.warning("could not look for new triage decisions (tried again in %g s): %s", self.every, exc)
+                continue
+            if mark != self._decided:
+                self._submit(self._last)
+
     def _score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame) -> None:
-        table = self.scorer.score(alerts, vessels, days)
+        mark = self.store.decisions_mark()  # before reading them: a decision made in between is read next cycle
+        table = self.scorer.score(alerts, vessels, days, decisions=self.store.decisions())
         if table.height:
             self.store.upsert_vessels(table)
         self.vessels = table.height
+        self._decided = mark
 
 
 def _log_failure(done: Future[None]) -> None:

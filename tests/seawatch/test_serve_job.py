@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 
 from feeds.framing import Framer
@@ -374,3 +375,62 @@ def test_udp_datagrams_dropped_are_on_metrics(tmp_path: Path) -> None:
     registry.register(RunnerMetrics(StreamRunner.open([], tmp_path, []), FeedSet([source])))
     text = generate_latest(registry).decode()
     assert 'seawatch_feed_dropped_total{feed="udp://127.0.0.1:0"} 3.0' in text
+
+
+class _EngineAlerts:
+    """What the scoring sink asks of the engine: its alerts."""
+
+    def __init__(self, alerts: pl.DataFrame) -> None:
+        self._alerts = alerts
+
+    def alerts(self) -> pl.DataFrame:
+        return self._alerts
+
+
+def test_scoring_sink_applies_a_decision_within_one_cycle_without_new_data(tmp_path: Path) -> None:
+    """Dismissed: the vessel's score drops at the next cycle, though no micro-batch came since (a quiet feed);
+    confirmed: it rises above what the detector alone gave. Decisions made through the store, as the API does."""
+    from api.store import Store
+    from engine.geo.land import LandIndex
+    from models.scoring import Scorer
+    from seawatch.serve_job import ScoringSink
+    from tests.api.helpers import alerts_frame
+    from tests.models.test_features import T0, no_statics, positions
+
+    every = 0.3
+    gap = alerts_frame(1, kind="ais_gap", score=60.0, mmsi0=574000001)
+    store = Store(f"sqlite:///{tmp_path / 'seawatch.db'}")
+    store.upsert_alerts(gap)
+    start = (gap["start"][0] - T0).total_seconds() / 3600 - 1  # heard from an hour before the gap, for 4 h
+    hours = [start + k / 10 for k in range(40)]
+    fixes = positions([(574000001, h, 20.0, 107.5, 8.0, 90.0, 90.0) for h in hours])
+    sink = ScoringSink(Scorer(), _EngineAlerts(gap), store, LandIndex.load(), every)  # type: ignore[arg-type]
+
+    def score() -> tuple[float, list[str]]:
+        row = store.vessel(574000001)
+        return (row["smuggling_score"], row["smuggling_reasons"]) if row else (-1.0, [])
+
+    def wait_for(done: Callable[[], bool], what: str) -> float:
+        started = time.monotonic()
+        while not done():
+            assert time.monotonic() - started < 10 * every + 5, f"no {what} after {time.monotonic() - started:.1f} s"
+            time.sleep(0.02)
+        return time.monotonic() - started
+
+    try:
+        sink.consume({"positions": fixes, "statics": no_statics()}, gap)
+        wait_for(lambda: score()[0] > 0, "first scores")
+        detected, _ = score()
+        alert_id = gap["alert_id"][0]
+        store.triage(alert_id, "dismissed", "CT01 was down", "le", reason="reception_problem", key_id="k1")
+        took = wait_for(lambda: score()[0] == 0, "drop after the dismissal")
+        assert took < 2 * every + 1.0  # one cycle, and the margin of a busy machine
+        (plus, minus) = score()[1]
+        assert plus.startswith(f"+{round(detected)} went dark (") and minus.startswith(f"-{round(detected)} ais gap")
+        assert "dismissed by analyst 'le' at " in minus and minus.endswith(": reception problem")
+        store.triage(alert_id, "confirmed", "seen on radar", "le", key_id="k1")
+        wait_for(lambda: score()[0] > detected, "rise after the confirmation")
+        assert "confirmed by analyst 'le'" in score()[1][0]
+    finally:
+        sink.score()
+        store.close()
