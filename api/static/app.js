@@ -567,7 +567,11 @@
       el("div", { class: "triage" },
         ["confirmed", "escalated", "dismissed"].map((s) => el("button", {
           type: "button", "data-status": s, disabled: a.status === s,
-          onclick: (ev) => { ev.stopPropagation(); triage(a.alert_id, s); },
+          onclick: (ev) => {
+            ev.stopPropagation();
+            if (s === "dismissed") askReason(ev.target.closest(".triage"), a.alert_id);
+            else triage(a.alert_id, s);
+          },
         }, { confirmed: "confirm", escalated: "escalate", dismissed: "dismiss" }[s]))));
     li.addEventListener("click", () => selectAlert(a.alert_id));
     li.addEventListener("keydown", (ev) => { if (ev.key === "Enter") selectAlert(a.alert_id); });
@@ -612,9 +616,41 @@
     selectVessel(a.mmsi);
   }
 
-  async function triage(id, status) {
+  // A dismissal says why (the API refuses one without a reason code): the reasons are what the scores and the
+  // per-kind quality are learned from, so the analyst picks one, with a note if it helps.
+  const DISMISSAL_REASONS = {
+    legitimate_activity: "legitimate activity",
+    reception_problem: "reception problem",
+    data_error: "data error",
+    duplicate: "duplicate",
+    other: "other",
+  };
+
+  function askReason(box, id) {
+    if (box.querySelector("form.dismiss")) return;
+    const reason = el("select", { name: "reason", required: "", "aria-label": "why dismiss" },
+      el("option", { value: "" }, "why?"),
+      ...Object.entries(DISMISSAL_REASONS).map(([code, words]) => el("option", { value: code }, words)));
+    const note = el("input", { name: "note", type: "text", placeholder: "note (optional)", maxlength: "2000" });
+    const form = el("form", { class: "dismiss" }, reason, note,
+      el("button", { type: "submit" }, "dismiss"),
+      el("button", { type: "button", class: "cancel", onclick: (ev) => { ev.stopPropagation(); form.remove(); } }, "cancel"));
+    form.addEventListener("click", (ev) => ev.stopPropagation());
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (!reason.value) { reason.focus(); return; }
+      triage(id, "dismissed", reason.value, note.value.trim());
+    });
+    box.append(form);
+    reason.focus();
+  }
+
+  async function triage(id, status, reason = null, note = "") {
+    const body = { status };
+    if (reason) body.reason = reason;
+    if (note) body.note = note;
     try {
-      const updated = await api(`/alerts/${encodeURIComponent(id)}`, { method: "PATCH", body: JSON.stringify({ status }) });
+      const updated = await api(`/alerts/${encodeURIComponent(id)}`, { method: "PATCH", body: JSON.stringify(body) });
       if (updated && updated.alert_id) upsertAlert(updated, false);
       showMessage(`Alert marked ${status}.`);
     } catch (err) {

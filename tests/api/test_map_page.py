@@ -427,6 +427,20 @@ def test_filters_and_triage(browser, served):
     page.wait(f"document.querySelector('li.alert[data-alert-id=\"{alert}\"]') === null", what="triage")
     assert served["store"].alert(alert)["status"] == "confirmed"
     assert served["store"].triage_history(alert)[-1]["by"] == "map test"
+    # a dismissal asks why, and sends the reason and the note with it
+    page.js("{ const k = document.querySelector('select[name=kind]'); k.value = '';"
+            "k.dispatchEvent(new Event('change', {bubbles: true})) }")  # fmt: skip
+    page.wait("document.querySelectorAll('#alert-list li.alert').length > 1", what="every kind again")
+    other = page.js("document.querySelector('#alert-list li.alert').dataset.alertId")
+    page.js("document.querySelector('#alert-list li.alert button[data-status=dismissed]').click()")
+    page.wait("document.querySelector('#alert-list li.alert form.dismiss select[name=reason]') !== null",
+              what="the dismissal's reason picker")  # fmt: skip
+    page.js("{ const f = document.querySelector('#alert-list li.alert form.dismiss');"
+            "f.querySelector('select').value = 'reception_problem'; f.querySelector('input').value = 'CT01 was down';"
+            "f.querySelector('button[type=submit]').click() }")  # fmt: skip
+    page.wait(f"document.querySelector('li.alert[data-alert-id=\"{other}\"]') === null", what="the dismissal")
+    decided = served["store"].triage_history(other)[-1]
+    assert (decided["status"], decided["reason"], decided["note"]) == ("dismissed", "reception_problem", "CT01 was down")
     page.drain()
     assert page.console_errors() == []
 
