@@ -440,7 +440,8 @@ def test_filters_and_triage(browser, served):
             "f.querySelector('button[type=submit]').click() }")  # fmt: skip
     page.wait(f"document.querySelector('li.alert[data-alert-id=\"{other}\"]') === null", what="the dismissal")
     decided = served["store"].triage_history(other)[-1]
-    assert (decided["status"], decided["reason"], decided["note"]) == ("dismissed", "reception_problem", "CT01 was down")
+    said = (decided["status"], decided["reason"], decided["note"])
+    assert said == ("dismissed", "reception_problem", "CT01 was down")
     page.drain()
     assert page.console_errors() == []
 
