@@ -3,9 +3,14 @@
 Coverage comes from the fixes themselves: a grid of distinct vessels heard per spatial cell and time bucket.
 A bucket's count is final once the watermark has passed its end (every fix in it has arrived), so a gap is
 decided when its reappearance fix and every bucket up to it are complete; until then it waits in the state.
-A silence counts as going dark when, in most time buckets strictly inside it, enough other vessels were heard
-around both the point where the vessel vanished and the point where it reappeared. A satellite-only area hears
-few, so it produces no alert.
+A silence counts as going dark when the vessel spent long enough of it where reception was good: for each time bucket
+strictly inside it, where it likely was (on the straight line from where it vanished to where it reappeared, at
+constant speed) and whether enough other vessels were heard around there. Counted from where it vanished (GFW judges
+AIS disabling where the vessel went dark), the stretch in which most buckets were well covered is the time it was
+unheard in good coverage; where it went afterwards (an area nobody hears, a station down there) does not undo it. A
+point's 3 x 3 cells reach past it, so a point counts only when the points a cell before and after it on the line are
+covered too: a vessel sailing out of (or into) coverage is not counted in good coverage beyond the last vessels
+heard. A satellite-only area hears few, so it produces no alert.
 
 Reception is data: :class:`engine.detectors.stations.StationMonitor` learns each receiving station's traffic and
 finds its outages, and remembers which stations heard each vessel before it fell silent. A silence that began as
@@ -172,6 +177,7 @@ def coverage_rows(vid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.nd
                           np.ascontiguousarray(b, np.bool_), float(cell_deg), int(n_lon), int(bucket_us))  # fmt: skip
 
 
+_KM_PER_DEG = 111.2  # a degree of latitude
 _BUCKETS_PER_CELL = 2**32
 _BUCKET_OFFSET = 2**31
 
@@ -248,15 +254,22 @@ class CoverageGrid:
         return self.heard_over(lat, lon, [bucket], class_b)[0]
 
     def heard_over(self, lat: float, lon: float, buckets: list[int], class_b: bool) -> list[int]:
-        """:meth:`heard` in each of ``buckets`` (the point's cells found once)."""
-        ci, cj = (int(x[0]) for x in self.cell(np.array([lat]), np.array([lon])))
-        cells = np.array([(ci + di) * self.n_lon + (cj + dj) % self.n_lon for di in (-1, 0, 1) for dj in (-1, 0, 1)])
-        wanted = self._key(cells[None, :], np.asarray(buckets, np.int64)[:, None])  # (bucket, cell)
+        """:meth:`heard` in each of ``buckets`` around one point."""
+        n = len(buckets)
+        return [int(x) for x in self.heard_along(np.full(n, lat), np.full(n, lon), np.asarray(buckets), class_b)]
+
+    def heard_along(self, lat: np.ndarray, lon: np.ndarray, buckets: np.ndarray, class_b: bool) -> np.ndarray:
+        """:meth:`heard` around each point in its own bucket (a vessel's likely path, one point a bucket)."""
+        ci, cj = self.cell(np.asarray(lat, np.float64), np.asarray(lon, np.float64))
+        step = np.array([-1, 0, 1])
+        rows = (ci[:, None, None] + step[None, :, None]) * self.n_lon
+        cells = (rows + (cj[:, None, None] + step[None, None, :]) % self.n_lon).reshape(-1, 9)
+        wanted = self._key(cells, np.asarray(buckets, np.int64)[:, None])  # (point, cell)
         if not self._keys.shape[0]:
-            return [0] * len(buckets)
+            return np.zeros(wanted.shape[0], np.int64)
         at = np.searchsorted(self._keys, wanted).clip(max=self._keys.shape[0] - 1)
         heard = np.where(self._keys[at] == wanted, self._heard[at, 1 if class_b else 0], 0)
-        return [int(x) for x in heard.sum(axis=1)]
+        return heard.sum(axis=1).astype(np.int64)
 
 
 class GapDetector:
@@ -413,27 +426,43 @@ class GapDetector:
             if outage[0] >= t1:
                 return None
             t0 = outage[0]
-        first = max(t0, t1 - int(s.retain_h * US_PER_H)) // self.bucket_us + 1  # buckets wholly inside the gap
-        last = t1 // self.bucket_us - 1
+        lo = max(t0, t1 - int(s.retain_h * US_PER_H))
+        first, last = lo // self.bucket_us + 1, t1 // self.bucket_us - 1  # buckets wholly inside the gap
         if last < first:
             return None
-        buckets = list(range(first, last + 1))
-        at0, at1 = self.grid.heard_over(lat0, lon0, buckets, b), self.grid.heard_over(lat1, lon1, buckets, b)
-        heard = [min(h0, h1) for h0, h1 in zip(at0, at1, strict=True)]
-        good = sum(h >= s.good_vessels for h in heard) / len(heard)
-        typical = float(np.median(heard))
-        if good < s.good_fraction or typical <= 0:
+        buckets = np.arange(first, last + 1, dtype=np.int64)
+        # the part of a bucket at either end of the silence is judged with the whole bucket next to it
+        span = np.full(buckets.shape[0], self.bucket_us, np.int64)
+        span[0] += first * self.bucket_us - lo
+        span[-1] += t1 - (last + 1) * self.bucket_us
+        if still_dark:  # where it went is unknown: judged around where it vanished
+            heard = np.asarray(self.grid.heard_over(lat0, lon0, buckets.tolist(), b), np.int64)
+        else:
+            heard = self._heard_on_path(lat0, lon0, vanished, lat1, lon1, t1, buckets, b)
+        n_good = good_stretch(heard >= s.good_vessels, s.good_fraction)
+        if n_good == 0:
+            return None
+        typical = float(np.median(heard[:n_good]))
+        good = float(np.mean(heard[:n_good] >= s.good_vessels))
+        if typical <= 0:
             return None
         need_h = min(s.gap_h, max(s.dense_gap_h, s.gap_h * s.full_gap_vessels / typical))
         every = _heard_every_s(own)  # its own reception: a vessel heard only now and then is lost for hours by chance
         own_h = s.dense_gap_h * max(every) / s.heard_every_s if every else 0.0
         hours = (t1 - t0) / US_PER_H
-        if hours < max(need_h, own_h):
+        dark_h = float(span[:n_good].sum()) / US_PER_H
+        if dark_h < max(need_h, own_h):
             return None
         km = float(haversine_km(lat0, lon0, lat1, lon1))
         kn = km / KM_PER_NM / hours
         vessels = f"{typical:.0f} vessel{'s' if round(typical) != 1 else ''}"
-        why = [f"dark {hours:.1f} h in good coverage ({vessels} heard nearby)"]
+        if dark_h >= hours:
+            why = [f"dark {hours:.1f} h in good coverage ({vessels} heard nearby)"]
+        else:
+            why = [
+                f"dark {hours:.1f} h, unheard {dark_h:.1f} h of it on its way while in good coverage ({vessels} heard "
+                "around its path)"
+            ]
         if outage is not None:
             back = " and ".join(o[0] for o in outage[1])
             why[0] += f" after station {back} came back at {_hm(t0)}"
@@ -446,8 +475,29 @@ class GapDetector:
         why.append(f"a gap of {need_h:.1f} h is significant where {vessels} {verb} heard (GFW: 6 h)")
         if every:
             why.append(_own_words(own, max(need_h, own_h)))
-        score = min(100.0, 30.0 + 30.0 * math.log2(1.0 + hours / need_h) * good)
+        score = min(100.0, 30.0 + 30.0 * math.log2(1.0 + dark_h / need_h) * good)
         return (mmsi, t0, t1, lat0, lon0, score, why)
+
+    def _heard_on_path(self, lat0: float, lon0: float, t0: int, lat1: float, lon1: float, t1: int,
+                       buckets: np.ndarray, b: bool) -> np.ndarray:  # fmt: skip
+        """Vessels heard around where the vessel likely was in each bucket: on the straight line from where it
+        vanished to where it reappeared, at constant speed, and a cell before and after that point on the line
+        (the fewest of the three). The 3 x 3 cells reach one to two cells beyond a point: a vessel sailing out of
+        coverage, or into it, would count as well covered while it was already beyond the last vessel heard; with
+        the point a cell further on also well covered, it counts only while it was within the cells where
+        vessels were heard. A vessel that stayed put is judged where it was (the three points are one)."""
+        km = float(haversine_km(lat0, lon0, lat1, lon1))
+        cell_km = self.settings.cell_deg * _KM_PER_DEG
+        # the time to sail one cell at the implied speed; a vessel that barely moved: the ends of its path
+        ahead = int((t1 - t0) * min(1.0, cell_km / km)) if km > 0 else t1 - t0
+        mid = buckets * self.bucket_us + self.bucket_us // 2
+        heard = None
+        for shift in (-ahead, 0, ahead):
+            plat, plon = path_points(lat0, lon0, t0, lat1, lon1, t1, mid + shift)
+            here = self.grid.heard_along(plat, plon, buckets, b)
+            heard = here if heard is None else np.minimum(heard, here)
+        assert heard is not None
+        return heard
 
     @staticmethod
     def _rows(found: list[tuple]) -> pl.DataFrame:
@@ -512,6 +562,27 @@ class GapDetector:
         stations = {k.removeprefix("stations/"): v for k, v in arrays.items() if k.startswith("stations/")}
         if stations:
             self.stations.restore(stations)
+
+
+def path_points(lat0: float, lon0: float, t0: int, lat1: float, lon1: float, t1: int,
+                t_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Where a vessel that vanished at (lat0, lon0) at ``t0`` and reappeared at (lat1, lon1) at ``t1`` likely was at
+    each of ``t_us``: on the straight line between the two, at constant speed (across the antimeridian the short way).
+    """
+    share = (np.clip(np.asarray(t_us, np.int64), t0, t1) - t0) / max(1, t1 - t0)
+    dlon = (lon1 - lon0 + 180.0) % 360.0 - 180.0
+    lon = lon0 + share * dlon
+    return lat0 + share * (lat1 - lat0), (lon + 180.0) % 360.0 - 180.0
+
+
+def good_stretch(good: np.ndarray, fraction: float) -> int:
+    """How many buckets from the start of a silence were in good coverage: the longest run from the first bucket
+    that ends in a good bucket and holds at least ``fraction`` of good ones (0 when there is none). The vessel went
+    dark where reception was good (GFW judges AIS disabling where the vessel vanished); what comes after it left
+    good coverage says nothing."""
+    share_ok = np.cumsum(good) >= fraction * np.arange(1, good.shape[0] + 1)
+    ends = np.flatnonzero(good & share_ok)
+    return int(ends[-1]) + 1 if ends.shape[0] else 0
 
 
 def _hm(t_us: int) -> str:

@@ -368,3 +368,74 @@ def test_an_older_snapshot_without_the_own_reception_still_loads() -> None:
     engine.process(table[cut:], *empty_tables())
     engine.finish()
     assert engine.alerts().height == 1
+
+
+# --- coverage along the vessel's likely path ----------------------------------------------------------------------
+def path_scene(neighbour_lons: np.ndarray, lon0: float, lon1: float, silent_h: float = 6.0) -> pl.DataFrame:
+    """A vessel heard every 30 s at (20.1, ``lon0``) for 3 h, silent ``silent_h``, then heard every 30 s at
+    (20.1, ``lon1``) for 2 h; neighbours heard every minute all day at (20.12, each of ``neighbour_lons``) and
+    nobody anywhere else."""
+    t = np.arange(0, 3 * H, 30.0)
+    back = np.arange(3 * H + silent_h * H, 5 * H + silent_h * H, 30.0)
+    parts = [positions(574000001, np.concatenate([t, back]), np.full(t.shape[0] + back.shape[0], 20.1),
+                       np.concatenate([np.full(t.shape[0], lon0), np.full(back.shape[0], lon1)]))]  # fmt: skip
+    tn = np.arange(0, 5 * H + silent_h * H, 60.0)
+    for k, lon in enumerate(neighbour_lons.tolist()):
+        n = tn.shape[0]
+        parts.append(positions(574000100 + k, tn + k, np.full(n, 20.12), np.full(n, lon)))
+    table = pl.concat(parts).sort("t").with_columns(pl.lit("HP01").alias("source"))
+    return table.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+
+
+def test_a_vessel_dark_among_neighbours_that_reappears_far_away_where_nobody_is_heard_is_a_gap() -> None:
+    # heard every 30 s among 12 vessels spread over the first 50 km of its way east; reappears 90 km away (0.86 deg of
+    # longitude at 20 N) where nobody is heard: both ends are never well covered at once, its way was for hours
+    table = path_scene(np.linspace(108.0, 108.45, 12), 108.02, 108.88)
+    alerts = run(table)
+    assert alerts.height == 1
+    row = alerts.row(0, named=True)
+    first = row["reasons"][0]
+    assert first.startswith("dark 6.0 h, unheard ")
+    assert "on its way while in good coverage" in first and "heard around its path)" in first
+    unheard = float(first.split("unheard ")[1].split(" h")[0])
+    assert 2.0 <= unheard < 6.0
+    assert "reappeared 90 km away" in row["reasons"][1]
+    vanished = table.filter(pl.col("mmsi") == 574000001)["t"][int(3 * H / 30) - 1]  # its last fix before the silence
+    assert (row["lat"], row["lon"], row["start"]) == (20.1, 108.02, vanished)
+
+
+def test_a_vessel_that_vanishes_at_the_edge_of_coverage_sailing_into_an_empty_area_is_no_gap() -> None:
+    # the neighbours are all west of where it vanished, half of them in its cell: it vanished at the west edge of that
+    # 0.2 deg cell, so the 3 x 3 cells around its way hold them until it is 44 km east (2.2 h at 10 kn); it sails east
+    # at 10 kn into an empty area and is heard again 111 km away
+    edge = np.concatenate([np.linspace(107.95, 108.15, 6), np.linspace(108.2005, 108.204, 6)])
+    table = path_scene(edge, 108.205, 109.27)
+    assert run(table).height == 0
+    # the same silence with the neighbours all along its way is a gap
+    assert run(path_scene(np.linspace(107.9, 109.3, 40), 108.205, 109.27)).height == 1
+
+
+def test_stream_equals_batch_along_the_path() -> None:
+    table = path_scene(np.linspace(108.0, 108.45, 12), 108.02, 108.88)
+    batch = chunked(table, lambda: [GapDetector()], 1, 0).alerts()
+    assert batch.height == 1
+    for chunks, seed in ((7, 1), (61, 2)):
+        assert chunked(table, lambda: [GapDetector()], chunks, seed).alerts().equals(batch)
+
+
+def test_path_points_go_at_constant_speed_the_short_way_across_the_antimeridian() -> None:
+    from engine.detectors.gaps import path_points
+
+    lat, lon = path_points(10.0, 179.0, 0, 20.0, -179.0, 100, np.array([-50, 0, 25, 50, 100, 150]))
+    assert lat.tolist() == [10.0, 10.0, 12.5, 15.0, 20.0, 20.0]  # before and after the silence: its ends
+    assert np.allclose(lon, [179.0, 179.0, 179.5, -180.0, -179.0, -179.0])
+
+
+def test_the_good_stretch_starts_where_the_vessel_vanished() -> None:
+    from engine.detectors.gaps import good_stretch
+
+    good = np.array([True, True, False, True, True, False, False, False, True])
+    assert good_stretch(good, 0.8) == 5  # 4 of the first 5; what comes after it left good coverage does not count
+    assert good_stretch(good, 0.5) == 9
+    assert good_stretch(np.array([False, True, True, True, True]), 0.8) == 5
+    assert good_stretch(np.array([False, False, True]), 0.8) == 0  # vanished where coverage was poor
