@@ -13,7 +13,9 @@ distress, drifting, and moving cargo at sea on a tanker.
 
 Analysts' decisions (:func:`with_decisions`) change the evidence at once: a dismissed alert stops counting, and
 the reasons say what it was worth and who dismissed it, when and why (a ``+24`` line and its ``-24`` line, so the
-reasons still add up to the score); a confirmed alert counts at full strength and does not age.
+reasons still add up to the score); a confirmed alert counts at full strength and does not age. A mute (a pattern
+with an expiry, :func:`muted_alerts`) takes the alerts it matches out the same way ("-24 spoofing alert muted by
+analyst 'le' until ...: legitimate bunkering barge"), unless an analyst confirmed that very alert.
 
 Every number here is a setting; each carries why it has its value. A vessel's evidence is a table of rows
 ``(mmsi, score, points, family, reason)``; :func:`combine` turns it into scores and reasons.
@@ -125,14 +127,80 @@ DECISION_SCHEMA: Mapping[str, pl.DataType] = MappingProxyType({
 })  # fmt: skip
 
 
-def with_decisions(alerts: pl.DataFrame, decisions: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The alerts that count and the dismissed ones, after the analysts' latest decisions.
+# A mute in force (api/store: Store.mutes_in_force()): a pattern of alerts an analyst took out until expires_at.
+# "vessel": kind + mmsi (either vessel of a pair's alert); "pair": mmsi + other_mmsi in either order, kind if given;
+# "zone": kind + a reason line naming the zone (zone_entry says "entered <kind> zone <name>"); "station": ais_gap
+# alerts whose reasons name the station (a gap's reasons name stations only when an outage was involved)
+MUTE_PATTERNS = ("vessel", "pair", "zone", "station")
+MUTE_SCHEMA: Mapping[str, pl.DataType] = MappingProxyType({
+    "mute_id": pl.Int64(),
+    "pattern": pl.String(),
+    "kind": pl.String(),
+    "mmsi": pl.Int64(),
+    "other_mmsi": pl.Int64(),
+    "zone": pl.String(),
+    "station": pl.String(),
+    "reason": pl.String(),
+    "by": pl.String(),  # the name of the analyst's key
+    "expires_at": pl.Datetime("us", "UTC"),
+})  # fmt: skip
+
+
+def _mute_matches(mute: Mapping[str, object]) -> pl.Expr:
+    """Whether an alert (columns kind, mmsi, other_mmsi, reasons) falls under one mute."""
+    kind = (pl.col("kind") == mute["kind"]) if mute["kind"] else pl.lit(True)
+    a, b = pl.col("mmsi"), pl.col("other_mmsi")
+    line = pl.element()
+    if mute["pattern"] == "vessel":
+        m = pl.lit(mute["mmsi"], pl.Int64)
+        return kind & ((a == m) | (b == m).fill_null(False))
+    if mute["pattern"] == "pair":
+        x, y = pl.lit(mute["mmsi"], pl.Int64), pl.lit(mute["other_mmsi"], pl.Int64)
+        return kind & (((a == x) & (b == y)) | ((a == y) & (b == x))).fill_null(False)
+    if mute["pattern"] == "zone":  # the zone's whole name: "zone Ha Long" does not name "Ha Long Bay"
+        said = f"zone {mute['zone']}"
+        names = line.str.ends_with(f" {said}") | (line == said) | line.str.contains(f" {said} when ", literal=True)
+    elif mute["pattern"] == "station":  # "station CT01 heard 0 of ...", "after station CT01 came back at ..."
+        said = f"station {mute['station']}"
+        names = line.str.starts_with(f"{said} ") | line.str.contains(f" {said} ", literal=True) | line.str.ends_with(
+            f" {said}")  # fmt: skip
+    else:
+        raise ValueError(f"mute pattern {mute['pattern']!r}: use one of {', '.join(MUTE_PATTERNS)}")
+    return kind & pl.col("reasons").list.eval(names).list.any().fill_null(False)
+
+
+def muted_alerts(alerts: pl.DataFrame, mutes: pl.DataFrame | None) -> pl.DataFrame:
+    """``alerts`` with ``mute_id`` (the first mute in force that matches, null for none) and ``muted`` (who muted
+    it, until when and why: "muted by analyst 'le' until 2024-12-20 10:00 UTC: legitimate bunkering barge")."""
+    if mutes is None or mutes.height == 0 or alerts.height == 0:
+        return alerts.with_columns(mute_id=pl.lit(None, pl.Int64), muted=pl.lit(None, pl.String))
+    which: pl.Expr = pl.lit(None, pl.Int64)
+    for mute in reversed(mutes.sort("mute_id").to_dicts()):  # the oldest matching mute is named
+        which = pl.when(_mute_matches(mute)).then(pl.lit(mute["mute_id"], pl.Int64)).otherwise(which)
+    said = mutes.select(
+        "mute_id",
+        muted=pl.format("muted by analyst '{}' until {}: {}", pl.col("by"),
+                        pl.col("expires_at").dt.strftime("%Y-%m-%d %H:%M UTC"), pl.col("reason")),
+    )  # fmt: skip
+    return alerts.with_columns(mute_id=which).join(said, on="mute_id", how="left", maintain_order="left")
+
+
+def with_decisions(alerts: pl.DataFrame, decisions: pl.DataFrame | None,
+                   mutes: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+    """The alerts that count and the ones taken out (dismissed or muted), after the analysts' latest decisions and
+    the mutes in force (:data:`MUTE_SCHEMA`).
 
     A confirmed alert is no longer the detector's guess: it counts at full strength (score 100) and does not age
     (``confirmed``); ``decided`` says who confirmed it and when. A dismissed one counts for nothing; its
-    ``decided`` says who dismissed it, when and why. Escalated and reopened alerts count as the detector said.
+    ``decided`` says who dismissed it, when and why. A muted one counts for nothing either, and ``decided`` names
+    the mute; a confirmation of that very alert outweighs a mute of its pattern. Escalated and reopened alerts
+    count as the detector said.
     """
-    if decisions is None or decisions.height == 0 or alerts.height == 0:
+    if decisions is None or decisions.height == 0:
+        if mutes is None or mutes.height == 0:
+            return _undecided(alerts), _undecided(alerts.clear())
+        decisions = pl.DataFrame(schema=dict(DECISION_SCHEMA))
+    if alerts.height == 0:
         return _undecided(alerts), _undecided(alerts.clear())
     when = pl.col("at").dt.strftime("%Y-%m-%d %H:%M UTC")
     why = pl.col("reason").str.replace_all("_", " ").fill_null("no reason recorded")
@@ -144,15 +212,20 @@ def with_decisions(alerts: pl.DataFrame, decisions: pl.DataFrame | None) -> tupl
         .when(pl.col("status") == "confirmed")
         .then(pl.format("confirmed by analyst '{}' at {}", pl.col("by"), when)),
     ).unique("alert_id", keep="last", maintain_order=True)
-    joined = alerts.join(said, on="alert_id", how="left")
+    joined = muted_alerts(alerts.join(said, on="alert_id", how="left"), mutes)
     confirmed = pl.col("status").fill_null("") == "confirmed"
-    counted = joined.filter(pl.col("status").fill_null("") != "dismissed").with_columns(
+    dismissed = pl.col("status").fill_null("") == "dismissed"
+    off = dismissed | (pl.col("muted").is_not_null() & ~confirmed)
+    counted = joined.filter(~off).with_columns(
         score=pl.when(confirmed).then(100.0).otherwise(pl.col("score")),
         confirmed=confirmed,
         decided=pl.when(confirmed).then(pl.col("decided")),
     )
-    dismissed = joined.filter(pl.col("status") == "dismissed").with_columns(confirmed=pl.lit(False))
-    return counted.drop("status"), dismissed.drop("status")
+    taken_out = joined.filter(off).with_columns(
+        decided=pl.when(dismissed).then(pl.col("decided")).otherwise(pl.col("muted")), confirmed=pl.lit(False)
+    )
+    helpers = ["status", "mute_id", "muted"]
+    return counted.drop(helpers), taken_out.drop(helpers)
 
 
 def _undecided(alerts: pl.DataFrame) -> pl.DataFrame:

@@ -16,7 +16,8 @@ say nothing about them).
 
 Analysts' decisions (``decisions``, :data:`models.indicators.DECISION_SCHEMA`; the live service reads them from
 its store, a backtest has none) apply to both scores and to what the learned model sees: a dismissed alert no
-longer counts, a confirmed one counts at full strength (:func:`models.indicators.with_decisions`).
+longer counts, a confirmed one counts at full strength (:func:`models.indicators.with_decisions`). So do mutes in
+force (``mutes``, :data:`models.indicators.MUTE_SCHEMA`): a muted alert counts for nothing until the mute expires.
 """
 
 from __future__ import annotations
@@ -105,13 +106,16 @@ class Scorer:
         return cls(weights=weights or Weights(), unusual_model=unusual, evidence_model=evidence)
 
     def score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame,
-              asof: datetime | None = None, decisions: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
+              asof: datetime | None = None, decisions: pl.DataFrame | None = None,
+              mutes: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
         """The vessel risk table: ``vessels`` and ``days`` from :class:`models.features.FeatureAccumulator`;
-        ``decisions`` the analysts' latest decision per alert (:data:`models.indicators.DECISION_SCHEMA`), if any.
+        ``decisions`` the analysts' latest decision per alert (:data:`models.indicators.DECISION_SCHEMA`), if any;
+        ``mutes`` the mutes in force (:data:`models.indicators.MUTE_SCHEMA`): the alerts they match count for
+        nothing, as if dismissed, and the reasons name the mute.
         """
         w = self.weights
         when = asof or data_end(alerts, vessels)
-        counted, dismissed = with_decisions(alerts, decisions)
+        counted, dismissed = with_decisions(alerts, decisions, mutes)
         vessels, evidence_rows = self.evidence(counted, vessels, days, when)
         smuggling = combine(evidence_rows, vessels, w, corroborate=True,
                             dismissed=smuggling_dismissed(dismissed, when, w))  # fmt: skip

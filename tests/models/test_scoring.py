@@ -11,7 +11,7 @@ import pytest
 from engine.alerts import ALERT_SCHEMA, UTC_US
 from models.features import DAY_FEATURES
 from models.files import DEFAULT_DIR, EVIDENCE_FILE, ModelFile, load_model
-from models.indicators import DECISION_SCHEMA
+from models.indicators import DECISION_SCHEMA, MUTE_SCHEMA, muted_alerts
 from models.schema import VESSEL_SCHEMA, band_of
 from models.scoring import ANALYSTS, EVIDENCE_FEATURES, SIMULATED, Scorer, data_end
 
@@ -185,3 +185,68 @@ def test_decisions_about_other_alerts_change_nothing() -> None:
     base = Scorer().score(_alerts(), vessels, days)
     assert Scorer().score(_alerts(), vessels, days, decisions=_decisions(("gone", "dismissed", "other"))).equals(base)
     assert Scorer().score(_alerts(), vessels, days, decisions=pl.DataFrame(schema=dict(DECISION_SCHEMA))).equals(base)
+
+
+MUTED_UNTIL = T0 + timedelta(days=20)
+
+
+def _mutes(*rows: dict[str, object]) -> pl.DataFrame:
+    """Mutes in force by analyst 'le' until MUTED_UNTIL; each row gives pattern and what it matches."""
+    base = {"kind": None, "mmsi": None, "other_mmsi": None, "zone": None, "station": None, "by": "le",
+            "reason": "legitimate bunkering barge", "expires_at": MUTED_UNTIL}  # fmt: skip
+    return pl.DataFrame([base | {"mute_id": i + 1} | r for i, r in enumerate(rows)], schema=dict(MUTE_SCHEMA))
+
+
+def test_a_muted_alert_stops_counting_and_the_reasons_name_the_mute() -> None:
+    vessels, days = _vessels()
+    before = {r["mmsi"]: r for r in Scorer().score(_alerts(), vessels, days).iter_rows(named=True)}
+    mutes = _mutes({"pattern": "vessel", "kind": "ais_gap", "mmsi": SMUGGLER})
+    after = {r["mmsi"]: r for r in Scorer().score(_alerts(), vessels, days, mutes=mutes).iter_rows(named=True)}
+    s = after[SMUGGLER]
+    assert s["smuggling_score"] < before[SMUGGLER]["smuggling_score"]
+    (minus,) = [r for r in s["smuggling_reasons"] if r.startswith("-")]
+    assert minus.endswith(
+        "ais gap alert muted by analyst 'le' until 2024-06-21 00:00 UTC: legitimate bunkering barge"
+    ), minus
+    # the vessel's other kinds still count: the transfer, the draught change
+    assert any("ship-to-ship transfer" in r for r in s["smuggling_reasons"] if r.startswith("+"))
+    assert any("draught changed at sea" in r for r in s["smuggling_reasons"])
+    without = Scorer().score(
+        _alerts().filter(pl.col("alert_id") != "a1"), vessels, days, asof=data_end(_alerts(), vessels)
+    )
+    assert s["smuggling_score"] == without.filter(pl.col("mmsi") == SMUGGLER)["smuggling_score"].item()
+    assert after[PARTNER] == before[PARTNER]
+
+
+def test_a_pair_mute_matches_either_order_and_leaves_other_pairs() -> None:
+    vessels, days = _vessels()
+    before = Scorer().score(_alerts(), vessels, days)
+    for a, b in ((SMUGGLER, TANKER), (TANKER, SMUGGLER)):
+        after = Scorer().score(_alerts(), vessels, days, mutes=_mutes({"pattern": "pair", "mmsi": a, "other_mmsi": b}))
+        for mmsi in (SMUGGLER, TANKER):  # both vessels lose the transfer, in both scores
+            old, new = (t.filter(pl.col("mmsi") == mmsi).row(0, named=True) for t in (before, after))
+            assert new["fire_score"] < old["fire_score"]
+            assert any("encounter alert muted by analyst 'le'" in r for r in new["fire_reasons"])
+    other_pair = _mutes({"pattern": "pair", "mmsi": SMUGGLER, "other_mmsi": PARTNER})
+    assert Scorer().score(_alerts(), vessels, days, mutes=other_pair).equals(before)
+
+
+def test_zone_and_station_mutes_match_the_reasons_exactly() -> None:
+    vessels, days = _vessels()
+    alerts = _alerts().with_columns(
+        kind=pl.Series(["encounter", "ais_gap", "zone_entry", "zone_entry"]),
+        reasons=pl.Series([["close"], ["dark 5.0 h in good coverage after station CT01 came back at 10:00",
+                                       "silent since 04:00; station CT01 heard 0 of its usual ~240 messages"],
+                           ["entered restricted zone Ha Long"], ["entered restricted zone Ha Long Bay"]]),
+    )  # fmt: skip
+    muted = muted_alerts(alerts, _mutes({"pattern": "zone", "kind": "zone_entry", "zone": "Ha Long"},
+                                        {"pattern": "station", "kind": "ais_gap", "station": "CT01"}))  # fmt: skip
+    assert muted["mute_id"].to_list() == [None, 2, 1, None]
+    assert muted_alerts(alerts, _mutes({"pattern": "station", "kind": "ais_gap", "station": "CT0"}))[
+        "mute_id"].null_count() == 4  # fmt: skip
+    # a confirmation of the alert itself outweighs a mute of its pattern
+    mutes = _mutes({"pattern": "zone", "kind": "zone_entry", "zone": "Ha Long Bay"})
+    assert not Scorer().score(alerts, vessels, days, mutes=mutes).equals(Scorer().score(alerts, vessels, days))
+    confirmed = Scorer().score(alerts, vessels, days, decisions=_decisions(("a3", "confirmed", None)))
+    both = Scorer().score(alerts, vessels, days, decisions=_decisions(("a3", "confirmed", None)), mutes=mutes)
+    assert both.equals(confirmed)
