@@ -20,7 +20,7 @@ from api.broadcast import Broadcaster
 from api.cache import RevisionCache
 from api.keys import KeyChecker
 from api.metrics import HTTPMetrics, MetricsMiddleware, StationMetrics
-from api.routes import alerts, health, keys, vessels, zones
+from api.routes import alerts, health, keys, mutes, vessels, zones
 from api.routes import map as map_routes
 from api.routes import stations as stations_routes
 from api.routes.stations import StationsReader
@@ -83,7 +83,7 @@ def create_app(
 
     app = FastAPI(
         title="Seawatch",
-        summary="AIS risk detection: vessels and their risk, alerts and triage, zones, the live alert stream",
+        summary="AIS risk detection: vessels and their risk, alerts, triage and mutes, zones, the live alert stream",
         version="1.0.0",
         lifespan=lifespan,
         docs_url=f"{API_PREFIX}/docs",
@@ -96,7 +96,7 @@ def create_app(
     app.state.stations = stations
     if stations is not None:
         registry.register(StationMetrics(stations))
-    for router in (vessels.router, alerts.router, zones.router, keys.router, stations_routes.router):
+    for router in (vessels.router, alerts.router, mutes.router, zones.router, keys.router, stations_routes.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(map_routes.router)  # the map page (/) and its geography (/map/*)

@@ -69,6 +69,8 @@ class AlertPublic(BaseModel):
     reasons: list[str]
     status: Status
     updated_at: datetime
+    muted: bool = Field(description="a mute in force takes it out of the scores and of the default list")
+    mute_id: int | None = Field(description="the mute that does (GET /api/v1/mutes/{id}); null when not muted")
 
 
 class TriageEntry(BaseModel):
@@ -118,6 +120,57 @@ class AlertUpdate(BaseModel):
 class AlertsPage(BaseModel):
     items: list[AlertPublic]
     next_cursor: str | None = Field(description="give as ?cursor= for the next page; null after the last page")
+
+
+# ----- mutes
+MutePattern = Literal["vessel", "pair", "zone", "station"]
+MuteState = Literal["in_force", "expired", "ended"]
+
+
+class MuteIn(BaseModel):
+    """A pattern of alerts to take out of the scores and of the default list until ``expires_at``.
+
+    ``vessel``: kind and mmsi (either vessel of a pair's alert); ``pair``: mmsi and other_mmsi in either order, a
+    kind if given (any kind otherwise); ``zone``: kind and the zone's name as the alerts' reasons give it
+    (zone_entry: "entered restricted zone <name>"); ``station``: the ais_gap alerts whose reasons name the station
+    (a gap's reasons name stations only when the station's outage was part of it).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pattern: MutePattern
+    kind: AlertKind | None = None
+    mmsi: MMSI | None = None
+    other_mmsi: MMSI | None = None
+    zone: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    station: Annotated[Text, Field(min_length=1, max_length=64, pattern=r"^\S+$")] | None = None
+    reason: Annotated[Text, Field(min_length=1, max_length=500, pattern=r"\S")] = Field(
+        description="why: shown in the scores' reasons ('muted by analyst ... until ...: <reason>') and kept"
+    )
+    expires_at: UTCTime = Field(description="when the mute ends by itself: in the future, at most 90 days ahead")
+
+
+class MutePublic(BaseModel):
+    id: int
+    pattern: str
+    kind: str | None
+    mmsi: int | None
+    other_mmsi: int | None
+    zone: str | None
+    station: str | None
+    reason: str
+    by: str = Field(description="name of the key that made the mute")
+    key_id: str | None
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = Field(description="when an analyst ended it early (DELETE); null otherwise")
+    ended_by: str | None
+    ended_key_id: str | None
+    state: MuteState = Field(description="in_force, expired (past expires_at) or ended (deleted early)")
+
+
+class MutesList(BaseModel):
+    items: list[MutePublic]
 
 
 # ----- vessels

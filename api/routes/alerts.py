@@ -1,4 +1,5 @@
-"""Alerts: the list with filters (cursor pages), one alert with its triage history, triage, the live stream.
+"""Alerts: the list with filters (cursor pages; muted ones on request), one alert with its triage history, triage,
+the live stream.
 
 Triage decisions are an audit record kept forever: ``/alerts/{id}/history`` answers after a withdrawal too.
 """
@@ -9,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -50,10 +51,15 @@ def list_alerts(
     min_score: Score | None = None,
     mmsi: Annotated[int | None, Query(ge=0, le=999_999_999, description="either vessel of the alert")] = None,
     cursor: Annotated[str | None, Query(pattern=CURSOR, description="next_cursor of the previous page")] = None,
+    muted: Annotated[
+        Literal["false", "true", "all"],
+        Query(description="false: the alerts no mute in force takes out (the default); true: the muted ones; all"),
+    ] = "false",
 ) -> AlertsPage:
-    """Alerts, newest first, with filters; pages follow ``next_cursor`` (stable while alerts keep arriving)."""
+    """Alerts, newest first, with filters; pages follow ``next_cursor`` (stable while alerts keep arriving).
+    Muted alerts (``GET /api/v1/mutes``) are left out unless asked for with ``?muted=true`` or ``?muted=all``."""
     where = AlertFilter(
-        kinds=kind, statuses=status, since=since, until=until, bbox=bbox, min_score=min_score, mmsi=mmsi
+        kinds=kind, statuses=status, since=since, until=until, bbox=bbox, min_score=min_score, mmsi=mmsi, muted=muted
     )
     try:
         rows, next_cursor = store.alerts_page(where, cursor=cursor or None, limit=page_size)
@@ -68,7 +74,8 @@ def list_alerts(
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": '`event: alert`, data: an AlertPublic; `event: withdrawn`, data: {"alert_id": ...}',
+            "description": "`event: alert`, data: an AlertPublic (muted ones too, with `muted`: true); "
+            '`event: withdrawn`, data: {"alert_id": ...}',
         }
     },
 )
@@ -83,7 +90,8 @@ async def stream_alerts(
 ) -> EventSourceResponse:
     """Server-sent events of alerts as they are added or change (new evidence, triage), and of alerts withdrawn
     (`event: withdrawn`, data `{"alert_id": ...}`: a distress alert announced early that later evidence proved
-    wrong; its episode's right alert comes as an `alert` event).
+    wrong; its episode's right alert comes as an `alert` event). An alert a mute in force takes out comes too,
+    with ``muted: true`` and its ``mute_id``: a client shows it dimmed and does not notify anyone of it.
 
     Each event's id is a cursor: reconnecting with ``Last-Event-ID`` (or ``?since=``) resumes after it; without
     one the stream starts now.

@@ -98,12 +98,13 @@ def get_vessel(_: Viewer, store: StoreDep, mmsi: MMSIPath) -> VesselDetail:
     if row is None:
         raise HTTPException(404, f"no vessel {mmsi} in the store")
     public = VesselPublic.from_row(row)
+    recent = store.mark_muted(store.vessel_alerts(mmsi, RECENT_ALERTS))
     return VesselDetail(
         **public.model_dump(),
         smuggling_reasons=row["smuggling_reasons"],
         fire_reasons=row["fire_reasons"],
         identity_history=[IdentityRecord.model_validate(h) for h in store.identity_history(mmsi)],
-        recent_alerts=[AlertPublic.model_validate(a) for a in store.vessel_alerts(mmsi, RECENT_ALERTS)],
+        recent_alerts=[AlertPublic.model_validate(a) for a in recent],
     )
 
 

@@ -1,6 +1,7 @@
-"""The alert store: alerts and triage, vessels, tracks, zones and API keys, on SQLite or PostgreSQL."""
+"""The alert store: alerts, triage and mutes, vessels, tracks, zones and API keys, on SQLite or PostgreSQL."""
 
 from api.store.alerts import AlertFilter, BBox, CursorError
+from api.store.mutes import MAX_MUTE, MuteError
 from api.store.store import Store
 from api.store.tables import ALERT_STATUSES, DISMISSAL_REASONS, ROLES
 from api.store.vessels import SORTABLE, VesselFilter
@@ -8,11 +9,13 @@ from api.store.vessels import SORTABLE, VesselFilter
 __all__ = [
     "ALERT_STATUSES",
     "DISMISSAL_REASONS",
+    "MAX_MUTE",
     "ROLES",
     "SORTABLE",
     "AlertFilter",
     "BBox",
     "CursorError",
+    "MuteError",
     "Store",
     "VesselFilter",
 ]

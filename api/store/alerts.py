@@ -1,5 +1,5 @@
 """Alerts in the store: upserts that keep triage, triage decisions (an audit trail kept forever), queries, the
-revision feed."""
+revision feed. Alerts read back say whether a mute in force takes them out (``muted``, ``mute_id``)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import sqlalchemy as sa
 
-from api.store.base import StoreBase, rows_of, utcnow
+from api.store.base import rows_of, utcnow
+from api.store.mutes import MutesMixin
 from api.store.tables import ALERT_STATUSES, DISMISSAL_REASONS, alerts, triage_decisions, withdrawn_alerts
 from engine.alerts import ALERT_SCHEMA, UTC_US
 from models.indicators import DECISION_SCHEMA
 
 ALERT_COLUMNS = list(ALERT_SCHEMA)
+MUTED_SCAN = 500  # alerts read at a time while skipping muted (or unmuted) ones for a page
 LABEL_SCHEMA = {k: ALERT_SCHEMA[k] for k in ("alert_id", "kind", "mmsi", "start", "end")} | {
     "status": pl.String(),
     "reason": pl.String(),  # a dismissal's reason code (null for other decisions and for dismissals before 0003)
@@ -74,6 +76,8 @@ class AlertFilter:
     bbox: BBox | None = None
     min_score: float | None = None
     mmsi: int | None = None  # either vessel of the alert
+    # "false": the alerts no mute in force takes out (what an analyst works on), "true": the muted ones, "all"
+    muted: Literal["false", "true", "all"] = "all"
 
     def clauses(self) -> list[sa.ColumnElement[bool]]:
         c = alerts.c
@@ -152,7 +156,7 @@ def _alert_frame(df: pl.DataFrame, now: datetime, rev: int) -> pl.DataFrame:
     )
 
 
-class AlertsMixin(StoreBase):
+class AlertsMixin(MutesMixin):
     def _next_rev(self, conn: sa.Connection) -> int:
         """A revision above every one given so far, to alerts or to withdrawals (a deleted alert's revision is not
         given again: a client whose cursor passed it would miss what gets it)."""
@@ -235,7 +239,7 @@ class AlertsMixin(StoreBase):
     def alert(self, alert_id: str) -> dict[str, Any] | None:
         with self._read() as conn:
             found = rows_of(conn, sa.select(alerts).where(alerts.c.alert_id == alert_id))
-        return found[0] if found else None
+        return self.mark_muted(found)[0] if found else None
 
     def triage_history(self, alert_id: str) -> list[dict[str, Any]]:
         """Every decision on ``alert_id``, oldest first, also after the alert was withdrawn."""
@@ -270,9 +274,34 @@ class AlertsMixin(StoreBase):
         return int(top)
 
     def alerts_page(
-        self, where: AlertFilter, cursor: str | None = None, limit: int = 100
+        self, where: AlertFilter, cursor: str | None = None, limit: int = 100, *, now: datetime | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Alerts matching ``where``, newest start first; the cursor of the next page (None after the last)."""
+        """Alerts matching ``where``, newest start first, marked ``muted`` after the mutes in force at ``now``; the
+        cursor of the next page (None after the last). With ``where.muted`` "false" or "true", the others are
+        skipped (read :data:`MUTED_SCAN` at a time: mutes match on reasons too, which SQL does not see)."""
+        in_force = self.mutes_in_force(now)
+        if where.muted == "all" or in_force.height == 0:
+            if where.muted == "true":
+                return [], None
+            rows, next_cursor = self._alerts_page(where, cursor, limit)
+            return self.mark_muted(rows, in_force), next_cursor
+        want = where.muted == "true"
+        kept: list[dict[str, Any]] = []
+        while True:
+            rows, after = self._alerts_page(where, cursor, MUTED_SCAN)
+            for row in self.mark_muted(rows, in_force):
+                if row["muted"] == want:
+                    kept.append(row)
+                if len(kept) > limit:
+                    last = kept[limit - 1]
+                    return kept[:limit], page_cursor(last["start"], last["alert_id"])
+            if after is None:
+                return kept, None
+            cursor = after
+
+    def _alerts_page(
+        self, where: AlertFilter, cursor: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
         c = alerts.c
         stmt = sa.select(alerts).where(*where.clauses())
         if cursor:
@@ -298,8 +327,9 @@ class AlertsMixin(StoreBase):
         return stream_cursor(*max(latest)) if latest else stream_cursor(0, "")
 
     def alerts_since(self, cursor: str | None, limit: int = 500) -> tuple[list[dict[str, Any]], str]:
-        """Alerts added, changed or withdrawn after ``cursor`` (all of them from None), oldest change first, and
-        the new cursor. A withdrawn alert is a row ``{"alert_id", "rev", "withdrawn": True}``."""
+        """Alerts added, changed or withdrawn after ``cursor`` (all of them from None), oldest change first, marked
+        ``muted`` after the mutes in force, and the new cursor. A withdrawn alert is a row
+        ``{"alert_id", "rev", "withdrawn": True}``."""
         rev, alert_id = parse_stream_cursor(cursor) if cursor else (0, "")
         rows: list[dict[str, Any]] = []
         with self._read() as conn:
@@ -316,7 +346,7 @@ class AlertsMixin(StoreBase):
         rows = sorted(rows, key=lambda r: (r["rev"], r["alert_id"]))[:limit]
         if not rows:
             return [], cursor or stream_cursor(0, "")
-        return rows, stream_cursor(rows[-1]["rev"], rows[-1]["alert_id"])
+        return self.mark_muted(rows), stream_cursor(rows[-1]["rev"], rows[-1]["alert_id"])
 
     def labels(self) -> pl.DataFrame:
         """Triage decisions as training labels: one row per triaged alert still stored, with its current status and

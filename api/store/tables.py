@@ -4,6 +4,8 @@ Times are aware UTC (:class:`UTCDateTime`); lists of reasons and GeoJSON geometr
 the revision of the upsert that last changed a row: the live stream follows it (see ``Store.alerts_since``).
 ``withdrawn_alerts`` keeps, with its revision, each alert withdrawn after it was stored, so the stream can say so.
 ``triage_decisions`` is the analysts' audit trail: every decision, never deleted, not even with its alert.
+``mutes`` keeps every mute (a pattern of alerts taken out of the scores and the default list until it expires);
+deleting one through the API ends it (``ended_at``): the record stays.
 """
 
 from __future__ import annotations
@@ -73,6 +75,29 @@ triage_decisions = sa.Table(
     sa.Column("by", sa.String(100), nullable=False),  # the key's name
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index("ix_triage_decisions_alert_id", "alert_id", "at"),
+)
+
+# A mute: a pattern of alerts an analyst takes out until ``expires_at`` (models.indicators.MUTE_PATTERNS says which
+# columns each pattern uses). Kept forever: ending one early records who and when, and erases nothing.
+mutes = sa.Table(
+    "mutes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pattern", sa.String(16), nullable=False),  # vessel, pair, zone, station
+    sa.Column("kind", sa.String(32), nullable=True),  # null: any kind (a pair's mute may leave it out)
+    sa.Column("mmsi", sa.BigInteger, nullable=True),
+    sa.Column("other_mmsi", sa.BigInteger, nullable=True),
+    sa.Column("zone", sa.String(200), nullable=True),
+    sa.Column("station", sa.String(64), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=True),  # null for the development admin key
+    sa.Column("by", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+    sa.Column("ended_key_id", sa.String(32), nullable=True),
+    sa.Column("ended_by", sa.String(100), nullable=True),
+    sa.Index("ix_mutes_expires_at", "expires_at"),
 )
 
 

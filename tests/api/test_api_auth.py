@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ ZONE = {
     "properties": {"name": "z", "zone_kind": "watch"},
 }
 ALERT = alerts_frame(1)["alert_id"][0]
+MUTE = {"pattern": "vessel", "kind": "encounter", "mmsi": 574000001, "reason": "bunkering barge",
+        "expires_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()}  # fmt: skip
 # (method, path, body, the lowest role allowed)
 ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("GET", f"{V1}/vessels", None, "viewer"),
@@ -29,6 +32,10 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("GET", f"{V1}/alerts/{ALERT}/history", None, "viewer"),
     ("PATCH", f"{V1}/alerts/{ALERT}", {"status": "confirmed"}, "analyst"),
     ("PATCH", f"{V1}/alerts/{ALERT}", {"status": "dismissed", "reason": "reception_problem"}, "analyst"),
+    ("GET", f"{V1}/mutes", None, "viewer"),
+    ("GET", f"{V1}/mutes/1", None, "viewer"),
+    ("POST", f"{V1}/mutes", MUTE, "analyst"),
+    ("DELETE", f"{V1}/mutes/1", None, "analyst"),
     ("GET", f"{V1}/zones", None, "viewer"),
     ("POST", f"{V1}/zones", ZONE, "admin"),
     ("GET", f"{V1}/zones/abc", None, "viewer"),

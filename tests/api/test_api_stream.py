@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -81,6 +82,20 @@ def test_new_and_triaged_alerts_reach_the_stream(served: tuple[str, Store, str])
     with httpx.stream("GET", f"{base}/api/v1/alerts/stream", headers=headers, timeout=10) as r:
         again = _events(r.iter_lines(), 2)
     assert [e["id"] for e in again] == [e["id"] for e in events[1:]]
+
+
+def test_muted_alerts_reach_the_stream_marked_muted(served: tuple[str, Store, str]) -> None:
+    """The stream sends every alert; one a mute in force takes out comes with muted=true (clients dim it and
+    notify nobody), the others with muted=false."""
+    base, store, key = served
+    mute = store.add_mute("vessel", kind="encounter", mmsi=574000001, reason="bunkering barge", by="le",
+                          expires_at=datetime.now(UTC) + timedelta(days=7))  # fmt: skip
+    df = alerts_frame(2)
+    with httpx.stream("GET", f"{base}/api/v1/alerts/stream", headers={"X-API-Key": key}, timeout=10) as r:
+        threading.Timer(0.3, store.upsert_alerts, [df]).start()
+        events = _events(r.iter_lines(), 2)
+    got = {e["data"]["mmsi"]: (e["data"]["muted"], e["data"]["mute_id"]) for e in events}
+    assert got == {574000001: (True, mute["id"]), 574000002: (False, None)}
 
 
 def test_a_withdrawn_alert_reaches_the_stream_as_a_withdrawn_event(served: tuple[str, Store, str]) -> None:
