@@ -83,13 +83,15 @@ class StoreSink:
 
 class ScoringSink:
     """Features of every vessel, and their scores written to the store every ``every`` seconds, with the analysts'
-    latest decisions (a dismissed alert no longer counts, a confirmed one counts fully: models/indicators.py).
+    latest decisions (a dismissed alert no longer counts, a confirmed one counts fully: models/indicators.py) and
+    the mutes in force (a muted alert no longer counts until the mute expires or is ended).
 
     The scoring itself (the models' predictions and the vessels' upsert: a good part of a second on a busy machine)
     runs in a thread of its own on the inputs taken in the engine's thread, so alerts are not held up behind it.
-    Each scoring reads the decisions from the store; a watcher looks for new ones every ``every`` seconds and, when
-    no micro-batch brought a scoring since (a quiet feed, a replay that ended), scores the last inputs again: a
-    decision reaches the scores within one cycle, whoever made it (this process's API or another one's).
+    Each scoring reads the decisions and the mutes in force from the store; a watcher looks for new decisions and
+    for a change in the mutes in force (one made, ended or expired) every ``every`` seconds and, when no micro-batch
+    brought a scoring since (a quiet feed, a replay that ended), scores the last inputs again: a decision or a mute
+    reaches the scores within one cycle, whoever made it (this process's API or another one's), and an expiry too.
     """
 
     def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float) -> None:
@@ -102,6 +104,7 @@ class ScoringSink:
         self._submitting = threading.Lock()
         self._last: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None
         self._decided = -1  # the store's decisions mark the latest scores were made with
+        self._muted: tuple[int, ...] | None = None  # the mutes in force the latest scores were made with
         self._closed = threading.Event()
         self._watcher = threading.Thread(target=self._watch_decisions, name="seawatch-decisions", daemon=True)
         self._watcher.start()
@@ -140,20 +143,26 @@ class ScoringSink:
             if self._last is None or time.monotonic() - self.scored_at < self.every:
                 continue  # nothing scored yet, or a micro-batch's scoring (which reads the decisions) is due
             try:
-                mark = self.store.decisions_mark()
+                mark, muted = self.store.decisions_mark(), _mute_ids(self.store.mutes_in_force())
             except SQLAlchemyError as exc:
-                log.warning("could not look for new triage decisions (tried again in %g s): %s", self.every, exc)
+                log.warning("could not look for new triage decisions and mutes (tried again in %g s): %s", self.every,
+                            exc)  # fmt: skip
                 continue
-            if mark != self._decided:
+            if mark != self._decided or muted != self._muted:
                 self._submit(self._last)
 
     def _score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame) -> None:
         mark = self.store.decisions_mark()  # before reading them: a decision made in between is read next cycle
-        table = self.scorer.score(alerts, vessels, days, decisions=self.store.decisions())
+        mutes = self.store.mutes_in_force()
+        table = self.scorer.score(alerts, vessels, days, decisions=self.store.decisions(), mutes=mutes)
         if table.height:
             self.store.upsert_vessels(table)
         self.vessels = table.height
-        self._decided = mark
+        self._decided, self._muted = mark, _mute_ids(mutes)
+
+
+def _mute_ids(mutes: pl.DataFrame) -> tuple[int, ...]:
+    return tuple(sorted(mutes["mute_id"].to_list()))
 
 
 def _log_failure(done: Future[None]) -> None:

@@ -434,3 +434,52 @@ def test_scoring_sink_applies_a_decision_within_one_cycle_without_new_data(tmp_p
     finally:
         sink.score()
         store.close()
+
+
+def test_scoring_sink_applies_a_mute_within_one_cycle_and_counts_again_after_it_expires(tmp_path: Path) -> None:
+    """Muted: the vessel's score drops at the next cycle without new data, the reasons naming the mute; when the
+    mute expires by itself, the alert counts again at the cycle after, with nobody doing anything."""
+    from datetime import UTC, datetime, timedelta
+
+    from api.store import Store
+    from engine.geo.land import LandIndex
+    from models.scoring import Scorer
+    from seawatch.serve_job import ScoringSink
+    from tests.api.helpers import alerts_frame
+    from tests.models.test_features import T0, no_statics, positions
+
+    every = 0.3
+    gap = alerts_frame(1, kind="ais_gap", score=60.0, mmsi0=574000001)
+    store = Store(f"sqlite:///{tmp_path / 'seawatch.db'}")
+    store.upsert_alerts(gap)
+    start = (gap["start"][0] - T0).total_seconds() / 3600 - 1
+    fixes = positions([(574000001, start + k / 10, 20.0, 107.5, 8.0, 90.0, 90.0) for k in range(40)])
+    sink = ScoringSink(Scorer(), _EngineAlerts(gap), store, LandIndex.load(), every)  # type: ignore[arg-type]
+
+    def score() -> tuple[float, list[str]]:
+        row = store.vessel(574000001)
+        return (row["smuggling_score"], row["smuggling_reasons"]) if row else (-1.0, [])
+
+    def wait_for(done: Callable[[], bool], what: str) -> float:
+        started = time.monotonic()
+        while not done():
+            assert time.monotonic() - started < 10 * every + 5, f"no {what} after {time.monotonic() - started:.1f} s"
+            time.sleep(0.02)
+        return time.monotonic() - started
+
+    try:
+        sink.consume({"positions": fixes, "statics": no_statics()}, gap)
+        wait_for(lambda: score()[0] > 0, "first scores")
+        detected, _ = score()
+        expires = datetime.now(UTC) + timedelta(seconds=3)
+        store.add_mute("vessel", kind="ais_gap", mmsi=574000001, reason="legitimate bunkering barge", by="le",
+                       key_id="k1", expires_at=expires)  # fmt: skip
+        assert wait_for(lambda: score()[0] == 0, "drop after the mute") < 2 * every + 1.0
+        (_, minus) = score()[1]
+        assert minus.startswith(f"-{round(detected)} ais gap alert muted by analyst 'le' until ")
+        assert minus.endswith(": legitimate bunkering barge")
+        wait_for(lambda: score()[0] == detected, "the alert counting again after the mute expired")
+        assert datetime.now(UTC) >= expires
+    finally:
+        sink.score()
+        store.close()
