@@ -36,6 +36,11 @@ class BorderSettings:
     # and track jitter, AIS positions to ~10-100 m): an excursion is a visit to the other side only once it went
     # 1 km beyond the line (coast guard practice: a vessel 1 km inside foreign waters is no navigational error)
     min_beyond_km: float = 1.0
+    # A ship that kept its passage speed all the while it was across sailed a route that dips over the line (a
+    # dog-leg round an island or a lane junction), on passage: nothing was done there. Out and back is out of pattern
+    # when the ship slowed across the line (to meet, wait, load or fish): below this speed at some fix there. 5 kn
+    # is under any merchant service speed and above the < 2 kn of a meeting (GFW encounters) or a drift.
+    passage_kn: float = 5.0
 
 
 def boundary_segments(lines: Shapes) -> np.ndarray:
@@ -142,11 +147,11 @@ def boundary_km(arcs, lat, lon):
 
 
 @kernel
-def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, arcs, return_us, max_kn, max_step_us, round_trip,
-                  min_beyond_km, prev, prev_t, ep_t, ep_f, out_start, out_f):  # fmt: skip
+def border_kernel(vid, t_us, lat, lon, sog, small, seg, box, cells, arcs, return_us, max_kn, max_step_us, round_trip,
+                  min_beyond_km, passage_kn, prev, prev_t, ep_t, ep_f, out_start, out_f):  # fmt: skip
     """prev[v] = (lat, lon) of the last fix, prev_t[v] its time; ep_t[v] = (start, return or NO_TIME, side);
-    ep_f[v] = (lat, lon, small, km sailed since, farthest km beyond the line). out_f = (lat, lon, returned after h
-    or NaN, small, farthest km beyond the line)."""
+    ep_f[v] = (lat, lon, small, km sailed since, farthest km beyond the line, slowest speed across (knots; NaN none
+    reported)). out_f = (lat, lon, returned after h or NaN, small, farthest km beyond the line, slowest speed)."""
     for i in range(vid.shape[0]):
         out_start[i] = NO_TIME
         if np.isnan(lat[i]) or np.isnan(lon[i]):
@@ -182,14 +187,17 @@ def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, arcs, return_us, 
         active = ep_t[v, 0] != NO_TIME and t - ep_t[v, 0] <= return_us
         if active:
             ep_f[v, 3] += km * (1.0 - frac if side != 0 else 1.0)
-            if side == 0 and ep_f[v, 2] == 0.0:  # still across: how far
+            if side == 0 and ep_f[v, 2] == 0.0:  # still across: how far, and how slow
                 ep_f[v, 4] = max(ep_f[v, 4], boundary_km(arcs, lat[i], lon[i]))
+                if not np.isnan(sog[i]) and not sog[i] >= ep_f[v, 5]:
+                    ep_f[v, 5] = sog[i]
         # came back within hours, on a round trip (a lane that crosses the line twice is passage) from beyond the
         # line (not a passage along it): out of pattern
         back = side != 0 and active and side != ep_t[v, 2]
         if back and ep_f[v, 2] == 0.0:
             back = ep_f[v, 4] >= min_beyond_km
             back = back and ep_f[v, 3] >= round_trip * haversine_km(ep_f[v, 0], ep_f[v, 1], clat, clon)
+            back = back and not ep_f[v, 5] >= passage_kn  # slowed across (or no speed reported: unknown, judged)
         if back:
             out_start[i] = ep_t[v, 0]
             out_f[i, 0] = ep_f[v, 0]
@@ -197,6 +205,7 @@ def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, arcs, return_us, 
             out_f[i, 2] = (tc - ep_t[v, 0]) / 3.6e9
             out_f[i, 3] = ep_f[v, 2]
             out_f[i, 4] = ep_f[v, 4]
+            out_f[i, 5] = ep_f[v, 5]
             ep_t[v, 1] = tc
             ep_t[v, 0] = NO_TIME
             continue
@@ -209,6 +218,7 @@ def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, arcs, return_us, 
             ep_f[v, 2] = 1.0 if small[i] else 0.0
             ep_f[v, 3] = km * (1.0 - frac)
             ep_f[v, 4] = 0.0 if small[i] else boundary_km(arcs, lat[i], lon[i])
+            ep_f[v, 5] = np.nan if np.isnan(sog[i]) else sog[i]
             active = True
         if active and ep_f[v, 2] > 0.0:  # small craft: reported from the crossing on, while it stays across
             out_start[i] = ep_t[v, 0]
@@ -217,9 +227,10 @@ def border_kernel(vid, t_us, lat, lon, small, seg, box, cells, arcs, return_us, 
             out_f[i, 2] = np.nan
             out_f[i, 3] = 1.0
             out_f[i, 4] = np.nan
+            out_f[i, 5] = np.nan
 
 
-EPISODE_COLUMNS = 5  # ep_f: lat, lon, small, km sailed since the crossing, farthest km beyond the line
+EPISODE_COLUMNS = 6  # ep_f: lat, lon, small, km sailed since the crossing, farthest km beyond the line, slowest kn
 
 
 class BorderCrossing:
@@ -248,22 +259,26 @@ class BorderCrossing:
         types = ship_type_at(f, step.identities, self.ship_type)
         small = f.class_b | np.isin(types, SMALL_CRAFT)
         n = len(f)
-        start, out_f = np.empty(n, np.int64), np.empty((n, 5))
-        border_kernel(f.vid, f.t_us, f.lat, f.lon, small, self.seg, self.box, self.cells, self.arcs,
+        start, out_f = np.empty(n, np.int64), np.empty((n, 6))
+        border_kernel(f.vid, f.t_us, f.lat, f.lon, f.sog, small, self.seg, self.box, self.cells, self.arcs,
                       int(s.return_h * US_PER_H), s.max_speed_kn, int(s.max_step_h * US_PER_H), s.round_trip,
-                      s.min_beyond_km, self.prev, self.prev_t, self.ep_t, self.ep_f, start, out_f)  # fmt: skip
+                      s.min_beyond_km, s.passage_kn, self.prev, self.prev_t, self.ep_t, self.ep_f, start,
+                      out_f)  # fmt: skip
         rows = latest_per_episode(f.vid, start)
         if rows.size == 0:
             return []
         o = out_f[rows]
         reasons = []
-        for back, sm, ty, cb, beyond in zip(o[:, 2].tolist(), o[:, 3].tolist(), types[rows].tolist(),
-                                            f.class_b[rows].tolist(), o[:, 4].tolist(), strict=True):  # fmt: skip
+        for back, sm, ty, cb, beyond, slow in zip(o[:, 2].tolist(), o[:, 3].tolist(), types[rows].tolist(),
+                                                  f.class_b[rows].tolist(), o[:, 4].tolist(), o[:, 5].tolist(),
+                                                  strict=True):  # fmt: skip
             who = "class B craft" if cb else ("fishing vessel" if ty == 30 else f"ship type {ty}" if ty >= 0 else "")
             words = [f"crossed the boundary as a small craft ({who})" if sm > 0 else "crossed the boundary"]
             if np.isfinite(back):
                 far = f" from {beyond:.1f} km beyond the line" if np.isfinite(beyond) and sm == 0 else ""
                 words.append(f"came back after {fmt_h(back)}{far}")
+                if np.isfinite(slow) and sm == 0:
+                    words.append(f"slowed to {slow:.1f} kn across the line")
             reasons.append(words)
         score = np.where(np.isfinite(o[:, 2]), 60.0, 40.0) + 10.0 * o[:, 3]
         return [AlertRows(self.name, f.mmsi[rows], np.full(rows.size, NO_OTHER), start[rows], f.t_us[rows],
@@ -275,6 +290,8 @@ class BorderCrossing:
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         for k in ("prev", "prev_t", "ep_t", "ship_type"):
             setattr(self, k, arrays[k].copy())
-        ep_f = arrays["ep_f"]  # a snapshot from before the distance beyond the line: none known (0 km)
+        # a snapshot from before the distance beyond the line: none known (0 km); before the slowest speed: unknown
+        ep_f = arrays["ep_f"]
         self.ep_f = np.zeros((ep_f.shape[0], EPISODE_COLUMNS))
+        self.ep_f[:, 5] = np.nan
         self.ep_f[:, : ep_f.shape[1]] = ep_f

@@ -14,7 +14,8 @@ from tests.engine.detectors.tracks import alerts, line, track
 SPOT = (19.9, 108.076)  # on the VN-CN line between points 10 and 11, about 45 km from shore
 
 
-def across_and_back(mmsi: int, stay_h: float, msg_type: int = 1) -> object:
+def across_and_back(mmsi: int, stay_h: float, msg_type: int = 1, stay_kn: float = 0.0) -> object:
+    """Out across the line at 8 kn for an hour, ``stay_h`` hours at ``stay_kn`` there, back at 8 kn."""
     out = np.arange(0, 3600, 60.0)
     lat1, lon1 = line(out, SPOT[0], SPOT[1] - 0.1, 8.0, 90.0)  # eastwards across the line
     stay = np.arange(3600, 3600 + stay_h * 3600, 60.0)
@@ -23,14 +24,15 @@ def across_and_back(mmsi: int, stay_h: float, msg_type: int = 1) -> object:
     t = np.concatenate([out, stay, back])
     lat = np.concatenate([lat1, np.full(stay.size, lat1[-1]), lat3])
     lon = np.concatenate([lon1, np.full(stay.size, lon1[-1]), lon3])
-    return track(mmsi, t, lat, lon, 8.0, msg_type)
+    sog = np.concatenate([np.full(out.size, 8.0), np.full(stay.size, stay_kn), np.full(back.size, 8.0)])
+    return track(mmsi, t, lat, lon, sog, msg_type)
 
 
 def test_crossing_and_coming_back_within_hours() -> None:
     pack = load_pack("gulf-of-tonkin")
     got = alerts([BorderCrossing(pack)], across_and_back(412000040, 2.0), across_and_back(412000041, 9.0))
     assert got["mmsi"].to_list() == [412000040]
-    assert "came back after" in got["reasons"][0][-1]
+    assert "came back after" in got["reasons"][0][1] and "slowed to 0.0 kn" in got["reasons"][0][-1]
 
 
 def test_small_craft_alerts_on_the_first_crossing() -> None:
@@ -154,7 +156,19 @@ def test_a_merchant_ship_weaving_along_the_line_is_no_crossing() -> None:
     # the rule, not the track, keeps it quiet: with "came back" from 100 m beyond, the weave alerts
     from engine.detectors.border import BorderSettings
 
-    assert alerts([BorderCrossing(pack, BorderSettings(min_beyond_km=0.1))], _zigzag(412000045)).height > 0
+    loose = BorderSettings(min_beyond_km=0.1, passage_kn=20.0)  # and it never slows below passage speed
+    assert alerts([BorderCrossing(pack, loose)], _zigzag(412000045)).height > 0
+
+
+def test_a_merchant_ship_that_kept_passage_speed_across_the_line_is_on_passage() -> None:
+    """A dog-leg route dipping 15 km over the line at 14 kn is passage; the same excursion with an hour stopped
+    across the line is out of pattern, and the reasons say it slowed."""
+    pack = load_pack("gulf-of-tonkin")
+    on_passage = across_and_back(412000047, 1.0, stay_kn=14.0)
+    stopped = across_and_back(412000048, 1.0, stay_kn=0.3)
+    got = alerts([BorderCrossing(pack)], on_passage, stopped)
+    assert got["mmsi"].to_list() == [412000048]
+    assert "slowed to 0.3 kn across the line" in got["reasons"][0]
 
 
 def test_a_fishing_boat_3_km_across_and_back_still_alerts() -> None:
