@@ -341,6 +341,7 @@
       minScore: Number.isFinite(min) && min > 0 ? min : null,
       kind: form.elements.kind.value,
       status: form.elements.status.value,
+      muted: form.elements.muted.value || "false",
     };
   }
 
@@ -348,6 +349,8 @@
     if (f.kind && a.kind !== f.kind) return false;
     if (f.status && (a.status || "new") !== f.status) return false;
     if (f.minScore !== null && (a.score ?? 0) < f.minScore) return false;
+    if (f.muted === "false" && a.muted) return false;
+    if (f.muted === "true" && !a.muted) return false;
     return true;
   }
 
@@ -533,6 +536,7 @@
     if (f.kind) q.set("kind", f.kind);
     if (f.status) q.set("status", f.status);
     if (f.minScore !== null) q.set("min_score", String(f.minScore));
+    q.set("muted", f.muted);
     if (more && state.alertCursor) q.set("cursor", state.alertCursor);
     const r = await api(`/alerts?${q}`);
     if (seq !== alertsSeq) return;
@@ -556,11 +560,12 @@
     const vessel = state.vessels.get(a.mmsi)?.v;
     const who = vessel?.name ? `${vessel.name} (${a.mmsi})` : String(a.mmsi);
     const other = a.other_mmsi ? ` & ${a.other_mmsi}` : "";
-    const li = el("li", { class: `alert ${band}`, "data-alert-id": a.alert_id, "data-kind": a.kind, tabindex: "0" },
+    const li = el("li", { class: `alert ${band}${a.muted ? " muted" : ""}`, "data-alert-id": a.alert_id, "data-kind": a.kind, tabindex: "0" },
       el("div", { class: "head" },
         el("span", { class: `badge bg-${band}`, title: "evidence score" }, fmtScore(a.score)),
         el("span", { class: "kind" }, KIND_NAMES[a.kind] || a.kind),
         el("span", { class: "status" }, a.status || "new"),
+        a.muted ? el("span", { class: "muted-tag", title: `mute ${a.mute_id}: out of the scores until it ends` }, "muted") : null,
         el("span", { class: "when", title: `${utc(a.start)} – ${utc(a.end)}` }, ago(a.start))),
       el("div", { class: "who" }, who + other),
       el("div", { class: "why" }, (a.reasons || []).join("; ")),
@@ -572,7 +577,11 @@
             if (s === "dismissed") askReason(ev.target.closest(".triage"), a.alert_id);
             else triage(a.alert_id, s);
           },
-        }, { confirmed: "confirm", escalated: "escalate", dismissed: "dismiss" }[s]))));
+        }, { confirmed: "confirm", escalated: "escalate", dismissed: "dismiss" }[s])),
+        el("button", {
+          type: "button", class: "mute", disabled: !!a.muted, title: "mute this vessel's alerts of this kind",
+          onclick: (ev) => { ev.stopPropagation(); askMute(ev.target.closest(".triage"), a); },
+        }, "mute")));
     li.addEventListener("click", () => selectAlert(a.alert_id));
     li.addEventListener("keydown", (ev) => { if (ev.key === "Enter") selectAlert(a.alert_id); });
     if (state.selectedAlert === a.alert_id) li.classList.add("selected");
@@ -587,7 +596,7 @@
       return;
     }
     const li = alertItem(a);
-    if (live) li.classList.add("fresh");
+    if (live && !a.muted) li.classList.add("fresh"); // a muted alert notifies nobody: it only shows, dimmed
     if (old) {
       old.el.replaceWith(li);
     } else if (append) {
@@ -643,6 +652,44 @@
     });
     box.append(form);
     reason.focus();
+  }
+
+  // A mute takes this vessel's alerts of this kind out of the scores and of the list until it expires (a week by
+  // default, at most 90 days: the API's bound); the analyst says why, which the scores' reasons show.
+  const MUTE_DAYS = 7;
+
+  function askMute(box, a) {
+    if (box.querySelector("form.mute")) return;
+    const reason = el("input", { name: "reason", type: "text", required: "", maxlength: "500",
+      placeholder: "why mute? (e.g. legitimate bunkering barge)", "aria-label": "why mute" });
+    const days = el("input", { name: "days", type: "number", min: "1", max: "90", step: "1", value: String(MUTE_DAYS),
+      "aria-label": "days", title: "days until the mute ends by itself" });
+    const what = `${KIND_NAMES[a.kind] || a.kind} of ${a.mmsi}`;
+    const form = el("form", { class: "mute", title: `mute ${what}` }, reason, days, el("span", {}, "days"),
+      el("button", { type: "submit" }, "mute"),
+      el("button", { type: "button", class: "cancel", onclick: (ev) => { ev.stopPropagation(); form.remove(); } }, "cancel"));
+    form.addEventListener("click", (ev) => ev.stopPropagation());
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (!reason.value.trim()) { reason.focus(); return; }
+      const n = Math.min(90, Math.max(1, parseInt(days.value, 10) || MUTE_DAYS));
+      mute(a, reason.value.trim(), n);
+    });
+    box.append(form);
+    reason.focus();
+  }
+
+  async function mute(a, reason, days) {
+    const expires = new Date(Date.now() + days * 86400000 - 60000); // a minute short of the bound, for the clocks
+    const body = { pattern: "vessel", kind: a.kind, mmsi: a.mmsi, reason, expires_at: expires.toISOString() };
+    try {
+      const m = await api("/mutes", { method: "POST", body: JSON.stringify(body) });
+      showMessage(`Muted ${KIND_NAMES[a.kind] || a.kind} alerts of ${a.mmsi} until ${utc(m.expires_at)}.`);
+      await loadAlerts(); // its alerts leave the list, or show dimmed
+    } catch (err) {
+      if (await handleAuth(err)) return;
+      showMessage(err.status === 403 ? "Your key may only view: muting needs an analyst key." : `Mute failed: ${err.message}`, true);
+    }
   }
 
   async function triage(id, status, reason = null, note = "") {

@@ -446,6 +446,45 @@ def test_filters_and_triage(browser, served):
     assert page.console_errors() == []
 
 
+def test_mute_from_an_alert(browser, served):
+    """The mute action on an alert mutes its vessel's alerts of its kind for a week with the reason typed; they
+    leave the list, and come back dimmed when muted alerts are asked to be shown."""
+    store = served["store"]
+    page = _open(browser, served)
+    page.wait("document.querySelectorAll('#alert-list li.alert').length > 1", what="the new alerts")
+    first = page.js("(() => { const li = document.querySelector('#alert-list li.alert');"
+                    "return [li.dataset.alertId, li.dataset.kind]; })()")  # fmt: skip
+    alert, kind = first
+    mmsi = store.alert(alert)["mmsi"]
+    page.js("document.querySelector('#alert-list li.alert').click()")
+    page.js("document.querySelector('#alert-list li.alert.selected button.mute').click()")
+    page.wait("document.querySelector('#alert-list li.alert form.mute input[name=reason]') !== null",
+              what="the mute's reason box")  # fmt: skip
+    assert page.js("document.querySelector('#alert-list li.alert form.mute input[name=days]').value") == "7"
+    page.js("{ const f = document.querySelector('#alert-list li.alert form.mute');"
+            "f.querySelector('input[name=reason]').value = 'legitimate bunkering barge';"
+            "f.querySelector('button[type=submit]').click() }")  # fmt: skip
+    page.wait(f"document.querySelector('li.alert[data-alert-id=\"{alert}\"]') === null", what="the muted alert gone")
+    try:
+        (m,) = store.mutes_list()
+        assert (m["pattern"], m["kind"], m["mmsi"], m["by"]) == ("vessel", kind, mmsi, "map test")
+        assert m["reason"] == "legitimate bunkering barge"
+        week = m["expires_at"] - m["created_at"]
+        assert timedelta(days=6, hours=23) < week <= timedelta(days=7)
+        # shown dimmed on request
+        page.js("{ const s = document.querySelector('select[name=muted]'); s.value = 'all';"
+                "s.dispatchEvent(new Event('change', {bubbles: true})) }")  # fmt: skip
+        page.wait(f"document.querySelector('li.alert.muted[data-alert-id=\"{alert}\"]') !== null",
+                  what="the muted alert shown dimmed")  # fmt: skip
+        opacity = page.js(f"getComputedStyle(document.querySelector('li.alert[data-alert-id=\"{alert}\"]')).opacity")
+        assert float(opacity) < 1
+        page.drain()
+        assert page.console_errors() == []
+    finally:
+        for mute in store.mutes_list():  # the module's other tests see every alert again
+            store.end_mute(mute["id"], "map test")
+
+
 def test_key_is_asked_for_when_missing(browser, served):
     page = browser()
     page.send("Page.navigate", {"url": f"{served['url']}/"})
