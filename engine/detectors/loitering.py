@@ -99,26 +99,56 @@ def _company_keys(p_t, p_lat, p_lon, window_us, cell_deg, n_lat, n_lon):
 
 
 @kernel
-def _pair_scan(q, lo, hi, skey, sidx, vid, t, lat, lon, window_us, max_km, out, count):
-    """Pairs of fix ``q`` with the fixes before it (by (time, index)) among the sorted keys in [lo, hi]."""
-    r = np.searchsorted(skey, lo)
-    while r < skey.shape[0] and skey[r] <= hi:
-        p = sidx[r]
-        r += 1
-        if vid[p] == vid[q] or t[p] < t[q] - window_us or t[p] > t[q] or (t[p] == t[q] and p >= q):
-            continue
-        if haversine_km(lat[q], lon[q], lat[p], lon[p]) > max_km:
-            continue
-        if count < out.shape[0]:
-            out[count, 0] = p
-            out[count, 1] = q
-        count += 1
-    return count
+def _runs(skey, svid, t):
+    """Over the fixes sorted by (key, vessel, index): where each run of one vessel in one key ends, and whether its
+    times rise in that order (a vessel's fixes come in time order within a step, and later steps are later)."""
+    n = skey.shape[0]
+    end = np.empty(n, np.int64)
+    rising = np.empty(n, np.bool_)
+    for r in range(n - 1, -1, -1):
+        if r == n - 1 or skey[r + 1] != skey[r] or svid[r + 1] != svid[r]:
+            end[r] = r + 1
+            rising[r] = True
+        else:
+            end[r] = end[r + 1]
+            rising[r] = rising[r + 1] and t[r] <= t[r + 1]
+    return end, rising
 
 
 @kernel
-def _close_pairs(first, vid, t, lat, lon, skey, sidx, window_us, max_km, cell_deg, n_lat, n_lon, out):
+def _last_in_reach(q, r, e, rising, sidx, t, lat, lon, window_us, max_km):
+    """The last fix (in index order) of the run ``sidx[r:e]`` (one vessel, one key) before ``q`` by (time, index),
+    at most ``window_us`` before it and ``max_km`` from it; -1 when none."""
+    k = e - 1
+    if rising:  # skip the fixes after q's time at once
+        a, b = r, e
+        while a < b:
+            mid = (a + b) // 2
+            if t[sidx[mid]] <= t[q]:
+                a = mid + 1
+            else:
+                b = mid
+        k = a - 1
+    while k >= r:
+        p = sidx[k]
+        k -= 1
+        if t[p] < t[q] - window_us:
+            if rising:
+                break
+            continue
+        if t[p] > t[q] or (t[p] == t[q] and p >= q):
+            continue
+        if haversine_km(lat[q], lon[q], lat[p], lon[p]) <= max_km:
+            return p
+    return -1
+
+
+@kernel
+def _close_pairs(first, vid, t, lat, lon, skey, sidx, window_us, max_km, cell_deg, n_lat, n_lon, n_vessels, out):
     lon_cell = 360.0 / n_lon
+    end, rising = _runs(skey, vid[sidx], t[sidx])
+    seen = np.full(n_vessels, -1, np.int64)  # seen[u] == q: vessel u is paired with q, in row at[u] of out
+    at = np.zeros(n_vessels, np.int64)
     count = 0
     for q in range(first, vid.shape[0]):
         ci, cj = _cell_of(lat[q], lon[q], cell_deg, n_lon)
@@ -137,28 +167,51 @@ def _close_pairs(first, vid, t, lat, lon, skey, sidx, window_us, max_km, cell_de
                         (base + j_lo + n_lon, base + n_lon - 1 if j_lo < 0 else base + j_lo + n_lon - 1),
                         (base, base + j_hi - n_lon))  # fmt: skip
                 for lo, hi in runs:
-                    if lo <= hi:
-                        count = _pair_scan(q, lo, hi, skey, sidx, vid, t, lat, lon, window_us, max_km, out, count)
+                    if lo > hi:
+                        continue
+                    r = np.searchsorted(skey, lo)
+                    while r < skey.shape[0] and skey[r] <= hi:
+                        u = vid[sidx[r]]
+                        e = end[r]
+                        p = -1 if u == vid[q] else _last_in_reach(q, r, e, rising[r], sidx, t, lat, lon, window_us,
+                                                                   max_km)  # fmt: skip
+                        r = e
+                        if p < 0:
+                            continue
+                        # one pair per other vessel: the last of its fixes in reach in this scan's order
+                        if seen[u] != q:
+                            seen[u] = q
+                            at[u] = count
+                            count += 1
+                        if at[u] < out.shape[0]:
+                            out[at[u], 0] = p
+                            out[at[u], 1] = q
     return count
 
 
 def close_pairs_in_time(vid: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarray, first: int,
                         window_us: int, max_km: float) -> np.ndarray:  # fmt: skip
-    """Pairs (p, q) of fixes of two vessels at most ``max_km`` apart and at most ``window_us`` apart in time, where
-    q >= ``first`` and p comes before q by (time, index): each such pair once, from its later fix (rows before
-    ``first`` are kept from earlier steps and pair only with later rows). Positions must not be NaN."""
+    """For each fix q >= ``first`` and each other vessel with fixes at most ``max_km`` and at most ``window_us``
+    from q, before it by (time, index): one pair (p, q), p the last of those fixes in the grid scan's order (time
+    bucket, cell row, cell, index), in q's order. A company needs only who was there, and the latest-scanned fix
+    says what the other was (its working type), as the fix-by-fix pairs once did when folded in that order: dense
+    fleets reporting every 30 s made those pairs hundreds per fix. Rows before ``first`` are kept from earlier
+    steps and pair only with later rows. Positions must not be NaN."""
     if max_km <= 0 or not math.isfinite(max_km) or window_us <= 0:
         raise ValueError(f"company needs a positive distance and window, got {max_km} km and {window_us} us")
     cell_deg = max_km / KM_PER_DEG * (1.0 + 1e-9)  # a hair wider so a neighbour exactly max_km away is in reach
     n_lat, n_lon = math.ceil(180.0 / cell_deg) + 3, max(1, math.ceil(360.0 / cell_deg))
     vid, t = np.ascontiguousarray(vid, np.int64), np.ascontiguousarray(t, np.int64)
     lat, lon = np.ascontiguousarray(lat, np.float64), np.ascontiguousarray(lon, np.float64)
+    if vid.shape[0] == first:
+        return np.zeros((0, 2), np.int64)
     key = _company_keys(t, lat, lon, int(window_us), cell_deg, n_lat, n_lon)
-    order = np.argsort(key, kind="stable")
+    order = np.lexsort((vid, key))  # by key, then vessel, then index (lexsort is stable)
+    n_vessels = int(vid.max()) + 1
     out = np.empty((max(16, 4 * (vid.shape[0] - first)), 2), np.int64)
     while True:
         count = _close_pairs(first, vid, t, lat, lon, key[order], order, int(window_us), float(max_km), cell_deg,
-                             n_lat, n_lon, out)  # fmt: skip
+                             n_lat, n_lon, n_vessels, out)  # fmt: skip
         if count <= out.shape[0]:
             return out[:count]
         out = np.empty((count, 2), np.int64)

@@ -116,7 +116,21 @@ def test_close_pairs_in_time_match_reference(raw: list[tuple[int, int, float, fl
     cols: list = list(zip(*fixes, strict=True)) if fixes else [[], [], [], []]
     got = close_pairs_in_time(np.array(cols[0], np.int64), np.array(cols[1], np.int64), np.array(cols[2], float),
                               np.array(cols[3], float), first, 10 * 60_000_000, 2.0)  # fmt: skip
-    assert {(int(p), int(q)) for p, q in got} == ref.close_pairs_in_time(fixes, first, 10 * 60_000_000, 2.0)
+    every = ref.close_pairs_in_time(fixes, first, 10 * 60_000_000, 2.0)
+    pairs = {(int(p), int(q)) for p, q in got}
+    # one pair for each fix and each other vessel in reach of it, and that pair is one of the fix-by-fix pairs
+    assert len(pairs) == len(got) and pairs <= every
+    assert sorted((q, fixes[p][0]) for p, q in pairs) == sorted({(q, fixes[p][0]) for p, q in every})
+
+
+def test_close_pairs_in_time_take_the_last_fix_of_each_vessel() -> None:
+    # vessel 1 heard three times beside vessel 0's fix in one cell: one pair, from its latest fix in reach; the fix
+    # at the same time as vessel 0's (index after it) and the one out of the window do not pair with it
+    fixes = [(1, 0, 19.3, 107.5), (1, 5, 19.3, 107.501), (1, 8, 19.301, 107.5), (0, 8, 19.3, 107.5),
+             (1, 8, 19.3, 107.5), (1, 20, 19.3, 107.5)]  # fmt: skip
+    vid, m, lat, lon = (np.array(c) for c in zip(*fixes, strict=True))
+    got = close_pairs_in_time(vid, m * 60_000_000, lat, lon, 3, 6 * 60_000_000, 2.0)
+    assert got.tolist() == [[2, 3], [3, 4]]
 
 
 @settings(max_examples=100, deadline=None)
