@@ -72,14 +72,20 @@ def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, c
     """
     n = vid.shape[0]
     k_slots = slot_sid.shape[1]
-    out_v = np.empty(n, np.int64)
-    out_t = np.empty(n, np.int64)
-    out_s = np.full((n, k_slots), -1, np.int64)
+    # silences are few (hours long): room for some, doubled when full (not a row per copy: tens of MB a day)
+    room = 16 + n // 256
+    out_v = np.empty(room, np.int64)
+    out_t = np.empty(room, np.int64)
+    out_s = np.full((room, k_slots), -1, np.int64)
     m = 0
     for r in range(n):
         v = vid[r]
         if has_pos[r]:
             if last_t[v] >= 0 and t_us[r] - last_t[v] >= min_gap_us:
+                if m == out_v.shape[0]:
+                    out_v = np.concatenate((out_v, np.empty(m, np.int64)))
+                    out_t = np.concatenate((out_t, np.empty(m, np.int64)))
+                    out_s = np.concatenate((out_s, np.full((m, k_slots), -1, np.int64)))
                 out_v[m] = v
                 out_t[m] = last_t[v]
                 j = 0
@@ -105,6 +111,28 @@ def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, c
             slot_sid[v, at] = s
         slot_t[v, at] = max(slot_t[v, at], t_us[r])
     return out_v[:m], out_t[:m], out_s[:m]
+
+
+def _per_bucket(sid: np.ndarray, t: np.ndarray, bucket_us: int) -> tuple[list[int], ...]:
+    """(station, bucket, messages, first t, last t) of each (station, bucket) the rows fall in, as lists."""
+    b = t // bucket_us
+    b0 = int(b.min())
+    span = int(b.max()) - b0 + 1
+    cell = sid * span + (b - b0)
+    size = (int(sid.max()) + 1) * span
+    if size > 4 * sid.shape[0] + 4096:  # times spread far apart (a clock gone wrong): number the cells used
+        used, cell = np.unique(cell, return_inverse=True)
+        size = used.shape[0]
+    else:
+        used = np.arange(size, dtype=np.int64)
+    n = np.bincount(cell, minlength=size)
+    lo = np.full(size, np.iinfo(np.int64).max, np.int64)
+    hi = np.full(size, np.iinfo(np.int64).min, np.int64)
+    np.minimum.at(lo, cell, t)
+    np.maximum.at(hi, cell, t)
+    nz = np.flatnonzero(n)
+    s, k = np.divmod(used[nz], span)
+    return s.tolist(), (k + b0).tolist(), n[nz].tolist(), lo[nz].tolist(), hi[nz].tolist()
 
 
 class StationMonitor:
@@ -138,45 +166,47 @@ class StationMonitor:
     # --- input -------------------------------------------------------------------------------------------------
     def observe(self, ready: dict[str, pl.DataFrame | None], watermark_us: int) -> None:
         """Every copy of the messages ready at this step (tables with ``t_us``, ``arrival``, ``vid``, ``source``)."""
+        positions_sid = None
         for name in ("positions", "statics", "events"):
             frame = ready.get(name)
             if frame is not None and frame.height:
-                self._count(frame)
-        self._cover(ready.get("positions"))
+                sid = self._count(frame)
+                positions_sid = sid if name == "positions" else positions_sid
+        self._cover(ready.get("positions"), positions_sid)
         judged = self.judged_to
         self._judge(watermark_us)
         if self.judged_to != judged:  # a bucket was judged: the stations' state changed
             self.published = self.report()
 
     def _station_ids(self, source: pl.Series) -> np.ndarray:
-        for name in source.drop_nulls().unique().sort().to_list():
-            if name and name not in self._ids:
-                self._ids[name] = len(self.names)
-                self.names.append(name)
+        """Each row's station id (-1: no name); a name not seen before gets the next id (in name order). The
+        strings are looked up once, as an Enum of the known names: a feed names a handful of stations."""
+        codes = source.cast(pl.Enum(self.names), strict=False)
+        if codes.null_count() > source.null_count():  # a new name (or an empty one, which is no station)
+            for name in source.filter(codes.is_null()).drop_nulls().unique().sort().to_list():
+                if name and name not in self._ids:
+                    self._ids[name] = len(self.names)
+                    self.names.append(name)
+            codes = source.cast(pl.Enum(self.names), strict=False)
         n = len(self.names)
         for arr in ("next_bucket", "ring", "last_heard", "current", "down"):
             cur = getattr(self, arr)
             if cur.shape[0] < n:
                 fill = np.full((n - cur.shape[0], *cur.shape[1:]), 0 if arr == "current" else _NONE, np.int64)
                 setattr(self, arr, np.concatenate([cur, fill]))
-        return source.replace_strict(self._ids, default=-1, return_dtype=pl.Int64).to_numpy()
+        return codes.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
 
-    def _count(self, frame: pl.DataFrame) -> None:
+    def _count(self, frame: pl.DataFrame) -> np.ndarray | None:
+        """Count the frame's messages per (station, bucket) into ``open``; its station ids (None: no source)."""
         t = frame["t_us"].to_numpy()
         self.max_t = max(self.max_t, int(t.max()))
         if "source" not in frame.columns:
-            return
+            return None
         sid = self._station_ids(frame["source"].cast(pl.String))
         keep = sid >= 0
         if not keep.any():
-            return
-        counted = (
-            pl.DataFrame({"s": sid[keep], "t": t[keep]})
-            .with_columns(b=pl.col("t") // self.bucket_us)
-            .group_by("s", "b")
-            .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("t").min().alias("lo"), pl.col("t").max().alias("hi"))
-        )
-        for s, b, n, lo, hi in counted.iter_rows():
+            return sid
+        for s, b, n, lo, hi in zip(*_per_bucket(sid[keep], t[keep], self.bucket_us), strict=True):
             if self.next_bucket[s] == _NONE or b < self.next_bucket[s]:
                 self.next_bucket[s] = b if self.next_bucket[s] == _NONE else min(b, int(self.next_bucket[s]))
             cell = self.open.get((s, b))
@@ -185,8 +215,9 @@ class StationMonitor:
             else:
                 cell[0] += n
                 cell[1], cell[2] = min(cell[1], lo), max(cell[2], hi)
+        return sid
 
-    def _cover(self, positions: pl.DataFrame | None) -> None:
+    def _cover(self, positions: pl.DataFrame | None, sid: np.ndarray | None) -> None:
         from engine.fixes import vessel_time_sorted
 
         self.silences = {}
@@ -197,8 +228,8 @@ class StationMonitor:
         self.last_t = grow(self.last_t, n_v, -1)
         self.slot_sid = grow(self.slot_sid, n_v, -1)
         self.slot_t = grow(self.slot_t, n_v, -1)
-        source = positions["source"] if "source" in positions.columns else pl.Series([None] * positions.height)
-        sid = self._station_ids(source.cast(pl.String))
+        if sid is None:  # no source column: no station heard them
+            sid = np.full(positions.height, -1, np.int64)
         arrival = positions["arrival"].to_numpy().astype(np.int64)
         order, _, _ = vessel_time_sorted(vid, positions["t_us"].to_numpy(), arrival)  # every copy: arrival differs
         lat, lon = positions["lat"].to_numpy(), positions["lon"].to_numpy()

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from engine.detectors.gaps import GapDetector
-from engine.detectors.stations import StationMonitor, StationSettings
+from engine.detectors.stations import StationMonitor, StationSettings, _cover_walk, _per_bucket
 from engine.runner import Engine
 from tests.engine.detectors.scenario import empty_tables
 from tests.engine.detectors.stations_scene import BOTH, TARGET, at, chunked, day
@@ -98,3 +98,34 @@ def test_coverage_is_the_stations_that_heard_the_vessel_before_it_fell_silent() 
     # 2.5 h into A's outage, only B has heard the vessel both stations used to hear
     engine.process(d.table.filter(~before & (pl.col("t") < at(d.down[1] * 3600 - 60)[0])), *empty_tables())
     assert monitor.covered_by(both, int(monitor.last_t[both])) == ("B",)
+
+
+@pytest.mark.parametrize("spread_s", [3600, 10**9])  # a day's traffic, and a clock gone decades wrong
+def test_messages_per_station_and_bucket_are_counted_with_their_first_and_last_time(spread_s: int) -> None:
+    rng = np.random.default_rng(spread_s)
+    sid = rng.integers(0, 4, 500)
+    t = rng.integers(1_717_200_000, 1_717_200_000 + spread_s, 500) * 1_000_000
+    want: dict[tuple[int, int], list[int]] = {}
+    for s, x in zip(sid.tolist(), t.tolist(), strict=True):
+        n, lo, hi = want.get((s, x // 600_000_000), [0, x, x])
+        want[(s, x // 600_000_000)] = [n + 1, min(lo, x), max(hi, x)]
+    got = {(s, b): [n, lo, hi] for s, b, n, lo, hi in zip(*_per_bucket(sid, t, 600_000_000), strict=True)}
+    assert got == want
+
+
+def test_station_ids_follow_the_names_as_they_come_and_empty_names_are_no_station() -> None:
+    monitor = StationMonitor()
+    first = monitor._station_ids(pl.Series(["B", None, "A", "", "B"]))
+    second = monitor._station_ids(pl.Series(["C", "A", "", None]))
+    assert first.tolist() == [1, -1, 0, -1, 1] and second.tolist() == [2, 0, -1, -1]
+    assert monitor.names == ["A", "B", "C"] and monitor.ring.shape[0] == 3
+
+
+def test_every_silence_of_a_walk_is_reported_however_many() -> None:
+    n = 100  # more silences than the walk first makes room for
+    vid, t = np.repeat(np.arange(n), 2), np.tile([0, 10_000], n).astype(np.int64)
+    none = np.full((n, 8), -1, np.int64)
+    v, t0, stations = _cover_walk(vid, t, np.tile([0, 1], n), np.ones(2 * n, np.bool_), np.full(n, -1, np.int64),
+                                  none.copy(), none.copy(), 5_000, 100)  # fmt: skip
+    assert v.tolist() == list(range(n)) and (t0 == 0).all()
+    assert stations.tolist() == [[0, -1, -1, -1, -1, -1, -1, -1]] * n
