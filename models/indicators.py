@@ -30,6 +30,8 @@ from types import MappingProxyType
 
 import polars as pl
 
+from models.quality import bars_applied
+
 KIND_WORDS: Mapping[str, str] = MappingProxyType({
     "ais_gap": "went dark",
     "encounter": "ship-to-ship transfer",
@@ -185,8 +187,8 @@ def muted_alerts(alerts: pl.DataFrame, mutes: pl.DataFrame | None) -> pl.DataFra
     return alerts.with_columns(mute_id=which).join(said, on="mute_id", how="left", maintain_order="left")
 
 
-def with_decisions(alerts: pl.DataFrame, decisions: pl.DataFrame | None,
-                   mutes: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+def with_decisions(alerts: pl.DataFrame, decisions: pl.DataFrame | None, mutes: pl.DataFrame | None = None,
+                   bars: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
     """The alerts that count and the ones taken out (dismissed or muted), after the analysts' latest decisions and
     the mutes in force (:data:`MUTE_SCHEMA`).
 
@@ -194,10 +196,12 @@ def with_decisions(alerts: pl.DataFrame, decisions: pl.DataFrame | None,
     (``confirmed``); ``decided`` says who confirmed it and when. A dismissed one counts for nothing; its
     ``decided`` says who dismissed it, when and why. A muted one counts for nothing either, and ``decided`` names
     the mute; a confirmation of that very alert outweighs a mute of its pattern. Escalated and reopened alerts
-    count as the detector said.
+    count as the detector said. Raised bars (``bars``, :func:`models.quality.raised_bars`) take out the alerts of a
+    noisy kind or zone scored under the bar, and ``decided`` says so; an analyst's confirmation or escalation of
+    the alert itself outweighs the bar.
     """
     if decisions is None or decisions.height == 0:
-        if mutes is None or mutes.height == 0:
+        if all(f is None or f.height == 0 for f in (mutes, bars)):
             return _undecided(alerts), _undecided(alerts.clear())
         decisions = pl.DataFrame(schema=dict(DECISION_SCHEMA))
     if alerts.height == 0:
@@ -212,19 +216,26 @@ def with_decisions(alerts: pl.DataFrame, decisions: pl.DataFrame | None,
         .when(pl.col("status") == "confirmed")
         .then(pl.format("confirmed by analyst '{}' at {}", pl.col("by"), when)),
     ).unique("alert_id", keep="last", maintain_order=True)
-    joined = muted_alerts(alerts.join(said, on="alert_id", how="left"), mutes)
+    joined = bars_applied(muted_alerts(alerts.join(said, on="alert_id", how="left"), mutes), bars)
     confirmed = pl.col("status").fill_null("") == "confirmed"
     dismissed = pl.col("status").fill_null("") == "dismissed"
-    off = dismissed | (pl.col("muted").is_not_null() & ~confirmed)
+    muted = pl.col("muted").is_not_null() & ~confirmed
+    below = pl.col("below_bar").is_not_null() & ~confirmed & (pl.col("status").fill_null("") != "escalated")
+    off = dismissed | muted | below
     counted = joined.filter(~off).with_columns(
         score=pl.when(confirmed).then(100.0).otherwise(pl.col("score")),
         confirmed=confirmed,
         decided=pl.when(confirmed).then(pl.col("decided")),
     )
     taken_out = joined.filter(off).with_columns(
-        decided=pl.when(dismissed).then(pl.col("decided")).otherwise(pl.col("muted")), confirmed=pl.lit(False)
+        decided=pl.when(dismissed)
+        .then(pl.col("decided"))
+        .when(muted)
+        .then(pl.col("muted"))
+        .otherwise(pl.format("under the raised bar: {}", pl.col("below_bar"))),
+        confirmed=pl.lit(False),
     )
-    helpers = ["status", "mute_id", "muted"]
+    helpers = ["status", "mute_id", "muted", "bar", "below_bar"]
     return counted.drop(helpers), taken_out.drop(helpers)
 
 

@@ -17,7 +17,9 @@ say nothing about them).
 Analysts' decisions (``decisions``, :data:`models.indicators.DECISION_SCHEMA`; the live service reads them from
 its store, a backtest has none) apply to both scores and to what the learned model sees: a dismissed alert no
 longer counts, a confirmed one counts at full strength (:func:`models.indicators.with_decisions`). So do mutes in
-force (``mutes``, :data:`models.indicators.MUTE_SCHEMA`): a muted alert counts for nothing until the mute expires.
+force (``mutes``, :data:`models.indicators.MUTE_SCHEMA`): a muted alert counts for nothing until the mute expires;
+and so do the raised bars of noisy detectors (``bars``, models/quality.py): an alert of a kind (or zone) analysts
+mostly dismiss counts only from the bar's score up.
 """
 
 from __future__ import annotations
@@ -107,15 +109,17 @@ class Scorer:
 
     def score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame,
               asof: datetime | None = None, decisions: pl.DataFrame | None = None,
-              mutes: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
+              mutes: pl.DataFrame | None = None, bars: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
         """The vessel risk table: ``vessels`` and ``days`` from :class:`models.features.FeatureAccumulator`;
         ``decisions`` the analysts' latest decision per alert (:data:`models.indicators.DECISION_SCHEMA`), if any;
         ``mutes`` the mutes in force (:data:`models.indicators.MUTE_SCHEMA`): the alerts they match count for
-        nothing, as if dismissed, and the reasons name the mute.
+        nothing, as if dismissed, and the reasons name the mute; ``bars`` the raised bars of noisy kinds and zones
+        (:func:`models.quality.raised_bars`): their alerts scored under the bar count for nothing, and the reasons
+        say why ("under the raised bar: spoofing alerts count from score 70 up: analysts dismissed 14 of 18 ...").
         """
         w = self.weights
         when = asof or data_end(alerts, vessels)
-        counted, dismissed = with_decisions(alerts, decisions, mutes)
+        counted, dismissed = with_decisions(alerts, decisions, mutes, bars)
         vessels, evidence_rows = self.evidence(counted, vessels, days, when)
         smuggling = combine(evidence_rows, vessels, w, corroborate=True,
                             dismissed=smuggling_dismissed(dismissed, when, w))  # fmt: skip

@@ -1,0 +1,89 @@
+"""Triage precision per kind, zone and station, and the raised bar of a noisy detector in the scores."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from models.quality import TRIAGED_SCHEMA, UNDECIDED_SCHEMA, NoisyBar, bars_applied, precision_by, raised_bars
+from models.scoring import Scorer
+from tests.models.test_scoring import DECIDED, SMUGGLER, _alerts, _decisions, _vessels
+
+HA_LONG = ["entered restricted zone Ha Long", "inside 2.0 h (40 positions)"]
+CT01 = ["dark 5.0 h in good coverage after station CT01 came back at 10:00",
+        "silent since 04:00; station CT01 heard 0 of its usual ~240 messages"]  # fmt: skip
+
+
+def _triaged(*rows: tuple[str, str, str | None, float, list[str]]) -> pl.DataFrame:
+    """(kind, status, reason code, score, reasons), decided at DECIDED"""
+    return pl.DataFrame([{"alert_id": f"t{i}", "kind": k, "status": s, "reason": r, "at": DECIDED, "score": sc,
+                          "reasons": rs} for i, (k, s, r, sc, rs) in enumerate(rows)],
+                        schema=dict(TRIAGED_SCHEMA))  # fmt: skip
+
+
+def _noisy_gaps(dismissed: int = 8, confirmed: int = 2) -> pl.DataFrame:
+    """ais_gap decisions: ``dismissed`` of them with scores 60, 62, ... (median 67 for 8), ``confirmed`` at 90"""
+    return _triaged(*[("ais_gap", "dismissed", "reception_problem", 60.0 + 2 * i, ["dark"]) for i in range(dismissed)],
+                    *[("ais_gap", "confirmed", None, 90.0, ["dark"]) for _ in range(confirmed)])  # fmt: skip
+
+
+def test_precision_counts_each_decision_and_the_dismissal_reasons() -> None:
+    triaged = _triaged(("spoofing", "confirmed", None, 50.0, ["x"]), ("spoofing", "dismissed", "data_error", 40.0,
+                       ["x"]), ("spoofing", "dismissed", "data_error", 45.0, ["x"]), ("spoofing", "dismissed", "other",
+                       30.0, ["x"]), ("spoofing", "escalated", None, 70.0, ["x"]), ("spoofing", "new", None, 70.0,
+                       ["x"]), ("zone_entry", "confirmed", None, 70.0, HA_LONG),
+                       ("ais_gap", "dismissed", "reception_problem", 60.0, CT01))  # fmt: skip
+    undecided = pl.DataFrame([{"kind": "spoofing", "reasons": [], "n": 4}, {"kind": "zone_entry", "reasons": HA_LONG,
+                              "n": 1}], schema=dict(UNDECIDED_SCHEMA))  # fmt: skip
+    kinds = {r["kind"]: r for r in precision_by(triaged, undecided, "kind").iter_rows(named=True)}
+    s = kinds["spoofing"]
+    assert (s["confirmed"], s["dismissed"], s["escalated"], s["undecided"]) == (1, 3, 1, 4)
+    assert s["precision"] == 0.25
+    assert s["dismissal_reasons"] == [{"reason": "data_error", "n": 2}, {"reason": "other", "n": 1}]
+    zones = precision_by(triaged, undecided, "zone").to_dicts()
+    assert [(z["zone"], z["confirmed"], z["undecided"], z["precision"]) for z in zones] == [("Ha Long", 1, 1, 1.0)]
+    stations = precision_by(triaged, undecided, "station").to_dicts()
+    assert [(z["station"], z["dismissed"], z["precision"]) for z in stations] == [("CT01", 1, 0.0)]
+
+
+def test_a_noisy_kind_gets_a_bounded_bar_and_a_precise_or_little_judged_one_does_not() -> None:
+    (bar,) = raised_bars(_noisy_gaps(), NoisyBar()).to_dicts()
+    assert (bar["scope"], bar["kind"], bar["threshold"]) == ("kind", "ais_gap", 67.0)
+    assert bar["said"] == "ais_gap alerts count from score 67 up: analysts dismissed 8 of 10 in the last 30 days"
+    assert raised_bars(_noisy_gaps(), NoisyBar(max_score=50.0))["threshold"].to_list() == [50.0]
+    assert raised_bars(_noisy_gaps(dismissed=6, confirmed=4), NoisyBar()).height == 0  # precision 0.4
+    assert raised_bars(_noisy_gaps(dismissed=8, confirmed=1), NoisyBar()).height == 0  # 9 decisions: too few
+
+
+def test_a_zone_bar_applies_to_that_zone_only() -> None:
+    triaged = _triaged(*[("zone_entry", "dismissed", "legitimate_activity", 70.0, HA_LONG) for _ in range(10)])
+    bars = raised_bars(triaged, NoisyBar())
+    assert sorted(bars["scope"].to_list()) == ["kind", "zone"]
+    bay = ["entered restricted zone Ha Long Bay"]
+    alerts = _alerts().head(2).with_columns(kind=pl.lit("zone_entry"), score=pl.lit(40.0),
+                                            reasons=pl.Series([HA_LONG, bay]))  # fmt: skip
+    marked = bars_applied(alerts, bars.filter(pl.col("scope") == "zone"))
+    assert marked["bar"].to_list() == [70.0, None]
+    assert marked["below_bar"].to_list()[0].startswith("zone_entry alerts in zone Ha Long count from score 70 up")
+
+
+def test_under_the_bar_an_alert_leaves_the_score_with_the_reason_and_comes_back_when_confirmations_do() -> None:
+    vessels, days = _vessels()
+    alerts = _alerts().with_columns(score=pl.when(pl.col("kind") == "ais_gap").then(50.0).otherwise("score"))
+    before = Scorer().score(alerts, vessels, days)
+    bars = raised_bars(_noisy_gaps(), NoisyBar())
+    after = {r["mmsi"]: r for r in Scorer().score(alerts, vessels, days, bars=bars).iter_rows(named=True)}
+    s = after[SMUGGLER]
+    assert s["smuggling_score"] < before.filter(pl.col("mmsi") == SMUGGLER)["smuggling_score"].item()
+    (minus,) = [r for r in s["smuggling_reasons"] if r.startswith("-")]
+    assert minus.endswith("ais gap alert under the raised bar: ais_gap alerts count from score 67 up: analysts "
+                          "dismissed 8 of 10 in the last 30 days")  # fmt: skip
+    # an analyst's word on the alert itself outweighs the bar
+    confirmed = Scorer().score(alerts, vessels, days, decisions=_decisions(("a1", "confirmed", None)), bars=bars)
+    assert confirmed.equals(Scorer().score(alerts, vessels, days, decisions=_decisions(("a1", "confirmed", None))))
+    # confirmations come: precision 8/16 is no longer low, the bar falls and the gap counts again
+    recovered = pl.concat([_noisy_gaps(), _noisy_gaps(dismissed=0, confirmed=6)])
+    assert raised_bars(recovered, NoisyBar()).height == 0
+    assert Scorer().score(alerts, vessels, days, bars=raised_bars(recovered, NoisyBar())).equals(before)
+    # a strong alert of the noisy kind still counts
+    strong = alerts.with_columns(score=pl.when(pl.col("kind") == "ais_gap").then(75.0).otherwise("score"))
+    assert Scorer().score(strong, vessels, days, bars=bars).equals(Scorer().score(strong, vessels, days))
