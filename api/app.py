@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry
 from api.broadcast import Broadcaster
 from api.cache import RevisionCache
 from api.keys import KeyChecker
-from api.metrics import HTTPMetrics, MetricsMiddleware, StationMetrics
-from api.routes import alerts, health, keys, mutes, vessels, zones
+from api.metrics import HTTPMetrics, MetricsMiddleware, QualityMetrics, StationMetrics
+from api.routes import alerts, health, keys, mutes, quality, vessels, zones
 from api.routes import map as map_routes
 from api.routes import stations as stations_routes
 from api.routes.stations import StationsReader
@@ -83,7 +83,8 @@ def create_app(
 
     app = FastAPI(
         title="Seawatch",
-        summary="AIS risk detection: vessels and their risk, alerts, triage and mutes, zones, the live alert stream",
+        summary="AIS risk detection: vessels and their risk, alerts, triage, mutes and triage quality, zones, the live "
+        "alert stream",
         version="1.0.0",
         lifespan=lifespan,
         docs_url=f"{API_PREFIX}/docs",
@@ -96,7 +97,17 @@ def create_app(
     app.state.stations = stations
     if stations is not None:
         registry.register(StationMetrics(stations))
-    for router in (vessels.router, alerts.router, mutes.router, zones.router, keys.router, stations_routes.router):
+
+    def quality_report() -> dict[str, Any] | None:
+        opened: Store | None = getattr(app.state, "store", None)
+        if opened is None:
+            return None
+        bar = settings.noisy_bar()
+        return opened.quality(datetime.now(UTC) - timedelta(days=bar.window_days), bar)
+
+    registry.register(QualityMetrics(quality_report))
+    for router in (vessels.router, alerts.router, mutes.router, quality.router, zones.router, keys.router,
+                   stations_routes.router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(map_routes.router)  # the map page (/) and its geography (/map/*)

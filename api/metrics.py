@@ -72,3 +72,32 @@ class StationMetrics(Collector):
                 usual.add_metric([row["station"]], float(row["usual_per_10min"]))
             down.add_metric([row["station"]], 1.0 if row["down"] else 0.0)
         yield from (current, usual, down)
+
+
+class QualityMetrics(Collector):
+    """Triage precision and counts per kind over the quality window, and each kind's raised bar (0 without one).
+
+    ``report`` gives the store's quality report (``Store.quality``), or None while no store is open."""
+
+    def __init__(self, report: Callable[[], dict[str, Any] | None]) -> None:
+        self.report = report
+
+    def collect(self) -> Iterator[Any]:
+        report = self.report()
+        if report is None:
+            return
+        precision = GaugeMetricFamily("seawatch_triage_precision", "confirmed / (confirmed + dismissed) of the alerts "
+                                      "decided in the quality window", labels=["kind"])  # fmt: skip
+        decisions = GaugeMetricFamily("seawatch_triage_alerts", "alerts of the quality window by their latest "
+                                      "decision (confirmed, dismissed, escalated, undecided)",
+                                      labels=["kind", "status"])  # fmt: skip
+        bar = GaugeMetricFamily("seawatch_triage_raised_bar", "the score a noisy kind's alerts count from in the "
+                                "scores (0: no raised bar)", labels=["kind"])  # fmt: skip
+        for row in report["kinds"]:
+            if row["precision"] is not None:
+                precision.add_metric([row["kind"]], float(row["precision"]))
+            for status in ("confirmed", "dismissed", "escalated", "undecided"):
+                decisions.add_metric([row["kind"], status], float(row[status]))
+            raised = row.get("raised_bar")
+            bar.add_metric([row["kind"]], float(raised["threshold"]) if raised else 0.0)
+        yield from (precision, decisions, bar)

@@ -340,3 +340,50 @@ class StationPublic(BaseModel):
 
 class StationsList(BaseModel):
     stations: list[StationPublic]
+
+
+# ----- triage quality
+class DismissalCount(BaseModel):
+    reason: str = Field(description="the dismissal's reason code ('unknown' for dismissals recorded without one)")
+    n: int
+
+
+class RaisedBar(BaseModel):
+    threshold: float = Field(description="alerts count in the vessels' scores from this score up")
+    said: str = Field(description="the bar in words, as the vessels' reasons give it")
+
+
+class QualityCounts(BaseModel):
+    confirmed: int
+    dismissed: int
+    escalated: int
+    undecided: int = Field(description="alerts going on in the window that nobody decided")
+    precision: float | None = Field(description="confirmed / (confirmed + dismissed); null without either")
+    dismissal_reasons: list[DismissalCount] = Field(description="dismissals by reason code, most frequent first")
+
+
+class KindQuality(QualityCounts):
+    kind: str
+    raised_bar: RaisedBar | None = Field(description="the kind's raised bar, when its precision earns it one")
+
+
+class ZoneQuality(QualityCounts):
+    zone: str = Field(description="the zone zone_entry alerts' reasons name")
+    raised_bar: RaisedBar | None = Field(description="the zone's raised bar (for its zone_entry alerts)")
+
+
+class StationQuality(QualityCounts):
+    station: str = Field(description="the station ais_gap alerts' reasons name (gaps an outage was part of)")
+
+
+class QualityReport(BaseModel):
+    """Triage precision over the window's decisions, per kind, zone and station, and the raised bars."""
+
+    days: float
+    since: datetime = Field(description="decisions made from this time on are counted")
+    min_precision: float = Field(description="a kind or zone below this precision gets a raised bar")
+    min_decisions: int = Field(description="... over at least this many confirmed or dismissed alerts")
+    max_bar: float = Field(description="a raised bar never goes above this score")
+    kinds: list[KindQuality]
+    zones: list[ZoneQuality]
+    stations: list[StationQuality]

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.quality import NoisyBar
+
 Role = Literal["viewer", "analyst", "admin"]
 MIN_BOOTSTRAP_KEY_CHARS = 32  # an admin key given by environment must be as strong as a generated one
 
@@ -51,6 +53,25 @@ class Settings(BaseSettings):
     )
     stream_poll_s: float = Field(default=2.0, gt=0, description="how often the live stream checks the store")
     stream_ping_s: float = Field(default=15.0, gt=0, description="keep-alive comments on an idle live stream")
+    # triage quality (issue 12): a detector analysts mostly dismiss gets a raised bar in the scores there
+    quality_window_days: float = Field(
+        default=30.0, gt=0, le=3650, description="decisions of the last this many days make the precision and the bars"
+    )
+    noisy_precision: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="below this triage precision (analysts dismiss more than two alerts in three) a kind or a zone "
+        "gets a raised bar; 0 turns the bars off",
+    )
+    noisy_min_decisions: int = Field(
+        default=10, ge=1, description="confirmed or dismissed alerts a kind or zone needs in the window for a bar: "
+        "fewer say little (one analyst's bad morning)",
+    )  # fmt: skip
+    noisy_max_bar: float = Field(
+        default=80.0, ge=0, le=100, description="the raised bar never goes above this score: a noisy detector's "
+        "strongest alerts still count",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
@@ -71,6 +92,11 @@ class Settings(BaseSettings):
                 + "; ".join(problems)
             )
         return self
+
+    def noisy_bar(self, days: float | None = None) -> NoisyBar:
+        """The raised bar's rule (models/quality.py), over ``days`` (the quality window by default)."""
+        return NoisyBar(min_precision=self.noisy_precision, min_decisions=self.noisy_min_decisions,
+                        max_score=self.noisy_max_bar, window_days=days or self.quality_window_days)  # fmt: skip
 
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{self.database_path.expanduser()}"

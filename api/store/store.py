@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.store.alerts import AlertsMixin
 from api.store.engine import latest_version, make_engine, migrate, schema_version
+from api.store.quality import QualityMixin
 from api.store.vessels import VesselsMixin
 from api.store.zones import KeysMixin, ZonesMixin
 
@@ -16,8 +17,8 @@ DEFAULT_TRACK_INTERVAL_S = 60.0  # one point a minute per vessel is enough to dr
 DEFAULT_TRACK_RETENTION = timedelta(days=7)
 
 
-class Store(AlertsMixin, VesselsMixin, ZonesMixin, KeysMixin):
-    """Alerts and triage, vessels, tracks, zones and API keys.
+class Store(AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin, KeysMixin):
+    """Alerts and triage (and its quality), vessels, tracks, zones and API keys.
 
     ``Store("sqlite:///seawatch.db")`` or ``Store("postgresql+psycopg://user@host/db")``; the schema is migrated
     to the latest version on opening (``migrate=False`` to leave it). Methods are synchronous and thread-safe:
