@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from engine.stream import StreamRunner, StreamSettings
 from feeds.sources import FeedSet, open_feed
 from models.features import FeatureAccumulator
 from models.files import ModelFileError
+from models.quality import NoisyBar, raised_bars, window_start
 from models.scoring import Scorer
 
 log = logging.getLogger("seawatch.serve")
@@ -84,7 +86,9 @@ class StoreSink:
 class ScoringSink:
     """Features of every vessel, and their scores written to the store every ``every`` seconds, with the analysts'
     latest decisions (a dismissed alert no longer counts, a confirmed one counts fully: models/indicators.py) and
-    the mutes in force (a muted alert no longer counts until the mute expires or is ended).
+    the mutes in force (a muted alert no longer counts until the mute expires or is ended), and the raised bars of
+    noisy detectors (``bar``, models/quality.py: recomputed from the window's decisions each scoring, so a bar rises
+    with dismissals and falls with confirmations or as they age out).
 
     The scoring itself (the models' predictions and the vessels' upsert: a good part of a second on a busy machine)
     runs in a thread of its own on the inputs taken in the engine's thread, so alerts are not held up behind it.
@@ -94,8 +98,9 @@ class ScoringSink:
     reaches the scores within one cycle, whoever made it (this process's API or another one's), and an expiry too.
     """
 
-    def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float) -> None:
-        self.scorer, self.engine, self.store, self.every = scorer, engine, store, every
+    def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float,
+                 bar: NoisyBar | None = None) -> None:  # fmt: skip
+        self.scorer, self.engine, self.store, self.every, self.bar = scorer, engine, store, every, bar
         self.features = FeatureAccumulator(land)
         self.scored_at = 0.0
         self.vessels = 0
@@ -154,7 +159,10 @@ class ScoringSink:
     def _score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame) -> None:
         mark = self.store.decisions_mark()  # before reading them: a decision made in between is read next cycle
         mutes = self.store.mutes_in_force()
-        table = self.scorer.score(alerts, vessels, days, decisions=self.store.decisions(), mutes=mutes)
+        bars = None
+        if self.bar is not None and self.bar.min_precision > 0:
+            bars = raised_bars(self.store.triaged(window_start(datetime.now(UTC), self.bar)), self.bar)
+        table = self.scorer.score(alerts, vessels, days, decisions=self.store.decisions(), mutes=mutes, bars=bars)
         if table.height:
             self.store.upsert_vessels(table)
         self.vessels = table.height
@@ -252,7 +260,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     # its alerts reached the store would lose them otherwise (upserts by alert id make the replay idempotent)
     runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [StoreSink(store)],
                                options.stream)  # fmt: skip
-    scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds)
+    scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds, bar=settings.noisy_bar())
     runner.sinks.append(scoring)
     registry = CollectorRegistry()
     feeds = FeedSet([open_feed(url, speed=options.speed) for url in options.feeds])

@@ -29,9 +29,20 @@ def _alerts(kind: str, n: int, *, score: float = 50.0, reasons: list[str] | None
     recent = utcnow().replace(microsecond=0) - timedelta(days=2)  # undecided alerts count while in the window
     for i in range(first, first + n):
         start = recent + timedelta(hours=i)
-        rows.append({"alert_id": alert_id(kind, 574000001 + i, None, int(start.timestamp() * 1e6)), "kind": kind,
-                     "mmsi": 574000001 + i, "other_mmsi": None, "start": start, "end": start + timedelta(hours=1),
-                     "lat": 20.0, "lon": 107.0, "score": score + (i - first), "reasons": reasons or [f"{kind} seen"]})
+        rows.append(
+            {
+                "alert_id": alert_id(kind, 574000001 + i, None, int(start.timestamp() * 1e6)),
+                "kind": kind,
+                "mmsi": 574000001 + i,
+                "other_mmsi": None,
+                "start": start,
+                "end": start + timedelta(hours=1),
+                "lat": 20.0,
+                "lon": 107.0,
+                "score": score + (i - first),
+                "reasons": reasons or [f"{kind} seen"],
+            }
+        )
     return pl.DataFrame(rows, schema=ALERT_SCHEMA)  # fmt: skip
 
 

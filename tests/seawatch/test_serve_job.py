@@ -483,3 +483,55 @@ def test_scoring_sink_applies_a_mute_within_one_cycle_and_counts_again_after_it_
     finally:
         sink.score()
         store.close()
+
+
+def test_scoring_sink_raises_a_noisy_kinds_bar_and_lowers_it_when_confirmations_come(tmp_path: Path) -> None:
+    """Analysts dismiss ten gaps of other vessels (scores 70-79): gaps count from score 74 up, so this vessel's gap
+    (60) leaves its score at the next cycle with the bar in its reasons; ten confirmations lift precision to 0.5
+    and the bar falls: the gap counts again, though no micro-batch came."""
+    from api.store import Store
+    from engine.geo.land import LandIndex
+    from models.quality import NoisyBar
+    from models.scoring import Scorer
+    from seawatch.serve_job import ScoringSink
+    from tests.api.helpers import alerts_frame
+    from tests.models.test_features import T0, no_statics, positions
+
+    every = 0.3
+    gap = alerts_frame(1, kind="ais_gap", score=60.0, mmsi0=574000001)
+    noisy = alerts_frame(10, kind="ais_gap", score=70.0, mmsi0=574000100)
+    good = alerts_frame(10, kind="ais_gap", score=70.0, mmsi0=574000200)
+    store = Store(f"sqlite:///{tmp_path / 'seawatch.db'}")
+    for frame in (gap, noisy, good):
+        store.upsert_alerts(frame)
+    start = (gap["start"][0] - T0).total_seconds() / 3600 - 1
+    fixes = positions([(574000001, start + k / 10, 20.0, 107.5, 8.0, 90.0, 90.0) for k in range(40)])
+    sink = ScoringSink(Scorer(), _EngineAlerts(gap), store, LandIndex.load(), every,  # type: ignore[arg-type]
+                       bar=NoisyBar())  # fmt: skip
+
+    def score() -> tuple[float, list[str]]:
+        row = store.vessel(574000001)
+        return (row["smuggling_score"], row["smuggling_reasons"]) if row else (-1.0, [])
+
+    def wait_for(done: Callable[[], bool], what: str) -> None:
+        started = time.monotonic()
+        while not done():
+            assert time.monotonic() - started < 10 * every + 5, f"no {what} after {time.monotonic() - started:.1f} s"
+            time.sleep(0.02)
+
+    try:
+        sink.consume({"positions": fixes, "statics": no_statics()}, gap)
+        wait_for(lambda: score()[0] > 0, "first scores")
+        detected, _ = score()
+        for alert_id in noisy["alert_id"]:
+            store.triage(alert_id, "dismissed", "", "le", reason="reception_problem", key_id="k1")
+        wait_for(lambda: score()[0] == 0, "drop under the raised bar")
+        (_, minus) = score()[1]
+        assert minus == (f"-{round(detected)} ais gap alert under the raised bar: ais_gap alerts count from score 74 "
+                         "up: analysts dismissed 10 of 10 in the last 30 days")  # fmt: skip
+        for alert_id in good["alert_id"]:
+            store.triage(alert_id, "confirmed", "", "le", key_id="k1")
+        wait_for(lambda: score()[0] == detected, "the gap counting again after the bar fell")
+    finally:
+        sink.score()
+        store.close()
