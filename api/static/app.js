@@ -22,6 +22,7 @@
   const ALERT_PAGE = 100;
   const VESSEL_REFRESH_MS = 30000;
   const STATION_REFRESH_MS = 30000; // station states change by 10-minute buckets
+  const QUALITY_REFRESH_MS = 60000; // precision moves with analysts' decisions: a minute is fresh enough
   const CONTEXT_DEG = 6; // land drawn coarsely this far around the region's box
   const FALLBACK_VIEW = [105.5, 17.0, 110.0, 22.0]; // Gulf of Tonkin, min_lon, min_lat, max_lon, max_lat
   const ZONE_STYLE = {
@@ -813,6 +814,31 @@
     return li;
   }
 
+  // ---------------------------------------------------------------- triage quality
+  // How often analysts agreed with each detector (GET /api/v1/quality): a kind with a raised bar counts in the
+  // scores only from that score up, and says so.
+  async function loadQuality() {
+    const q = await api("/quality");
+    const kinds = (q.kinds || []).filter((k) => k.confirmed + k.dismissed + k.escalated > 0);
+    $("quality").hidden = kinds.length === 0;
+    const raised = kinds.filter((k) => k.raised_bar).length;
+    $("quality-note").textContent = `last ${q.days} days` + (raised ? `, ${raised} raised bar(s)` : "");
+    $("quality-list").replaceChildren(...kinds.map(qualityItem));
+    document.body.dataset.quality = String(kinds.length);
+  }
+
+  function qualityItem(k) {
+    const precision = k.precision === null ? "–" : `${Math.round(100 * k.precision)}%`;
+    const li = el("li", { class: k.raised_bar ? "raised" : "", "data-kind": k.kind },
+      el("span", { class: "name" }, k.kind.replace(/_/g, " ")),
+      el("span", { class: "precision", title: "confirmed / (confirmed + dismissed)" }, precision),
+      k.raised_bar ? el("span", { class: "bar", title: k.raised_bar.said }, `bar ${k.raised_bar.threshold}`) : "",
+      el("span", { class: "counts" },
+        `${k.confirmed} confirmed, ${k.dismissed} dismissed, ${k.escalated} escalated, ${k.undecided} open`));
+    li.title = k.raised_bar ? k.raised_bar.said : `${k.kind}: precision ${precision}`;
+    return li;
+  }
+
   // ---------------------------------------------------------------- start
   async function start() {
     takeKeyFromUrl(); // no key: try without one (a demo lets viewers in); a 401 then asks for a key
@@ -829,6 +855,10 @@
     const stations = () => loadStations().catch((err) => showMessage(`Stations: ${err.message}`, true));
     stations();
     state.stationTimer = setInterval(stations, STATION_REFRESH_MS);
+    clearInterval(state.qualityTimer);
+    const quality = () => loadQuality().catch((err) => showMessage(`Triage quality: ${err.message}`, true));
+    quality();
+    state.qualityTimer = setInterval(quality, QUALITY_REFRESH_MS);
     follow();
     loadStoredZones();
     document.body.dataset.ready = "1";

@@ -529,3 +529,24 @@ def test_geography_endpoints(served):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{served['url']}/map/coastline.geojson?bbox={bad}", timeout=10)
         assert err.value.code == 422
+
+
+def test_triage_quality_panel_shows_precision_and_a_raised_bar(browser, served):
+    """Analysts dismissed ten of ten spoofing alerts (scores 60-69): the panel shows the kind's precision with its
+    counts and its raised bar (64), read from /api/v1/quality. Last in the module: it adds alerts and decisions."""
+    from tests.api.helpers import alerts_frame
+
+    store = served["store"]
+    spoofs = alerts_frame(10, kind="spoofing", score=60.0, mmsi0=574100001)
+    store.upsert_alerts(spoofs)
+    for aid in spoofs["alert_id"]:
+        store.triage(aid, "dismissed", "", "map test", reason="data_error", key_id=None)
+    page = _open(browser, served)
+    page.wait("document.querySelector('#quality-list li[data-kind=\"spoofing\"]') !== null", what="the quality panel")
+    assert page.js("document.getElementById('quality').hidden") is False
+    item = page.js("document.querySelector('#quality-list li[data-kind=\"spoofing\"]').innerText")
+    assert "0%" in item and "10 dismissed" in item and "bar 64" in item
+    assert page.js("document.querySelector('#quality-list li[data-kind=\"spoofing\"]').className") == "raised"
+    assert page.js("document.querySelector('#quality-list li.raised').title").startswith(
+        "spoofing alerts count from score 64 up: analysts dismissed 10 of 10"
+    )
