@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import NO_OTHER, AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_H, NearPlaces, grow, haversine_km
+from engine.detectors.common import EARTH_RADIUS_KM, KM_PER_NM, US_PER_H, NearPlaces, grow, haversine_km
 from engine.detectors.episodes import WORKING_TYPES, fmt_h, latest_per_episode, ship_type_at
 from engine.detectors.pairs import KM_PER_DEG, MAX_LAT_FOR_LON
 from engine.fixes import NO_TIME, Fixes
@@ -116,9 +116,23 @@ def _runs(skey, svid, t):
 
 
 @kernel
-def _last_in_reach(q, r, e, rising, sidx, t, lat, lon, window_us, max_km):
+def _surely_beyond(q, p, lat, lon, cos_lat, reach_km):
+    """True when fixes q and p are certainly more than ``reach_km`` apart on the great circle, from two lower bounds
+    that need no trigonometry: the distance along the meridian, and along the parallel at the latitude nearer a
+    pole (sin x >= x - x^3/6 and asin y >= y). Most fixes of the cells around a fix are kilometres from it."""
+    if abs(lat[p] - lat[q]) * KM_PER_DEG > reach_km:
+        return True
+    dlon = abs(lon[p] - lon[q])
+    dlon = dlon - 360.0 * np.floor(dlon / 360.0)
+    x = np.radians(min(dlon, 360.0 - dlon)) / 2.0  # half the longitude apart, in [0, pi / 2]
+    return 2.0 * EARTH_RADIUS_KM * min(cos_lat[p], cos_lat[q]) * x * (1.0 - x * x / 6.0) > reach_km
+
+
+@kernel
+def _last_in_reach(q, r, e, rising, sidx, t, lat, lon, cos_lat, window_us, max_km):
     """The last fix (in index order) of the run ``sidx[r:e]`` (one vessel, one key) before ``q`` by (time, index),
     at most ``window_us`` before it and ``max_km`` from it; -1 when none."""
+    reach_km = max_km * (1.0 + 1e-6)  # the bounds' margin over the haversine's rounding (~1e-12 km)
     k = e - 1
     if rising:  # skip the fixes after q's time at once
         a, b = r, e
@@ -138,6 +152,8 @@ def _last_in_reach(q, r, e, rising, sidx, t, lat, lon, window_us, max_km):
             continue
         if t[p] > t[q] or (t[p] == t[q] and p >= q):
             continue
+        if _surely_beyond(q, p, lat, lon, cos_lat, reach_km):
+            continue
         if haversine_km(lat[q], lon[q], lat[p], lon[p]) <= max_km:
             return p
     return -1
@@ -147,6 +163,7 @@ def _last_in_reach(q, r, e, rising, sidx, t, lat, lon, window_us, max_km):
 def _close_pairs(first, vid, t, lat, lon, skey, sidx, window_us, max_km, cell_deg, n_lat, n_lon, n_vessels, out):
     lon_cell = 360.0 / n_lon
     end, rising = _runs(skey, vid[sidx], t[sidx])
+    cos_lat = np.maximum(np.cos(np.radians(lat)), 0.0)
     seen = np.full(n_vessels, -1, np.int64)  # seen[u] == q: vessel u is paired with q, in row at[u] of out
     at = np.zeros(n_vessels, np.int64)
     count = 0
@@ -173,8 +190,8 @@ def _close_pairs(first, vid, t, lat, lon, skey, sidx, window_us, max_km, cell_de
                     while r < skey.shape[0] and skey[r] <= hi:
                         u = vid[sidx[r]]
                         e = end[r]
-                        p = -1 if u == vid[q] else _last_in_reach(q, r, e, rising[r], sidx, t, lat, lon, window_us,
-                                                                   max_km)  # fmt: skip
+                        p = -1 if u == vid[q] else _last_in_reach(q, r, e, rising[r], sidx, t, lat, lon, cos_lat,
+                                                                   window_us, max_km)  # fmt: skip
                         r = e
                         if p < 0:
                             continue

@@ -123,6 +123,19 @@ def test_close_pairs_in_time_match_reference(raw: list[tuple[int, int, float, fl
     assert sorted((q, fixes[p][0]) for p, q in pairs) == sorted({(q, fixes[p][0]) for p, q in every})
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-88.0, 88.0), st.lists(st.tuples(st.integers(0, 2), st.integers(0, 20), st.floats(-0.03, 0.03),
+                                                  st.floats(-0.3, 0.3)), max_size=20))  # fmt: skip
+def test_close_pairs_in_time_at_any_latitude_match_reference(lat0: float, raw: list) -> None:
+    # around 2 km apart where a degree of longitude is short: the kernel's cheap bounds never drop a pair in reach
+    fixes = [(v, m * 60_000_000, lat0 + a, 30.0 + b) for v, m, a, b in raw]
+    cols: list = list(zip(*fixes, strict=True)) if fixes else [[], [], [], []]
+    got = close_pairs_in_time(np.array(cols[0], np.int64), np.array(cols[1], np.int64), np.array(cols[2], float),
+                              np.array(cols[3], float), 0, 10 * 60_000_000, 2.0)  # fmt: skip
+    every = ref.close_pairs_in_time(fixes, 0, 10 * 60_000_000, 2.0)
+    assert sorted((int(q), fixes[int(p)][0]) for p, q in got) == sorted({(q, fixes[p][0]) for p, q in every})
+
+
 def test_close_pairs_in_time_take_the_last_fix_of_each_vessel() -> None:
     # vessel 1 heard three times beside vessel 0's fix in one cell: one pair, from its latest fix in reach; the fix
     # at the same time as vessel 0's (index after it) and the one out of the window do not pair with it
