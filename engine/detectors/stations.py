@@ -64,21 +64,44 @@ class StationSettings:
 
 @kernel
 def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, cover_us):
-    """Walk every copy of the positions (sorted by vessel, time, arrival): each silence of at least ``min_gap_us``
-    between a vessel's fixes with a position, and the stations that heard it within ``cover_us`` before it.
+    """Walk every copy of the positions (given in arrival order), vessel by vessel in time order (equal times in
+    the order given): each silence of at least ``min_gap_us`` between a vessel's fixes with a position, and the
+    stations that heard it within ``cover_us`` before it.
 
-    ``last_t`` (last fix with a position, -1 when none), ``slot_sid``/``slot_t`` (the stations that heard each
-    vessel, latest time each) are updated in place. Returns (vid, t0) of each silence and its stations (-1 fill).
+    ``last_t`` (last fix with a position, -1 when none; one per vessel), ``slot_sid``/``slot_t`` (the stations that
+    heard each vessel, latest time each) are updated in place. Returns (vid, t0) of each silence and its stations
+    (-1 fill), by vessel.
     """
     n = vid.shape[0]
     k_slots = slot_sid.shape[1]
+    # the walk's order: a counting sort by vessel (stable), then each vessel's rows by time when they are not
+    # already (they come nearly in time order; a stable sort keeps the given order among equal times)
+    n_v = last_t.shape[0]
+    start = np.zeros(n_v + 1, np.int64)
+    for i in range(n):
+        start[vid[i] + 1] += 1
+    for v in range(n_v):
+        start[v + 1] += start[v]
+    fill = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[fill[vid[i]]] = i
+        fill[vid[i]] += 1
+    for v in range(n_v):
+        a, b = start[v], start[v + 1]
+        for k in range(a + 1, b):
+            if t_us[order[k]] < t_us[order[k - 1]]:
+                rows = order[a:b].copy()
+                order[a:b] = rows[np.argsort(t_us[rows], kind="mergesort")]
+                break
     # silences are few (hours long): room for some, doubled when full (not a row per copy: tens of MB a day)
     room = 16 + n // 256
     out_v = np.empty(room, np.int64)
     out_t = np.empty(room, np.int64)
     out_s = np.full((room, k_slots), -1, np.int64)
     m = 0
-    for r in range(n):
+    for i in range(n):
+        r = order[i]
         v = vid[r]
         if has_pos[r]:
             if last_t[v] >= 0 and t_us[r] - last_t[v] >= min_gap_us:
@@ -218,8 +241,6 @@ class StationMonitor:
         return sid
 
     def _cover(self, positions: pl.DataFrame | None, sid: np.ndarray | None) -> None:
-        from engine.fixes import vessel_time_sorted
-
         self.silences = {}
         if positions is None or not positions.height:
             return
@@ -230,12 +251,14 @@ class StationMonitor:
         self.slot_t = grow(self.slot_t, n_v, -1)
         if sid is None:  # no source column: no station heard them
             sid = np.full(positions.height, -1, np.int64)
-        arrival = positions["arrival"].to_numpy().astype(np.int64)
-        order, _, _ = vessel_time_sorted(vid, positions["t_us"].to_numpy(), arrival)  # every copy: arrival differs
+        if vid.min() < 0:
+            raise ValueError("vessel ids must be >= 0 (rows without a vessel are dropped before the monitor)")
         lat, lon = positions["lat"].to_numpy(), positions["lon"].to_numpy()
         has_pos = ~(np.isnan(lat) | np.isnan(lon))
+        arrival = positions["arrival"].to_numpy()
+        rows = np.argsort(arrival, kind="stable") if bool(np.any(arrival[1:] < arrival[:-1])) else slice(None)
         v, t0, stations = _cover_walk(
-            vid[order], positions["t_us"].to_numpy().astype(np.int64)[order], sid[order], has_pos[order],
+            vid[rows], positions["t_us"].to_numpy().astype(np.int64)[rows], sid[rows], has_pos[rows],
             self.last_t, self.slot_sid, self.slot_t, self.min_silence_us, int(self.settings.cover_min * 60e6),
         )  # fmt: skip
         for a, b, row in zip(v.tolist(), t0.tolist(), stations.tolist(), strict=True):

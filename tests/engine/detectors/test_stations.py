@@ -129,3 +129,19 @@ def test_every_silence_of_a_walk_is_reported_however_many() -> None:
                                   none.copy(), none.copy(), 5_000, 100)  # fmt: skip
     assert v.tolist() == list(range(n)) and (t0 == 0).all()
     assert stations.tolist() == [[0, -1, -1, -1, -1, -1, -1, -1]] * n
+
+
+def test_the_walk_takes_each_vessel_in_time_order_whatever_order_the_copies_come_in() -> None:
+    rng = np.random.default_rng(7)
+    n, n_v = 400, 6
+    vid, t = rng.integers(0, n_v, n), rng.integers(0, 1500, n) * 600_000_000  # silences of 2 h and more, copies
+    sid, has_pos = rng.integers(-1, 3, n), rng.random(n) > 0.1
+
+    def walk(rows: np.ndarray) -> tuple[list, list, list]:
+        state = np.full(n_v, -1, np.int64), np.full((n_v, 8), -1, np.int64), np.full((n_v, 8), -1, np.int64)
+        got = _cover_walk(vid[rows], t[rows], sid[rows], has_pos[rows], *state, 7_200_000_000, 1_800_000_000)
+        return [x.tolist() for x in got]  # type: ignore[return-value]
+
+    by_vessel_time = np.lexsort((t, vid))  # equal times keep the given order, as the walk does
+    assert walk(np.arange(n)) == walk(by_vessel_time)
+    assert len(walk(np.arange(n))[0]) > 5
