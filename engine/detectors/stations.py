@@ -99,9 +99,9 @@ def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, c
     out_v = np.empty(room, np.int64)
     out_t = np.empty(room, np.int64)
     out_s = np.full((room, k_slots), -1, np.int64)
+    vid, t_us, sid, has_pos = vid[order], t_us[order], sid[order], has_pos[order]  # then read in order
     m = 0
-    for i in range(n):
-        r = order[i]
+    for r in range(n):
         v = vid[r]
         if has_pos[r]:
             if last_t[v] >= 0 and t_us[r] - last_t[v] >= min_gap_us:
