@@ -116,56 +116,63 @@ def _runs(skey, svid, t):
 
 
 @kernel
-def _surely_beyond(q, p, lat, lon, cos_lat, reach_km):
-    """True when fixes q and p are certainly more than ``reach_km`` apart on the great circle, from two lower bounds
+def _surely_beyond(lat1, lon1, cos1, lat2, lon2, cos2, reach_km):
+    """True when two points are certainly more than ``reach_km`` apart on the great circle, from two lower bounds
     that need no trigonometry: the distance along the meridian, and along the parallel at the latitude nearer a
     pole (sin x >= x - x^3/6 and asin y >= y). Most fixes of the cells around a fix are kilometres from it."""
-    if abs(lat[p] - lat[q]) * KM_PER_DEG > reach_km:
+    if abs(lat2 - lat1) * KM_PER_DEG > reach_km:
         return True
-    dlon = abs(lon[p] - lon[q])
+    dlon = abs(lon2 - lon1)
     dlon = dlon - 360.0 * np.floor(dlon / 360.0)
     x = np.radians(min(dlon, 360.0 - dlon)) / 2.0  # half the longitude apart, in [0, pi / 2]
-    return 2.0 * EARTH_RADIUS_KM * min(cos_lat[p], cos_lat[q]) * x * (1.0 - x * x / 6.0) > reach_km
+    return 2.0 * EARTH_RADIUS_KM * min(cos1, cos2) * x * (1.0 - x * x / 6.0) > reach_km
 
 
 @kernel
-def _last_in_reach(q, r, e, rising, sidx, t, lat, lon, cos_lat, window_us, max_km):
-    """The last fix (in index order) of the run ``sidx[r:e]`` (one vessel, one key) before ``q`` by (time, index),
-    at most ``window_us`` before it and ``max_km`` from it; -1 when none."""
+def _last_in_reach(q, r, e, rising, sidx, st, slat, slon, scos, tq, latq, lonq, cosq, window_us, max_km):
+    """The last fix (in index order) of the run ``sidx[r:e]`` (one vessel, one key; its times, positions and
+    cosines of latitude in ``st``, ``slat``, ``slon``, ``scos``) before fix ``q`` by (time, index), at most
+    ``window_us`` before it and ``max_km`` from it; -1 when none."""
     reach_km = max_km * (1.0 + 1e-6)  # the bounds' margin over the haversine's rounding (~1e-12 km)
     k = e - 1
     if rising:  # skip the fixes after q's time at once
         a, b = r, e
         while a < b:
             mid = (a + b) // 2
-            if t[sidx[mid]] <= t[q]:
+            if st[mid] <= tq:
                 a = mid + 1
             else:
                 b = mid
         k = a - 1
     while k >= r:
-        p = sidx[k]
+        j = k
         k -= 1
-        if t[p] < t[q] - window_us:
+        if st[j] < tq - window_us:
             if rising:
                 break
             continue
-        if t[p] > t[q] or (t[p] == t[q] and p >= q):
+        if st[j] > tq or (st[j] == tq and sidx[j] >= q):
             continue
-        if _surely_beyond(q, p, lat, lon, cos_lat, reach_km):
+        if _surely_beyond(latq, lonq, cosq, slat[j], slon[j], scos[j], reach_km):
             continue
-        if haversine_km(lat[q], lon[q], lat[p], lon[p]) <= max_km:
-            return p
+        if haversine_km(latq, lonq, slat[j], slon[j]) <= max_km:
+            return sidx[j]
     return -1
 
 
 @kernel
 def _close_pairs(first, vid, t, lat, lon, skey, sidx, window_us, max_km, cell_deg, n_lat, n_lon, n_vessels, out):
     lon_cell = 360.0 / n_lon
-    end, rising = _runs(skey, vid[sidx], t[sidx])
+    svid, st, slat, slon = vid[sidx], t[sidx], lat[sidx], lon[sidx]  # in the scan's order: read in runs
+    end, rising = _runs(skey, svid, st)
     cos_lat = np.maximum(np.cos(np.radians(lat)), 0.0)
+    scos = cos_lat[sidx]
     seen = np.full(n_vessels, -1, np.int64)  # seen[u] == q: vessel u is paired with q, in row at[u] of out
     at = np.zeros(n_vessels, np.int64)
+    # where each of the 18 key ranges of the last fix began: the next fix (same vessel, moments later) mostly
+    # scans the same ones
+    last_lo = np.full(18, -1, np.int64)
+    last_r = np.zeros(18, np.int64)
     count = 0
     for q in range(first, vid.shape[0]):
         ci, cj = _cell_of(lat[q], lon[q], cell_deg, n_lon)
@@ -176,6 +183,7 @@ def _close_pairs(first, vid, t, lat, lon, skey, sidx, window_us, max_km, cell_de
         if j_hi - j_lo + 1 >= n_lon:
             j_lo, j_hi = np.int64(0), np.int64(n_lon - 1)
         b = t[q] // window_us
+        slot = -1
         for bb in range(b - 1, b + 1):  # the window [t - window, t] lies in this bucket and the one before
             for di in range(-1, 2):
                 base = bb * (n_lat * n_lon) + (ci + di) * n_lon
@@ -184,14 +192,21 @@ def _close_pairs(first, vid, t, lat, lon, skey, sidx, window_us, max_km, cell_de
                         (base + j_lo + n_lon, base + n_lon - 1 if j_lo < 0 else base + j_lo + n_lon - 1),
                         (base, base + j_hi - n_lon))  # fmt: skip
                 for lo, hi in runs:
+                    slot += 1
                     if lo > hi:
                         continue
-                    r = np.searchsorted(skey, lo)
+                    if last_lo[slot] != lo:
+                        last_lo[slot] = lo
+                        last_r[slot] = np.searchsorted(skey, lo)
+                    r = last_r[slot]
                     while r < skey.shape[0] and skey[r] <= hi:
-                        u = vid[sidx[r]]
+                        u = svid[r]
                         e = end[r]
-                        p = -1 if u == vid[q] else _last_in_reach(q, r, e, rising[r], sidx, t, lat, lon, cos_lat,
-                                                                   window_us, max_km)  # fmt: skip
+                        p = -1
+                        outside = rising[r] and (st[e - 1] < t[q] - window_us or st[r] > t[q])  # all before or after
+                        if u != vid[q] and not outside:
+                            p = _last_in_reach(q, r, e, rising[r], sidx, st, slat, slon, scos, t[q], lat[q], lon[q],
+                                               cos_lat[q], window_us, max_km)  # fmt: skip
                         r = e
                         if p < 0:
                             continue
