@@ -54,6 +54,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     on_zones_changed: ZonesListener | None = None,
     stations: StationsReader | None = None,
+    liveness: health.LivenessReader | None = None,
 ) -> FastAPI:
     """The Seawatch API. ``store``: an open store to share (kept open at shutdown); by default the app opens
     the one ``settings`` name and closes it. ``registry``: where /metrics reads (a new one by default).
@@ -95,6 +96,7 @@ def create_app(
     app.state.registry = registry
     app.state.zone_listeners = [on_zones_changed] if on_zones_changed else []
     app.state.stations = stations
+    app.state.liveness = liveness  # the live service's troubles for /healthz (none: an API without an engine)
     if stations is not None:
         registry.register(StationMetrics(stations))
 

@@ -318,6 +318,8 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
     schema_version: str | None
+    reasons: list[str] = Field(default_factory=list,
+                               description="why it is degraded: the database, a silent feed, the engine behind")
 
 
 # ----- receiving stations

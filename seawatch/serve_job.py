@@ -217,6 +217,30 @@ class RunnerMetrics(Collector):
         yield rejects
 
 
+# A feed with nothing for this long is silent: a national feed carries thousands of messages a second and a single
+# station dozens, so a minute of nothing is an outage or a broken link, not a quiet sea.
+FEED_SILENT_S = 60.0
+QUEUE_BEHIND = 0.8  # the engine is behind when its input queue is this full (the feeds then wait: backpressure)
+
+
+def troubles(snapshot: dict[str, Any], silent_s: float = FEED_SILENT_S) -> list[str]:
+    """What /healthz says is wrong with the live service, from :meth:`FeedSet.snapshot`: silent or failed feeds
+    and an engine that does not keep up."""
+    out = []
+    for feed in snapshot["feeds"]:
+        idle = feed.get("idle_seconds")
+        if feed.get("error"):
+            out.append(f"feed {feed['url']}: {feed['error']}")
+        elif idle is None:
+            out.append(f"feed {feed['url']} has sent nothing yet")
+        elif idle > silent_s:
+            out.append(f"feed {feed['url']} silent for {idle:.0f} s")
+    queue = snapshot["queue"]
+    if queue["maxsize"] and queue["size"] >= QUEUE_BEHIND * queue["maxsize"]:
+        out.append(f"engine behind: {queue['size']} of {queue['maxsize']} feed batches waiting")
+    return out
+
+
 def with_api_zones(pack: RegionPack, collection: dict[str, Any]) -> RegionPack:
     """``pack`` with the zones analysts keep through the API (a FeatureCollection as the API hands it over).
 
@@ -267,7 +291,8 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     registry.register(RunnerMetrics(runner, feeds))
     # the receiving stations as the engine last published them (read from memory, any thread)
     app = create_app(settings, store=store, registry=registry,
-                     stations=lambda: station_report(runner.engine.detectors))  # fmt: skip
+                     stations=lambda: station_report(runner.engine.detectors),
+                     liveness=lambda: troubles(feeds.snapshot()))  # fmt: skip
 
     def zones_changed(fc: dict[str, Any]) -> None:
         fresh = with_api_zones(base, fc)

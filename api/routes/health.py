@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -38,16 +39,26 @@ class HealthCheck:
 def _check(store: Store) -> Health:
     database = store.ping()
     version = store.schema_version() if database else None
-    return Health(status="ok" if database else "degraded", database=database, schema_version=version)
+    reasons = [] if database else ["the database does not answer"]
+    return Health(status="ok" if database else "degraded", database=database, schema_version=version,
+                  reasons=reasons)  # fmt: skip
+
+
+LivenessReader = Callable[[], list[str]]  # the live service's troubles in words: silent feeds, the engine behind
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 async def healthz(request: Request, store: StoreDep, response: Response) -> Health:
-    """Whether the API and its database answer (an answer at most a second old)."""
+    """Whether the API and its database answer (an answer at most a second old), and, in the live service, whether
+    its feeds and engine keep up: "degraded" with the reasons, still 200 while the API itself can serve."""
     check: HealthCheck = request.app.state.health_check
     health = await check.get(store)
     if not health.database:
         response.status_code = 503
+    liveness: LivenessReader | None = getattr(request.app.state, "liveness", None)
+    troubles = liveness() if liveness is not None else []
+    if troubles:
+        health = health.model_copy(update={"status": "degraded", "reasons": [*health.reasons, *troubles]})
     return health
 
 

@@ -9,8 +9,9 @@ import polars as pl
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.app import add_zones_listener
+from api.app import add_zones_listener, create_app
 from api.schemas import VesselPublic, VesselsPage
+from api.settings import Settings
 from api.store import DISMISSAL_REASONS, VesselFilter
 from api.store.engine import latest_version
 from engine.alerts import UTC_US
@@ -271,8 +272,28 @@ def test_health_probes_share_one_database_check_a_second(client: TestClient) -> 
     assert len(statements) <= 2  # at most one check (a ping and the schema version), if the second turned over
 
 
+def test_health_says_degraded_with_the_live_services_troubles(settings: Settings) -> None:
+    """A silent feed or an engine behind makes /healthz "degraded" with the reasons; the API still answers 200."""
+    from seawatch.serve_job import troubles
+
+    snapshot = {"queue": {"size": 62, "maxsize": 64}, "feeds": [
+        {"url": "tcp://127.0.0.1:5631", "idle_seconds": 75.0, "error": None},
+        {"url": "udp://:10110", "idle_seconds": 0.4, "error": None},
+        {"url": "file:///tmp/day.nmea", "idle_seconds": None, "error": "cannot open it (No such file)"},
+    ]}  # fmt: skip
+    with TestClient(create_app(settings, liveness=lambda: troubles(snapshot))) as c:
+        r = c.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["database"]
+    assert r.json()["reasons"] == ["feed tcp://127.0.0.1:5631 silent for 75 s",
+                                   "feed file:///tmp/day.nmea: cannot open it (No such file)",
+                                   "engine behind: 62 of 64 feed batches waiting"]  # fmt: skip
+    quiet = {"queue": {"size": 0, "maxsize": 64}, "feeds": [{"url": "udp://:10110", "idle_seconds": 2.0}]}
+    assert troubles(quiet) == []
+
+
 def test_health_metrics_and_openapi(client: TestClient, keys: dict[str, str]) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "database": True, "schema_version": latest_version()}
+    assert client.get("/healthz").json() == {"status": "ok", "database": True, "schema_version": latest_version(),
+                                             "reasons": []}  # fmt: skip
     client.get(f"{V1}/vessels", headers=auth(keys["viewer"]))
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
