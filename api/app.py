@@ -26,6 +26,7 @@ from api.routes import stations as stations_routes
 from api.routes.stations import StationsReader
 from api.settings import Settings
 from api.store import Store
+from models.quality import window_start
 
 API_PREFIX = "/api/v1"
 ZonesListener = Callable[[dict[str, Any]], None]
@@ -105,7 +106,7 @@ def create_app(
         if opened is None:
             return None
         bar = settings.noisy_bar()
-        return opened.quality(datetime.now(UTC) - timedelta(days=bar.window_days), bar)
+        return opened.quality(window_start(datetime.now(UTC), bar), bar)
 
     registry.register(QualityMetrics(quality_report))
     for router in (vessels.router, alerts.router, mutes.router, quality.router, zones.router, keys.router,

@@ -3,13 +3,14 @@ of the noisy ones (models/quality.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import SettingsDep, StoreDep, Viewer
 from api.schemas import QualityReport
+from models.quality import window_start
 
 router = APIRouter(prefix="/quality", tags=["quality"])
 
@@ -33,7 +34,7 @@ def quality(
     station (ais_gap alerts naming one); a kind or zone under the noisy-precision setting shows its ``raised_bar``:
     its alerts count in the scores only from that score up."""
     bar = settings.noisy_bar(days)
-    since = datetime.now(UTC) - timedelta(days=bar.window_days)
+    since = window_start(datetime.now(UTC), bar)
     report = store.quality(since, bar)
     return QualityReport(days=bar.window_days, since=since, min_precision=bar.min_precision,
                          min_decisions=bar.min_decisions, max_bar=bar.max_score, kinds=report["kinds"],
