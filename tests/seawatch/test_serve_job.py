@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import polars as pl
@@ -27,6 +28,11 @@ from feeds.framing import Framer
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
 from tests.engine.live import position_line
+
+if TYPE_CHECKING:
+    from api.store import Store
+    from models.quality import NoisyBar
+    from seawatch.serve_job import ScoringSink
 
 SEAWATCH = Path(sys.executable).with_name("seawatch")
 START_S = 90.0  # a cold start loads Numba's cache, the land index and the models: seconds on a busy 2-core box
@@ -387,9 +393,40 @@ class _EngineAlerts:
         return self._alerts
 
 
-def test_scoring_sink_applies_a_decision_within_one_cycle_without_new_data(tmp_path: Path) -> None:
-    """Dismissed: the vessel's score drops at the next cycle, though no micro-batch came since (a quiet feed);
-    confirmed: it rises above what the detector alone gave. Decisions made through the store, as the API does."""
+SCORING_EVERY_S = 0.3  # the scoring sink's cycle in these tests
+
+
+@dataclass
+class ScoringScene:
+    """A scoring sink on a temporary store holding one ais_gap alert (score 60) of vessel 574000001, which the
+    sink has heard for 4 h from an hour before the gap and scored once (``detected``: its smuggling score)."""
+
+    store: Store
+    sink: ScoringSink
+    gap: pl.DataFrame
+    detected: float = 0.0
+
+    def score(self) -> tuple[float, list[str]]:
+        row = self.store.vessel(574000001)
+        return (row["smuggling_score"], row["smuggling_reasons"]) if row else (-1.0, [])
+
+    def wait_for(self, done: Callable[[], bool], what: str) -> float:
+        """Seconds until ``done()``; fails after ten cycles and the margin of a busy machine."""
+        started = time.monotonic()
+        while not done():
+            assert time.monotonic() - started < 10 * SCORING_EVERY_S + 5, (
+                f"no {what} after {time.monotonic() - started:.1f} s"
+            )
+            time.sleep(0.02)
+        return time.monotonic() - started
+
+
+@contextlib.contextmanager
+def scoring_scene(
+    tmp_path: Path, others: tuple[pl.DataFrame, ...] = (), bar: NoisyBar | None = None
+) -> Iterator[ScoringScene]:
+    """The scene of :class:`ScoringScene`, with the alerts ``others`` stored too; scores once and waits for them,
+    and at the end scores a last time (the sink's shutdown) and closes the store."""
     from api.store import Store
     from engine.geo.land import LandIndex
     from models.scoring import Scorer
@@ -397,43 +434,40 @@ def test_scoring_sink_applies_a_decision_within_one_cycle_without_new_data(tmp_p
     from tests.api.helpers import alerts_frame
     from tests.models.test_features import T0, no_statics, positions
 
-    every = 0.3
     gap = alerts_frame(1, kind="ais_gap", score=60.0, mmsi0=574000001)
     store = Store(f"sqlite:///{tmp_path / 'seawatch.db'}")
-    store.upsert_alerts(gap)
+    for frame in (gap, *others):
+        store.upsert_alerts(frame)
     start = (gap["start"][0] - T0).total_seconds() / 3600 - 1  # heard from an hour before the gap, for 4 h
-    hours = [start + k / 10 for k in range(40)]
-    fixes = positions([(574000001, h, 20.0, 107.5, 8.0, 90.0, 90.0) for h in hours])
-    sink = ScoringSink(Scorer(), _EngineAlerts(gap), store, LandIndex.load(), every)  # type: ignore[arg-type]
-
-    def score() -> tuple[float, list[str]]:
-        row = store.vessel(574000001)
-        return (row["smuggling_score"], row["smuggling_reasons"]) if row else (-1.0, [])
-
-    def wait_for(done: Callable[[], bool], what: str) -> float:
-        started = time.monotonic()
-        while not done():
-            assert time.monotonic() - started < 10 * every + 5, f"no {what} after {time.monotonic() - started:.1f} s"
-            time.sleep(0.02)
-        return time.monotonic() - started
-
+    fixes = positions([(574000001, start + k / 10, 20.0, 107.5, 8.0, 90.0, 90.0) for k in range(40)])
+    sink = ScoringSink(Scorer(), _EngineAlerts(gap), store, LandIndex.load(), SCORING_EVERY_S,  # type: ignore[arg-type]
+                       bar=bar)  # fmt: skip
+    scene = ScoringScene(store, sink, gap)
     try:
         sink.consume({"positions": fixes, "statics": no_statics()}, gap)
-        wait_for(lambda: score()[0] > 0, "first scores")
-        detected, _ = score()
-        alert_id = gap["alert_id"][0]
-        store.triage(alert_id, "dismissed", "CT01 was down", "le", reason="reception_problem", key_id="k1")
-        took = wait_for(lambda: score()[0] == 0, "drop after the dismissal")
-        assert took < 2 * every + 1.0  # one cycle, and the margin of a busy machine
-        (plus, minus) = score()[1]
-        assert plus.startswith(f"+{round(detected)} went dark (") and minus.startswith(f"-{round(detected)} ais gap")
-        assert "dismissed by analyst 'le' at " in minus and minus.endswith(": reception problem")
-        store.triage(alert_id, "confirmed", "seen on radar", "le", key_id="k1")
-        wait_for(lambda: score()[0] > detected, "rise after the confirmation")
-        assert "confirmed by analyst 'le'" in score()[1][0]
+        scene.wait_for(lambda: scene.score()[0] > 0, "first scores")
+        scene.detected, _ = scene.score()
+        yield scene
     finally:
         sink.score()
         store.close()
+
+
+def test_scoring_sink_applies_a_decision_within_one_cycle_without_new_data(tmp_path: Path) -> None:
+    """Dismissed: the vessel's score drops at the next cycle, though no micro-batch came since (a quiet feed);
+    confirmed: it rises above what the detector alone gave. Decisions made through the store, as the API does."""
+    with scoring_scene(tmp_path) as scene:
+        store, detected = scene.store, scene.detected
+        alert_id = scene.gap["alert_id"][0]
+        store.triage(alert_id, "dismissed", "CT01 was down", "le", reason="reception_problem", key_id="k1")
+        took = scene.wait_for(lambda: scene.score()[0] == 0, "drop after the dismissal")
+        assert took < 2 * SCORING_EVERY_S + 1.0  # one cycle, and the margin of a busy machine
+        (plus, minus) = scene.score()[1]
+        assert plus.startswith(f"+{round(detected)} went dark (") and minus.startswith(f"-{round(detected)} ais gap")
+        assert "dismissed by analyst 'le' at " in minus and minus.endswith(": reception problem")
+        store.triage(alert_id, "confirmed", "seen on radar", "le", key_id="k1")
+        scene.wait_for(lambda: scene.score()[0] > detected, "rise after the confirmation")
+        assert "confirmed by analyst 'le'" in scene.score()[1][0]
 
 
 def test_scoring_sink_applies_a_mute_within_one_cycle_and_counts_again_after_it_expires(tmp_path: Path) -> None:
@@ -441,97 +475,36 @@ def test_scoring_sink_applies_a_mute_within_one_cycle_and_counts_again_after_it_
     mute expires by itself, the alert counts again at the cycle after, with nobody doing anything."""
     from datetime import UTC, datetime, timedelta
 
-    from api.store import Store
-    from engine.geo.land import LandIndex
-    from models.scoring import Scorer
-    from seawatch.serve_job import ScoringSink
-    from tests.api.helpers import alerts_frame
-    from tests.models.test_features import T0, no_statics, positions
-
-    every = 0.3
-    gap = alerts_frame(1, kind="ais_gap", score=60.0, mmsi0=574000001)
-    store = Store(f"sqlite:///{tmp_path / 'seawatch.db'}")
-    store.upsert_alerts(gap)
-    start = (gap["start"][0] - T0).total_seconds() / 3600 - 1
-    fixes = positions([(574000001, start + k / 10, 20.0, 107.5, 8.0, 90.0, 90.0) for k in range(40)])
-    sink = ScoringSink(Scorer(), _EngineAlerts(gap), store, LandIndex.load(), every)  # type: ignore[arg-type]
-
-    def score() -> tuple[float, list[str]]:
-        row = store.vessel(574000001)
-        return (row["smuggling_score"], row["smuggling_reasons"]) if row else (-1.0, [])
-
-    def wait_for(done: Callable[[], bool], what: str) -> float:
-        started = time.monotonic()
-        while not done():
-            assert time.monotonic() - started < 10 * every + 5, f"no {what} after {time.monotonic() - started:.1f} s"
-            time.sleep(0.02)
-        return time.monotonic() - started
-
-    try:
-        sink.consume({"positions": fixes, "statics": no_statics()}, gap)
-        wait_for(lambda: score()[0] > 0, "first scores")
-        detected, _ = score()
+    with scoring_scene(tmp_path) as scene:
+        detected = scene.detected
         expires = datetime.now(UTC) + timedelta(seconds=3)
-        store.add_mute("vessel", kind="ais_gap", mmsi=574000001, reason="legitimate bunkering barge", by="le",
-                       key_id="k1", expires_at=expires)  # fmt: skip
-        assert wait_for(lambda: score()[0] == 0, "drop after the mute") < 2 * every + 1.0
-        (_, minus) = score()[1]
+        scene.store.add_mute("vessel", kind="ais_gap", mmsi=574000001, reason="legitimate bunkering barge", by="le",
+                             key_id="k1", expires_at=expires)  # fmt: skip
+        assert scene.wait_for(lambda: scene.score()[0] == 0, "drop after the mute") < 2 * SCORING_EVERY_S + 1.0
+        (_, minus) = scene.score()[1]
         assert minus.startswith(f"-{round(detected)} ais gap alert muted by analyst 'le' until ")
         assert minus.endswith(": legitimate bunkering barge")
-        wait_for(lambda: score()[0] == detected, "the alert counting again after the mute expired")
+        scene.wait_for(lambda: scene.score()[0] == detected, "the alert counting again after the mute expired")
         assert datetime.now(UTC) >= expires
-    finally:
-        sink.score()
-        store.close()
 
 
 def test_scoring_sink_raises_a_noisy_kinds_bar_and_lowers_it_when_confirmations_come(tmp_path: Path) -> None:
     """Analysts dismiss ten gaps of other vessels (scores 70-79): gaps count from score 74 up, so this vessel's gap
     (60) leaves its score at the next cycle with the bar in its reasons; ten confirmations lift precision to 0.5
     and the bar falls: the gap counts again, though no micro-batch came."""
-    from api.store import Store
-    from engine.geo.land import LandIndex
     from models.quality import NoisyBar
-    from models.scoring import Scorer
-    from seawatch.serve_job import ScoringSink
     from tests.api.helpers import alerts_frame
-    from tests.models.test_features import T0, no_statics, positions
 
-    every = 0.3
-    gap = alerts_frame(1, kind="ais_gap", score=60.0, mmsi0=574000001)
     noisy = alerts_frame(10, kind="ais_gap", score=70.0, mmsi0=574000100)
     good = alerts_frame(10, kind="ais_gap", score=70.0, mmsi0=574000200)
-    store = Store(f"sqlite:///{tmp_path / 'seawatch.db'}")
-    for frame in (gap, noisy, good):
-        store.upsert_alerts(frame)
-    start = (gap["start"][0] - T0).total_seconds() / 3600 - 1
-    fixes = positions([(574000001, start + k / 10, 20.0, 107.5, 8.0, 90.0, 90.0) for k in range(40)])
-    sink = ScoringSink(Scorer(), _EngineAlerts(gap), store, LandIndex.load(), every,  # type: ignore[arg-type]
-                       bar=NoisyBar())  # fmt: skip
-
-    def score() -> tuple[float, list[str]]:
-        row = store.vessel(574000001)
-        return (row["smuggling_score"], row["smuggling_reasons"]) if row else (-1.0, [])
-
-    def wait_for(done: Callable[[], bool], what: str) -> None:
-        started = time.monotonic()
-        while not done():
-            assert time.monotonic() - started < 10 * every + 5, f"no {what} after {time.monotonic() - started:.1f} s"
-            time.sleep(0.02)
-
-    try:
-        sink.consume({"positions": fixes, "statics": no_statics()}, gap)
-        wait_for(lambda: score()[0] > 0, "first scores")
-        detected, _ = score()
+    with scoring_scene(tmp_path, others=(noisy, good), bar=NoisyBar()) as scene:
+        store, detected = scene.store, scene.detected
         for alert_id in noisy["alert_id"]:
             store.triage(alert_id, "dismissed", "", "le", reason="reception_problem", key_id="k1")
-        wait_for(lambda: score()[0] == 0, "drop under the raised bar")
-        (_, minus) = score()[1]
+        scene.wait_for(lambda: scene.score()[0] == 0, "drop under the raised bar")
+        (_, minus) = scene.score()[1]
         assert minus == (f"-{round(detected)} ais gap alert under the raised bar: ais_gap alerts count from score 74 "
                          "up: analysts dismissed 10 of 10 in the last 30 days")  # fmt: skip
         for alert_id in good["alert_id"]:
             store.triage(alert_id, "confirmed", "", "le", key_id="k1")
-        wait_for(lambda: score()[0] == detected, "the gap counting again after the bar fell")
-    finally:
-        sink.score()
-        store.close()
+        scene.wait_for(lambda: scene.score()[0] == detected, "the gap counting again after the bar fell")
