@@ -230,9 +230,11 @@ def identities_from_statics(statics: pl.DataFrame, vid: np.ndarray, arrival: np.
 
 
 @kernel
-def _vessel_time_order(vid, t_us, keys, n_vessels):
+def vessel_rows_by_time(vid, t_us, n_vessels):
+    """Rows -> their order by (vessel, time), equal times in the order given; each vessel's first position in that
+    order (``start``, n_vessels + 1 entries) and the times in that order. Every row is kept (no de-duplication)."""
     n = vid.shape[0]
-    # a counting sort by vessel (stable: each vessel's rows stay in arrival order)
+    # a counting sort by vessel (stable: each vessel's rows stay in the order given)
     start = np.zeros(n_vessels + 1, np.int64)
     for i in range(n):
         start[vid[i] + 1] += 1
@@ -247,12 +249,7 @@ def _vessel_time_order(vid, t_us, keys, n_vessels):
         t_v[p] = t_us[i]
         fill[vid[i]] = p + 1
     # then, vessel by vessel, its rows by time (they come nearly in time order, so most need no sort at all; a
-    # stable sort keeps arrival order among equal times) and the first arrival of each message: an earlier row of
-    # the same time with the same key
-    keep = np.empty(n, np.int64)
-    keep_vid = np.empty(n, np.int64)
-    keep_t = np.empty(n, np.int64)
-    m = 0
+    # stable sort keeps the given order among equal times)
     for v in range(n_vessels):
         a, b = start[v], start[v + 1]
         for k in range(a + 1, b):
@@ -261,6 +258,20 @@ def _vessel_time_order(vid, t_us, keys, n_vessels):
                 order[a:b] = order[a:b][by_time]
                 t_v[a:b] = t_v[a:b][by_time]
                 break
+    return order, start, t_v
+
+
+@kernel
+def _vessel_time_order(vid, t_us, keys, n_vessels):
+    order, start, t_v = vessel_rows_by_time(vid, t_us, n_vessels)
+    # the first arrival of each message: an earlier row of the same vessel and time with the same key
+    n = vid.shape[0]
+    keep = np.empty(n, np.int64)
+    keep_vid = np.empty(n, np.int64)
+    keep_t = np.empty(n, np.int64)
+    m = 0
+    for v in range(n_vessels):
+        a, b = start[v], start[v + 1]
         run = m  # where the current time's run starts among the kept rows
         for k in range(a, b):
             i = order[k]

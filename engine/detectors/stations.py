@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from engine.detectors.common import grow
+from engine.fixes import vessel_rows_by_time
 from engine.runner import FINAL_WATERMARK
 from feeds.jit import kernel
 
@@ -74,37 +75,19 @@ def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, c
     """
     n = vid.shape[0]
     k_slots = slot_sid.shape[1]
-    # the walk's order: a counting sort by vessel (stable), then each vessel's rows by time when they are not
-    # already (they come nearly in time order; a stable sort keeps the given order among equal times)
-    n_v = last_t.shape[0]
-    start = np.zeros(n_v + 1, np.int64)
-    for i in range(n):
-        start[vid[i] + 1] += 1
-    for v in range(n_v):
-        start[v + 1] += start[v]
-    fill = start[:-1].copy()
-    order = np.empty(n, np.int64)
-    for i in range(n):
-        order[fill[vid[i]]] = i
-        fill[vid[i]] += 1
-    for v in range(n_v):
-        a, b = start[v], start[v + 1]
-        for k in range(a + 1, b):
-            if t_us[order[k]] < t_us[order[k - 1]]:
-                rows = order[a:b].copy()
-                order[a:b] = rows[np.argsort(t_us[rows], kind="mergesort")]
-                break
+    # the walk's order: by vessel, then time (they come nearly in time order; equal times stay in the order given)
+    order, _, t_o = vessel_rows_by_time(vid, t_us, last_t.shape[0])
     # silences are few (hours long): room for some, doubled when full (not a row per copy: tens of MB a day)
     room = 16 + n // 256
     out_v = np.empty(room, np.int64)
     out_t = np.empty(room, np.int64)
     out_s = np.full((room, k_slots), -1, np.int64)
-    vid, t_us, sid, has_pos = vid[order], t_us[order], sid[order], has_pos[order]  # then read in order
+    vid, sid, has_pos = vid[order], sid[order], has_pos[order]  # then read in order (t_o already is)
     m = 0
     for r in range(n):
         v = vid[r]
         if has_pos[r]:
-            if last_t[v] >= 0 and t_us[r] - last_t[v] >= min_gap_us:
+            if last_t[v] >= 0 and t_o[r] - last_t[v] >= min_gap_us:
                 if m == out_v.shape[0]:
                     out_v = np.concatenate((out_v, np.empty(m, np.int64)))
                     out_t = np.concatenate((out_t, np.empty(m, np.int64)))
@@ -117,7 +100,7 @@ def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, c
                         out_s[m, j] = slot_sid[v, k]
                         j += 1
                 m += 1
-            last_t[v] = t_us[r]
+            last_t[v] = t_o[r]
         s = sid[r]
         if s < 0:
             continue
@@ -132,7 +115,7 @@ def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, c
         if at < 0:
             at = oldest
             slot_sid[v, at] = s
-        slot_t[v, at] = max(slot_t[v, at], t_us[r])
+        slot_t[v, at] = max(slot_t[v, at], t_o[r])
     return out_v[:m], out_t[:m], out_s[:m]
 
 
