@@ -47,6 +47,12 @@ def check_decision(status: str, reason: str | None) -> None:
         raise TriageError("a reason code goes with a dismissal only; say why in the note")
 
 
+def latest_decisions() -> sa.Subquery:
+    """The id (``id``) of each alert's latest triage decision: decisions are only ever added, so the highest id."""
+    t = triage_decisions.c
+    return sa.select(sa.func.max(t.id).label("id")).group_by(t.alert_id).subquery()
+
+
 class CursorError(ValueError):
     """A cursor that this store did not hand out."""
 
@@ -256,7 +262,7 @@ class AlertsMixin(MutesMixin):
         """Each decided alert's latest decision, as the scorer takes them (``models.indicators.DECISION_SCHEMA``:
         alert_id, status, reason, by, at). Decisions are few (human work), so reading them all is cheap."""
         t = triage_decisions.c
-        latest = sa.select(sa.func.max(t.id).label("id")).group_by(t.alert_id).subquery()
+        latest = latest_decisions()
         stmt = sa.select(t.alert_id, t.status, t.reason, t.by, t.at).join_from(
             triage_decisions, latest, t.id == latest.c.id
         )
@@ -353,7 +359,7 @@ class AlertsMixin(MutesMixin):
         the decision that set it (reason code, the key's id and name, when). A withdrawn alert has no label: the
         engine itself proved it wrong (its decisions stay in :meth:`triage_history`)."""
         c, t = alerts.c, triage_decisions.c
-        latest = sa.select(sa.func.max(t.id).label("id")).group_by(t.alert_id).subquery()
+        latest = latest_decisions()
         stmt = (
             sa.select(c.alert_id, c.kind, c.mmsi, c.start, c.end, c.status, t.reason, t.key_id, t.by, t.at)
             .join_from(alerts, triage_decisions, t.alert_id == c.alert_id)

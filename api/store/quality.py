@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from api.store.alerts import latest_decisions
 from api.store.base import StoreBase, rows_of
 from api.store.tables import alerts, triage_decisions
 from models.quality import (
@@ -26,7 +27,7 @@ class QualityMixin(StoreBase):
         """Each alert's latest decision made at or after ``since``, with the alert's kind, score and reasons
         (:data:`models.quality.TRIAGED_SCHEMA`; a withdrawn alert's score and reasons are null)."""
         t, c = triage_decisions.c, alerts.c
-        latest = sa.select(sa.func.max(t.id).label("id")).group_by(t.alert_id).subquery()
+        latest = latest_decisions()
         stmt = (
             sa.select(t.alert_id, t.kind, t.status, t.reason, t.at, c.score, c.reasons)
             .join_from(triage_decisions, latest, t.id == latest.c.id)
