@@ -82,15 +82,44 @@ def draught_heard(labels: pl.DataFrame, statics: pl.DataFrame) -> set[str]:
     return set(shown["label_id"].to_list())
 
 
+TRACK_KINDS = ("loitering", "encounter")  # behaviours over time: judged from a track, not from one fix
+MIN_TRACK_FIXES = 2  # one fix shows where a vessel was, not that it stayed there or met anyone
+
+
+def heard_labels(labels: pl.DataFrame, positions: pl.DataFrame) -> set[str]:
+    """The labels that left evidence in the decoded ``positions``; what no station heard cannot be found.
+
+    - a silence (``ais_gap``): its vessel heard before the silence began and after it ended;
+    - a behaviour over time (``TRACK_KINDS``): at least ``MIN_TRACK_FIXES`` positions of its vessel within the
+      span, and of the other vessel too for a pair (a meeting with a vessel that stayed dark shows one track);
+    - anything else: a position of its vessel within the span (a spoofed spell no station heard cannot be found).
+    """
+    fixes = positions.select("mmsi", "t")
+    span = labels.select("label_id", "kind", "start", "end", vessel="mmsi")
+    pairs = labels.filter(pl.col("other_mmsi").is_not_null()).select("label_id", "kind", "start", "end",
+                                                                      vessel="other_mmsi")  # fmt: skip
+    counted = pl.concat([span, pairs]).join(fixes, left_on="vessel", right_on="mmsi", how="left")
+    per_vessel = counted.group_by("label_id", "kind", "vessel").agg(
+        within=pl.col("t").is_between(pl.col("start"), pl.col("end")).sum(),
+        before=(pl.col("t") < pl.col("start")).any(),
+        after=(pl.col("t") > pl.col("end")).any(),
+    )
+    needed = pl.when(pl.col("kind").is_in(TRACK_KINDS)).then(MIN_TRACK_FIXES).otherwise(1)
+    ok = pl.when(pl.col("kind") == "ais_gap").then(pl.col("before") & pl.col("after")).otherwise(
+        pl.col("within") >= needed)  # fmt: skip
+    judged = per_vessel.with_columns(ok=ok.fill_null(False)).group_by("label_id").agg(pl.col("ok").all())
+    return set(judged.filter(pl.col("ok"))["label_id"].to_list())
+
+
 def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *, hours: float,
             slack: timedelta = SLACK, kinds: Sequence[str] | None = None,
             positions: pl.DataFrame | None = None, statics: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
     """One row per kind: labels, matched, recall, alerts, false alerts on background vessels and their rate.
 
-    With the decoded ``positions``, also the labels that left any evidence in the feed (a position of the
-    vessel within the label's span: a spoofed spell that no station heard cannot be found) and the recall on them.
-    A draught change is an instant: with the decoded ``statics`` too, it left evidence when the vessel's last
-    draught heard before it and the first heard after it differ by at least a metre (``MIN_DRAUGHT_M``).
+    With the decoded ``positions``, also the labels that left evidence in the feed (:func:`heard_labels`) and
+    the recall on them. A draught change is an instant: with the decoded ``statics`` too, it left evidence when
+    the vessel's last draught heard before it and the first heard after it differ by at least a metre
+    (``MIN_DRAUGHT_M``).
     """
     kinds = list(kinds or sorted(set(alerts["kind"].to_list())))
     labels = labels.with_columns(pl.col("start").cast(alerts["start"].dtype), pl.col("end").cast(alerts["end"].dtype))
@@ -105,10 +134,7 @@ def measure(alerts: pl.DataFrame, labels: pl.DataFrame, vessels: pl.DataFrame, *
     matched = pairs["alert_id"].unique().implode()
     heard = set(labels["label_id"].to_list())
     if positions is not None:
-        seen = labels.join(positions.select("mmsi", "t"), on="mmsi").filter(
-            pl.col("t").is_between(pl.col("start"), pl.col("end"))
-        )
-        heard = set(seen["label_id"].to_list())
+        heard = heard_labels(labels, positions)
     if statics is not None:  # an instant: judged by the statics, not by a position within it
         instant = set(labels.filter(pl.col("kind") == "draught_change")["label_id"].to_list())
         heard = (heard - instant) | draught_heard(labels, statics)

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from engine.alerts import ALERT_SCHEMA
-from models.evaluation import measure, pr_curve
+from models.evaluation import heard_labels, measure, pr_curve
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -69,3 +69,23 @@ def test_a_draught_change_is_observable_when_the_statics_show_it() -> None:
     table = measure(ALERTS.head(0), labels, pl.DataFrame({"mmsi": [9], "role": ["background"]}), hours=1.0,
                     kinds=["draught_change"], positions=statics.select("mmsi", "t"), statics=statics)  # fmt: skip
     assert table["observable"][0] == 1  # vessel 2's statics never showed its old draught
+
+
+def test_what_counts_as_heard_depends_on_the_kind() -> None:
+    labels = _labels([
+        ("G1", "ais_gap", 1, None, 5),  # heard before and after the silence: observable
+        ("G2", "ais_gap", 2, None, 5),  # heard before only (never came back): not
+        ("L1", "loitering", 3, None, 5),  # two fixes within the span: observable
+        ("L2", "loitering", 4, None, 5),  # one fix: where it was, not that it stayed
+        ("E1", "encounter", 5, 6, 5),  # both vessels heard twice: observable
+        ("E2", "encounter", 7, 8, 5),  # the partner stayed dark: one track, not a meeting
+        ("S1", "spoofing", 9, None, 5),  # one falsified fix heard is evidence
+    ])  # fmt: skip
+    fixes = [(1, 4.0), (1, 7.0), (2, 4.0), (3, 5.2), (3, 5.8), (4, 5.5), (5, 5.1), (5, 5.9), (6, 5.2), (6, 5.3),
+             (7, 5.1), (7, 5.5), (8, 3.0), (9, 5.5)]  # fmt: skip
+    positions = pl.DataFrame({"mmsi": [m for m, _ in fixes], "t": [T0 + timedelta(hours=h) for _, h in fixes]},
+                             schema_overrides={"t": pl.Datetime("us", "UTC")})  # fmt: skip
+    assert heard_labels(labels, positions) == {"G1", "L1", "E1", "S1"}
+    table = measure(ALERTS.head(0), labels, pl.DataFrame({"mmsi": [99], "role": ["background"]}), hours=1.0,
+                    kinds=["ais_gap", "loitering", "encounter"], positions=positions)  # fmt: skip
+    assert table["observable"].to_list() == [1, 1, 1]
