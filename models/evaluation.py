@@ -91,22 +91,25 @@ def heard_labels(labels: pl.DataFrame, positions: pl.DataFrame) -> set[str]:
 
     - a silence (``ais_gap``): its vessel heard before the silence began and after it ended;
     - a behaviour over time (``TRACK_KINDS``): at least ``MIN_TRACK_FIXES`` positions of its vessel within the
-      span, and of the other vessel too for a pair (a meeting with a vessel that stayed dark shows one track);
+      span; the other vessel of a pair either as well, or heard before and after the span (it met the first one
+      dark: where it vanished and reappeared is the evidence);
     - anything else: a position of its vessel within the span (a spoofed spell no station heard cannot be found).
     """
     fixes = positions.select("mmsi", "t")
-    span = labels.select("label_id", "kind", "start", "end", vessel="mmsi")
+    span = labels.select("label_id", "kind", "start", "end", vessel="mmsi", partner=pl.lit(False))
     pairs = labels.filter(pl.col("other_mmsi").is_not_null()).select("label_id", "kind", "start", "end",
-                                                                      vessel="other_mmsi")  # fmt: skip
+                                                                      vessel="other_mmsi", partner=pl.lit(True))
     counted = pl.concat([span, pairs]).join(fixes, left_on="vessel", right_on="mmsi", how="left")
-    per_vessel = counted.group_by("label_id", "kind", "vessel").agg(
+    per_vessel = counted.group_by("label_id", "kind", "vessel", "partner").agg(
         within=pl.col("t").is_between(pl.col("start"), pl.col("end")).sum(),
         before=(pl.col("t") < pl.col("start")).any(),
         after=(pl.col("t") > pl.col("end")).any(),
     )
     needed = pl.when(pl.col("kind").is_in(TRACK_KINDS)).then(MIN_TRACK_FIXES).otherwise(1)
-    ok = pl.when(pl.col("kind") == "ais_gap").then(pl.col("before") & pl.col("after")).otherwise(
-        pl.col("within") >= needed)  # fmt: skip
+    around = pl.col("before") & pl.col("after")
+    ok = (pl.when(pl.col("kind") == "ais_gap").then(around)
+          .when(pl.col("partner") & pl.col("kind").is_in(TRACK_KINDS)).then((pl.col("within") >= needed) | around)
+          .otherwise(pl.col("within") >= needed))  # fmt: skip
     judged = per_vessel.with_columns(ok=ok.fill_null(False)).group_by("label_id").agg(pl.col("ok").all())
     return set(judged.filter(pl.col("ok"))["label_id"].to_list())
 

@@ -78,14 +78,15 @@ def test_what_counts_as_heard_depends_on_the_kind() -> None:
         ("L1", "loitering", 3, None, 5),  # two fixes within the span: observable
         ("L2", "loitering", 4, None, 5),  # one fix: where it was, not that it stayed
         ("E1", "encounter", 5, 6, 5),  # both vessels heard twice: observable
-        ("E2", "encounter", 7, 8, 5),  # the partner stayed dark: one track, not a meeting
+        ("E2", "encounter", 7, 8, 5),  # the partner heard only before: one track, not a meeting
+        ("E3", "encounter", 10, 11, 5),  # the partner dark throughout, heard before and after: its evidence
         ("S1", "spoofing", 9, None, 5),  # one falsified fix heard is evidence
     ])  # fmt: skip
     fixes = [(1, 4.0), (1, 7.0), (2, 4.0), (3, 5.2), (3, 5.8), (4, 5.5), (5, 5.1), (5, 5.9), (6, 5.2), (6, 5.3),
-             (7, 5.1), (7, 5.5), (8, 3.0), (9, 5.5)]  # fmt: skip
+             (7, 5.1), (7, 5.5), (8, 3.0), (9, 5.5), (10, 5.2), (10, 5.4), (11, 2.0), (11, 9.0)]  # fmt: skip
     positions = pl.DataFrame({"mmsi": [m for m, _ in fixes], "t": [T0 + timedelta(hours=h) for _, h in fixes]},
                              schema_overrides={"t": pl.Datetime("us", "UTC")})  # fmt: skip
-    assert heard_labels(labels, positions) == {"G1", "L1", "E1", "S1"}
+    assert heard_labels(labels, positions) == {"G1", "L1", "E1", "E3", "S1"}
     table = measure(ALERTS.head(0), labels, pl.DataFrame({"mmsi": [99], "role": ["background"]}), hours=1.0,
                     kinds=["ais_gap", "loitering", "encounter"], positions=positions)  # fmt: skip
-    assert table["observable"].to_list() == [1, 1, 1]
+    assert table["observable"].to_list() == [1, 1, 2]
