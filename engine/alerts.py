@@ -118,10 +118,17 @@ class AlertBook:
 
     A later version replaces an earlier one; versions of one alert arriving in one batch are resolved by the
     latest ``end`` (then the highest score), so the result does not depend on the order rows were reported in.
+
+    A live engine runs for months: with ``keep_us`` the book keeps only the alerts whose evidence reaches into the
+    last ``keep_us`` of feed time (:meth:`prune`): the open ones and the recent ones. The older ones went to the
+    sinks when they changed last (the store keeps every alert); one that comes back (new evidence for an old id)
+    is new to the book again and handed on, which an upsert by id makes harmless. None keeps all (a batch run).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_us: int | None = None) -> None:
         self._table = empty_alerts()
+        self.keep_us = keep_us
+        self.pruned = 0  # alerts let go by prune, for /metrics
 
     def update(self, rows: pl.DataFrame | Iterable[pl.DataFrame]) -> pl.DataFrame:
         """Merge new rows; returns the rows that are new or changed (what a live stream would publish)."""
@@ -131,8 +138,23 @@ class AlertBook:
             return empty_alerts()
         incoming = _latest(pl.concat(frames, how="vertical"))
         changed = incoming.join(self._table, on=incoming.columns, how="anti", nulls_equal=True)
-        self._table = _latest(pl.concat([self._table, incoming], how="vertical"))
+        if changed.height:
+            # only the ids that came are merged again: the rest of the book is neither sorted nor copied twice
+            came = pl.col("alert_id").is_in(incoming["alert_id"].implode())
+            merged = _latest(pl.concat([self._table.filter(came), incoming], how="vertical"))
+            self._table = pl.concat([self._table.filter(~came), merged], how="vertical", rechunk=True)
         return changed
+
+    def prune(self, now_us: int) -> int:
+        """Let go of the alerts whose ``end`` is more than ``keep_us`` before ``now_us`` (feed time); how many."""
+        if self.keep_us is None or not self._table.height:
+            return 0
+        horizon = pl.lit(now_us - self.keep_us).cast(pl.Int64).cast(UTC_US)
+        kept = self._table.filter(pl.col("end") >= horizon)
+        gone = self._table.height - kept.height
+        if gone:
+            self._table, self.pruned = kept, self.pruned + gone
+        return gone
 
     def table(self) -> pl.DataFrame:
         """Every alert, in a canonical order (kind, start, mmsi, alert_id)."""

@@ -27,11 +27,11 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -58,6 +58,37 @@ COLUMNS: dict[str, tuple[str, ...] | None] = {
 _NAN_BITS = int(np.array([np.nan]).view(np.int64)[0])  # every NaN is one key, as polars compares them
 _FLOAT_NULL_BITS = 0x7FF0DEAD0000BEEF  # a NaN payload no NaN has once they are all _NAN_BITS: a null float
 _INT_NULL = np.iinfo(np.int64).min
+
+# Durable files. Every change of state on disk (the journal's batches, the engine's snapshot, the store's writes)
+# passes a named *crash point* first: a test sets a hook that raises there (a simulated kill or a full disk), so a
+# crash is injected at every place one can happen rather than hoped for by timing.
+_crash_hook: Callable[[str], None] | None = None
+
+
+def set_crash_hook(hook: Callable[[str], None] | None) -> None:
+    """Call ``hook(name)`` at every crash point from now on (None: none). For tests and fault drills."""
+    global _crash_hook
+    _crash_hook = hook
+
+
+def crash_point(name: str) -> None:
+    """A place where a crash (or a failed write) may happen: the hook set by :func:`set_crash_hook` runs here."""
+    if _crash_hook is not None:
+        _crash_hook(name)
+
+
+def fsync_file(file: Path) -> None:
+    """``file``'s content on the disk, not only in the page cache (a power loss keeps it)."""
+    fd = os.open(file, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """``folder``'s entries on the disk: a file created or renamed in it survives a power loss."""
+    fsync_file(folder)
 
 
 @dataclass(frozen=True)
@@ -111,6 +142,7 @@ class Engine:
         self.lateness_us = int(lateness_s * 1e6)
         self.fleet = VesselIndex()
         self.book = AlertBook()
+        self.extra: dict[str, Any] = {}  # what the snapshot restored from kept for its writer (engine/stream.py)
         self.counts: Counter[str] = Counter()
         self._offset = 0  # added to a message's seq to give its arrival
         self._next_arrival = 0
@@ -159,8 +191,15 @@ class Engine:
         step, _ = self._make_step(ready, FINAL_WATERMARK)
         return step
 
-    def snapshot(self, path: Path) -> None:
-        """Write the whole state to the folder ``path``, atomically: a crash leaves the old snapshot or the new."""
+    def snapshot(self, path: Path, extra: dict[str, Any] | None = None) -> None:
+        """Write the whole state to the folder ``path``, atomically and durably: a crash at any point leaves the
+        old snapshot or the new one, which :meth:`recover` puts back in place. ``extra`` (the stream runner's
+        journal position) is kept in it, so the state and what it covers change together.
+
+        The new snapshot is written to a temporary folder beside ``path`` and synced; then ``path`` is renamed to
+        ``.path.old`` and the new folder to ``path`` (a folder cannot be renamed over a full one), and the parent
+        folder synced; then the old one is removed.
+        """
         path = Path(path)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
@@ -172,52 +211,92 @@ class Engine:
                 "next_arrival": self._next_arrival,
                 "max_t": self._max_t,
                 "counts": dict(self.counts),
+                "extra": extra or {},
             }
-            (tmp / "engine.json").write_text(json.dumps(meta))
-            _save(tmp / "fleet.npz", self.fleet.state())
-            for d in self.detectors:
-                _save(tmp / f"detector-{d.name}.npz", d.snapshot())
-            self.book.table().write_parquet(tmp / "alerts.parquet")
+            crash_point("snapshot.write")
+            files = [tmp / "fleet.npz", *(tmp / f"detector-{d.name}.npz" for d in self.detectors)]
+            _save(files[0], self.fleet.state())
+            for file, d in zip(files[1:], self.detectors, strict=True):
+                _save(file, d.snapshot())
+            files.append(tmp / "alerts.parquet")
+            self.book.table().write_parquet(files[-1])
             for name, frame in self._pending.items():
                 if frame is not None:
-                    frame.write_parquet(tmp / f"pending-{name}.parquet")
-            old = path.with_name(f".{path.name}.old")
+                    files.append(tmp / f"pending-{name}.parquet")
+                    frame.write_parquet(files[-1])
+            files.append(tmp / "engine.json")  # last: a folder with it is complete
+            files[-1].write_text(json.dumps(meta))
+            for file in files:
+                fsync_file(file)
+            fsync_dir(tmp)
+            crash_point("snapshot.written")
+            old = _old(path)
             if path.exists():
+                shutil.rmtree(old, ignore_errors=True)  # a leftover: path is whole, so old is not needed
                 os.replace(path, old)
+                crash_point("snapshot.old_moved")  # only .path.old is left: recover() moves it back
             os.replace(tmp, path)
+            fsync_dir(path.parent)
+            crash_point("snapshot.replaced")
             shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # a failed write (a full disk); a crash leaves it to recover()
+            raise
+
+    @staticmethod
+    def recover(path: Path) -> bool:
+        """Put the snapshot folder ``path`` back in its place after a crash during :meth:`snapshot`, whatever the
+        moment: the old snapshot alone (``.path.old``) is moved back, a stale one removed, and half-written
+        temporary folders removed. Whether a snapshot is there."""
+        path = Path(path)
+        old = _old(path)
+        if not path.exists() and (old / "engine.json").is_file():
+            os.replace(old, path)
+            fsync_dir(path.parent)
+        shutil.rmtree(old, ignore_errors=True)
+        if path.parent.is_dir():
+            for leftover in path.parent.glob(f".{path.name}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+        return (path / "engine.json").is_file()
 
     @classmethod
     def restore(cls, path: Path, detectors: Sequence[Detector]) -> Engine:
         """An engine that continues from the snapshot in ``path``, with ``detectors`` (the same, by name)."""
-        path = Path(path)
-        try:
-            meta = json.loads((path / "engine.json").read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: no engine snapshot here (engine.json missing)") from None
-        if meta.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"{path}: snapshot version {meta.get('version')}, this engine reads {SNAPSHOT_VERSION}")
-        names = [d.name for d in detectors]
-        if names != meta["detectors"]:
-            raise ValueError(f"{path}: snapshot of detectors {meta['detectors']}, given {names}")
+        meta = _snapshot_meta(Path(path), [d.name for d in detectors])
         engine = cls(detectors, lateness_s=meta["lateness_us"] / 1e6)
-        engine._offset = meta["offset"]
-        engine._next_arrival = meta["next_arrival"]
-        engine._max_t = meta["max_t"]
-        engine.counts = Counter(meta["counts"])
+        engine._load(Path(path), meta)
+        return engine
+
+    def reload(self, path: Path) -> dict[str, Any]:
+        """Go back to the snapshot in ``path`` (this engine's own detectors restored from it): after a step that
+        failed half-way, whose state cannot be trusted. Returns the snapshot's ``extra``."""
+        meta = _snapshot_meta(Path(path), [d.name for d in self.detectors])
+        self.lateness_us = int(meta["lateness_us"])
+        self._load(Path(path), meta)
+        return dict(meta.get("extra", {}))
+
+    def _load(self, path: Path, meta: dict[str, Any]) -> None:
+        self._offset = meta["offset"]
+        self._next_arrival = meta["next_arrival"]
+        self._max_t = meta["max_t"]
+        self.counts = Counter(meta["counts"])
+        self.extra = dict(meta.get("extra", {}))
         with np.load(path / "fleet.npz") as arrays:
-            engine.fleet = VesselIndex.from_state(dict(arrays))
-        for d in detectors:
+            self.fleet = VesselIndex.from_state(dict(arrays))
+        for d in self.detectors:
             with np.load(path / f"detector-{d.name}.npz") as arrays:
                 d.restore(dict(arrays))
-        engine.book.update(pl.read_parquet(path / "alerts.parquet"))
-        for name in engine._pending:
+        self.book = AlertBook(keep_us=self.book.keep_us)
+        self.book.update(pl.read_parquet(path / "alerts.parquet"))
+        for name in self._pending:
             file = path / f"pending-{name}.parquet"
             extra = ("t_us", "arrival", "vid")
-            engine._pending[name] = _narrow(name, pl.read_parquet(file), extra) if file.exists() else None
-        return engine
+            self._pending[name] = _narrow(name, pl.read_parquet(file), extra) if file.exists() else None
+
+    def keep_alerts(self, seconds: float | None) -> None:
+        """Keep in memory only the alerts with evidence in the last ``seconds`` of feed time (None: all, as a
+        batch run does); older ones have been handed to the sinks, which keep them."""
+        self.book.keep_us = None if seconds is None else int(seconds * 1e6)
 
     def _arrive(self, tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame | None]:
         """Number the rows in arrival order; drop (and count) the ones without time and the late ones.
@@ -278,7 +357,10 @@ class Engine:
         step, duplicates = self._make_step(ready, watermark)
         self.counts["duplicate"] += duplicates
         rows = [frame for d in self.detectors for frame in d.process(step)]
-        return self.book.update(rows)
+        changed = self.book.update(rows)
+        if self._max_t != _NONE:
+            self.book.prune(self._max_t)
+        return changed
 
     def _make_step(self, ready: dict[str, pl.DataFrame | None], watermark: int) -> tuple[Step, int]:
         """The step of the ``ready`` rows, and how many of them were copies of a message (dropped)."""
@@ -425,6 +507,22 @@ def _empty(name: str) -> pl.DataFrame:
 
 # a new (empty) frame each time: a detector may add to the one it gets
 _EMPTY = {name: (lambda n=name: _empty(n).clear()) for name in ("positions", "statics", "events")}
+
+
+def _old(path: Path) -> Path:
+    return path.with_name(f".{path.name}.old")
+
+
+def _snapshot_meta(path: Path, names: list[str]) -> dict[str, Any]:
+    try:
+        meta: dict[str, Any] = json.loads((path / "engine.json").read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no engine snapshot here (engine.json missing)") from None
+    if meta.get("version") != SNAPSHOT_VERSION:
+        raise ValueError(f"{path}: snapshot version {meta.get('version')}, this engine reads {SNAPSHOT_VERSION}")
+    if names != meta["detectors"]:
+        raise ValueError(f"{path}: snapshot of detectors {meta['detectors']}, given {names}")
+    return meta
 
 
 def _save(file: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -6,16 +6,26 @@ a batch whose window is over first takes what the feeds already hold, so batches
 engine runs in a worker thread while the event loop keeps receiving; when it falls behind, the feeds' bounded
 queue fills and the sources wait (backpressure, never an unbounded queue).
 
-Nothing accepted is lost and no alert is duplicated across a crash:
-- every micro-batch is written to the *journal* (Arrow IPC files, written then renamed) before the engine sees
-  it — a write-ahead log of decoded rows;
-- every ``snapshot_seconds`` the engine is snapshotted (atomically, engine/runner.py) with the journal position
-  it covers, and older journal files are removed;
-- on start, :meth:`StreamRunner.open` restores the snapshot and replays the journal after it, handing the
-  replayed alerts to the sinks again. Alerts have stable ids and sinks upsert them, so a replayed alert updates
-  itself instead of appearing twice.
+Nothing accepted is lost and no alert is duplicated across a crash, at any instant (tests inject one at every
+:func:`~engine.runner.crash_point`):
+- every micro-batch is written to the *journal* before the engine sees it — a write-ahead log of decoded rows:
+  its three Arrow IPC files go into a temporary folder, are synced, and the folder is renamed to the batch's
+  number (then the journal folder synced): a batch is in the journal whole or not at all;
+- every ``snapshot_seconds`` the engine is snapshotted (atomically and durably, engine/runner.py) *with* the
+  journal position it covers, in one folder; then the journal it makes unneeded is removed. The snapshot waits
+  while a sink has not written everything it was given (the database down): the journal then holds it;
+- on start, :meth:`StreamRunner.open` puts back the snapshot a crash may have left half-replaced, restores it and
+  replays the journal after it, handing the replayed alerts to the sinks again. Alerts have stable ids and sinks
+  upsert them, so a replayed alert updates itself instead of appearing twice.
 Messages still in a framer (a line cut in two, a multi-part message waiting for its last part) when the process
 dies were never accepted; they are the only input lost.
+
+The service degrades rather than stops:
+- a *poison* batch (the engine raises on it) leaves the engine's state half-changed: the runner goes back to the
+  snapshot and replays the journal; when the batch fails again there, it is moved to ``quarantine/`` (kept, with
+  the error), counted and reported (:meth:`StreamRunner.troubles`), and the engine goes on without it;
+- a journal write that fails (a full disk) is retried with backoff while the feeds wait (backpressure); a
+  snapshot that fails is retried later, the journal keeping everything meanwhile.
 
 Rows get a global arrival number across feeds (``seq``), so the engine's ordering rules hold with many feeds.
 A distress alert does not wait for the watermark: engine/fast_path.py announces it from the rows that arrived,
@@ -27,8 +37,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import queue
+import shutil
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,14 +50,17 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from engine.alerts import empty_alerts
 from engine.decode import decode, empty_tables
 from engine.fast_path import DistressFastPath
-from engine.runner import Detector, Engine
+from engine.runner import Detector, Engine, crash_point, fsync_dir, fsync_file
 from feeds.sources import FeedBatch
 
+log = logging.getLogger("seawatch.stream")
 TABLES = ("positions", "statics", "events")
 Clock = Callable[[], float]
 LIVE_LATENESS_S = 0.5  # live rows are stamped on arrival (or carry a station's time): seconds out of order at most
+QUARANTINE_REPORTED_S = 3600.0  # a quarantined batch is a health reason this long: someone should look at it
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,11 @@ class StreamSettings:
     batch_seconds: float = 0.2  # ... or this long after its first delivery was received (alert latency budget: 1 s)
     snapshot_seconds: float = 30.0  # how much journal a restart may replay
     lateness_s: float = LIVE_LATENESS_S
+    # a failed write (journal, snapshot) is tried again after this, doubling up to retry_max_s: a full disk is
+    # freed by an operator in minutes, and trying every second would fill the log instead
+    retry_first_s: float = 1.0
+    retry_max_s: float = 60.0
+    recent_alerts_s: float | None = None  # the engine keeps alerts with evidence this recent (None: all)
 
 
 class Sink(Protocol):
@@ -76,6 +97,8 @@ class StreamStats:
     snapshots: int = 0
     engine_seconds: float = 0.0
     last_batch_at: float = 0.0
+    quarantined: int = 0  # journal batches the engine failed on twice, moved to quarantine/
+    write_failures: dict[str, int] = field(default_factory=dict)  # failed writes by what: journal, snapshot
     history: list[float] = field(default_factory=list)  # recent engine step durations (s), for /metrics
 
 
@@ -93,9 +116,28 @@ class StreamRunner:
         self._next_seq = 0
         self._journal_next = 0  # number of the next journal file
         self._snapshot_at = clock()
+        self._snapshot_retry = self.settings.retry_first_s
         self._chores: queue.SimpleQueue[Callable[[Engine], None]] = queue.SimpleQueue()
+        self._problems: dict[str, str] = {}  # what is wrong now, by what: journal, snapshot
+        self._quarantined_at = -float("inf")
+        self._last_quarantine = ""
+        self.stopping = threading.Event()  # set at a stop: a write being retried gives up
         self.fast_path = DistressFastPath.of(engine)
-        (self.state_dir / "journal").mkdir(parents=True, exist_ok=True)
+        engine.keep_alerts(self.settings.recent_alerts_s)
+        for folder in (self.journal, self.quarantine):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def journal(self) -> Path:
+        return self.state_dir / "journal"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.state_dir / "quarantine"
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.state_dir / "engine"
 
     def call_between(self, chore: Callable[[Engine], None]) -> None:
         """Run ``chore(engine)`` before the next micro-batch, in the engine's thread (e.g. new zones)."""
@@ -104,41 +146,104 @@ class StreamRunner:
     @classmethod
     def open(cls, detectors: Sequence[Detector], state_dir: Path, sinks: Sequence[Sink] = (),
              settings: StreamSettings | None = None, clock: Clock = time.monotonic) -> StreamRunner:  # fmt: skip
-        """A runner that continues from ``state_dir`` (snapshot + journal) or starts afresh when it is empty."""
+        """A runner that continues from ``state_dir`` (snapshot + journal) or starts afresh when it is empty.
+
+        A fresh start writes a snapshot of the empty engine at once: going back to the last snapshot (after a
+        poison batch) then always has one to go back to."""
         settings = settings or StreamSettings()
         state_dir = Path(state_dir)
-        meta_path = state_dir / "stream.json"
-        if meta_path.is_file():
-            meta = json.loads(meta_path.read_text())
+        if Engine.recover(state_dir / "engine"):
             engine = Engine.restore(state_dir / "engine", detectors)
             runner = cls(engine, state_dir, sinks, settings, clock)
-            runner._next_seq, runner._journal_next = meta["next_seq"], meta["journal_next"]
+            runner._position(engine.extra or _legacy_position(state_dir))
         else:
             runner = cls(Engine(detectors, lateness_s=settings.lateness_s), state_dir, sinks, settings, clock)
+            runner._write_snapshot()
+        for leftover in runner.journal.glob(".tmp-*"):  # a batch whose write a crash cut short: never accepted
+            shutil.rmtree(leftover, ignore_errors=True)
         runner._replay()
         return runner
 
+    def _position(self, meta: dict[str, Any]) -> None:
+        self._next_seq = max(self._next_seq, int(meta.get("next_seq", 0)))
+        self._journal_next = int(meta.get("journal_next", 0))
+
     def _journal_files(self) -> list[tuple[int, Path]]:
-        files = []
-        for p in (self.state_dir / "journal").glob("*.positions.arrow"):
-            files.append((int(p.name.split(".")[0]), p))
-        return sorted(files)
+        """The journal's batches in order: a folder each (``000000000012/``), or three files of an older version
+        (``000000000012.positions.arrow`` ...), by number."""
+        found: dict[int, Path] = {}
+        for p in self.journal.iterdir():
+            head = p.name.split(".")[0]
+            if head.isdigit() and (p.is_dir() or p.name.endswith(".positions.arrow")):
+                found[int(head)] = p
+        return sorted(found.items())
+
+    def _read_batch(self, n: int, where: Path) -> dict[str, pl.DataFrame]:
+        if where.is_dir():
+            return {t: pl.read_ipc(where / f"{t}.arrow") for t in TABLES}
+        return {t: pl.read_ipc(self.journal / f"{n:012d}.{t}.arrow") for t in TABLES}
 
     def _replay(self) -> None:
-        for n, _ in self._journal_files():
-            if n < self._journal_next:
-                continue  # already in the snapshot (a crash between the snapshot and the clean-up)
-            tables = {t: pl.read_ipc(self.state_dir / "journal" / f"{n:012d}.{t}.arrow")
-                      for t in TABLES}  # fmt: skip
-            self._step(tables)
-            self._journal_next = n + 1
-            self._next_seq = max(self._next_seq, _max_seq(tables) + 1)
-            self.stats.replayed_batches += 1
+        """Run the journal's batches after the engine's position; a batch the engine fails on is quarantined and
+        the engine goes back to the snapshot to replay the rest without it."""
+        while True:
+            try:
+                for n, where in self._journal_files():
+                    if n < self._journal_next:
+                        continue  # already in the snapshot (a crash between the snapshot and the clean-up)
+                    tables = self._read_batch(n, where)
+                    self._step(tables, n)
+                    self._journal_next = n + 1
+                    self._next_seq = max(self._next_seq, _max_seq(tables) + 1)
+                    self.stats.replayed_batches += 1
+                # a new batch never takes the number of a quarantined one (it is kept under that number)
+                held = [int(p.name) for p in self.quarantine.iterdir() if p.name.isdigit()]
+                self._journal_next = max([self._journal_next, *(h + 1 for h in held)])
+                return
+            except _EngineFailed as failed:
+                self._quarantine(failed.batch, failed.cause)
+                self._rewind()
+
+    def _rewind(self) -> None:
+        """Back to the last snapshot (the engine's state after a failed step cannot be trusted)."""
+        self._position(self.engine.reload(self.snapshot_path))
+        if self.fast_path is not None:
+            self.fast_path.resume()
+
+    def _quarantine(self, n: int, cause: BaseException) -> None:
+        """Move batch ``n`` out of the journal into quarantine/, with the error, and report it."""
+        crash_point("quarantine.move")
+        target = self.quarantine / f"{n:012d}"
+        where = dict(self._journal_files()).get(n)
+        if where is not None and where.is_dir():
+            shutil.rmtree(target, ignore_errors=True)  # a move a crash cut short, done again
+            os.replace(where, target)
+        else:  # an older journal's three files
+            target.mkdir(parents=True, exist_ok=True)
+            for t in TABLES:
+                os.replace(self.journal / f"{n:012d}.{t}.arrow", target / f"{t}.arrow")
+        (target / "error.txt").write_text(f"{type(cause).__name__}: {cause}\n")
+        fsync_dir(self.journal)
+        fsync_dir(self.quarantine)
+        self.stats.quarantined += 1
+        self._quarantined_at = self.clock()
+        self._last_quarantine = f"{target} ({type(cause).__name__}: {cause})"
+        log.error("the engine failed twice on journal batch %d: moved to %s, the engine goes on without it; "
+                  "look at it, fix the engine and feed it again if it matters", n, target, exc_info=cause)  # fmt: skip
+
+    def troubles(self) -> list[str]:
+        """What is wrong with the stream now, in words (for /healthz): writes failing, batches quarantined."""
+        out = list(self._problems.values())
+        if self.clock() - self._quarantined_at < QUARANTINE_REPORTED_S:
+            out.append(f"the engine failed on {self.stats.quarantined} batch(es), quarantined (latest: "
+                       f"{self._last_quarantine})")  # fmt: skip
+        return out
 
     async def run(self, deliveries: AsyncIterator[FeedBatch], stop: asyncio.Event | None = None) -> None:
         """Consume ``deliveries`` until they end or ``stop`` is set; then snapshot (a clean stop replays nothing)."""
         stop = stop or asyncio.Event()
         stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        stopper.add_done_callback(lambda _: self.stopping.set())  # a write being retried in the worker gives up
         iterator = deliveries.__aiter__()
         nxt: asyncio.Future[Any] | None = None
         pending: list[FeedBatch] = []
@@ -201,17 +306,57 @@ class StreamRunner:
             self._chores.get()(self.engine)
         tables = self._number(_decode_all(deliveries))
         n = self._journal_next
-        for name in TABLES:
-            final = self.state_dir / "journal" / f"{n:012d}.{name}.arrow"
-            tmp = final.with_suffix(".tmp")
-            tables[name].write_ipc(tmp)
-            os.replace(tmp, final)
+        self._retrying("journal", lambda: self._write_batch(n, tables))
         self._journal_next = n + 1
         self.stats.messages += sum(_size(d) for d in deliveries)
-        alerts = self._step(tables)
+        try:
+            alerts = self._step(tables, n)
+        except _EngineFailed as failed:
+            log.warning("the engine failed on batch %d (%s): back to the snapshot to replay the journal", n,
+                        failed.cause)  # fmt: skip
+            self._rewind()
+            self._replay()  # fails on batch n again (then quarantines it) or not (the failure was passing)
+            alerts = empty_alerts()
         if self.clock() - self._snapshot_at >= self.settings.snapshot_seconds:
             self.snapshot()
         return alerts
+
+    def _write_batch(self, n: int, tables: dict[str, pl.DataFrame]) -> None:
+        """Batch ``n`` into the journal, whole or not at all (see the module's docstring)."""
+        tmp = self.journal / f".tmp-{n:012d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            tmp.mkdir()
+            for name in TABLES:
+                crash_point("journal.write")
+                tables[name].write_ipc(tmp / f"{name}.arrow")
+                fsync_file(tmp / f"{name}.arrow")
+            fsync_dir(tmp)
+            crash_point("journal.written")
+            os.replace(tmp, self.journal / f"{n:012d}")
+            fsync_dir(self.journal)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        crash_point("journal.committed")
+
+    def _retrying(self, what: str, write: Callable[[], None]) -> None:
+        """``write()`` until it works, waiting longer each time (the feeds wait meanwhile); a stop gives up."""
+        delay = self.settings.retry_first_s
+        while True:
+            try:
+                write()
+            except OSError as exc:
+                self.stats.write_failures[what] = self.stats.write_failures.get(what, 0) + 1
+                self._problems[what] = f"{what} write failing ({exc}); the feeds wait, tried again every {delay:g} s"
+                log.error("cannot write the %s (%s): tried again in %g s, the feeds waiting", what, exc, delay)
+                if self.stopping.wait(delay):
+                    raise
+                delay = min(2 * delay, self.settings.retry_max_s)
+                continue
+            if self._problems.pop(what, None) is not None:
+                log.warning("the %s is written again", what)
+            return
 
     def finish(self) -> pl.DataFrame:
         """End of a finite input: release every waiting row (:meth:`Engine.finish`) and hand the sinks the alerts
@@ -219,9 +364,13 @@ class StreamRunner:
         tables = _decode_all([])[0]
         return self._publish(tables, self.engine.finish())
 
-    def _step(self, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    def _step(self, tables: dict[str, pl.DataFrame], batch: int = -1) -> pl.DataFrame:
         started = time.perf_counter()
-        alerts = self._publish(tables, self.engine.process(tables["positions"], tables["statics"], tables["events"]))
+        try:
+            stepped = self.engine.process(tables["positions"], tables["statics"], tables["events"])
+        except Exception as exc:  # noqa: BLE001  # whatever a batch makes the engine raise: that is a poison batch
+            raise _EngineFailed(batch, exc) from exc
+        alerts = self._publish(tables, stepped)
         spent = time.perf_counter() - started
         self.stats.batches += 1
         self.stats.rows += sum(t.height for t in tables.values())
@@ -254,19 +403,59 @@ class StreamRunner:
             self._next_seq += max(0, top - low + 1)
         return {name: pl.concat(frames, how="vertical") for name, frames in out.items()}
 
-    def snapshot(self) -> None:
-        """Snapshot the engine with the journal position it covers, then drop the journal it makes unneeded."""
-        self.engine.snapshot(self.state_dir / "engine")
-        meta = {"next_seq": self._next_seq, "journal_next": self._journal_next}
-        tmp = self.state_dir / "stream.json.tmp"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, self.state_dir / "stream.json")
-        for n, _ in self._journal_files():
-            if n < self._journal_next:
-                for name in TABLES:
-                    (self.state_dir / "journal" / f"{n:012d}.{name}.arrow").unlink(missing_ok=True)
-        self._snapshot_at = self.clock()
+    def snapshot(self) -> bool:
+        """Snapshot the engine with the journal position it covers, then drop the journal it makes unneeded.
+
+        Not while a sink holds what it could not write yet (the store down): the journal keeps it for a restart.
+        A failed write (a full disk) is reported and tried again later, after a longer wait each time. Whether a
+        snapshot was written."""
+        waiting = [type(s).__name__ for s in self.sinks if not getattr(s, "caught_up", lambda: True)()]
+        if waiting:
+            log.info("snapshot put off: %s has not written everything yet", ", ".join(waiting))
+            return False
+        try:
+            self._write_snapshot()
+        except OSError as exc:
+            self.stats.write_failures["snapshot"] = self.stats.write_failures.get("snapshot", 0) + 1
+            delay = self._snapshot_retry
+            self._problems["snapshot"] = f"snapshot write failing ({exc}); the journal grows, next try in {delay:g} s"
+            log.error("cannot write the engine snapshot (%s): the journal keeps everything, tried again in %g s",
+                      exc, delay)  # fmt: skip
+            self._snapshot_at = self.clock() - self.settings.snapshot_seconds + delay
+            self._snapshot_retry = min(2 * delay, self.settings.retry_max_s)
+            return False
+        if self._problems.pop("snapshot", None) is not None:
+            log.warning("the engine snapshot is written again")
+        self._snapshot_retry = self.settings.retry_first_s
         self.stats.snapshots += 1
+        return True
+
+    def _write_snapshot(self) -> None:
+        self.engine.snapshot(self.snapshot_path, {"next_seq": self._next_seq, "journal_next": self._journal_next})
+        self._snapshot_at = self.clock()
+        for n, where in self._journal_files():
+            if n < self._journal_next:
+                crash_point("journal.prune")
+                if where.is_dir():
+                    shutil.rmtree(where)
+                else:
+                    for name in TABLES:
+                        (self.journal / f"{n:012d}.{name}.arrow").unlink(missing_ok=True)
+        (self.state_dir / "stream.json").unlink(missing_ok=True)  # an older version's position, now in the snapshot
+
+
+class _EngineFailed(Exception):
+    """The engine raised on journal batch ``batch`` (-1: not a journal batch)."""
+
+    def __init__(self, batch: int, cause: Exception) -> None:
+        super().__init__(f"batch {batch}: {cause}")
+        self.batch, self.cause = batch, cause
+
+
+def _legacy_position(state_dir: Path) -> dict[str, Any]:
+    """The journal position an older version kept beside its snapshot (``stream.json``), if any."""
+    meta = state_dir / "stream.json"
+    return dict(json.loads(meta.read_text())) if meta.is_file() else {}
 
 
 def _size(d: FeedBatch) -> int:

@@ -122,7 +122,7 @@ def test_a_crash_after_the_snapshot_replays_the_journal(feed: Path, late_distres
     for b in got[third : 2 * third]:
         first.process([b])  # journaled, not in the snapshot
     del first  # the process dies: no clean stop
-    assert len(list((tmp_path / "journal").glob("*.positions.arrow"))) == 2 * third - third
+    assert len([p for p in (tmp_path / "journal").iterdir() if p.name.isdigit()]) == 2 * third - third
     second = StreamRunner.open(detectors(), tmp_path, [sink], BATCH)
     assert second.stats.replayed_batches == third
     for b in got[2 * third :]:

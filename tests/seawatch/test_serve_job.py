@@ -278,13 +278,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
             server.send(parts[0])
             svc.wait_drained(counts[0])
             term_code, term_seconds = svc.stop(signal.SIGTERM)
-            snapshot = (state / "stream.json").is_file()
+            snapshot = (state / "engine" / "engine.json").is_file()
             svc.start()
             server.wait_connections(2)
             server.send(parts[1])
             svc.wait_journaled(counts[1])
             svc.stop(signal.SIGKILL)
-            journal = len(list((state / "journal").glob("*.positions.arrow")))
+            journal = len([p for p in (state / "journal").iterdir() if p.name.isdigit()])
             svc.start()
             server.wait_connections(3)
             server.send(parts[2])
@@ -306,7 +306,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 def test_sigterm_snapshots_and_exits_0_quickly(runs: Runs) -> None:
     assert runs.term_code == 0, f"SIGTERM: exit code {runs.term_code} after {runs.term_seconds:.1f} s"
     assert runs.term_seconds < STOP_S
-    assert runs.snapshot_after_term, "a clean stop writes the engine snapshot (state/engine-state/stream.json)"
+    assert runs.snapshot_after_term, "a clean stop writes the engine snapshot (state/engine-state/engine/)"
 
 
 def test_kill_and_restart_loses_no_alert_and_repeats_none(runs: Runs) -> None:
