@@ -1,13 +1,15 @@
 """Decoding: a :class:`feeds.framing.MessageBatch` -> the Positions, Statics and Events tables of DESIGN.md.
 
-The common types are decoded by the Numba kernels of :mod:`engine.decode_kernel` straight from the payload
-buffer; every other type keeps its header (type, MMSI, time, source) as an event, and pyais decodes its
-fields into a JSON column when ``details`` is asked for.
+Every type is decoded by Numba kernels straight from the payload buffer: the common ones by
+:mod:`engine.decode_kernel` into the three tables; the rarer ones (:data:`engine.decode_rare.RARE_TYPES`) keep
+their header (type, MMSI, time, source) and raw payload as events and, when ``details`` is asked for, are decoded
+by :mod:`engine.decode_rare` into one typed table per layout variant (``Decoded.messages``, joined to the events
+by ``seq``) and into the events' ``fields`` column: pyais's ``asdict(enum_as_int=True)`` as JSON, made from those
+typed columns. No message goes through pyais.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -15,10 +17,9 @@ from functools import cache
 
 import numpy as np
 import polars as pl
-import pyais
-from pyais.exceptions import AISBaseException
 
 from engine import decode_kernel as dk
+from engine import decode_rare as dr
 from feeds.framing import Framer, MessageBatch
 
 DECODE_REJECTS = ("short_message", "unknown_type")
@@ -40,6 +41,8 @@ class Decoded:
     events: pl.DataFrame
     types: Counter[int] = field(default_factory=Counter)  # messages decoded, by type
     rejects: Counter[str] = field(default_factory=Counter)  # messages refused at decoding, by reason
+    # the rarer types' typed tables (with details), by layout variant: ``seq``, ``t``, then pyais's fields
+    messages: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 def six_bit(payload: np.ndarray) -> np.ndarray:
@@ -240,24 +243,27 @@ def _payloads(batch: MessageBatch, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def pyais_fields(payload: str, fill: int) -> str | None:
-    """Every field pyais decodes from one message, as JSON; None when pyais cannot decode it."""
-    body = f"AIVDM,1,1,,A,{payload},{fill}"
-    cs = 0
-    for ch in body.encode("ascii"):
-        cs ^= ch
-    try:
-        msg = pyais.decode(f"!{body}*{cs:02X}")
-        fields = msg.asdict(enum_as_int=True)
-    except (AISBaseException, ValueError, IndexError, KeyError):
-        return None
-    return json.dumps(fields, default=lambda v: v.hex() if isinstance(v, bytes) else str(v))
+def _details(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndarray, ev_idx: np.ndarray,
+             events: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:  # fmt: skip
+    """The events with their ``fields`` JSON, and the rarer types' typed tables."""
+    rare = np.flatnonzero(np.isin(mt[ev_idx], dr.RARE_TYPES))
+    variant, vals, blob = dr.decode_fields(six, batch.start, nbits, mt, ev_idx[rare])
+    is_rare = np.zeros(ev_idx.shape[0], bool)
+    is_rare[rare] = True
+    fields = _scatter("fields", dr.fields_json(variant, vals, blob), is_rare)
+    seq, t = events["seq"], events["t"]
+    messages = {
+        name: table.insert_column(0, t.gather(rare[rows])).insert_column(0, seq.gather(rare[rows]))
+        for name, (rows, table) in dr.variant_tables(variant, vals, blob).items()
+    }
+    return events.with_columns(fields), messages
 
 
 def decode(
     batch: MessageBatch, *, details: bool = True, columns: Mapping[str, Collection[str]] | None = None
 ) -> Decoded:
-    """Decode every message of ``batch``. With ``details``, pyais fills ``fields`` for the other types.
+    """Decode every message of ``batch``. With ``details``, the rarer types are decoded too (``fields`` and
+    ``Decoded.messages``); without, ``fields`` is null.
     ``columns`` names, for "positions" and "statics", the columns to build (every one of a table not named): a
     backtest builds only what the engine and the features read.
 
@@ -277,12 +283,9 @@ def decode(
     positions = _positions(six, batch, nbits, mt, pos_idx, wanted.get("positions"))
     statics = _statics(six, batch, nbits, mt, sta_idx, wanted.get("statics"))
     events = _events(six, batch, nbits, mt, ev_idx)
+    messages: dict[str, pl.DataFrame] = {}
     if details:
-        other = events["msg_type"].is_in(NUMBA_EVENT_TYPES).not_()
-        fields = [
-            pyais_fields(p, f) if o else None for p, f, o in zip(events["payload"], events["fill"], other, strict=True)
-        ]
-        events = events.with_columns(pl.Series("fields", fields, pl.String))
+        events, messages = _details(six, batch, nbits, mt, ev_idx, events)
     else:
         events = events.with_columns(pl.lit(None, pl.String).alias("fields"))
     ok = kind <= dk.K_EVENT
@@ -294,7 +297,7 @@ def decode(
             "unknown_type": int(np.count_nonzero(kind == dk.K_UNKNOWN)),
         }
     )
-    return Decoded(positions, statics, events, types, rejects)
+    return Decoded(positions, statics, events, types, rejects, messages)
 
 
 @cache  # decoding nothing still builds every table; callers wanting the schemas ask often

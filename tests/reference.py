@@ -662,3 +662,122 @@ def haversine_cos_km(lat1: float, lon1: float, cos1: float, lat2: float, lon2: f
     p1, p2 = math.radians(lat1), math.radians(lat2)
     h = math.sin((p2 - p1) / 2) ** 2 + cos1 * cos2 * math.sin(math.radians(lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+# --- rarer AIS message types (engine.decode_rare) -----------------------------------------------------------------
+def ais_bits(payload: str, fill: int) -> str:
+    """An armored payload as a string of '0'/'1', the fill bits cut off."""
+    bits = "".join(f"{c - 48 - 8 * (c > 88):06b}" for c in payload.encode("ascii"))
+    return bits[: len(bits) - fill]
+
+
+def _take(bits: str, first: int, width: int) -> str:
+    """The bits of a field that the message holds (pyais reads a field cut by the end as the bits there are)."""
+    return bits[first : first + width] if first < len(bits) else ""
+
+
+def rare_variant(bits: str, variants: Sequence[tuple[str, int, str]]) -> str | None:
+    """The layout variant pyais picks for a message of type 6, 7, 8, 10, 12, 13, 15, 16, 17, 20, 22, 23, 25, 26."""
+    def num(first: int, width: int) -> int:
+        return int(_take(bits, first, width) or "0", 2)
+
+    t, names = num(0, 6), {name for name, _, _ in variants}
+    if t in (6, 8):
+        if t == 6 and len(bits) <= 72 and (num(40, 10), num(50, 6)) == (1, 16):
+            return "6Dac1Fid16A"
+        dac, fid = (num(72, 10), num(82, 6)) if t == 6 else (num(40, 10), num(50, 6))
+        if t == 8 and (dac, fid) == (1, 21):
+            return "8Default" if num(56, 1) else "8Dac1Fid21NonWmo"
+        name = f"{t}Dac{dac}Fid{fid}" + ("B" if (t, dac, fid) == (6, 1, 16) else "")
+        return name if name in names else f"{t}Default"
+    if t == 16:
+        return "16DestinationAB" if len(bits) > 96 else "16DestinationA"
+    if t == 22:
+        return "22Addressed" if num(139, 1) else "22Broadcast"
+    if t in (25, 26):
+        return f"{t}{'Addressed' if num(38, 1) else 'Broadcast'}{'Structured' if num(39, 1) else 'Unstructured'}"
+    return str(t) if str(t) in names else None
+
+
+def rare_fields(bits: str, spec: str, enums: dict[str, Sequence[int]]) -> dict:
+    """pyais's asdict(enum_as_int=True) of one message, from its bits and its variant's layout (fields JSON form:
+    bytes as hex), read field by field with plain string slicing."""
+    out: dict = {}
+    for item in spec.split():
+        name, rest = item.split("@")
+        first_s, width_s, kind, *conv = rest.split(":")
+        first, width = int(first_s), int(width_s)
+        raw = _take(bits, first, width)
+        if first >= len(bits):
+            out[name] = None
+            continue
+        if kind == "s":
+            chars = [raw[i : i + 6] for i in range(0, width, 6)]
+            text = "".join(chr(v + 64 if v < 32 else v) for v in (int(c or "0", 2) for c in chars))
+            out[name] = text.rstrip("@").strip()
+            continue
+        if kind == "x":
+            padded = raw + "0" * (-len(raw) % 8)
+            out[name] = bytes(int(padded[i : i + 8], 2) for i in range(0, len(padded), 8)).hex()
+            continue
+        v = int(raw, 2)
+        if kind in "iI" and raw[0] == "1":
+            v -= 1 << len(raw)
+        c = conv[0] if conv else ""
+        if kind == "b":
+            value: object = bool(v)
+        elif c in ("deg", "deg600", "deg60000"):
+            value = round(v / {"deg": 600000, "deg600": 600, "deg60000": 60000}[c], 6)
+        elif c in ("10th", "100th"):
+            value = v / (10 if c == "10th" else 100)
+        elif c in ("airtemp", "dewpt", "wl"):
+            value = round(v * 0.1 - {"airtemp": 60, "dewpt": 20, "wl": 10}[c], 1)
+        elif c == "wl31":
+            value = round(v * 0.01 - 10, 2)
+        elif c in ("p800", "p799"):
+            value = v + int(c[1:])
+        elif c.startswith("enum"):
+            value = enums[c[4:]][v]
+        else:
+            value = float(v) if kind in "UI" else v
+        out[name] = value
+    return out
+
+
+def boosting_raw(trees: Sequence[Sequence[np.ndarray]], baseline: Sequence[float], row: Sequence[float]) -> list[float]:
+    """One row's raw scores from gradient-boosted trees: ``trees`` per iteration, one tree a raw score, each as
+    HistGradientBoosting's node records (``TreePredictor.nodes``), walked from the root one node at a time."""
+    raw = [float(b) for b in baseline]
+    for iteration in trees:
+        for k, nodes in enumerate(iteration):
+            node = nodes[0]
+            while not node["is_leaf"]:
+                v = row[node["feature_idx"]]
+                go_left = bool(node["missing_go_to_left"]) if math.isnan(v) else v <= node["num_threshold"]
+                node = nodes[node["left"] if go_left else node["right"]]
+            raw[k] += float(node["value"])
+    return raw
+
+
+def _expit(z: float) -> float:
+    return 0.0 if z < -745.0 else 1.0 / (1.0 + math.exp(-z))  # exp(745) overflows: the limit is 0
+
+
+def class_probabilities(raw: Sequence[float], calibration: Sequence[tuple[float, float]] | None) -> list[float]:
+    """A row's class probabilities from its raw scores, as scikit-learn gives them: a sigmoid (a, b) per raw score
+    (Platt; one-vs-rest, normalised; all zero: uniform) when calibrated, else the logistic (one raw score) or the
+    softmax (one a class)."""
+    if calibration:
+        p = [_expit(-(a * r + b)) for r, (a, b) in zip(raw, calibration, strict=True)]
+        if len(p) == 1:
+            out = [1.0 - p[0], p[0]]
+        else:
+            total = sum(p)
+            out = [q / total for q in p] if total != 0 else [1.0 / len(p)] * len(p)
+        return [1.0 if 1.0 < q <= 1.0 + 1e-5 else q for q in out]
+    if len(raw) == 1:
+        p1 = _expit(raw[0])
+        return [1.0 - p1, p1]
+    top = max(raw)
+    e = [math.exp(r - top) for r in raw]
+    return [v / sum(e) for v in e]
