@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     )
     stream_poll_s: float = Field(default=2.0, gt=0, description="how often the live stream checks the store")
     stream_ping_s: float = Field(default=15.0, gt=0, description="keep-alive comments on an idle live stream")
+    recent_alerts_hours: float = Field(
+        default=72.0, gt=0, description="the live engine keeps in memory (and scores vessels with) the alerts with "
+        "evidence this recent, open ones included; the store keeps every alert",
+    )  # fmt: skip
     # triage quality (issue 12): a detector analysts mostly dismiss gets a raised bar in the scores there
     quality_window_days: float = Field(
         default=30.0, gt=0, le=3650, description="decisions of the last this many days make the precision and the bars"

@@ -15,9 +15,9 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from engine.detectors.geography import ZoneEntry
 from engine.detectors.stations import station_report
 from engine.geo.land import LandIndex
 from engine.geo.regions import PackError, RegionPack, engine_pack, parse_pack
-from engine.runner import Engine
+from engine.runner import Engine, crash_point
 from engine.stream import StreamRunner, StreamSettings
 from feeds.sources import FeedSet, open_feed
 from models.features import FeatureAccumulator
@@ -63,24 +63,81 @@ class ServeOptions:
 
 
 class StoreSink:
-    """Alerts as they change, and positions for the tracks, into the store."""
+    """Alerts as they change, and positions for the tracks, into the store.
 
-    def __init__(self, store: Store) -> None:
+    The database may be away (a PostgreSQL restart, a full disk, a locked file): writes that fail are kept in
+    order, in memory, and tried again at the next micro-batch once ``retry_first_s`` (doubling up to
+    ``retry_max_s``) has passed; the service goes on and /healthz says so (:meth:`troubles`). Meanwhile
+    :meth:`caught_up` is False, which puts off the engine's snapshots: the journal keeps every batch whose
+    alerts are not stored yet, so a crash then loses nothing either (the restart replays them into the store).
+    Upserts by alert id make writing a version twice harmless.
+    """
+
+    def __init__(self, store: Store, retry_first_s: float = 1.0, retry_max_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.store = store
+        self.retry_first_s, self.retry_max_s, self.clock = retry_first_s, retry_max_s, clock
+        self.failures = 0  # writes that failed, for /metrics
+        self._waiting: list[tuple[str, Any]] = []  # ("alerts" | "track" | "withdraw", what), in order
+        self._failing_since: float | None = None
+        self._error = ""
+        self._delay = retry_first_s
+        self._next_try = 0.0
 
     def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
         if alerts.height:
-            self.store.upsert_alerts(alerts)
+            self._waiting.append(("alerts", alerts))
         p = tables["positions"]
         if p.height:
-            self.store.add_track(
-                p.select("mmsi", "t", "lat", "lon", "sog", "cog").filter(
-                    pl.col("lat").is_not_nan() & pl.col("lon").is_not_nan() & pl.col("t").is_not_null()
-                )
-            )
+            self._waiting.append(("track", p.select("mmsi", "t", "lat", "lon", "sog", "cog").filter(
+                pl.col("lat").is_not_nan() & pl.col("lon").is_not_nan() & pl.col("t").is_not_null()
+            )))  # fmt: skip
+        self.flush()
 
     def withdraw(self, alert_ids: list[str]) -> None:
-        self.store.withdraw_alerts(alert_ids)
+        self._waiting.append(("withdraw", list(alert_ids)))
+        self.flush()
+
+    def caught_up(self) -> bool:
+        """Whether everything given has been written (the engine snapshots only then)."""
+        return not self._waiting
+
+    def flush(self) -> bool:
+        """Write what waits, in order, unless the last failure is too recent; whether all of it is written."""
+        if not self._waiting or self.clock() < self._next_try:
+            return not self._waiting
+        try:
+            while self._waiting:
+                what, rows = self._waiting[0]
+                crash_point("store.write")
+                if what == "alerts":
+                    self.store.upsert_alerts(rows)
+                elif what == "track":
+                    self.store.add_track(rows)
+                else:
+                    self.store.withdraw_alerts(rows)
+                self._waiting.pop(0)
+        except (SQLAlchemyError, OSError) as exc:
+            self.failures += 1
+            if self._failing_since is None:
+                self._failing_since = self.clock()
+            self._error = str(exc).splitlines()[0]
+            self._next_try = self.clock() + self._delay
+            log.error("the store cannot be written (%s): %d write(s) held, tried again in %g s", self._error,
+                      len(self._waiting), self._delay)  # fmt: skip
+            self._delay = min(2 * self._delay, self.retry_max_s)
+            return False
+        if self._failing_since is not None:
+            log.warning("the store is written again after %.0f s", self.clock() - self._failing_since)
+        self._failing_since, self._delay, self._next_try = None, self.retry_first_s, 0.0
+        return True
+
+    def troubles(self) -> list[str]:
+        if self._failing_since is None:
+            return []
+        held = sum(1 for what, _ in self._waiting if what == "alerts")
+        return [f"database writes failing for {self.clock() - self._failing_since:.0f} s ({self._error}); "
+                f"{held} alert batch(es) held in memory and in the journal, tried again"]  # fmt: skip
 
 
 class ScoringSink:
@@ -182,8 +239,8 @@ def _log_failure(done: Future[None]) -> None:
 class RunnerMetrics(Collector):
     """The stream runner's and every feed's counters for /metrics."""
 
-    def __init__(self, runner: StreamRunner, feeds: FeedSet) -> None:
-        self.runner, self.feeds = runner, feeds
+    def __init__(self, runner: StreamRunner, feeds: FeedSet, store_sink: StoreSink | None = None) -> None:
+        self.runner, self.feeds, self.store_sink = runner, feeds, store_sink
 
     def collect(self) -> Iterator[Any]:
         s = self.runner.stats
@@ -194,6 +251,15 @@ class RunnerMetrics(Collector):
                                   value=s.engine_seconds)  # fmt: skip
         yield GaugeMetricFamily("seawatch_stream_alerts", "alerts known to the engine",
                                 value=len(self.runner.engine.book))  # fmt: skip
+        yield CounterMetricFamily("seawatch_stream_quarantined", "journal batches the engine failed on twice, "
+                                  "moved to quarantine/", value=s.quarantined)  # fmt: skip
+        yield CounterMetricFamily("seawatch_stream_alerts_pruned", "old alerts the engine let go (the store keeps "
+                                  "them)", value=self.runner.engine.book.pruned)  # fmt: skip
+        failed = CounterMetricFamily("seawatch_write_failures", "writes that failed and are retried", labels=["what"])
+        for what in ("journal", "snapshot"):
+            failed.add_metric([what], float(s.write_failures.get(what, 0)))
+        failed.add_metric(["store"], float(self.store_sink.failures if self.store_sink is not None else 0))
+        yield failed
         snap: dict[str, Any] = self.feeds.snapshot()
         yield GaugeMetricFamily("seawatch_feed_queue", "feed batches waiting for the engine",
                                 value=snap["queue"]["size"])  # fmt: skip
@@ -282,17 +348,22 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     scorer = _scorer(options.models)
     # the store sink goes in before the journal is replayed: a crash after a micro-batch was journaled but before
     # its alerts reached the store would lose them otherwise (upserts by alert id make the replay idempotent)
-    runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [StoreSink(store)],
-                               options.stream)  # fmt: skip
+    store_sink = StoreSink(store, options.stream.retry_first_s, options.stream.retry_max_s)
+    stream = options.stream
+    if stream.recent_alerts_s is None:
+        stream = replace(stream, recent_alerts_s=settings.recent_alerts_hours * 3600.0)
+    runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [store_sink],
+                               stream)  # fmt: skip
     scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds, bar=settings.noisy_bar())
     runner.sinks.append(scoring)
     registry = CollectorRegistry()
     feeds = FeedSet([open_feed(url, speed=options.speed) for url in options.feeds])
-    registry.register(RunnerMetrics(runner, feeds))
+    registry.register(RunnerMetrics(runner, feeds, store_sink))
     # the receiving stations as the engine last published them (read from memory, any thread)
     app = create_app(settings, store=store, registry=registry,
                      stations=lambda: station_report(runner.engine.detectors),
-                     liveness=lambda: troubles(feeds.snapshot()))  # fmt: skip
+                     liveness=lambda: [*troubles(feeds.snapshot()), *runner.troubles(),
+                                       *store_sink.troubles()])  # fmt: skip
 
     def zones_changed(fc: dict[str, Any]) -> None:
         fresh = with_api_zones(base, fc)
