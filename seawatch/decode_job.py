@@ -1,7 +1,8 @@
 """``seawatch decode``: NMEA files -> positions/statics/events Parquet, streamed in chunks with bounded memory.
 
 Each chunk's tables go to part files in a scratch folder; at the end polars streams the parts into one Parquet
-file per table, so peak memory is set by the chunk size, not the input size.
+file per table, so peak memory is set by the chunk size, not the input size. With details, the rarer types' typed
+tables (one per layout variant, :mod:`engine.decode_rare`) go to ``messages/<variant>.parquet`` beside them.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
     started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix=".decode-", dir=out))
     parts: dict[str, list[Path]] = {t: [] for t in TABLES}
+    (scratch / "messages").mkdir()
     total = sum(p.stat().st_size for p in inputs)
     try:
         with progress_bar(total, options.progress) as bar:
@@ -111,10 +113,11 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
                 for decoded, n_bytes in decode_file(path, framer, options.chunk_bytes, options.details):
                     summary.types.update(decoded.types)
                     summary.outcomes.update(decoded.rejects)
-                    for table in TABLES:
-                        frame: pl.DataFrame = getattr(decoded, table)
+                    tables = {t: getattr(decoded, t) for t in TABLES}
+                    tables |= {f"messages/{name}": frame for name, frame in decoded.messages.items()}
+                    for table, frame in tables.items():
                         if frame.height:
-                            part = scratch / f"{table}-{len(parts[table]):06d}.parquet"
+                            part = scratch / f"{table}-{len(parts.setdefault(table, [])):06d}.parquet"
                             frame.write_parquet(part)
                             parts[table].append(part)
                     summary.bytes += n_bytes
@@ -122,7 +125,9 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
                 summary.outcomes.update(framer.counts)
                 summary.lines += framer.lines
                 summary.files += 1
-        for table in TABLES:
+        if len(parts) > len(TABLES):
+            (out / "messages").mkdir(exist_ok=True)
+        for table in parts:
             target = out / f"{table}.parquet"
             if parts[table]:
                 pl.scan_parquet(parts[table]).sink_parquet(target)
