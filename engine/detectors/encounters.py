@@ -10,7 +10,12 @@ terminal, anchorage and pilot area; the alert is then updated slice by slice whi
 
 A vessel that goes dark alongside another cannot be paired by position: when a vessel reappears after a
 silence of ``min_h``, a vessel that was within ``max_km`` of where it vanished and stayed slow for ``min_h``
-while it was dark is reported as its encounter partner ("... was dark throughout").
+while it was dark is reported as its encounter partner ("... was dark throughout"). A vessel may also switch off
+far from the meeting, sail to it dark and switch on again once clear of it: then the partner is a vessel that
+stayed slow at sea for ``min_h`` (one that reported its type, neither fishing nor at its work: fishing boats
+drift at sea all night) at a point the dark vessel could reach from where it vanished and leave in time to
+reappear where it did (at its reported speed, plus ``dark_speed_margin``), and it reappeared within
+``dark_reappear_h`` of that stop's end (the one whose stop ended last before it reappeared, when several could).
 
 A slice is processed once the watermark has passed its end plus ``interp_h`` (all its fixes and the next ones
 have arrived), and the "qualified" decision is latched slice by slice, so the alerts do not depend on how the
@@ -26,10 +31,11 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import AlertRows
-from engine.detectors.common import US_PER_H, NearPlaces, grow, mod360, place_gap_km
-from engine.detectors.episodes import ship_type_at
+from engine.detectors.common import KM_PER_NM, US_PER_H, NearPlaces, grow, mod360, place_gap_km
+from engine.detectors.episodes import fmt_h, ship_type_at
 from engine.detectors.pairs import close_pairs
 from engine.detectors.transfers import (
+    INFERRED,
     EncounterSettings,
     Meeting,
     alongside_now,
@@ -37,6 +43,7 @@ from engine.detectors.transfers import (
     is_fleet_pair,
     is_service,
     is_slow,
+    median_kn,
     meeting_score,
     meeting_words,
 )
@@ -62,12 +69,13 @@ def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_ve
     slice (``at``), the vessels that stand somewhere at its end and their (lat, lon, speed, ship type): between two
     fixes at most ``interp_us`` apart (the next one within ``ahead`` slices), interpolated; else the last fix, for
     ``stale_us`` (speed and ship type: the last fix's). Also the vessels heard again after ``back_us`` of silence:
-    (slice, vid, t, last t) and where they were last (lat, lon, ship type)."""
+    (slice, vid, t, last t) and where they were last (lat, lon, ship type), where they reappeared (lat, lon) and
+    their speeds then and now."""
     ids = np.empty(count * n_vessels, np.int64)
     pos = np.empty((count * n_vessels, 4))
     at = np.zeros(count + 1, np.int64)
     back = np.empty((t.shape[0], 4), np.int64)
-    back_f = np.empty((t.shape[0], 3))
+    back_f = np.empty((t.shape[0], 7))
     m = 0
     nb = 0
     for k in range(count):
@@ -79,6 +87,7 @@ def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_ve
                 if last_t[v] >= 0 and t[p] - last_t[v] >= back_us:
                     back[nb, 0], back[nb, 1], back[nb, 2], back[nb, 3] = k, v, t[p], last_t[v]
                     back_f[nb, 0], back_f[nb, 1], back_f[nb, 2] = last[v, 0], last[v, 1], last[v, 3]
+                    back_f[nb, 3], back_f[nb, 4], back_f[nb, 5], back_f[nb, 6] = lat[p], lon[p], last[v, 2], sog[p]
                     nb += 1
                 while p < run_end[v] and t[p] < end:
                     p += 1
@@ -285,7 +294,7 @@ class EncounterDetector:
         which position pairing cannot see (unless one of them is at its work, or both fish: see transfers.py)."""
         st = self.settings
         found: list[tuple[tuple[int, int], Meeting]] = []
-        lat0, lon0, type0 = last
+        lat0, lon0, type0 = last[:3]
         if np.isnan(lat0) or np.isnan(lon0):
             return found
         s0, s1 = t0 // self.slice_us, t1 // self.slice_us
@@ -294,9 +303,14 @@ class EncounterDetector:
         for _, vids, la, lo, _, _ in slices[: st.max_missed + 1]:
             near.update(vids[great_circle_km(la, lo, lat0, lon0) <= st.max_km].tolist())
         near.discard(b)
-        for a in sorted(near):
+        candidates = [(a, None) for a in sorted(near)]
+        if not near:
+            candidates = self._sailed_to(b, t0, t1, last, slices)
+        for a, route in candidates:
             seen: list[tuple[int, float, float, float, float]] = []
             for s, vids, la, lo, kn, ty in slices:
+                if route is not None and not route[4] <= s <= route[5]:
+                    continue
                 k = np.flatnonzero(vids == a)
                 if k.shape[0]:
                     seen.append((s, float(la[k[0]]), float(lo[k[0]]), float(kn[k[0]]), float(ty[k[0]])))
@@ -309,7 +323,9 @@ class EncounterDetector:
                         last_slice=seen[-1][0], dark=int(mmsi[b]))  # fmt: skip
             a_first = key[0] == mmsi[a]
             speeds = m.speeds_a if a_first else m.speeds_b
-            km0 = float(great_circle_km(seen[0][1], seen[0][2], lat0, lon0))
+            # the distance to where the partner vanished stands for the pair's; one that sailed there dark: unknown
+            km0 = float(great_circle_km(seen[0][1], seen[0][2], lat0, lon0)) if route is None else math.nan
+            m.route = None if route is None else route[:4]
             for s, la_k, lo_k, kn_k, _ in seen:
                 m.slices += 1
                 m.lat_sum += la_k
@@ -320,13 +336,59 @@ class EncounterDetector:
             (m.speeds_b if a_first else m.speeds_a).append(0.0)  # dark: no speed heard; it stayed along
             types = (_latest_known([x[4] for x in seen], 0, len(seen), -1), _known(type0))
             m.type_a, m.type_b = types if a_first else types[::-1]
-            m.km_sum = km0 * m.slices
+            m.km_sum = km0 * m.slices if route is None else 0.0
             if is_service(m, st) or is_fleet_pair(m, st):
                 continue
             if self._slow(m) and self._offshore(m) >= st.offshore_km:
                 m.qualified = True
                 found.append((key, m))
         return found
+
+    def _sailed_to(self, b: int, t0: int, t1: int, last: list[float], slices: list[Any]
+                   ) -> list[tuple[int, tuple[float, float, float, float, int, int] | None]]:  # fmt: skip
+        """The vessel that ``b`` can have met dark after sailing from where it vanished (``last``: lat, lon, ship
+        type, then where it reappeared, its speeds before and after) at ``t0`` to where it reappeared at ``t1``: one
+        slow for ``min_h`` of slices, at sea, at points ``b`` could reach in time and leave in time, its stop ending
+        within ``dark_reappear_h`` before ``t1``. Returns ``[(a, (km from the vanishing point, hours from vanishing
+        to the stop, km to the reappearance, hours from the stop's end, first slice, last slice))]`` or ``[]``."""
+        st = self.settings
+        lat0, lon0, _, lat1, lon1, kn0, kn1 = last
+        kn = np.nanmax([kn0, kn1]) if not (np.isnan(kn0) and np.isnan(kn1)) else math.nan
+        if not kn > st.max_kn or np.isnan(lat1) or np.isnan(lon1) or not slices:
+            return []  # a vessel that reported no way under it cannot be said to have sailed anywhere
+        kmh = kn * KM_PER_NM * st.dark_speed_margin
+        sizes = [h[1].shape[0] for h in slices]
+        s = np.repeat([h[0] for h in slices], sizes)
+        vid = np.concatenate([h[1] for h in slices])
+        la, lo = np.concatenate([h[2] for h in slices]), np.concatenate([h[3] for h in slices])
+        ty = np.concatenate([h[5] for h in slices])
+        t_end = (s + 1) * self.slice_us  # where a slice's row stands
+        from_p = great_circle_km(la, lo, lat0, lon0)
+        to_r = great_circle_km(la, lo, lat1, lon1)
+        # b could be beside it then: there from where it vanished, and away in time to reappear where it did
+        can = (from_p <= kmh * (t_end - t0) / US_PER_H + st.max_km) & (to_r <= kmh * (t1 - t_end) / US_PER_H + st.max_km)
+        # the one heard must have said what it is, and not a fishing or service vessel: fishing boats drift at sea
+        # all night and pair trawlers take turns going quiet, so their stops are no evidence of a meeting
+        can &= (vid != b) & (ty >= 0) & (ty < INFERRED) & ~np.isin(ty, st.fleet_types + st.service_types)
+        if not can.any():
+            return []
+        vid, s, from_p, to_r, t_end = vid[can], s[can], from_p[can], to_r[can], t_end[can]
+        order = np.lexsort((s, vid))
+        vid, s, from_p, to_r, t_end = vid[order], s[order], from_p[order], to_r[order], t_end[order]
+        cut = np.flatnonzero((vid[1:] != vid[:-1]) | (s[1:] - s[:-1] > st.max_missed + 1)) + 1
+        best: tuple[int, tuple[float, float, float, float, int, int]] | None = None
+        for r, e in zip(np.concatenate(([0], cut)).tolist(), np.concatenate((cut, [vid.shape[0]])).tolist(),
+                        strict=True):  # fmt: skip
+            if (s[e - 1] - s[r] + 1) * self.slice_us < st.min_h * US_PER_H:
+                continue
+            after_h = (t1 - t_end[e - 1]) / US_PER_H
+            if after_h > st.dark_reappear_h:
+                continue
+            route = (float(from_p[r]), float((t_end[r] - self.slice_us - t0) / US_PER_H), float(to_r[e - 1]),
+                     float(after_h), int(s[r]), int(s[e - 1]))  # fmt: skip
+            if best is None or (after_h, int(vid[r])) < (best[1][3], best[0]):
+                best = (int(vid[r]), route)
+        return [] if best is None else [best]
 
     def _grow_meetings(self, s0: int, count: int, pair_k: np.ndarray, va: np.ndarray, vc: np.ndarray,
                        pos_a: np.ndarray, pos_c: np.ndarray, km: np.ndarray, mmsi: np.ndarray,
@@ -475,12 +537,24 @@ class EncounterDetector:
             off = self._offshore(m)
             why = meeting_words(a, c, m, self.settings, self.slice_us, US_PER_H)
             why.append(f"{off:.0f} km from the nearest port or anchorage")
-            if m.dark >= 0:
+            if m.route is not None:
+                vanished_km, before_h, reappeared_km, after_h = m.route
+                hours = (m.end_us - m.start_us) / US_PER_H
+                heard = c if m.dark == a else a
+                why[0] = (f"encounter: {a} and {c}: {m.dark} was dark while {heard} stayed slow at sea for "
+                          f"{hours:.1f} h")  # fmt: skip
+                why[1] = f"median speed of {heard} {median_kn(m.speeds_b if m.dark == a else m.speeds_a):.1f} kn"
+                why.append(f"{m.dark} was dark throughout: it vanished {vanished_km:.0f} km away {fmt_h(before_h)} "
+                           f"before and reappeared {reappeared_km:.0f} km away {fmt_h(after_h)} after the meeting, "
+                           f"no faster than it sails")  # fmt: skip
+            elif m.dark >= 0:
                 why.append(f"{m.dark} was dark throughout: it vanished at the meeting point and reappeared later")
             mid_us = np.array([(m.start_us + m.end_us) // 2])
             if is_night(mid_us, np.array([m.lat_sum / m.slices]), np.array([m.lon_sum / m.slices]))[0]:
                 why.append("at night (the sun below the horizon at the meeting point)")
             score = meeting_score(m, self.slice_us, US_PER_H)
+            if m.route is not None:  # inferred from where a dark vessel could have been, not seen together
+                score = min(score, INFERRED_SCORE_MAX)
             rows.append((a, c, m.start_us, m.end_us, m.lat_sum / m.slices, m.lon_sum / m.slices, score, why))
         cols = list(zip(*rows, strict=True))
         return [
@@ -518,6 +592,7 @@ class EncounterDetector:
             "meeting_speeds": np.array(speeds, np.float64),
             "meeting_ks": np.array([k for _, m, _ in meetings for k in m.ks], np.int64),
             "meeting_kms": np.array([d for _, m, _ in meetings for d in m.kms], np.float64),
+            "meeting_routes": np.array([m.route or (math.nan,) * 4 for _, m, _ in meetings], np.float64).reshape(-1, 4),
             "history_slices": np.array([h[0] for h in hist], np.int64),
             "history_sizes": np.array([h[1].shape[0] for h in hist], np.int64),
             "history_vid": np.concatenate([h[1] for h in hist]) if hist else np.zeros(0, np.int64),
@@ -541,8 +616,10 @@ class EncounterDetector:
         ints = arrays["meeting_ints"]
         if ints.shape[1] < MEETING_INTS:  # an older snapshot: no ship types, distances or alongside spell
             ints = np.hstack([ints, np.tile([-1, -1, 0, -1, -1, 0], (ints.shape[0], 1))])
+        routes = arrays.get("meeting_routes", np.full((ints.shape[0], 4), np.nan)).tolist()  # older: none
         at = at_k = 0
-        for row, (lat_sum, lon_sum, km_sum) in zip(ints.tolist(), arrays["meeting_floats"].tolist(), strict=True):
+        for row, (lat_sum, lon_sum, km_sum), route in zip(ints.tolist(), arrays["meeting_floats"].tolist(), routes,
+                                                          strict=True):  # fmt: skip
             a, c, start, end, last_slice, slices, qualified, changed, dark, ended, na, nb = row[:12]
             type_a, type_b, alongside, along_s0, along_s1, nk = row[12:]
             speeds_a, speeds_b = speeds[at : at + na], speeds[at + na : at + na + nb]
@@ -551,6 +628,7 @@ class EncounterDetector:
             m.type_a, m.type_b, m.alongside = type_a, type_b, bool(alongside)
             m.along_s0, m.along_s1 = along_s0, along_s1
             m.ks, m.kms = ks[at_k : at_k + nk], kms[at_k : at_k + nk]
+            m.route = None if math.isnan(route[0]) else (route[0], route[1], route[2], route[3])
             if not nk:  # an older snapshot: the mean distance at each of its slices, the last ones consecutive
                 m.ks = list(range(last_slice - na + 1, last_slice + 1))
                 m.kms = [km_sum / max(slices, 1)] * na
@@ -572,6 +650,8 @@ class EncounterDetector:
             self.history.append((s, arrays["history_vid"][e - n : e], fix[:, 0], fix[:, 1], fix[:, 2], fix[:, 3]))
 
 
+INFERRED_SCORE_MAX = 70.0  # a meeting with a vessel that sailed to it dark is inferred, never seen: at most "high"
+# (engine.alerts' bands), however long it lasted
 MEETING_INTS = 18  # columns of a snapshot's meeting_ints (older snapshots: the first 12)
 
 

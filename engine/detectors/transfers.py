@@ -47,6 +47,12 @@ class EncounterSettings:
     interp_h: float = 2.0  # fixes up to this far apart are interpolated (sparse, satellite-only reception); alerts
     # wait this long for the next fix, so 0 gives the lowest latency (last fixes carried forward only)
     dark_window_h: float = 12.0  # how far back a vessel that reappears is looked for a partner it met while dark
+    dark_reappear_h: float = 1.0  # a vessel that sailed to a meeting dark reappears within this of leaving it: small
+    # craft that bunker or load at sea switch AIS back on once clear of the meeting (the partner's silence is not
+    # tied to a meeting that ended many hours before it reappeared)
+    dark_speed_margin: float = 1.25  # a dark vessel's speed is taken as up to this much above what it reported
+    # before vanishing and after reappearing (a boat can push harder while dark; 25 % covers a fishing boat at 8 kn
+    # making 10)
     alongside_km: float = 0.15  # two hulls moored together: AIS positions 30-150 m apart (antenna placement on each
     # hull, GPS jitter; typically ~100 m), judged over the window, not on each fix (module docstring)
     alongside_share: float = 0.8  # of the window's slices within alongside_km: one stray fix in five is jitter
@@ -88,6 +94,8 @@ class Meeting:
     alongside: bool = False  # a transfer: some window of transfer_min was alongside
     along_s0: int = -1  # first and last slice within alongside_km of the windows that were alongside
     along_s1: int = -1
+    route: tuple[float, float, float, float] | None = None  # a partner that sailed to the meeting dark: km from
+    # where it vanished, hours from vanishing to the meeting, km to where it reappeared, hours from the meeting's end
 
 
 INFERRED = 1000  # added to a ship type inferred rather than reported (ship types are 0-99)

@@ -4,6 +4,7 @@ meetings, and stream = batch on a simulated scenario."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -159,6 +160,54 @@ def test_a_vessel_dark_beside_a_waiting_one_is_an_encounter() -> None:
     alerts = run(table.filter(~dark), EncounterDetector(PLACES))
     assert alerts.height == 1
     assert any("dark throughout" in r for r in alerts["reasons"][0])
+
+
+def sailed_dark(reappear_after_h: float, reappear_km: float) -> pl.DataFrame:
+    """A tanker (A) stopped at sea 4-7.5 h after T0; a fishing boat (B) at 8 kn heard until 1.5 h, 30 km north of
+    the stop and heading for it, then dark until ``reappear_after_h`` after the stop's end, ``reappear_km`` south."""
+    lat, lon = 20.2, 108.3
+    t_a = np.arange(2 * 3600, int(7.5 * 3600), 60.0)
+    approach = np.clip((4 * 3600 - t_a) * 10 * 1.852 / KM_PER_DEG / 3600, 0, None)  # 10 kn from the west, then still
+    tanker = positions(A, t_a, np.full(t_a.shape, lat), lon - approach, sog=0.3)
+    kn_deg = 8 * 1.852 / KM_PER_DEG / 3600
+    before = np.arange(0.0, 1.5 * 3600, 60.0)
+    north = lat + 30 / KM_PER_DEG + (1.5 * 3600 - before) * kn_deg
+    back = (7.5 + reappear_after_h) * 3600 + np.arange(0.0, 3600, 60.0)
+    south = lat - reappear_km / KM_PER_DEG - (back - back[0]) * kn_deg
+    boat = pl.concat([positions(B, before, north, np.full(before.shape, lon), sog=8.0),
+                      positions(B, back, south, np.full(back.shape, lon), sog=8.0)])  # fmt: skip
+    return pl.concat([tanker, boat]).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+
+
+def test_a_vessel_that_sailed_to_a_stopped_tanker_dark_is_its_partner() -> None:
+    table = sailed_dark(0.5, 6.0)
+    alerts = run(table, EncounterDetector(PLACES), {A: TANKER, B: FISHING})
+    assert alerts.height == 1
+    row = alerts.row(0, named=True)
+    assert (row["mmsi"], row["other_mmsi"]) == (A, B)
+    assert row["score"] <= 70.0  # inferred, never seen together
+    words = " ".join(row["reasons"])
+    assert f"{B} was dark while {A} stayed slow at sea" in words
+    assert re.search(r"vanished 3\d km away [\d.]+ h before and reappeared 6 km away \d+ min after the meeting", words)
+    # streamed in two parts, as a live feed arrives, the same alert
+    engine = Engine([EncounterDetector(PLACES)])
+    pos, statics, events = typed(table, {A: TANKER, B: FISHING})
+    cut = int(pos["seq"][pos.height // 2])
+    engine.process(pos.filter(pl.col("seq") < cut), statics, events)
+    engine.process(pos.filter(pl.col("seq") >= cut), statics.head(0), events)
+    engine.finish()
+    assert engine.alerts().equals(alerts)
+
+
+@pytest.mark.parametrize(
+    ("after_h", "km"),
+    [
+        (3.0, 6.0),  # back on hours after the stop ended: its silence is not tied to this meeting
+        (0.5, 40.0),  # reappeared farther than it can sail in 30 min at 8 kn (+25 %)
+    ],
+)
+def test_no_dark_partner_when_the_route_does_not_fit(after_h: float, km: float) -> None:
+    assert run(sailed_dark(after_h, km), EncounterDetector(PLACES), {A: TANKER, B: FISHING}).height == 0
 
 
 def test_an_hour_alongside_is_a_transfer() -> None:
