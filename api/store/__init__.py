@@ -1,18 +1,22 @@
-"""The alert store: alerts, triage and mutes, vessels, tracks, zones and API keys, on SQLite or PostgreSQL."""
+"""The alert store: alerts, triage and mutes, vessels, tracks, zones, API keys and the audit log, on SQLite or
+PostgreSQL."""
 
 from api.store.alerts import AlertFilter, BBox, CursorError
+from api.store.audit import AuditFilter
 from api.store.mutes import MAX_MUTE, MuteError
 from api.store.store import Store
-from api.store.tables import ALERT_STATUSES, DISMISSAL_REASONS, ROLES
+from api.store.tables import ALERT_STATUSES, AUDIT_KINDS, DISMISSAL_REASONS, ROLES
 from api.store.vessels import SORTABLE, VesselFilter
 
 __all__ = [
     "ALERT_STATUSES",
+    "AUDIT_KINDS",
     "DISMISSAL_REASONS",
     "MAX_MUTE",
     "ROLES",
     "SORTABLE",
     "AlertFilter",
+    "AuditFilter",
     "BBox",
     "CursorError",
     "MuteError",

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import polars as pl
 import sqlalchemy as sa
 
+from api.store.audit import record
 from api.store.base import rows_of, utcnow
 from api.store.mutes import MutesMixin
 from api.store.tables import ALERT_STATUSES, DISMISSAL_REASONS, alerts, triage_decisions, withdrawn_alerts
@@ -239,6 +240,8 @@ class AlertsMixin(MutesMixin):
                 alert_id=alert_id, kind=found.kind, mmsi=found.mmsi, other_mmsi=found.other_mmsi, status=status,
                 reason=reason, note=note, key_id=key_id, by=by, at=now,
             ))  # fmt: skip
+            record(conn, "triage", alert_id, actor=by, key_id=key_id, at=now, details={
+                "status": status, "reason": reason, "note": note, "kind": found.kind, "mmsi": found.mmsi})  # fmt: skip
         self._notify()
         return self.alert(alert_id)
 

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from api.store.audit import record
 from api.store.base import StoreBase, rows_of, utcnow
 from api.store.tables import mutes
 from engine.alerts import ALERT_KINDS, ALERT_SCHEMA
@@ -82,6 +83,8 @@ class MutesMixin(StoreBase):
             mute_id = conn.execute(
                 sa.insert(mutes).values(**values, key_id=key_id, by=by, created_at=now).returning(mutes.c.id)
             ).scalar_one()
+            details = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+            record(conn, "mute.create", mute_id, actor=by, key_id=key_id, at=now, details=details)
         found = self.mute(int(mute_id), now=now)
         if found is None:  # just written, and mutes are never deleted
             raise RuntimeError(f"mute {mute_id} vanished as it was written")
@@ -110,11 +113,13 @@ class MutesMixin(StoreBase):
         now = now or utcnow()
         m = mutes.c
         with self._write() as conn:
-            conn.execute(
+            ended = conn.execute(
                 sa.update(mutes)
                 .where(m.id == mute_id, m.ended_at.is_(None), m.expires_at > now)
                 .values(ended_at=now, ended_by=by, ended_key_id=key_id)
-            )
+            ).rowcount
+            if ended:
+                record(conn, "mute.end", mute_id, actor=by, key_id=key_id, at=now)
         return self.mute(mute_id, now=now)
 
     def mutes_in_force(self, now: datetime | None = None) -> pl.DataFrame:

@@ -6,6 +6,8 @@ the revision of the upsert that last changed a row: the live stream follows it (
 ``triage_decisions`` is the analysts' audit trail: every decision, never deleted, not even with its alert.
 ``mutes`` keeps every mute (a pattern of alerts taken out of the scores and the default list until it expires);
 deleting one through the API ends it (``ended_at``): the record stays.
+``audit_log`` records every change made through the API (triage, zones, keys, mutes); triggers refuse UPDATE and
+DELETE on it (migration 0005).
 """
 
 from __future__ import annotations
@@ -187,5 +189,27 @@ api_keys = sa.Table(
     sa.Column("hash", sa.LargeBinary(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("expires_at", UTCDateTime, nullable=True),  # refused after this; null: never
+    sa.Column("last_used_at", UTCDateTime, nullable=True),  # written at most once a minute (api/keys.py)
     sa.Index("ix_api_keys_name", "name"),
+)
+
+AUDIT_KINDS = ("triage", "zone.create", "zone.update", "zone.delete", "key.create", "key.revoke", "mute.create",
+               "mute.end")  # fmt: skip
+
+# Append-only (triggers refuse UPDATE and DELETE): who changed what, when. ``subject`` is the alert, zone, key or
+# mute id; ``details`` what the change was (a decision's status, reason and note; a zone's name and kind; ...).
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=True),  # null: the bootstrap key, the command line
+    sa.Column("actor", sa.String(100), nullable=False),  # the key's name
+    sa.Column("kind", sa.String(32), nullable=False),  # one of AUDIT_KINDS
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Column("details", JSONList, nullable=False),
+    sa.Index("ix_audit_log_at", "at"),
+    sa.Index("ix_audit_log_actor", "actor", "id"),
+    sa.Index("ix_audit_log_kind", "kind", "id"),
 )
