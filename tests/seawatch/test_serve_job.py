@@ -123,6 +123,9 @@ class Service:
             "SEAWATCH_ENVIRONMENT": "development",
             "SEAWATCH_ANONYMOUS_ROLE": "viewer",
             "SEAWATCH_DATABASE_PATH": str(self.folder / "seawatch.db"),
+            # the simulated feeds are of 2024: a store pruning alerts past a year from today's date would delete
+            # them at each start, which is retention, not what these tests look at
+            "SEAWATCH_ALERT_RETENTION_DAYS": "0",
         }
         env.pop("SEAWATCH_DATABASE_URL", None)
         cmd = [str(SEAWATCH), "serve", "--feed", f"tcp://127.0.0.1:{self.feed_port}", "--port", str(self.port),
