@@ -2,11 +2,14 @@
 
 The stream runner (``seawatch serve``) may hand over the store it writes to, register its Prometheus metrics in
 ``app.state.registry`` (or pass its own registry), and listen for zone edits with :func:`add_zones_listener`.
+While the app runs, the lifespan prunes the store every ``prune_every_s`` (``Store.prune``: what is past retention).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,12 +18,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.broadcast import Broadcaster
 from api.cache import RevisionCache
 from api.keys import KeyChecker
+from api.limits import AddressLimit, TokenBuckets
 from api.metrics import HTTPMetrics, MetricsMiddleware, QualityMetrics, StationMetrics
-from api.routes import alerts, health, keys, mutes, quality, vessels, zones
+from api.routes import alerts, audit, health, keys, mutes, quality, vessels, zones
 from api.routes import map as map_routes
 from api.routes import stations as stations_routes
 from api.routes.stations import StationsReader
@@ -30,14 +35,34 @@ from models.quality import window_start
 
 API_PREFIX = "/api/v1"
 ZonesListener = Callable[[dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
 
 def open_store(settings: Settings) -> Store:
+    def days(value: float) -> timedelta | None:
+        return timedelta(days=value) if value > 0 else None
+
     return Store(
         settings.store_url(),
         track_interval_s=settings.track_interval_s,
         track_retention=timedelta(hours=settings.track_retention_hours),
+        alert_retention=days(settings.alert_retention_days),
+        history_retention=days(settings.history_retention_days),
     )
+
+
+async def prune_periodically(store: Store, every_s: float) -> None:
+    """``store.prune()`` now and every ``every_s`` seconds, in a worker thread; a failure is logged and retried at
+    the next turn (a database briefly away must not stop the API)."""
+    while True:
+        try:
+            pruned = await asyncio.to_thread(store.prune)
+        except SQLAlchemyError as exc:
+            log.warning("pruning the store failed (tried again in %g s): %s", every_s, exc)
+        else:
+            if any(pruned.values()):
+                log.info("pruned past retention: %s", pruned)
+        await asyncio.sleep(every_s)
 
 
 def add_zones_listener(app: FastAPI, listener: ZonesListener) -> None:
@@ -70,14 +95,23 @@ def create_app(
         owned = store is None
         app.state.store = store or await asyncio.to_thread(open_store, settings)
         admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
-        app.state.keys = KeyChecker(app.state.store, admin_key)
+        failures = TokenBuckets(settings.auth_failures_per_minute / 60, settings.auth_failures_burst)
+        app.state.keys = KeyChecker(app.state.store, admin_key, failures)
+        app.state.key_limits = TokenBuckets(settings.rate_per_key, settings.rate_burst_key)
         app.state.broadcaster = Broadcaster(asyncio.get_running_loop())
         app.state.vessels_cache = RevisionCache(settings.vessels_cache_entries, settings.vessels_cache_s)
         app.state.health_check = health.HealthCheck()
         app.state.store.add_listener(app.state.broadcaster.notify)
+        pruning = None
+        if settings.prune_every_s > 0:
+            pruning = asyncio.create_task(prune_periodically(app.state.store, settings.prune_every_s))
         try:
             yield
         finally:
+            if pruning is not None:
+                pruning.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruning
             app.state.store.remove_listener(app.state.broadcaster.notify)
             app.state.broadcaster.close()
             if owned:
@@ -92,6 +126,8 @@ def create_app(
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
+        # 413 for a Content-Length over it at the first read, and for a body streamed without one as it passes it
+        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.registry = registry
@@ -110,11 +146,13 @@ def create_app(
 
     registry.register(QualityMetrics(quality_report))
     for router in (vessels.router, alerts.router, mutes.router, quality.router, zones.router, keys.router,
-                   stations_routes.router):  # fmt: skip
+                   stations_routes.router, audit.router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(map_routes.router)  # the map page (/) and its geography (/map/*)
     map_routes.mount_static(app)
+    addresses = TokenBuckets(settings.rate_per_address, settings.rate_burst_address)
+    app.add_middleware(AddressLimit, addresses=addresses)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -6,6 +6,8 @@ blocks (checking a key not seen lately) goes to the threadpool explicitly.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -15,10 +17,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.broadcast import Broadcaster
 from api.cache import RevisionCache
-from api.keys import KeyChecker, Principal
+from api.keys import AuthThrottled, KeyChecker, Principal
+from api.limits import TokenBuckets, client_address, retry_after
 from api.settings import Settings
 from api.store import BBox, Store
 
+log = logging.getLogger(__name__)
+_touches: set[asyncio.Future[None]] = set()  # last_used_at writes under way (kept from the garbage collector)
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (sw_...)")
 _bearer = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
 
@@ -57,7 +62,8 @@ async def current_principal(
     api_key: Annotated[str | None, Depends(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from ``X-API-Key`` or ``Authorization: Bearer``; 401 without a valid key.
+    """The caller, from ``X-API-Key`` or ``Authorization: Bearer``; 401 without a valid key, 429 (with
+    ``Retry-After``) past the key's request rate or after too many failed checks from this address or key id.
 
     A key seen lately is answered from memory; otherwise checking it costs one scrypt, run in the threadpool.
     """
@@ -67,10 +73,37 @@ async def current_principal(
             return Principal("anonymous", "anonymous", settings.anonymous_role)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required (X-API-Key header)", _UNAUTHORIZED)
     checker: KeyChecker = request.app.state.keys
-    principal = checker.remembered(presented) or await run_in_threadpool(checker.check, presented)
+    principal = checker.remembered(presented)
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", _UNAUTHORIZED)
+        try:
+            principal = await run_in_threadpool(checker.check, presented, client_address(request.scope))
+        except AuthThrottled as exc:
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
+                                {"Retry-After": retry_after(exc.wait)}) from None  # fmt: skip
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown, revoked or expired API key", _UNAUTHORIZED)
+    per_key: TokenBuckets = request.app.state.key_limits
+    wait = per_key.take(principal.key_id)
+    if wait > 0:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, f"too many requests with key {principal.name!r}: "
+                            "slow down", {"Retry-After": retry_after(wait)})  # fmt: skip
+    if checker.touch_due(principal.key_id):
+        _touch(request.app.state.store, principal.key_id)
     return principal
+
+
+def _touch(store: Store, key_id: str) -> None:
+    """Write the key's last_used_at in a worker thread without holding up the request (a minute's staleness is
+    what the column promises; a SQLite writer may wait behind the engine's batch)."""
+    done = asyncio.get_running_loop().run_in_executor(None, store.touch_key, key_id)
+    _touches.add(done)
+
+    def finished(f: asyncio.Future[None]) -> None:
+        _touches.discard(f)
+        if not f.cancelled() and f.exception() is not None:
+            log.warning("could not record when key %s was last used: %s", key_id, f.exception())
+
+    done.add_done_callback(finished)
 
 
 def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:

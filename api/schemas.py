@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from api.store.tables import DISMISSAL_REASONS
+from api.store.tables import AUDIT_KINDS, DISMISSAL_REASONS
 from engine.alerts import ALERT_KINDS
 from engine.geo.regions import ZONE_KINDS
 from models.schema import BANDS
@@ -71,6 +71,11 @@ class AlertPublic(BaseModel):
     updated_at: datetime
     muted: bool = Field(description="a mute in force takes it out of the scores and of the default list")
     mute_id: int | None = Field(description="the mute that does (GET /api/v1/mutes/{id}); null when not muted")
+    below_bar: bool = Field(
+        default=False, description="a raised bar of its kind or zone (GET /api/v1/quality) takes it out of the "
+        "scores: scored under the bar and not confirmed or escalated; listed, but a client notifies nobody of it",
+    )  # fmt: skip
+    raised_bar: RaisedBar | None = Field(default=None, description="that bar and why (null when not below one)")
 
 
 class TriageEntry(BaseModel):
@@ -219,6 +224,22 @@ class VesselDetail(VesselPublic):
     recent_alerts: list[AlertPublic]
 
 
+class VesselDecision(TriageEntry):
+    alert_id: str
+    kind: str
+    mmsi: int
+    other_mmsi: int | None
+
+
+class VesselTriage(BaseModel):
+    """What analysts decided about a vessel: its alerts' decisions and the mutes naming it, an audit record."""
+
+    mmsi: int
+    decisions: list[VesselDecision] = Field(description="decisions on its alerts (either vessel of a pair), newest "
+                                            "first; withdrawn alerts' too")  # fmt: skip
+    mutes: list[MutePublic] = Field(description="vessel and pair mutes naming it, in force or not, newest first")
+
+
 class VesselsPage(BaseModel):
     items: list[VesselPublic]
     total: int
@@ -294,11 +315,20 @@ class TrackCollection(BaseModel):
 
 
 # ----- keys
+def _in_future(value: datetime) -> datetime:
+    if value <= datetime.now(UTC):
+        raise ValueError("must be in the future")
+    return value
+
+
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[Text, Field(min_length=1, max_length=100, pattern=r"\S"), AfterValidator(_named)]
     role: Role
+    expires_at: Annotated[UTCTime, AfterValidator(_in_future)] | None = Field(
+        default=None, description="the key is refused after this time (UTC, in the future); never by default"
+    )
 
 
 class KeyPublic(BaseModel):
@@ -307,10 +337,33 @@ class KeyPublic(BaseModel):
     role: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = Field(default=None, description="refused after this time; null: never")
+    last_used_at: datetime | None = Field(
+        default=None, description="when the key was last used (at most a minute stale); null: never used"
+    )
 
 
 class KeyCreated(KeyPublic):
     key: str = Field(description="the key itself: shown this once, store it now")
+
+
+# ----- audit
+AuditKind = Literal[AUDIT_KINDS]  # type: ignore[valid-type]
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    key_id: str | None = Field(description="the key that made the change; null for the bootstrap key and the CLI")
+    actor: str = Field(description="the key's name")
+    kind: AuditKind
+    subject: str = Field(description="the alert, zone, key or mute id the change was on")
+    details: dict[str, Any] = Field(description="what the change was: a decision's status, reason and note, ...")
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_cursor: str | None = Field(description="give it as ?cursor= for the next (older) page; null after the last")
 
 
 # ----- health

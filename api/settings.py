@@ -77,6 +77,40 @@ class Settings(BaseSettings):
         "strongest alerts still count",
     )  # fmt: skip
 
+    # hardening (issue 14): what one caller may ask of the API; a rate of 0 turns that limit off
+    max_body_bytes: int = Field(
+        default=2 * 2**20, ge=1024, description="request bodies over this are refused with 413 before they are "
+        "read (the largest legitimate one is a zone: a 10,000-vertex coastline polygon is ~0.4 MB)",
+    )  # fmt: skip
+    rate_per_address: float = Field(
+        default=50.0, ge=0, description="requests a second from one address, sustained (429 with Retry-After "
+        "beyond); the map page makes a few a second. /healthz and /metrics are not counted",
+    )  # fmt: skip
+    rate_burst_address: int = Field(default=200, ge=1, description="requests one address may make at once")
+    rate_per_key: float = Field(
+        default=20.0, ge=0, description="requests a second with one API key, sustained (429 with Retry-After beyond)"
+    )
+    rate_burst_key: int = Field(default=100, ge=1, description="requests one key may make at once")
+    # a wrong key costs a scrypt (tens of ms of a core): 10 tries at once, then one every 6 s, per address and key id
+    auth_failures_per_minute: float = Field(
+        default=10.0, ge=0, description="failed key checks a minute allowed per address and per key id, sustained"
+    )
+    auth_failures_burst: int = Field(default=10, ge=1, description="failed key checks allowed at once")
+    # retention (issue 14): what the periodic prune deletes; 0 keeps it forever. Triage decisions, mutes and the
+    # audit log are kept forever whatever these say.
+    alert_retention_days: float = Field(
+        default=365.0, ge=0, description="undecided alerts that ended longer ago than this are deleted (alerts "
+        "an analyst decided are kept: they are the models' labels)",
+    )  # fmt: skip
+    history_retention_days: float = Field(
+        default=365.0, ge=0, description="vessels' identity history (name, call sign, IMO, type changes) older "
+        "than this is deleted",
+    )  # fmt: skip
+    prune_every_s: float = Field(
+        default=3600.0, ge=0, description="how often the API deletes what is past retention (tracks too: "
+        "SEAWATCH_TRACK_RETENTION_HOURS); 0: never (prune from outside with Store.prune)",
+    )  # fmt: skip
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.page_size_default > self.page_size_max:

@@ -185,6 +185,32 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+    from api.store import Store
+    from api.store.store import pg_dump_command
+
+    try:
+        settings = Settings()
+        if not settings.store_url().startswith("sqlite"):
+            sys.stdout.write(pg_dump_command(settings.store_url(), Path(args.out)) + "\n")
+            sys.stderr.write("seawatch backup: the store is PostgreSQL: nothing copied; run the pg_dump line above "
+                             "(password in PGPASSWORD or ~/.pgpass; pg_restore restores it)\n")  # fmt: skip
+            return 2
+        store = Store(settings.store_url(), migrate=False)
+        try:
+            size = store.backup(Path(args.out))
+        finally:
+            store.close()
+    except (ValidationError, ValueError, OSError) as exc:
+        sys.stderr.write(f"seawatch backup: {exc}\n")
+        return 2
+    sys.stdout.write(f"seawatch backup: {settings.store_url()} -> {args.out} ({size / 2**20:.1f} MiB)\n")
+    return 0
+
+
 def _add_serve(sub) -> None:
     sv = sub.add_parser(
         "serve",
@@ -227,6 +253,15 @@ def _add_serve(sub) -> None:
     ks.add_argument("--name", required=True, help="who or what uses the key (recorded with triage decisions)")
     ks.add_argument("--role", choices=("viewer", "analyst", "admin"), default="viewer", help="default viewer")
     ks.set_defaults(func=_keys)
+    bk = sub.add_parser(
+        "backup",
+        help="copy the store to a file while the service runs (SQLite); print the pg_dump line (PostgreSQL)",
+        description="Copy the SQLite store that SEAWATCH_DATABASE_PATH / SEAWATCH_DATABASE_URL names to OUT with "
+        "SQLite's online backup: a consistent copy while `seawatch serve` keeps writing. Open the copy as the store "
+        "to restore. A PostgreSQL store is backed up with pg_dump: the command prints the line to run.",
+    )
+    bk.add_argument("out", metavar="OUT", help="the backup file (must not exist)")
+    bk.set_defaults(func=_backup)
 
 
 def _simulate(args: argparse.Namespace) -> int:

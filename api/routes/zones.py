@@ -51,7 +51,8 @@ def list_zones(_: Viewer, store: StoreDep) -> ZoneCollection:
 def create_zone(request: Request, principal: Admin, store: StoreDep, zone: ZoneIn) -> ZonePublic:
     """Add a zone (a GeoJSON Feature with a Polygon or MultiPolygon, name and zone_kind)."""
     geometry, props = _checked(zone)
-    row = store.create_zone(zone.properties.name, zone.properties.zone_kind, geometry, props, principal.name)
+    row = store.create_zone(zone.properties.name, zone.properties.zone_kind, geometry, props, principal.name,
+                            key_id=principal.key_id)  # fmt: skip
     _changed(request, store)
     return ZonePublic.model_validate(zone_feature(row))
 
@@ -68,7 +69,8 @@ def get_zone(_: Viewer, store: StoreDep, zone_id: ZoneIdPath) -> ZonePublic:
 def replace_zone(request: Request, principal: Admin, store: StoreDep, zone_id: ZoneIdPath, zone: ZoneIn) -> ZonePublic:
     """Replace a zone's geometry and properties."""
     geometry, props = _checked(zone)
-    row = store.update_zone(zone_id, zone.properties.name, zone.properties.zone_kind, geometry, props, principal.name)
+    row = store.update_zone(zone_id, zone.properties.name, zone.properties.zone_kind, geometry, props, principal.name,
+                            key_id=principal.key_id)  # fmt: skip
     if row is None:
         raise HTTPException(404, f"no zone {zone_id!r}")
     _changed(request, store)
@@ -76,8 +78,8 @@ def replace_zone(request: Request, principal: Admin, store: StoreDep, zone_id: Z
 
 
 @router.delete("/{zone_id}", status_code=204, response_class=Response, responses=_NOT_FOUND)
-def delete_zone(request: Request, _: Admin, store: StoreDep, zone_id: ZoneIdPath) -> Response:
-    if not store.delete_zone(zone_id):
+def delete_zone(request: Request, principal: Admin, store: StoreDep, zone_id: ZoneIdPath) -> Response:
+    if not store.delete_zone(zone_id, by=principal.name, key_id=principal.key_id):
         raise HTTPException(404, f"no zone {zone_id!r}")
     _changed(request, store)
     return Response(status_code=204)

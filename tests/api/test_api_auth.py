@@ -1,4 +1,5 @@
-"""Who may do what: 401 without or with an unknown key, 403 for a role too low, exactly where due."""
+"""Who may do what: 401 without or with an unknown key, 403 for a role too low, exactly where due. The routes come
+from ``app.routes``: each one is public or has its role in ROLES_NEEDED, so a new route is checked as it comes."""
 
 from __future__ import annotations
 
@@ -22,44 +23,92 @@ ZONE = {
 ALERT = alerts_frame(1)["alert_id"][0]
 MUTE = {"pattern": "vessel", "kind": "encounter", "mmsi": 574000001, "reason": "bunkering barge",
         "expires_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()}  # fmt: skip
-# (method, path, body, the lowest role allowed)
-ENDPOINTS: list[tuple[str, str, Any, str]] = [
-    ("GET", f"{V1}/vessels", None, "viewer"),
-    ("GET", f"{V1}/vessels/574000001", None, "viewer"),
-    ("GET", f"{V1}/vessels/574000001/track", None, "viewer"),
-    ("GET", f"{V1}/alerts", None, "viewer"),
-    ("GET", f"{V1}/alerts/{ALERT}", None, "viewer"),
-    ("GET", f"{V1}/alerts/{ALERT}/history", None, "viewer"),
-    ("PATCH", f"{V1}/alerts/{ALERT}", {"status": "confirmed"}, "analyst"),
-    ("PATCH", f"{V1}/alerts/{ALERT}", {"status": "dismissed", "reason": "reception_problem"}, "analyst"),
-    ("GET", f"{V1}/mutes", None, "viewer"),
-    ("GET", f"{V1}/mutes/1", None, "viewer"),
-    ("POST", f"{V1}/mutes", MUTE, "analyst"),
-    ("DELETE", f"{V1}/mutes/1", None, "analyst"),
-    ("GET", f"{V1}/zones", None, "viewer"),
-    ("POST", f"{V1}/zones", ZONE, "admin"),
-    ("GET", f"{V1}/zones/abc", None, "viewer"),
-    ("PUT", f"{V1}/zones/abc", ZONE, "admin"),
-    ("DELETE", f"{V1}/zones/abc", None, "admin"),
-    ("GET", f"{V1}/keys", None, "admin"),
-    ("POST", f"{V1}/keys", {"name": "n", "role": "viewer"}, "admin"),
-    ("DELETE", f"{V1}/keys/abc", None, "admin"),
-]
+# Every route of the app, by (method, path template): the lowest role allowed, or public (PUBLIC). A route in
+# neither fails test_every_route_is_public_or_needs_a_role: a new endpoint must say who may call it.
+ROLES_NEEDED: dict[tuple[str, str], str] = {
+    ("GET", f"{V1}/vessels"): "viewer",
+    ("GET", f"{V1}/vessels/{{mmsi}}"): "viewer",
+    ("GET", f"{V1}/vessels/{{mmsi}}/track"): "viewer",
+    ("GET", f"{V1}/alerts"): "viewer",
+    ("GET", f"{V1}/alerts/stream"): "viewer",
+    ("GET", f"{V1}/alerts/{{alert_id}}"): "viewer",
+    ("GET", f"{V1}/alerts/{{alert_id}}/history"): "viewer",
+    ("PATCH", f"{V1}/alerts/{{alert_id}}"): "analyst",
+    ("GET", f"{V1}/mutes"): "viewer",
+    ("GET", f"{V1}/mutes/{{mute_id}}"): "viewer",
+    ("POST", f"{V1}/mutes"): "analyst",
+    ("DELETE", f"{V1}/mutes/{{mute_id}}"): "analyst",
+    ("GET", f"{V1}/quality"): "viewer",
+    ("GET", f"{V1}/stations"): "viewer",
+    ("GET", f"{V1}/zones"): "viewer",
+    ("POST", f"{V1}/zones"): "admin",
+    ("GET", f"{V1}/zones/{{zone_id}}"): "viewer",
+    ("PUT", f"{V1}/zones/{{zone_id}}"): "admin",
+    ("DELETE", f"{V1}/zones/{{zone_id}}"): "admin",
+    ("GET", f"{V1}/keys"): "admin",
+    ("POST", f"{V1}/keys"): "admin",
+    ("DELETE", f"{V1}/keys/{{key_id}}"): "admin",
+    ("GET", f"{V1}/audit"): "admin",
+}
+# open without a key: probes, the map page and its geography (no vessel data), the API's own description
+PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/"), ("GET", "/map/region.geojson"),
+          ("GET", "/map/coastline.geojson"), ("GET", f"{V1}/openapi.json"), ("GET", f"{V1}/docs"),
+          ("GET", "/docs/oauth2-redirect"), ("GET", "/static")}  # fmt: skip
+PATH_VALUES = {"mmsi": "574000001", "alert_id": ALERT, "mute_id": "1", "zone_id": "abc", "key_id": "abc"}
+BODIES: dict[tuple[str, str], Any] = {
+    ("PATCH", f"{V1}/alerts/{{alert_id}}"): {"status": "dismissed", "reason": "reception_problem"},
+    ("POST", f"{V1}/mutes"): MUTE,
+    ("POST", f"{V1}/zones"): ZONE,
+    ("PUT", f"{V1}/zones/{{zone_id}}"): ZONE,
+    ("POST", f"{V1}/keys"): {"name": "n", "role": "viewer"},
+}
+NEVER_ENDS = {("GET", f"{V1}/alerts/stream")}  # allowed, it streams: test_api_stream covers it
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 
 
-@pytest.mark.parametrize(("method", "path", "body", "needs"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
-def test_role_matrix(client: TestClient, keys: dict[str, str], method: str, path: str, body: Any, needs: str) -> None:
+def app_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path template) of every route in ``app.routes``, included routers flattened (FastAPI >= 0.16x
+    keeps them as lazy branches); a mount (static files) as ("GET", its path)."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        contexts = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
+        for ctx in contexts:
+            original = getattr(ctx, "original_route", ctx)
+            methods = getattr(original, "methods", None) or {"GET"}
+            found |= {(m, ctx.path) for m in methods if m != "HEAD"}
+    return found
+
+
+def test_every_route_is_public_or_needs_a_role(client: TestClient) -> None:
+    routes = app_routes(client.app)
+    assert routes - PUBLIC - ROLES_NEEDED.keys() == set(), "routes that say nothing of who may call them"
+    assert (PUBLIC | ROLES_NEEDED.keys()) - routes == set(), "listed routes the app does not have"
+
+
+MATRIX = sorted(ROLES_NEEDED)
+
+
+@pytest.mark.parametrize(("method", "template"), MATRIX, ids=[f"{m} {p}" for m, p in MATRIX])
+def test_role_matrix(client: TestClient, keys: dict[str, str], method: str, template: str) -> None:
     client.app.state.store.upsert_alerts(alerts_frame(1))  # type: ignore[attr-defined]
+    path, body, needs = template.format(**PATH_VALUES), BODIES.get((method, template)), ROLES_NEEDED[method, template]
     assert client.request(method, path, json=body).status_code == 401
     assert client.request(method, path, json=body, headers=auth("sw_0000_unknown")).status_code == 401
     assert client.request(method, path, json=body, headers={"Authorization": "Bearer nonsense"}).status_code == 401
     for role, key in keys.items():
+        if RANK[role] >= RANK[needs] and (method, template) in NEVER_ENDS:
+            continue
         status = client.request(method, path, json=body, headers=auth(key)).status_code
         if RANK[role] < RANK[needs]:
             assert status == 403, (role, status)
         else:
             assert status not in (401, 403), (role, status)
+
+
+def test_public_routes_answer_without_a_key(client: TestClient) -> None:
+    for method, path in sorted(PUBLIC):
+        url = {"/static": "/static/app.js", "/map/coastline.geojson": "/map/coastline.geojson?cells=50"}.get(path, path)
+        assert client.request(method, url).status_code == 200, path
 
 
 def test_stream_needs_a_key(client: TestClient) -> None:
