@@ -42,6 +42,7 @@ STREAM_BATCH = 500  # alerts read per wake-up of a live stream
 def list_alerts(
     _: Viewer,
     store: StoreDep,
+    settings: SettingsDep,
     bbox: BBoxDep,
     page_size: PageSize,
     kind: Annotated[list[AlertKind], Query(description="any of these kinds (repeat the parameter)")] = [],  # noqa: B006
@@ -57,7 +58,9 @@ def list_alerts(
     ] = "false",
 ) -> AlertsPage:
     """Alerts, newest first, with filters; pages follow ``next_cursor`` (stable while alerts keep arriving).
-    Muted alerts (``GET /api/v1/mutes``) are left out unless asked for with ``?muted=true`` or ``?muted=all``."""
+    Muted alerts (``GET /api/v1/mutes``) are left out unless asked for with ``?muted=true`` or ``?muted=all``.
+    An alert under a raised bar of its kind or zone (``GET /api/v1/quality``) is listed with ``below_bar`` true
+    and the bar's words: it no longer counts in the scores."""
     where = AlertFilter(
         kinds=kind, statuses=status, since=since, until=until, bbox=bbox, min_score=min_score, mmsi=mmsi, muted=muted
     )
@@ -65,6 +68,7 @@ def list_alerts(
         rows, next_cursor = store.alerts_page(where, cursor=cursor or None, limit=page_size)
     except CursorError as exc:
         raise unprocessable("cursor", str(exc)) from None
+    rows = store.mark_below_bar(rows, settings.noisy_bar())
     return AlertsPage(items=[AlertPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -74,7 +78,8 @@ def list_alerts(
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "`event: alert`, data: an AlertPublic (muted ones too, with `muted`: true); "
+            "description": "`event: alert`, data: an AlertPublic (muted ones too, with `muted`: true, and those "
+            "under a raised bar, with `below_bar`: true); "
             '`event: withdrawn`, data: {"alert_id": ...}',
         }
     },
@@ -91,7 +96,8 @@ async def stream_alerts(
     """Server-sent events of alerts as they are added or change (new evidence, triage), and of alerts withdrawn
     (`event: withdrawn`, data `{"alert_id": ...}`: a distress alert announced early that later evidence proved
     wrong; its episode's right alert comes as an `alert` event). An alert a mute in force takes out comes too,
-    with ``muted: true`` and its ``mute_id``: a client shows it dimmed and does not notify anyone of it.
+    with ``muted: true`` and its ``mute_id``: a client shows it dimmed and does not notify anyone of it; so does
+    one under a raised bar of a noisy kind or zone (``below_bar: true``, ``raised_bar`` says which and why).
 
     Each event's id is a cursor: reconnecting with ``Last-Event-ID`` (or ``?since=``) resumes after it; without
     one the stream starts now.
@@ -110,6 +116,8 @@ async def stream_alerts(
             while not await request.is_disconnected():
                 woken.clear()
                 rows, cursor = await run_in_threadpool(store.alerts_since, cursor, STREAM_BATCH)
+                got = len(rows)
+                rows = await run_in_threadpool(store.mark_below_bar, rows, settings.noisy_bar())
                 for row in rows:
                     event_id = stream_cursor(row["rev"], row["alert_id"])
                     if row.get("withdrawn"):
@@ -118,7 +126,7 @@ async def stream_alerts(
                         continue
                     data = AlertPublic.model_validate(row).model_dump_json()
                     yield ServerSentEvent(data=data, event="alert", id=event_id)
-                if len(rows) == STREAM_BATCH:
+                if got == STREAM_BATCH:
                     continue
                 # woken by a commit in this process, or poll for other processes' writes
                 with contextlib.suppress(TimeoutError):
@@ -130,11 +138,12 @@ async def stream_alerts(
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, responses={404: {"description": "no such alert"}})
-def get_alert(_: Viewer, store: StoreDep, alert_id: AlertIdPath) -> AlertDetail:
+def get_alert(_: Viewer, store: StoreDep, settings: SettingsDep, alert_id: AlertIdPath) -> AlertDetail:
     """One alert with its whole triage history."""
     row = store.alert(alert_id)
     if row is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
+    (row,) = store.mark_below_bar([row], settings.noisy_bar())
     return AlertDetail.model_validate(row | {"triage": store.triage_history(alert_id)})
 
 
@@ -159,7 +168,8 @@ def alert_history(_: Viewer, store: StoreDep, alert_id: AlertIdPath) -> AlertHis
     response_model=AlertDetail,
     responses={404: {"description": "no such alert"}, 422: {"description": "a dismissal without a reason code"}},
 )
-def triage_alert(principal: Analyst, store: StoreDep, alert_id: AlertIdPath, update: AlertUpdate) -> AlertDetail:
+def triage_alert(principal: Analyst, store: StoreDep, settings: SettingsDep, alert_id: AlertIdPath,
+                 update: AlertUpdate) -> AlertDetail:  # fmt: skip
     """Triage: confirm, dismiss (with a reason code) or escalate, with a note; the key's id and name and the time
     are recorded. The vessel's scores take the decision at their next scoring (every few seconds, live)."""
     try:
@@ -169,4 +179,5 @@ def triage_alert(principal: Analyst, store: StoreDep, alert_id: AlertIdPath, upd
         raise unprocessable("", str(exc)) from None
     if row is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
+    (row,) = store.mark_below_bar([row], settings.noisy_bar())
     return AlertDetail.model_validate(row | {"triage": store.triage_history(alert_id)})

@@ -1,4 +1,4 @@
-"""Vessels: the risk table with filters, one vessel in full, and its track."""
+"""Vessels: the risk table with filters, one vessel in full, its track, and what analysts decided about it."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from api.schemas import (
     AlertPublic,
     Band,
     IdentityRecord,
+    MutePublic,
     Score,
     TrackCollection,
     UTCTime,
+    VesselDecision,
     VesselDetail,
     VesselPublic,
     VesselsPage,
+    VesselTriage,
 )
 from api.store import SORTABLE, Store, VesselFilter
 from engine.alerts import ALERT_KINDS
@@ -35,6 +38,7 @@ SortKey = Annotated[
 ]
 MMSIPath = Annotated[int, Path(ge=0, le=999_999_999, description="the vessel's MMSI")]
 RECENT_ALERTS = 50
+TRIAGE_MAX = 1000  # decisions on one vessel's alerts in one answer: years of a busy watch floor
 # VesselPublic's fields straight from the table's columns, then the per-kind alert counts it folds together
 _FIELDS = list(VesselPublic.model_fields)
 _COUNTS_AT = _FIELDS.index("alert_counts")
@@ -92,13 +96,13 @@ def _item(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 @router.get("/{mmsi}", response_model=VesselDetail, responses={404: {"description": "no such vessel"}})
-def get_vessel(_: Viewer, store: StoreDep, mmsi: MMSIPath) -> VesselDetail:
+def get_vessel(_: Viewer, store: StoreDep, settings: SettingsDep, mmsi: MMSIPath) -> VesselDetail:
     """One vessel: identity and its history, both scores with their reasons, its recent alerts."""
     row = store.vessel(mmsi)
     if row is None:
         raise HTTPException(404, f"no vessel {mmsi} in the store")
     public = VesselPublic.from_row(row)
-    recent = store.mark_muted(store.vessel_alerts(mmsi, RECENT_ALERTS))
+    recent = store.mark_below_bar(store.mark_muted(store.vessel_alerts(mmsi, RECENT_ALERTS)), settings.noisy_bar())
     return VesselDetail(
         **public.model_dump(),
         smuggling_reasons=row["smuggling_reasons"],
@@ -106,6 +110,22 @@ def get_vessel(_: Viewer, store: StoreDep, mmsi: MMSIPath) -> VesselDetail:
         identity_history=[IdentityRecord.model_validate(h) for h in store.identity_history(mmsi)],
         recent_alerts=[AlertPublic.model_validate(a) for a in recent],
     )
+
+
+@router.get("/{mmsi}/triage", response_model=VesselTriage)
+def get_triage(
+    _: Viewer,
+    store: StoreDep,
+    mmsi: MMSIPath,
+    limit: Annotated[int, Query(ge=1, le=TRIAGE_MAX, description="at most this many (the latest) decisions")] = 100,
+) -> VesselTriage:
+    """The vessel's triage history: every decision on its alerts (either vessel of a pair's alert), newest first
+    (who, when, the status, a dismissal's reason code and the note), and the vessel and pair mutes naming it. An
+    audit record kept forever: it answers for a vessel no longer in the risk table too (empty lists when nobody
+    decided anything)."""
+    decisions = [VesselDecision.model_validate(d) for d in store.vessel_triage(mmsi, limit)]
+    return VesselTriage(mmsi=mmsi, decisions=decisions, mutes=[MutePublic.model_validate(m) for m in
+                                                                 store.vessel_mutes(mmsi)])  # fmt: skip
 
 
 @router.get("/{mmsi}/track", response_model=TrackCollection)

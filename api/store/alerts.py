@@ -261,6 +261,24 @@ class AlertsMixin(MutesMixin):
         with self._read() as conn:
             return rows_of(conn, stmt)
 
+    def vessel_triage(self, mmsi: int, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest ``limit`` decisions on the alerts of a vessel (either vessel of a pair's alert), newest
+        first: what was decided on which alert, who, when and why; withdrawn alerts' decisions too. Decisions are
+        few (human work): reading them by vessel needs no index of its own."""
+        t = triage_decisions.c
+        stmt = (
+            sa.select(t.alert_id, t.kind, t.mmsi, t.other_mmsi, t.status, t.reason, t.note, t.key_id, t.by, t.at)
+            .where(sa.or_(t.mmsi == mmsi, t.other_mmsi == mmsi))
+            .order_by(t.at.desc(), t.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return rows_of(conn, stmt)
+
+    def vessel_mutes(self, mmsi: int, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Every vessel or pair mute naming ``mmsi`` (in force, expired or ended), newest first. Mutes are few."""
+        return [m for m in self.mutes_list(in_force=False, now=now) if mmsi in (m["mmsi"], m["other_mmsi"])]
+
     def decisions(self) -> pl.DataFrame:
         """Each decided alert's latest decision, as the scorer takes them (``models.indicators.DECISION_SCHEMA``:
         alert_id, status, reason, by, at). Decisions are few (human work), so reading them all is cheap."""

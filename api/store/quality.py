@@ -1,8 +1,10 @@
 """Triage quality from the store: the window's decisions with their alerts, the undecided alerts, and the report
-(precision per kind, zone and station; the raised bars) that models/quality.py computes from them."""
+(precision per kind, zone and station; the raised bars) that models/quality.py computes from them; alerts read
+back say whether a raised bar takes them out of the scores (``below_bar``, :func:`mark_below_bar`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,16 +12,23 @@ import polars as pl
 import sqlalchemy as sa
 
 from api.store.alerts import latest_decisions
-from api.store.base import StoreBase, rows_of
+from api.store.base import StoreBase, rows_of, utcnow
 from api.store.tables import alerts, triage_decisions
 from models.quality import (
+    BAR_SCHEMA,
     PLACE_KINDS,
     TRIAGED_SCHEMA,
     UNDECIDED_SCHEMA,
     NoisyBar,
+    bars_applied,
     precision_by,
     raised_bars,
+    window_start,
 )
+
+# an analyst's confirmation or escalation of the alert itself outweighs its kind's or zone's raised bar
+# (models.indicators.with_decisions): such an alert counts in the scores and is not below the bar
+OUTWEIGH_BAR = ("confirmed", "escalated")
 
 
 class QualityMixin(StoreBase):
@@ -70,3 +79,40 @@ class QualityMixin(StoreBase):
                 table = table.join(found.unique(by), on=by, how="left", maintain_order="left")
             report[f"{by}s"] = table.to_dicts()
         return report
+
+    def bars_in_force(self, bar: NoisyBar, now: datetime | None = None) -> pl.DataFrame:
+        """The raised bars the window's decisions earn now (:data:`models.quality.BAR_SCHEMA`): the ones the live
+        scorer applies at its next cycle; none with the bars turned off (``bar.min_precision`` 0)."""
+        if bar.min_precision <= 0:
+            return pl.DataFrame(schema=dict(BAR_SCHEMA))
+        return raised_bars(self.triaged(window_start(now or utcnow(), bar)), bar)
+
+    def mark_below_bar(self, rows: Sequence[dict[str, Any]], bar: NoisyBar) -> list[dict[str, Any]]:
+        """``rows`` marked after the raised bars in force now (:func:`below_bar`); no query without an alert."""
+        if not any("kind" in r for r in rows):
+            return list(rows)
+        return below_bar(rows, self.bars_in_force(bar))
+
+
+def below_bar(rows: Sequence[dict[str, Any]], bars: pl.DataFrame) -> list[dict[str, Any]]:
+    """``rows`` (alerts as the store gives them) with ``below_bar`` (a raised bar applies to the alert and its
+    score is under it: its points leave the scores, as :func:`models.indicators.with_decisions` takes them out)
+    and ``raised_bar`` (that bar: ``threshold`` and ``said``; null otherwise). An alert an analyst confirmed or
+    escalated outweighs the bar, as in the scores. Rows without a ``kind`` (withdrawals) are left as they are."""
+    alerts = [r for r in rows if "kind" in r]
+    if bars.height == 0 or not alerts:
+        return [r | {"below_bar": False, "raised_bar": None} if "kind" in r else r for r in rows]
+    frame = pl.DataFrame(
+        [{"kind": r["kind"], "score": r["score"], "reasons": r["reasons"] or []} for r in alerts],
+        schema={"kind": pl.String(), "score": pl.Float64(), "reasons": pl.List(pl.String())},
+        orient="row",
+    )
+    applied = bars_applied(frame, bars).select("bar", "below_bar").iter_rows()
+    out = []
+    for r in rows:
+        if "kind" in r:
+            threshold, said = next(applied)
+            below = said is not None and r.get("status") not in OUTWEIGH_BAR
+            r = r | {"below_bar": below, "raised_bar": {"threshold": threshold, "said": said} if below else None}
+        out.append(r)
+    return out
