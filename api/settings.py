@@ -99,12 +99,13 @@ class Settings(BaseSettings):
     # retention (issue 14): what the periodic prune deletes; 0 keeps it forever. Triage decisions, mutes and the
     # audit log are kept forever whatever these say.
     alert_retention_days: float = Field(
-        default=365.0, ge=0, description="undecided alerts that ended longer ago than this are deleted (alerts "
-        "an analyst decided are kept: they are the models' labels)",
+        default=365.0, ge=0, description="undecided alerts the engine has not changed for this long (by the "
+        "store's clock, not the data's) are deleted; alerts an analyst decided are kept: they are the models' labels",
     )  # fmt: skip
     history_retention_days: float = Field(
-        default=365.0, ge=0, description="vessels' identity history (name, call sign, IMO, type changes) older "
-        "than this is deleted",
+        default=0.0, ge=0, description="vessels' identity history (name, call sign, IMO, type changes) seen longer "
+        "ago than this (by the data's time: a replayed archive's would go at once) is deleted; 0, the default, keeps "
+        "it: it is small, and evidence",
     )  # fmt: skip
     prune_every_s: float = Field(
         default=3600.0, ge=0, description="how often the API deletes what is past retention (tracks too: "

@@ -73,8 +73,9 @@ class Store(AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin, KeysMixin, Audi
         return True
 
     def prune(self, now: datetime | None = None) -> dict[str, int]:
-        """Delete what is past retention at ``now``: track points, undecided alerts that ended before the alert
-        retention (decided ones are the models' labels: kept), identity history. Triage decisions, mutes and the
+        """Delete what is past retention at ``now``: track points, undecided alerts the engine has not changed for
+        the alert retention (stored times, not the data's: a replay of last year's archive is not pruned as it is
+        stored; decided alerts are the models' labels: kept), identity history. Triage decisions, mutes and the
         audit log are never pruned. Returns how many rows of each went."""
         now = now or utcnow()
         done = {"track_points": self.prune_tracks(now), "alerts": 0, "vessel_history": 0}
@@ -90,7 +91,7 @@ class Store(AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin, KeysMixin, Audi
         a = alerts.c
         with self._write() as conn:
             top = conn.execute(sa.select(a.alert_id, a.rev).order_by(a.rev.desc()).limit(1)).first()
-            gone = int(conn.execute(sa.delete(alerts).where(a.end < cutoff, a.status == "new")).rowcount)
+            gone = int(conn.execute(sa.delete(alerts).where(a.updated_at < cutoff, a.status == "new")).rowcount)
             if gone and top is not None and self.dialect == "sqlite":
                 # SQLite's next revision is the highest stored plus one: if the alert holding it went, its tombstone
                 # keeps it, so no revision is given twice (a live stream client past it would miss the next)

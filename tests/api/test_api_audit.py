@@ -17,9 +17,9 @@ from sqlalchemy.exc import DBAPIError
 from api.app import create_app
 from api.settings import Settings
 from api.store import AlertFilter, AuditFilter, Store
-from api.store.tables import audit_log, vessel_history
+from api.store.tables import alerts, audit_log, vessel_history
 from seawatch.cli import main
-from tests.api.helpers import T0, alerts_frame, auth, vessels_frame
+from tests.api.helpers import alerts_frame, auth, vessels_frame
 
 V1 = "/api/v1"
 ZONE = {
@@ -116,16 +116,19 @@ def test_prune_deletes_what_is_past_retention_and_keeps_the_record(db_url: str) 
         store.upsert_vessels(vessels_frame(2))
         store.upsert_vessels(vessels_frame(2, name="NEW NAME"))  # identity changes: history rows
         store._last_prune = time.monotonic()  # add_track's own prune (every 10 min, at the wall clock) not now
-        store.add_track(pl.DataFrame({"mmsi": [574000001] * 2, "t": [T0, T0 + timedelta(days=40)],
+        now = datetime.now(UTC)
+        store.add_track(pl.DataFrame({"mmsi": [574000001] * 2, "t": [now, now + timedelta(days=40)],
                                       "lat": [20.0, 20.1], "lon": [107.0, 107.1]}))  # fmt: skip
         with store.engine.connect() as conn:
             history = conn.execute(sa.select(sa.func.count()).select_from(vessel_history)).scalar_one()
-            conn.execute(sa.update(vessel_history).values(t=T0))
+            conn.execute(sa.update(vessel_history).values(t=datetime.now(UTC) - timedelta(days=1)))
             conn.commit()
         assert history > 0
         head = store.alerts_head()
 
-        done = store.prune(T0 + timedelta(days=45))
+        later = datetime.now(UTC) + timedelta(days=45)  # alerts age by when they were stored, vessel history too
+        assert store.prune(datetime.now(UTC))["alerts"] == 0  # from March 2025, but stored just now: kept
+        done = store.prune(later)
         assert done == {"track_points": 1, "alerts": 2, "vessel_history": history}
         assert store.alert(decided) is not None  # decided: a label, kept
         assert [store.alert(a) for a in old["alert_id"][1:]] == [None, None]
@@ -134,8 +137,7 @@ def test_prune_deletes_what_is_past_retention_and_keeps_the_record(db_url: str) 
         # revisions never go back: a live stream client past the pruned alerts sees what comes next
         store.upsert_alerts(alerts_frame(1, kind="loitering", mmsi0=574000009))
         assert store.alerts_since(head)[0][-1]["kind"] == "loitering"
-        # the next prune finds only that new alert (it too ended in March 2025)
-        assert store.prune(T0 + timedelta(days=45)) == {"track_points": 0, "alerts": 1, "vessel_history": 0}
+        assert store.prune(later) == {"track_points": 0, "alerts": 1, "vessel_history": 0}  # only that new one
     finally:
         store.close()
 
@@ -144,7 +146,9 @@ def test_the_app_prunes_periodically(db_url: str) -> None:
     settings = Settings(database_url=db_url, prune_every_s=0.1, alert_retention_days=30)
     with TestClient(create_app(settings)) as c:
         store = c.app.state.store  # type: ignore[attr-defined]
-        store.upsert_alerts(alerts_frame(3))  # ended in March 2025: long past 30 days
+        store.upsert_alerts(alerts_frame(3))
+        with store.engine.begin() as conn:  # as if the engine had stored them 40 days ago and not touched them since
+            conn.execute(sa.update(alerts).values(updated_at=datetime.now(UTC) - timedelta(days=40)))
         deadline = time.monotonic() + 10
         while store.alerts_page(AlertFilter())[0] and time.monotonic() < deadline:
             time.sleep(0.05)
