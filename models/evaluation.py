@@ -93,6 +93,7 @@ def heard_labels(labels: pl.DataFrame, positions: pl.DataFrame) -> set[str]:
     - a behaviour over time (``TRACK_KINDS``): at least ``MIN_TRACK_FIXES`` positions of its vessel within the
       span; the other vessel of a pair either as well, or heard before and after the span (it met the first one
       dark: where it vanished and reappeared is the evidence);
+    - an instant (a label whose start is its end, such as a change of name): its vessel heard before and after;
     - anything else: a position of its vessel within the span (a spoofed spell no station heard cannot be found).
     """
     fixes = positions.select("mmsi", "t")
@@ -102,12 +103,14 @@ def heard_labels(labels: pl.DataFrame, positions: pl.DataFrame) -> set[str]:
     counted = pl.concat([span, pairs]).join(fixes, left_on="vessel", right_on="mmsi", how="left")
     per_vessel = counted.group_by("label_id", "kind", "vessel", "partner").agg(
         within=pl.col("t").is_between(pl.col("start"), pl.col("end")).sum(),
+        start=pl.col("start").first(),
+        end=pl.col("end").first(),
         before=(pl.col("t") < pl.col("start")).any(),
         after=(pl.col("t") > pl.col("end")).any(),
     )
     needed = pl.when(pl.col("kind").is_in(TRACK_KINDS)).then(MIN_TRACK_FIXES).otherwise(1)
     around = pl.col("before") & pl.col("after")
-    ok = (pl.when(pl.col("kind") == "ais_gap").then(around)
+    ok = (pl.when((pl.col("kind") == "ais_gap") | (pl.col("start") == pl.col("end"))).then(around)
           .when(pl.col("partner") & pl.col("kind").is_in(TRACK_KINDS)).then((pl.col("within") >= needed) | around)
           .otherwise(pl.col("within") >= needed))  # fmt: skip
     judged = per_vessel.with_columns(ok=ok.fill_null(False)).group_by("label_id").agg(pl.col("ok").all())

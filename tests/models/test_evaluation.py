@@ -87,6 +87,9 @@ def test_what_counts_as_heard_depends_on_the_kind() -> None:
     positions = pl.DataFrame({"mmsi": [m for m, _ in fixes], "t": [T0 + timedelta(hours=h) for _, h in fixes]},
                              schema_overrides={"t": pl.Datetime("us", "UTC")})  # fmt: skip
     assert heard_labels(labels, positions) == {"G1", "L1", "E1", "E3", "S1"}
+    instant = _labels([("I1", "identity_change", 1, None, 5), ("I2", "identity_change", 2, None, 5)])
+    instant = instant.with_columns(pl.col("start").alias("end"))  # a name changed at 5 h: heard before and after?
+    assert heard_labels(instant, positions) == {"I1"}
     table = measure(ALERTS.head(0), labels, pl.DataFrame({"mmsi": [99], "role": ["background"]}), hours=1.0,
                     kinds=["ais_gap", "loitering", "encounter"], positions=positions)  # fmt: skip
     assert table["observable"].to_list() == [1, 1, 2]
