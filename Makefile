@@ -57,7 +57,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_geo.py
 
 # The scoring models shipped in models/default/: simulated Gulf of Tonkin scenarios with fixed seeds (the quality
-# benchmark and the tests use other seeds). Rerun after changing features, detectors or scikit-learn's version.
+# benchmark and the tests use other seeds). Rerun after changing features or detectors (the files are plain arrays
+# that scoring reads without scikit-learn, whatever its version).
 models: $(STAMP)
 	NUMBA_NUM_THREADS=1 $(BIN)/seawatch train --seeds 101 102 103 104 105 106 --hours 24 --vessels 300 --out models/default
 

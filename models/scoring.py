@@ -34,7 +34,6 @@ import polars as pl
 from engine.alerts import ALERT_KINDS
 from engine.detectors.mid import MID_FLAG
 from engine.detectors.mmsi import mmsi_mid
-from models.evidence import EvidenceModel
 from models.features import DAY_FEATURES, FEATURE_UNITS, FEATURE_WORDS, number_text
 from models.files import DEFAULT_DIR, EVIDENCE_FILE, UNUSUAL_FILE, ModelFile, load_model
 from models.indicators import (
@@ -48,8 +47,8 @@ from models.indicators import (
     smuggling_evidence,
     with_decisions,
 )
+from models.packed import PackedEvidence, PackedUnusual
 from models.schema import VESSEL_SCHEMA, band_expr
-from models.unusual import UnusualBehaviour
 
 # the unusual-behaviour model's inputs: the day's behaviour, the vessel's type group and where it was
 UNUSUAL_FEATURES = (*DAY_FEATURES, "type_group", "lat", "lon")
@@ -144,11 +143,11 @@ class Scorer:
         empty_anomaly = pl.DataFrame(schema={"mmsi": pl.Int64(), "unusual": pl.Float64()})
         if self.unusual_model is None or days.height == 0:
             return empty_rows, empty_anomaly
-        model: UnusualBehaviour = self.unusual_model.estimator
+        model: PackedUnusual = self.unusual_model.predictor
         table = unusual_matrix(days, vessels)
         X = table.select(UNUSUAL_FEATURES).to_numpy()  # noqa: N806 (scikit-learn's name)
         anomaly = -model.score_samples(X)
-        threshold = -model.offset_
+        threshold = -model.offset
         table = table.with_columns(anomaly=pl.Series(anomaly)).with_row_index("row")
         worst = table.sort("anomaly", descending=True).group_by("mmsi", maintain_order=True).first()
         per_vessel = worst.select("mmsi", unusual=pl.col("anomaly"))
@@ -178,7 +177,7 @@ class Scorer:
                   vessels: pl.DataFrame) -> pl.DataFrame:  # fmt: skip
         if self.evidence_model is None or smuggling.height == 0:
             return smuggling
-        model: EvidenceModel = self.evidence_model.estimator
+        model: PackedEvidence = self.evidence_model.predictor
         feats = evidence_features(alerts, evidence_rows, vessels, smuggling).join(smuggling.select("mmsi"), on="mmsi")
         p = model.predict_proba(feats.select(EVIDENCE_FEATURES).to_numpy())[:, -1]
         learned = pl.DataFrame({"mmsi": feats["mmsi"], "p": p})

@@ -9,7 +9,9 @@ accumulator exactly as a backtest does; then
 3. with two or more scenarios, the last one is held out first and both the learned model and the indicator
    score alone are measured on it (average precision, ROC AUC), so the metadata says whether learning helps.
 
-The shipped models (models/default/) come from ``make models``, which runs this command with fixed seeds.
+The models are written as their packed predictors (:mod:`models.packed`, :mod:`models.files`): scoring reads
+them without scikit-learn, which only this command imports. The shipped models (models/default/) come from
+``make models``, which runs this command with fixed seeds.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def run_train(options: TrainOptions, out: Path, command: str | None = None) -> T
         *(_folder(p, options) for p in options.scenarios),
     ]
     unusual = fit_unusual(scenarios, options.random_state)
-    scorer = Scorer(unusual_model=ModelFile(unusual, {}, Path("<training>")))
+    scorer = Scorer(unusual_model=ModelFile(unusual.predictor_, {}, Path("<training>")))
     rows = [_evidence_rows(scorer, s) for s in scenarios]
     meta: dict[str, Any] = {
         "command": command or "seawatch " + shlex.join(sys.argv[1:]),
@@ -124,10 +126,11 @@ def run_train(options: TrainOptions, out: Path, command: str | None = None) -> T
         meta["held_out"] = _held_out(rows, scenarios[-1].name, options.random_state)
     evidence = EvidenceModel(random_state=options.random_state).fit(*_xy(pl.concat(rows)))
     meta["calibrated"] = bool(evidence.calibrated_)
-    save_model(out / UNUSUAL_FILE, unusual, {**meta, "model": "unusual behaviour (IsolationForest)",
-                                             "features": list(UNUSUAL_FEATURES)})  # fmt: skip
-    save_model(out / EVIDENCE_FILE, evidence, {**meta, "model": "evidence re-weighting (calibrated boosting)",
-                                               "features": list(EVIDENCE_FEATURES)})  # fmt: skip
+    unusual_meta = {**meta, "model": "unusual behaviour (IsolationForest)", "features": list(UNUSUAL_FEATURES)}
+    evidence_meta = {**meta, "model": "evidence re-weighting (calibrated boosting)",
+                     "features": list(EVIDENCE_FEATURES)}  # fmt: skip
+    save_model(out / UNUSUAL_FILE, unusual.predictor_, unusual_meta)
+    save_model(out / EVIDENCE_FILE, evidence.predictor_, evidence_meta)
     return TrainSummary(out=out, seconds=time.perf_counter() - started, metadata=meta)
 
 

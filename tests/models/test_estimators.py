@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.ensemble import IsolationForest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from models.evidence import EvidenceModel
-from models.unusual import PackedForest, UnusualBehaviour
+from models.unusual import UnusualBehaviour
 
 
 @parametrize_with_checks(
@@ -44,7 +43,7 @@ def test_unusual_fills_missing_features_with_the_training_medians() -> None:
     X = _days(rng, 300)  # noqa: N806
     model = UnusualBehaviour(n_estimators=50, random_state=0).fit(X)
     row = np.array([[np.nan, 3.0, 0.0]])
-    filled = np.array([[model.medians_[0], 3.0, 0.0]])
+    filled = np.array([[model.predictor_.medians[0], 3.0, 0.0]])
     assert model.score_samples(row)[0] == model.score_samples(filled)[0]
 
 
@@ -73,38 +72,3 @@ def test_a_missing_feature_is_never_the_explanation() -> None:
     odd = np.array([[np.nan, 40.0, 0.0]])  # speed far off; slow share missing (filled with the median)
     index, _ = model.explain(odd, columns=[0, 1], top=2)
     assert index[0, 0] == 1
-
-
-@pytest.mark.parametrize("max_features", [1.0, 0.5])
-def test_the_packed_forest_scores_exactly_as_scikit_learns_isolation_forest(max_features: float) -> None:
-    """The compiled walk over the packed trees against IsolationForest.score_samples itself: same floats."""
-    rng = np.random.default_rng(5)
-    X = np.column_stack([rng.normal(size=500), rng.exponential(size=500), rng.integers(0, 4, 500)])  # noqa: N806
-    forest = IsolationForest(n_estimators=30, max_features=max_features, random_state=3).fit(X)
-    rows = np.vstack([X[:50], rng.normal(0, 5, (200, 3)), X[:5] + 1e-7])  # incl. values a hair off thresholds
-    rows[::7, 1] = np.nan  # a missing value goes to the right child
-    assert np.array_equal(PackedForest(forest).score_samples(rows), forest.score_samples(rows))
-    one = IsolationForest(n_estimators=3, random_state=0).fit(X[:1])  # one training row: scikit-learn says -0.5
-    assert np.array_equal(PackedForest(one).score_samples(rows[:4]), one.score_samples(rows[:4]))
-
-
-@pytest.mark.parametrize("classes", [2, 3])
-@pytest.mark.parametrize("calibrated", [True, False])
-def test_an_evidence_model_file_predicts_exactly_as_the_model_saved(tmp_path, classes: int, calibrated: bool) -> None:
-    """The boosting's trees go into the file as one array and come out as predictors again: same probabilities
-    (calibrated or not, two classes or three), and saving leaves the model itself untouched."""
-    from models.files import load_model, save_model
-
-    rng = np.random.default_rng(classes)
-    X = rng.uniform(0, 1, (600, 4))  # noqa: N806
-    X[::7, 1] = np.nan
-    y = np.minimum((X[:, 0] * classes).astype(int), classes - 1)
-    if not calibrated:
-        y[:] = 0
-        y[:1] = 1  # one member of a class: too few to hold out, so the model stays uncalibrated
-    model = EvidenceModel(max_iter=30, random_state=0).fit(X, y)
-    assert model.calibrated_ is calibrated
-    before = model.predict_proba(X)
-    path = save_model(tmp_path / "evidence.skops", model, {"features": list("abcd")})
-    assert np.array_equal(model.predict_proba(X), before)
-    assert np.array_equal(load_model(path).estimator.predict_proba(X), before)

@@ -81,7 +81,7 @@ def _with_labels(labels: str | None) -> Scorer:
     meta = {k: v for k, v in shipped.evidence_model.metadata.items() if k != "labels"}
     if labels is not None:
         meta["labels"] = labels
-    evidence = ModelFile(shipped.evidence_model.estimator, meta, shipped.evidence_model.path)
+    evidence = ModelFile(shipped.evidence_model.predictor, meta, shipped.evidence_model.path)
     return Scorer(unusual_model=shipped.unusual_model, evidence_model=evidence)
 
 
