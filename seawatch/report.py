@@ -1,8 +1,9 @@
 """The backtest report: one self-contained HTML file an analyst opens offline.
 
-Everything is inline: the CSS, the figures (SVG from :mod:`seawatch.report_figures`, land as an embedded image),
-no script, no external URL. Everything that comes from the data (names, reasons, MMSIs, kinds, the summary lines)
-is HTML-escaped on its way in: AIS names and destinations are free text from the air.
+Everything is inline: the CSS, the figures (SVG written directly by :mod:`seawatch.report_figures` and
+:mod:`seawatch.report_maps`, land as an embedded image), no script, no external URL. Everything that comes from
+the data (names, reasons, MMSIs, kinds, the summary lines) is HTML-escaped on its way in: AIS names and
+destinations are free text from the air.
 
 Order, as an analyst reads it: the run's summary and counts; the top-risk vessels; the map of alerts; alerts over
 time; the score distributions; a section per top vessel (track map for the first ones) with its alerts; metrics
@@ -24,6 +25,8 @@ from engine.geo.land import LandIndex
 from engine.geo.regions import RegionPack
 from models.schema import BANDS, band_of
 from seawatch import report_figures as rf
+from seawatch import report_maps as rm
+from seawatch.report_svg import Canvas
 
 TOP_VESSELS = 25  # rows of the top-risk table, each with its own section
 TOP_MAPS = 10  # of those, the first ones get a track map
@@ -91,7 +94,7 @@ def render_report(*, alerts: pl.DataFrame, vessels: pl.DataFrame, tracks: pl.Dat
         _header(summary, alerts, vessels),
         _section("top", "Top-risk vessels", _top_table(top)),
         _section(
-            "map", "Alerts on the map", _figure(rf.alerts_map(alerts, land=land, pack=pack), "map") + _zone_key(pack)
+            "map", "Alerts on the map", _figure(rm.alerts_map(alerts, land=land, pack=pack), "map") + _zone_key(pack)
         ),
         _section("time", "Alerts by kind over time", _figure(rf.alerts_over_time(alerts), "time")),
         _section("scores", "Score distributions", _figure(rf.score_histograms(vessels), "scores", "no vessels")),
@@ -124,7 +127,7 @@ def _section(key: str, heading: str, body: str) -> str:
     return f'<section id="{key}"><h2>{heading}</h2>\n{body}\n</section>'
 
 
-def _figure(fig: Any, name: str, empty: str = "no alerts") -> str:
+def _figure(fig: Canvas | None, name: str, empty: str = "no alerts") -> str:
     if fig is None:
         return f'<p class="note">{empty.capitalize()}.</p>'
     return f'<div class="figure">{rf.to_svg(fig, name)}</div>'
@@ -233,7 +236,7 @@ def _zone_key(pack: RegionPack | None) -> str:
     if pack is None or not len(pack.zones):
         return ""
     kinds = dict(zip(pack.zones.names, pack.zones.kinds.tolist(), strict=True))
-    items = "; ".join(f"<b>{n}</b> {esc(name)} ({esc(kinds[name])})" for name, n in rf.zone_numbers(pack).items())
+    items = "; ".join(f"<b>{n}</b> {esc(name)} ({esc(kinds[name])})" for name, n in rm.zone_numbers(pack).items())
     return f'<p class="muted">Zones on the map: {items}.</p>'
 
 
@@ -297,7 +300,7 @@ def _vessel_sections(top: pl.DataFrame, alerts: pl.DataFrame, tracks: pl.DataFra
                 f'<dl class="ident">{dl}</dl>', scores]  # fmt: skip
         if i < TOP_MAPS:
             track = tracks.filter(pl.col("mmsi") == mmsi)
-            fig = rf.track_map(track, mine, land=land, pack=pack, title=f"MMSI {mmsi}")
+            fig = rm.track_map(track, mine, land=land, pack=pack, title=f"MMSI {mmsi}")
             body.append(_figure(fig, f"track-{mmsi}", "no positions for this vessel"))
         if mine.height:
             headers = ["start (UTC)", "end (UTC)", "kind", "other vessel", "score", "where", "reasons"]

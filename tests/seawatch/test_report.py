@@ -17,6 +17,7 @@ from engine.alerts import ALERT_KINDS, ALERT_SCHEMA, empty_alerts
 from engine.decode import decode_bytes
 from models.schema import VESSEL_SCHEMA, band_of, empty_vessels
 from seawatch import report_figures as rf
+from seawatch import report_maps as rm
 from seawatch.cli import main
 from seawatch.report import ALERT_ROWS, TOP_VESSELS, render_report, top_vessels, write_report
 
@@ -250,11 +251,11 @@ def test_the_alert_list_is_cut_with_a_note(tmp_path: Path) -> None:
 def test_extent_ignores_a_far_outlier_but_keeps_a_real_spread() -> None:
     lat = np.r_[np.linspace(19.0, 21.0, 200), 0.0]
     lon = np.r_[np.linspace(106.0, 109.0, 200), 0.0]
-    ext = rf.extent_of(lat, lon)
+    ext = rm.extent_of(lat, lon)
     assert ext is not None and 18.5 < ext.lat0 < 19.0 and 21.0 < ext.lat1 < 21.5 and ext.lon0 > 105
-    spoofed = rf.extent_of(np.r_[np.full(100, 20.0), np.full(30, 22.5)], np.r_[np.full(100, 107.0), np.full(30, 109)])
+    spoofed = rm.extent_of(np.r_[np.full(100, 20.0), np.full(30, 22.5)], np.r_[np.full(100, 107.0), np.full(30, 109)])
     assert spoofed is not None and spoofed.lat1 > 22.5 and spoofed.lon1 > 109  # a 300 km jump stays on the map
-    assert rf.extent_of(np.array([np.nan]), np.array([np.nan])) is None
+    assert rm.extent_of(np.array([np.nan]), np.array([np.nan])) is None
     assert rf.thin_track(small_tracks([1], 2000)).height <= rf.TRACK_POINTS
 
 
