@@ -185,7 +185,7 @@ def pr_figure(pr_curve: pl.DataFrame) -> sv.Canvas | None:
     order = ordered_kinds([k for k in kinds if k != "all"]) + (["all"] if "all" in kinds else [])
     c = sv.Canvas(0, 0)
     entries = []
-    p = sv.Panel(48, 10, 300, 300, (0, 1.04), (0, 1.04))  # curves often run along 1: keep them off the frame
+    p = sv.Panel(48, 16, 300, 300, (0, 1.04), (0, 1.04))  # curves often run along 1: keep them off the frame
     ticks = np.round(np.arange(0, 1.01, 0.2), 1)
     grid = "".join(f"M{sv.f1(p.x0)} {sv.f1(y)}h{sv.f1(p.w)}" for y in p.py(ticks).tolist())
     grid += "".join(f"M{sv.f1(x)} {sv.f1(p.y0)}v{sv.f1(p.h)}" for x in p.px(ticks).tolist())

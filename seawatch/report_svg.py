@@ -248,7 +248,7 @@ def patch_entry(colour: str, label: str, opacity: float = 1.0, edge: str = "") -
 
 def legend_width(entries: Sequence[Entry], title: str = "", size: float = 8.0, ncols: int = 1) -> float:
     widest = max((text_width(e.label, size) for e in entries), default=0.0)
-    return max(ncols * (26 + widest + 8), text_width(title, size) + 8)
+    return max(ncols * (26 + widest + 14), text_width(title, size) + 8)
 
 
 def legend(canvas: Canvas, x: float, y: float, entries: Sequence[Entry], *, title: str = "", size: float = 8.0,
