@@ -23,10 +23,8 @@ class ZonesMixin(StoreBase):
             found = rows_of(conn, sa.select(zones).where(zones.c.id == zone_id))
         return found[0] if found else None
 
-    def create_zone(
-        self, name: str, zone_kind: str, geometry: dict[str, Any], properties: dict[str, Any], by: str,
-        key_id: str | None = None,
-    ) -> dict[str, Any]:
+    def create_zone(self, name: str, zone_kind: str, geometry: dict[str, Any], properties: dict[str, Any], by: str,
+                    key_id: str | None = None) -> dict[str, Any]:  # fmt: skip
         now, zone_id = utcnow(), uuid.uuid4().hex
         row = {
             "id": zone_id,
@@ -45,10 +43,9 @@ class ZonesMixin(StoreBase):
                    details={"name": name, "zone_kind": zone_kind})  # fmt: skip
         return row
 
-    def update_zone(
-        self, zone_id: str, name: str, zone_kind: str, geometry: dict[str, Any], properties: dict[str, Any], by: str,
-        key_id: str | None = None,
-    ) -> dict[str, Any] | None:
+    def update_zone(self, zone_id: str, name: str, zone_kind: str, geometry: dict[str, Any],
+                    properties: dict[str, Any], by: str,
+                    key_id: str | None = None) -> dict[str, Any] | None:  # fmt: skip
         values = {"name": name, "zone_kind": zone_kind, "geometry": geometry, "properties": properties}
         now = utcnow()
         with self._write() as conn:

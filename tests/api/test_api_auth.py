@@ -29,6 +29,7 @@ ROLES_NEEDED: dict[tuple[str, str], str] = {
     ("GET", f"{V1}/vessels"): "viewer",
     ("GET", f"{V1}/vessels/{{mmsi}}"): "viewer",
     ("GET", f"{V1}/vessels/{{mmsi}}/track"): "viewer",
+    ("GET", f"{V1}/vessels/{{mmsi}}/triage"): "viewer",
     ("GET", f"{V1}/alerts"): "viewer",
     ("GET", f"{V1}/alerts/stream"): "viewer",
     ("GET", f"{V1}/alerts/{{alert_id}}"): "viewer",
