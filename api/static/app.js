@@ -23,6 +23,8 @@
   const VESSEL_REFRESH_MS = 30000;
   const STATION_REFRESH_MS = 30000; // station states change by 10-minute buckets
   const QUALITY_REFRESH_MS = 60000; // precision moves with analysts' decisions: a minute is fresh enough
+  const VESSEL_ALERTS_SHOWN = 12; // the panel's recent alerts, each with its triage actions
+  const TRIAGE_SHOWN = 50; // the latest decisions in the panel's triage history
   const CONTEXT_DEG = 6; // land drawn coarsely this far around the region's box
   const FALLBACK_VIEW = [105.5, 17.0, 110.0, 22.0]; // Gulf of Tonkin, min_lon, min_lat, max_lon, max_lat
   const ZONE_STYLE = {
@@ -443,20 +445,93 @@
     $("vessel").hidden = false;
     body.replaceChildren(el("p", {}, `Loading ${mmsi}…`));
     let detail;
+    let decided = null;
     try {
-      detail = await api(`/vessels/${mmsi}`);
+      [detail, decided] = await Promise.all([api(`/vessels/${mmsi}`), vesselTriage(mmsi)]);
     } catch (err) {
       if (await handleAuth(err)) return;
       body.replaceChildren(el("p", { class: "error" }, err.status === 404 ? `No vessel ${mmsi} in the store.` : err.message));
       return;
     }
     if (state.selected !== mmsi) return;
-    renderVessel(detail);
+    renderVessel(detail, decided);
     drawTrack(mmsi, !fromMap);
     raiseHalo();
   }
 
-  function renderVessel(detail) {
+  // What analysts decided about the vessel (GET /api/v1/vessels/{mmsi}/triage); the panel goes without it when the
+  // API is older than that endpoint.
+  async function vesselTriage(mmsi) {
+    try {
+      return await api(`/vessels/${mmsi}/triage?limit=${TRIAGE_SHOWN}`);
+    } catch (err) {
+      if (err.status === 401) throw err;
+      console.warn("triage history:", err);
+      return null;
+    }
+  }
+
+  // After a decision or a mute, the open vessel panel shows it (its alerts' states, the history, the new scores
+  // once the scorer has taken it: a scoring cycle, a few seconds).
+  async function refreshVesselPanel(a) {
+    const mmsi = state.selected;
+    if (mmsi === null || (a.mmsi !== mmsi && a.other_mmsi !== mmsi)) return;
+    try {
+      const [detail, decided] = await Promise.all([api(`/vessels/${mmsi}`), vesselTriage(mmsi)]);
+      if (state.selected === mmsi) renderVessel(detail, decided);
+    } catch (err) {
+      console.warn("vessel panel:", err);
+    }
+    scheduleVesselRefresh();
+  }
+
+  const STATUS_WORDS = { confirmed: "confirmed", dismissed: "dismissed", escalated: "escalated", new: "reopened" };
+
+  function triageHistory(decided) {
+    if (!decided) return [];
+    const decisions = decided.decisions || [];
+    const mutes = decided.mutes || [];
+    const items = decisions.map((d) => el("li", { "data-status": d.status, "data-alert-id": d.alert_id },
+      el("span", { class: "when" }, utc(d.at)), " ",
+      el("b", {}, d.by), ` ${STATUS_WORDS[d.status] || d.status} ${KIND_NAMES[d.kind] || d.kind}`,
+      d.other_mmsi ? ` (${d.mmsi} & ${d.other_mmsi})` : "",
+      d.reason ? `: ${DISMISSAL_REASONS[d.reason] || d.reason}` : "",
+      d.note ? el("span", { class: "note" }, ` — ${d.note}`) : ""));
+    const muteItems = mutes.map((m) => el("li", { class: `mute ${m.state}`, "data-mute-id": m.id, "data-state": m.state },
+      el("span", { class: "when" }, utc(m.created_at)), " ",
+      el("b", {}, m.by), ` muted ${m.kind ? KIND_NAMES[m.kind] || m.kind : "every kind"}`,
+      m.pattern === "pair" ? ` with ${m.mmsi === decided.mmsi ? m.other_mmsi : m.mmsi}` : "",
+      m.state === "in_force" ? ` until ${utc(m.expires_at)}` : ` (${m.state.replace("_", " ")})`,
+      `: ${m.reason}`));
+    return [
+      el("div", { class: "reasons-title" }, decisions.length || mutes.length
+        ? `Triage history (${decisions.length} decision${decisions.length === 1 ? "" : "s"}${mutes.length ? `, ${mutes.length} mute${mutes.length === 1 ? "" : "s"}` : ""})`
+        : "Triage history: nothing decided yet"),
+      decisions.length || mutes.length ? el("ul", { id: "vessel-triage", class: "vessel-triage" }, ...muteItems, ...items) : null,
+    ];
+  }
+
+  function vesselAlert(a) {
+    const band = bandOf(a.score) || "low";
+    const dim = `${a.muted ? " muted" : ""}${a.below_bar ? " below-bar" : ""}`;
+    const li = el("li", { class: `vessel-alert${dim}`, "data-alert-id": a.alert_id, "data-kind": a.kind, tabindex: "0" },
+      el("div", { class: "head" },
+        el("span", { class: `badge bg-${band}`, title: "evidence score" }, fmtScore(a.score)),
+        el("b", {}, KIND_NAMES[a.kind] || a.kind),
+        el("span", { class: "status" }, a.status || "new"),
+        ...alertTags(a),
+        el("span", { class: "when", title: `${utc(a.start)} – ${utc(a.end)}` }, ago(a.start))),
+      el("div", { class: "why" }, (a.reasons || [])[0] || ""),
+      triageBox(a));
+    // a click opens the alert's actions here, as in the alert list
+    li.addEventListener("click", () => {
+      for (const other of document.querySelectorAll("#vessel-body li.vessel-alert.open")) if (other !== li) other.classList.remove("open");
+      li.classList.add("open");
+    });
+    return li;
+  }
+
+  function renderVessel(detail, decided = null) {
     const v = detail.vessel || detail;
     const alerts = Array.isArray(detail.alerts) ? detail.alerts : detail.recent_alerts || [];
     const smug = v.smuggling_score ?? detail.scores?.smuggling?.score;
@@ -487,9 +562,8 @@
       (smugReasons.length + fireReasons.length + allReasons.length) === 0 ? el("p", { class: "reasons" }, "No risk evidence so far.") : null,
       el("dl", {}, rows.flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, String(val))])),
       alerts.length ? el("div", { class: "reasons-title" }, `Recent alerts (${alerts.length})`) : null,
-      alerts.length ? el("ul", { class: "vessel-alerts" }, alerts.slice(0, 12).map((a) =>
-        el("li", {}, el("b", {}, KIND_NAMES[a.kind] || a.kind), ` ${fmtScore(a.score)} · ${ago(a.start)} — `,
-          (a.reasons || [])[0] || ""))) : null,
+      alerts.length ? el("ul", { class: "vessel-alerts" }, alerts.slice(0, VESSEL_ALERTS_SHOWN).map(vesselAlert)) : null,
+      triageHistory(decided),
     ].flat().filter(Boolean));
   }
 
@@ -561,32 +635,47 @@
     const vessel = state.vessels.get(a.mmsi)?.v;
     const who = vessel?.name ? `${vessel.name} (${a.mmsi})` : String(a.mmsi);
     const other = a.other_mmsi ? ` & ${a.other_mmsi}` : "";
-    const li = el("li", { class: `alert ${band}${a.muted ? " muted" : ""}`, "data-alert-id": a.alert_id, "data-kind": a.kind, tabindex: "0" },
+    const dim = `${a.muted ? " muted" : ""}${a.below_bar ? " below-bar" : ""}`;
+    const li = el("li", { class: `alert ${band}${dim}`, "data-alert-id": a.alert_id, "data-kind": a.kind, tabindex: "0" },
       el("div", { class: "head" },
         el("span", { class: `badge bg-${band}`, title: "evidence score" }, fmtScore(a.score)),
         el("span", { class: "kind" }, KIND_NAMES[a.kind] || a.kind),
         el("span", { class: "status" }, a.status || "new"),
-        a.muted ? el("span", { class: "muted-tag", title: `mute ${a.mute_id}: out of the scores until it ends` }, "muted") : null,
+        ...alertTags(a),
         el("span", { class: "when", title: `${utc(a.start)} – ${utc(a.end)}` }, ago(a.start))),
       el("div", { class: "who" }, who + other),
       el("div", { class: "why" }, (a.reasons || []).join("; ")),
-      el("div", { class: "triage" },
-        ["confirmed", "escalated", "dismissed"].map((s) => el("button", {
-          type: "button", "data-status": s, disabled: a.status === s,
-          onclick: (ev) => {
-            ev.stopPropagation();
-            if (s === "dismissed") askReason(ev.target.closest(".triage"), a.alert_id);
-            else triage(a.alert_id, s);
-          },
-        }, { confirmed: "confirm", escalated: "escalate", dismissed: "dismiss" }[s])),
-        el("button", {
-          type: "button", class: "mute", disabled: !!a.muted, title: "mute this vessel's alerts of this kind",
-          onclick: (ev) => { ev.stopPropagation(); askMute(ev.target.closest(".triage"), a); },
-        }, "mute")));
+      triageBox(a));
     li.addEventListener("click", () => selectAlert(a.alert_id));
     li.addEventListener("keydown", (ev) => { if (ev.key === "Enter") selectAlert(a.alert_id); });
     if (state.selectedAlert === a.alert_id) li.classList.add("selected");
     return li;
+  }
+
+  // What takes an alert out of the scores while it stays listed: a mute in force, or a raised bar of its kind or zone
+  // (the analysts dismissed most of its kind there: GET /api/v1/quality).
+  function alertTags(a) {
+    return [
+      a.muted ? el("span", { class: "muted-tag", title: `mute ${a.mute_id}: out of the scores until it ends` }, "muted") : null,
+      a.below_bar ? el("span", { class: "muted-tag bar-tag", title: `under the raised bar: ${a.raised_bar?.said || ""}` }, "below bar") : null,
+    ];
+  }
+
+  // Confirm, escalate, dismiss (with a reason) and mute: the same on an alert of the list and of the vessel panel.
+  function triageBox(a) {
+    return el("div", { class: "triage" },
+      ["confirmed", "escalated", "dismissed"].map((s) => el("button", {
+        type: "button", "data-status": s, disabled: a.status === s,
+        onclick: (ev) => {
+          ev.stopPropagation();
+          if (s === "dismissed") askReason(ev.target.closest(".triage"), a.alert_id);
+          else triage(a.alert_id, s);
+        },
+      }, { confirmed: "confirm", escalated: "escalate", dismissed: "dismiss" }[s])),
+      el("button", {
+        type: "button", class: "mute", disabled: !!a.muted, title: "mute this vessel's alerts of this kind",
+        onclick: (ev) => { ev.stopPropagation(); askMute(ev.target.closest(".triage"), a); },
+      }, "mute"));
   }
 
   // Insert or update an alert in the list (newest start first); `live` marks it as just arrived.
@@ -597,7 +686,8 @@
       return;
     }
     const li = alertItem(a);
-    if (live && !a.muted) li.classList.add("fresh"); // a muted alert notifies nobody: it only shows, dimmed
+    // a muted alert, or one under a raised bar, notifies nobody: it only shows, dimmed
+    if (live && !a.muted && !a.below_bar) li.classList.add("fresh");
     if (old) {
       old.el.replaceWith(li);
     } else if (append) {
@@ -687,6 +777,7 @@
       const m = await api("/mutes", { method: "POST", body: JSON.stringify(body) });
       showMessage(`Muted ${KIND_NAMES[a.kind] || a.kind} alerts of ${a.mmsi} until ${utc(m.expires_at)}.`);
       await loadAlerts(); // its alerts leave the list, or show dimmed
+      refreshVesselPanel(a);
     } catch (err) {
       if (await handleAuth(err)) return;
       showMessage(err.status === 403 ? "Your key may only view: muting needs an analyst key." : `Mute failed: ${err.message}`, true);
@@ -699,7 +790,10 @@
     if (note) body.note = note;
     try {
       const updated = await api(`/alerts/${encodeURIComponent(id)}`, { method: "PATCH", body: JSON.stringify(body) });
-      if (updated && updated.alert_id) upsertAlert(updated, false);
+      if (updated && updated.alert_id) {
+        upsertAlert(updated, false);
+        refreshVesselPanel(updated);
+      }
       showMessage(`Alert marked ${status}.`);
     } catch (err) {
       if (await handleAuth(err)) return;
@@ -783,7 +877,10 @@
     for (const a of list) {
       if (!a || !a.alert_id) continue;
       upsertAlert(a, true);
-      if (a.mmsi === state.selected) selectVessel(a.mmsi, true);
+      // the open panel follows its vessel's alerts, unless the analyst is typing a dismissal or a mute there
+      if ((a.mmsi === state.selected || a.other_mmsi === state.selected) && !$("vessel-body").querySelector("form")) {
+        selectVessel(state.selected, true);
+      }
     }
     noteAlerts();
     scheduleVesselRefresh(); // the scores that an alert moves are refreshed with the vessels

@@ -485,6 +485,77 @@ def test_mute_from_an_alert(browser, served):
             store.end_mute(mute["id"], "map test")
 
 
+def test_triage_and_mute_from_the_vessel_panel_with_its_triage_history(browser, served):
+    """The vessel panel's alerts carry the alert list's actions: a dismissal there asks why, an escalation and a
+    mute go through, and the panel's triage history shows each (who, when, what, why) as the store recorded it."""
+    store = served["store"]
+    page = _open(browser, served)
+    rect = page.js(
+        f"(() => {{ const r = document.querySelector('path.vessel[data-mmsi=\"{SUSPECT}\"]')"
+        ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+    )
+    page.click(*rect)
+    page.wait("document.querySelectorAll('#vessel-body li.vessel-alert').length === 2", what="the panel's alerts")
+    encounter = page.js("document.querySelector('#vessel-body li.vessel-alert[data-kind=encounter]').dataset.alertId")
+    gap = page.js("document.querySelector('#vessel-body li.vessel-alert[data-kind=ais_gap]').dataset.alertId")
+    in_panel = "document.querySelector('#vessel-body li.vessel-alert[data-kind={}]')"
+    try:
+        # dismiss, with a reason and a note
+        page.js(f"{in_panel.format('encounter')}.click()")
+        page.js(f"{in_panel.format('encounter')}.querySelector('button[data-status=dismissed]').click()")
+        page.wait(f"{in_panel.format('encounter')}.querySelector('form.dismiss select') !== null", what="the picker")
+        page.js(f"{{ const f = {in_panel.format('encounter')}.querySelector('form.dismiss');"
+                "f.querySelector('select').value = 'legitimate_activity';"
+                "f.querySelector('input').value = 'bunkering at the anchorage';"
+                "f.querySelector('button[type=submit]').click() }")  # fmt: skip
+        dismissed = f'#vessel-triage li[data-alert-id="{encounter}"][data-status=dismissed]'
+        page.wait(f"document.querySelector('{dismissed}') !== null", what="the dismissal in the triage history")
+        said = page.js(f"document.querySelector('{dismissed}').innerText")
+        assert "map test dismissed Encounter" in said and f"({SUSPECT} & {PARTNER})" in said
+        assert "legitimate activity" in said and "bunkering at the anchorage" in said
+        last = store.triage_history(encounter)[-1]
+        assert (last["status"], last["reason"], last["by"]) == ("dismissed", "legitimate_activity", "map test")
+        assert page.js(f"{in_panel.format('encounter')}.querySelector('.status').textContent") == "dismissed"
+        # escalate the gap
+        page.js(f"{in_panel.format('ais_gap')}.click()")
+        page.js(f"{in_panel.format('ais_gap')}.querySelector('button[data-status=escalated]').click()")
+        page.wait(f"document.querySelector('#vessel-triage li[data-alert-id=\"{gap}\"][data-status=escalated]')"
+                  " !== null", what="the escalation in the triage history")  # fmt: skip
+        assert store.alert(gap)["status"] == "escalated"
+        # mute the vessel's encounters from the panel
+        page.js(f"{in_panel.format('encounter')}.click()")
+        page.js(f"{in_panel.format('encounter')}.querySelector('button.mute').click()")
+        page.wait(f"{in_panel.format('encounter')}.querySelector('form.mute input[name=reason]') !== null",
+                  what="the mute's reason box")  # fmt: skip
+        page.js(f"{{ const f = {in_panel.format('encounter')}.querySelector('form.mute');"
+                "f.querySelector('input[name=reason]').value = 'legitimate bunkering barge';"
+                "f.querySelector('button[type=submit]').click() }")  # fmt: skip
+        page.wait("document.querySelector('#vessel-triage li.mute[data-state=in_force]') !== null",
+                  what="the mute in the triage history")  # fmt: skip
+        (m,) = store.mutes_list()
+        assert (m["pattern"], m["kind"], m["mmsi"], m["reason"]) == ("vessel", "encounter", SUSPECT,
+                                                                     "legitimate bunkering barge")  # fmt: skip
+        assert "legitimate bunkering barge" in page.js("document.querySelector('#vessel-triage li.mute').innerText")
+        page.wait(f"{in_panel.format('encounter')}.querySelector('.muted-tag') !== null", what="the muted tag")
+        # the history, newest first: the mute, then the escalation, then the dismissal
+        order = page.js("[...document.querySelectorAll('#vessel-triage li')].map(li => li.dataset.status || 'mute')")
+        assert order[:3] == ["mute", "escalated", "dismissed"]
+        page.screenshot(SCREENSHOT.with_name("seawatch_vessel_panel.png"))
+        page.drain()
+        assert page.console_errors() == []
+    finally:
+        # the tab lets go of its live stream: Chromium opens at most 6 connections to a host, and every open tab of
+        # the module holds one
+        page.js("window.seawatch.state.stream && window.seawatch.state.stream.abort()")
+        page.send("Page.navigate", {"url": "about:blank"})
+        page.wait("location.href === 'about:blank'", what="the tab emptied")
+        # the module's other tests see the alerts new and unmuted again
+        for mute in store.mutes_list():
+            store.end_mute(mute["id"], "map test")
+        for alert in (encounter, gap):
+            store.triage(alert, "new", "", "map test")
+
+
 def test_key_is_asked_for_when_missing(browser, served):
     page = browser()
     page.send("Page.navigate", {"url": f"{served['url']}/"})
@@ -574,3 +645,9 @@ def test_triage_quality_panel_shows_precision_and_a_raised_bar(browser, served):
     assert page.js("document.querySelector('#quality-list li.raised').title").startswith(
         "spoofing alerts count from score 64 up: analysts dismissed 10 of 10"
     )
+    # the spoofing alert scored under the bar (45) is listed, marked below the bar with the bar's words
+    below = "document.querySelectorAll('#alert-list li.alert.below-bar')"
+    page.wait(f"{below}.length > 0", what="an alert marked below the bar")
+    marked = page.js(f"[...{below}].map(li => [li.dataset.kind, li.querySelector('.bar-tag').title])")
+    assert {kind for kind, _ in marked} == {"spoofing"}
+    assert all(title.startswith("under the raised bar: spoofing alerts count from score 64 up") for _, title in marked)
