@@ -2,7 +2,7 @@
 
 ``seawatch train`` fits scikit-learn estimators (:mod:`models.unusual`, :mod:`models.evidence`) and packs each
 into a predictor here; a model file (:mod:`models.files`) holds the predictor's arrays by name. Scoring reads
-them and never imports scikit-learn, whose import was a third of a backtest's run (0.7 s of 3.5 s).
+them and imports neither scikit-learn nor skops, whose imports were a third of a backtest's run (1.2 s of 3.5 s).
 
 - :class:`PackedUnusual`: the isolation forest of :class:`models.unusual.UnusualBehaviour` (a
   :class:`PackedForest`) with what explains a day: the training medians, the groups' medians and scales;
