@@ -162,6 +162,22 @@ def vessel_order(vid: np.ndarray, t: np.ndarray, n_vessels: int) -> np.ndarray:
 
 
 @kernel
+def _slice_ends(vid, t, slice_us):
+    """Rows (sorted by vessel and time) that are the first or the last of their vessel in their slice: the only
+    ones :func:`_align_slices` reads (the first for a silence that ends, the last as the vessel's last fix, the next
+    slice's first to interpolate towards). The fixes between them are dropped, so the buffer holds at most two rows
+    a vessel a slice waiting for the watermark (issue 14: it held every fix of the last ``interp_h``)."""
+    n = vid.shape[0]
+    keep = np.zeros(n, np.bool_)
+    for i in range(n):
+        s = t[i] // slice_us
+        first = i == 0 or vid[i - 1] != vid[i] or t[i - 1] // slice_us != s
+        last = i == n - 1 or vid[i + 1] != vid[i] or t[i + 1] // slice_us != s
+        keep[i] = first or last
+    return keep
+
+
+@kernel
 def _run_sums(run_r, run_e, init, lat, lon, km):
     """Per run of rows ``run_r[k]:run_e[k]``: ``init[k]`` plus each row's (lat, lon, km), added in row order."""
     out = init.copy()
@@ -239,6 +255,7 @@ class EncounterDetector:
         # what is left of each vessel's rows: those of the slices not yet walked (ptr on)
         left = run_end - ptr
         keep = np.repeat(ptr - np.cumsum(left) + left, left) + np.arange(int(left.sum()))
+        keep = keep[_slice_ends(b["vid"][keep], b["t"][keep], self.slice_us)]
         self.buffer = {k: v[keep] for k, v in b.items()}
         self.next_slice = max(self.next_slice, end_slice)
         if step.watermark_us == FINAL_WATERMARK:
