@@ -122,10 +122,10 @@ def all_alerts(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
 
 
 def triage_day(client: httpx.Client, truth: set[str], plan: dict[int, str], mistakes: float,
-               rng: np.random.Generator) -> dict[str, int]:  # fmt: skip
+               rng: np.random.Generator) -> dict[str, float]:  # fmt: skip
     """The simulated analyst: every new alert confirmed when it matches a label, dismissed otherwise (wrong
     ``mistakes`` of the time), then a mute of each recurring legitimate pattern. Returns what it did."""
-    done = {"confirmed": 0, "dismissed": 0, "mistakes": 0, "mutes": 0}
+    done: dict[str, float] = {"confirmed": 0, "dismissed": 0, "mistakes": 0, "mutes": 0}
     legit: dict[tuple[int, str], int] = {}
     for a in all_alerts(client, status="new"):
         right = a["alert_id"] in truth
