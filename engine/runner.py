@@ -18,6 +18,31 @@ Rows without a time cannot be placed and are counted (``no_time``); the same mes
 (same vessel, time, type and position) is kept once (``duplicate``). A detector that needs every copy (the
 station monitor counts each receiving station's traffic) is an :class:`Observer`: it sees the ready rows with
 their ``source`` before the copies are dropped, at the same steps, so it too is the same in stream and batch.
+
+Bounded memory in a long-running service (issue 14)
+---------------------------------------------------
+Nothing a detector keeps grows with feed time: every time-indexed structure is dropped once it is older than the
+longest look-back of its detector (the encounter buffer keeps two fixes a vessel a slice until the slice is walked,
+its slow-vessel history ``dark_window_h`` = 12 h; the gap detector's coverage ``retain_h`` = 72 h; the station
+monitor's counts one day; identity and draught changes are held for 2.5 h and 3 h). What grows is the fleet:
+a vessel id, once given, keeps its slot in every per-vessel array.
+
+**Eviction.** A vessel silent for ``evict_after_s`` (default 48 h) of feed time -- its latest ready row older than
+the watermark minus that -- is handed to every detector's optional ``evict(vids, now_us)`` hook, once (again after
+it is heard again and falls silent again). A detector drops there the variable-size payloads it holds for the
+vessel (the identity change history kept for the API, the value an identity alternated from and the words of its
+last conflict, the first text of a distress episode) and keeps its fixed-size scalars. It drops only what no row
+at or after ``now_us`` (the watermark) can use -- each payload past its own horizon, checked against the vessel's
+own times -- so a vessel that comes back is judged exactly as if nothing had been evicted, whatever the setting:
+alerts are identical (tests/engine/test_eviction.py: a simulated day evicting after 3 h, with a snapshot and a
+restore in the middle). The longest horizon among what is dropped is the identity detector's alternation and
+conflict windows (24 h): the 48 h default evicts a vessel once all of it can go.
+
+Ids are not compacted (a vessel keeps its id and its slot, a few kB across the detectors): some look-backs have
+no horizon at all -- a gap of any length is an ``ais_gap`` (its vanishing point is kept), a rename across any
+silence an ``identity_change`` (the last name is kept), an invalid MMSI is one alert per vessel -- so freeing a
+slot would change those alerts. Reclaiming slots needs a bound on those look-backs first (e.g. no gap longer than
+a week), then a remap of vid-indexed arrays; until then memory grows with the vessels ever seen, not with time.
 """
 
 from __future__ import annotations
@@ -42,6 +67,7 @@ from engine.fleet import VesselIndex
 from feeds.jit import kernel
 
 LATENESS_S = 600.0  # how far out of time order a feed may be; merged station feeds are within minutes
+EVICT_AFTER_S = 48 * 3600.0  # a vessel silent this long is evicted (module docstring); the longest horizon is 24 h
 FINAL_WATERMARK = np.iinfo(np.int64).max
 SNAPSHOT_VERSION = 1
 _NONE = np.iinfo(np.int64).min
@@ -122,6 +148,15 @@ class Detector(Protocol):
     def restore(self, arrays: dict[str, np.ndarray]) -> None: ...
 
 
+class Evictable(Protocol):
+    """A detector that holds variable-size payloads per vessel: :meth:`evict` is called with the vessels silent for
+    :attr:`Engine.evict_after_us` before the watermark ``now_us`` (once each until heard again), and drops what
+    they hold that no row at or after ``now_us`` can use, so that alerts do not change (module docstring,
+    "Bounded memory")."""
+
+    def evict(self, vids: np.ndarray, now_us: int) -> None: ...
+
+
 class Observer(Protocol):
     """A detector that also sees every copy of the ready rows (a message heard by several stations, each with its
     ``source``) before the copies are dropped: :meth:`observe` is called at each step before :meth:`process`."""
@@ -134,12 +169,17 @@ class Observer(Protocol):
 class Engine:
     """Runs detectors over decoded batches (see the module's docstring for the timing rules)."""
 
-    def __init__(self, detectors: Sequence[Detector], *, lateness_s: float = LATENESS_S) -> None:
+    def __init__(self, detectors: Sequence[Detector], *, lateness_s: float = LATENESS_S,
+                 evict_after_s: float | None = EVICT_AFTER_S) -> None:  # fmt: skip
         names = [d.name for d in detectors]
         if len(set(names)) != len(names):
             raise ValueError(f"detector names must be unique, got {names}")
         self.detectors = list(detectors)
         self.lateness_us = int(lateness_s * 1e6)
+        self.evict_after_us = None if evict_after_s is None else int(evict_after_s * 1e6)
+        self.heard = np.zeros(0, np.int64)  # per vessel id: the time of its latest ready row (-1: none yet)
+        self.evicted = np.zeros(0, np.bool_)  # per vessel id: evicted since it was last heard
+        self.evictions = 0  # vessels evicted so far (not in ``counts``: a batch run in one step evicts none)
         self.fleet = VesselIndex()
         self.book = AlertBook()
         self.extra: dict[str, Any] = {}  # what the snapshot restored from kept for its writer (engine/stream.py)
@@ -211,11 +251,13 @@ class Engine:
                 "next_arrival": self._next_arrival,
                 "max_t": self._max_t,
                 "counts": dict(self.counts),
+                "evict_after_us": self.evict_after_us,
+                "evictions": self.evictions,
                 "extra": extra or {},
             }
             crash_point("snapshot.write")
             files = [tmp / "fleet.npz", *(tmp / f"detector-{d.name}.npz" for d in self.detectors)]
-            _save(files[0], self.fleet.state())
+            _save(files[0], {**self.fleet.state(), "heard": self.heard, "evicted": self.evicted})
             for file, d in zip(files[1:], self.detectors, strict=True):
                 _save(file, d.snapshot())
             files.append(tmp / "alerts.parquet")
@@ -263,7 +305,9 @@ class Engine:
     def restore(cls, path: Path, detectors: Sequence[Detector]) -> Engine:
         """An engine that continues from the snapshot in ``path``, with ``detectors`` (the same, by name)."""
         meta = _snapshot_meta(Path(path), [d.name for d in detectors])
-        engine = cls(detectors, lateness_s=meta["lateness_us"] / 1e6)
+        after = meta.get("evict_after_us", int(EVICT_AFTER_S * 1e6))
+        engine = cls(detectors, lateness_s=meta["lateness_us"] / 1e6,
+                     evict_after_s=None if after is None else after / 1e6)  # fmt: skip
         engine._load(Path(path), meta)
         return engine
 
@@ -283,6 +327,10 @@ class Engine:
         self.extra = dict(meta.get("extra", {}))
         with np.load(path / "fleet.npz") as arrays:
             self.fleet = VesselIndex.from_state(dict(arrays))
+            # older snapshots: nobody heard yet (a vessel is evictable once heard again)
+            self.heard = arrays["heard"].copy() if "heard" in arrays else np.full(self.fleet.size, -1, np.int64)
+            self.evicted = arrays["evicted"].copy() if "evicted" in arrays else np.zeros(self.fleet.size, np.bool_)
+        self.evictions = int(meta.get("evictions", 0))
         for d in self.detectors:
             with np.load(path / f"detector-{d.name}.npz") as arrays:
                 d.restore(dict(arrays))
@@ -360,7 +408,34 @@ class Engine:
         changed = self.book.update(rows)
         if self._max_t != _NONE:
             self.book.prune(self._max_t)
+        self._heard_in(step)
+        self._evict(watermark)
         return changed
+
+    def _heard_in(self, step: Step) -> None:
+        """Each vessel's latest ready row (positions, statics, events): it is no longer evicted."""
+        size = step.fleet.size
+        if self.heard.shape[0] < size:
+            self.heard = np.concatenate([self.heard, np.full(size - self.heard.shape[0], -1, np.int64)])
+            self.evicted = np.concatenate([self.evicted, np.zeros(size - self.evicted.shape[0], np.bool_)])
+        vid = np.concatenate([step.fixes.vid, step.identities.vid, step.events["vid"].to_numpy()]).astype(np.int64)
+        t_us = np.concatenate([step.fixes.t_us, step.identities.t_us, step.events["t_us"].to_numpy()])
+        ok = vid >= 0
+        np.maximum.at(self.heard, vid[ok], t_us[ok].astype(np.int64))
+        self.evicted[vid[ok]] = False
+
+    def _evict(self, watermark: int) -> None:
+        """Hand the vessels silent for ``evict_after_us`` before the watermark to the detectors' ``evict`` hooks."""
+        if self.evict_after_us is None or watermark in (FINAL_WATERMARK, _NONE):
+            return
+        silent = np.flatnonzero((self.heard >= 0) & (self.heard < watermark - self.evict_after_us) & ~self.evicted)
+        if not silent.shape[0]:
+            return
+        for d in self.detectors:
+            if hasattr(d, "evict"):
+                d.evict(silent, watermark)
+        self.evicted[silent] = True
+        self.evictions += int(silent.shape[0])
 
     def _make_step(self, ready: dict[str, pl.DataFrame | None], watermark: int) -> tuple[Step, int]:
         """The step of the ``ready`` rows, and how many of them were copies of a message (dropped)."""

@@ -205,6 +205,13 @@ class DistressDetector:
                            [reasons[k] for k in real.tolist()])  # fmt: skip
         return [alerts.frame()], ints, pos, first_text
 
+    def evict(self, vids: np.ndarray, now_us: int) -> None:
+        """Vessels silent for a long time (engine/runner.py, "Bounded memory"): the first text of an episode whose
+        last evidence is more than ``episode_gap_s`` before ``now_us`` goes (a later row starts a new episode)."""
+        vids = vids[vids < self.text.shape[0]]
+        ended = vids[self.ints[vids, 1] < now_us - int(self.settings.episode_gap_s * US_PER_S)]
+        self.text[ended] = None
+
     def snapshot(self) -> dict[str, np.ndarray]:
         return {"ints": self.ints.copy(), "pos": self.pos.copy(), "text": self.text.astype(str)}
 

@@ -274,6 +274,22 @@ class IdentityDetector:
         lat[far], lon[far] = np.nan, np.nan
         return lat, lon
 
+    def evict(self, vids: np.ndarray, now_us: int) -> None:
+        """Vessels silent for a long time (engine/runner.py, "Bounded memory"): their change history (kept for the
+        API; the store has it all) goes; so do the value each field alternated from and the words of the last
+        conflict, once both windows have passed since the vessel's latest change (a later row cannot alternate
+        back, or extend that conflict). The current values stay: a rename across any silence is a change."""
+        s = self.settings
+        window = int(max(s.alternation_window_s, s.conflict_gap_s) * US_PER_S)
+        for v in vids.tolist():
+            self.history.pop(v, None)
+        vids = vids[vids < self.conflict.shape[0]]
+        latest = np.max([self.t_changed[f][vids] for f in FIELDS], axis=0) if vids.shape[0] else vids
+        old = vids[(latest < now_us - window) & (self.conflict[vids, 1] < now_us - window)]
+        for f in FIELDS:
+            self.before[f][old] = None
+        self.conflict_text[old] = None
+
     def snapshot(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for f in FIELDS:
