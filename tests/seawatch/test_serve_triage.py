@@ -8,6 +8,7 @@ neither.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -51,8 +52,12 @@ def _vessel(svc: Service, mmsi: int, key: str) -> dict[str, Any]:
 
 
 def _follow(svc: Service, key: str, mmsi: int, seen: list[dict[str, Any]], stop: threading.Event) -> None:
-    """Collect the live stream's alert events about ``mmsi`` until ``stop``."""
-    with httpx.stream("GET", f"{svc.url}/api/v1/alerts/stream", headers={"X-API-Key": key}, timeout=60) as r:
+    """Collect the live stream's alert events about ``mmsi`` until ``stop`` (or the service stops: the stream then
+    ends mid-message, which is no failure here)."""
+    with (
+        contextlib.suppress(httpx.HTTPError),
+        httpx.stream("GET", f"{svc.url}/api/v1/alerts/stream", headers={"X-API-Key": key}, timeout=60) as r,
+    ):
         for line in r.iter_lines():
             if line.startswith("data:"):
                 data = json.loads(line[5:])
