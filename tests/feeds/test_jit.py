@@ -1,11 +1,17 @@
-"""Compiled kernels are cached on disk: a second process loads machine code instead of compiling again."""
+"""Compiled kernels are cached on disk: a second process loads machine code instead of compiling again; and Numba's
+BLAS check is met without importing the whole of scipy.linalg."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 from engine.decode import decode_bytes
@@ -27,3 +33,26 @@ def test_second_process_loads_kernels_from_the_disk_cache(tmp_path: Path) -> Non
     second = _run(tmp_path)
     assert "data loaded from" in second
     assert "data saved to" not in second  # nothing was compiled again
+
+
+def test_a_kernel_with_np_dot_runs_without_scipy_linalg(tmp_path: Path) -> None:
+    pytest.importorskip("scipy", reason="without scipy, Numba's BLAS check fails fast and there is nothing to load")
+    script = tmp_path / "dot.py"
+    script.write_text(
+        textwrap.dedent("""
+        import sys
+        import numpy as np
+        from feeds.jit import kernel
+
+        @kernel
+        def dot(a, b):
+            return np.dot(a, b)
+
+        a = np.arange(5.0)
+        assert dot(a, a) == float(a @ a), dot(a, a)
+        print("scipy.linalg" in sys.modules, "scipy.linalg.cython_blas" in sys.modules)
+    """)
+    )
+    env = {"PYTHONPATH": str(ROOT), "SEAWATCH_NUMBA_CACHE": "0", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

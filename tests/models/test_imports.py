@@ -1,6 +1,7 @@
 """Fast start (issue 13): the command line, the batch and live jobs and scoring import no training or drawing
-library. scikit-learn is for ``seawatch train``, matplotlib for drawing a report; scipy only as far as Numba's own
-version check imports it when Numba is imported."""
+library. scikit-learn is for ``seawatch train`` (the report draws its figures as SVG itself); scipy only as far as
+Numba's own version check imports it when Numba is imported, and the one BLAS module its first compilation checks
+for (loaded alone by ``feeds.jit``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def _loaded_after(imports: str) -> set[str]:
 def test_the_jobs_and_scoring_import_no_training_or_drawing_library() -> None:
     loaded = _loaded_after(JOBS)
     by_numba = _loaded_after("numba")  # numba imports scipy's top package to check its version
+    by_numba.add("scipy.linalg.cython_blas")  # what Numba's BLAS check imports, without scipy.linalg (feeds/jit.py)
     assert not {m for m in loaded if not m.startswith("scipy")}, "sklearn, skops or matplotlib imported"
     assert loaded - by_numba == set(), f"imported beyond what numba itself loads: {sorted(loaded - by_numba)}"
 
