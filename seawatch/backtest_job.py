@@ -166,7 +166,7 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
         summary.metrics = _metrics(summary, labels, options.labels)
         curve = pr_curve(summary.alerts, labels)
     if options.report:
-        from seawatch.report import write_report  # matplotlib is loaded only when a report is drawn
+        from seawatch.report import write_report  # loaded only when a report is drawn
 
         top = _top_vessels(summary.vessels)
         write_report(out / "report.html", alerts=summary.alerts, vessels=summary.vessels,
