@@ -216,6 +216,9 @@ class EncounterDetector:
         self.ended: list[tuple[tuple[int, int], Meeting]] = []  # meetings that ended with news not yet reported
         # slow vessels a slice: (slice, vid, lat, lon, speed, ship type)
         self.history: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # of those, the ones a vessel may have sailed to dark (:meth:`_sailed_to`): (slice, vid, lat, lon); few
+        # (typed, not fishing or at work, not near port), so a reappearance does not walk every anchored ship
+        self.stops: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def process(self, step: Step) -> list[pl.DataFrame]:
         f = step.fixes
@@ -296,8 +299,11 @@ class EncounterDetector:
             lo, hi = slow_ptr[k], slow_ptr[k + 1]
             h = h_pos[lo:hi]
             self.history.append((s, h_ids[lo:hi], h[:, 0], h[:, 1], h[:, 2], h[:, 3]))
+            self.stops.append(self._stops_of(self.history[-1]))
             while self.history and self.history[0][0] < s - window:
                 self.history.pop(0)
+            while self.stops and self.stops[0][0] < s - window:
+                self.stops.pop(0)
         self._grow_meetings(s0, count, group[i], ids[i], ids[j], pos[i], pos[j], km, mmsi, events)
         # in slice order: at each slice the dark partners first, then the meetings that ended, in the order they began
         events.sort(key=lambda e: (e[0], e[1], e[2] if e[1] == 0 else e[4].seq))
@@ -322,7 +328,7 @@ class EncounterDetector:
         near.discard(b)
         candidates = [(a, None) for a in sorted(near)]
         if not near:
-            candidates = self._sailed_to(b, t0, t1, last, slices)
+            candidates = self._sailed_to(b, t0, t1, last, [h for h in self.stops if s0 <= h[0] < s1])
         for a, route in candidates:
             seen: list[tuple[int, float, float, float, float]] = []
             for s, vids, la, lo, kn, ty in slices:
@@ -361,6 +367,18 @@ class EncounterDetector:
                 found.append((key, m))
         return found
 
+    def _stops_of(self, h: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+                  ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """The rows of a slice of slow vessels that another may have met dark: the one heard must have said what it
+        is, and not a fishing or service vessel (fishing boats drift at sea all night and pair trawlers take turns
+        going quiet, so their stops are no evidence of a meeting), and be at sea."""
+        st = self.settings
+        s, vids, la, lo, _, ty = h
+        ok = (ty >= 0) & (ty < INFERRED) & ~np.isin(ty, st.fleet_types + st.service_types)
+        if ok.any():
+            ok[ok] = ~self.near_port(la[ok], lo[ok])
+        return (s, vids[ok], la[ok], lo[ok])
+
     def _sailed_to(self, b: int, t0: int, t1: int, last: list[float], slices: list[Any]
                    ) -> list[tuple[int, tuple[float, float, float, float, int, int] | None]]:  # fmt: skip
         """The vessel that ``b`` can have met dark after sailing from where it vanished (``last``: lat, lon, ship
@@ -378,15 +396,12 @@ class EncounterDetector:
         s = np.repeat([h[0] for h in slices], sizes)
         vid = np.concatenate([h[1] for h in slices])
         la, lo = np.concatenate([h[2] for h in slices]), np.concatenate([h[3] for h in slices])
-        ty = np.concatenate([h[5] for h in slices])
         t_end = (s + 1) * self.slice_us  # where a slice's row stands
         from_p = great_circle_km(la, lo, lat0, lon0)
         to_r = great_circle_km(la, lo, lat1, lon1)
         # b could be beside it then: there from where it vanished, and away in time to reappear where it did
         can = (from_p <= kmh * (t_end - t0) / US_PER_H + st.max_km) & (to_r <= kmh * (t1 - t_end) / US_PER_H + st.max_km)
-        # the one heard must have said what it is, and not a fishing or service vessel: fishing boats drift at sea
-        # all night and pair trawlers take turns going quiet, so their stops are no evidence of a meeting
-        can &= (vid != b) & (ty >= 0) & (ty < INFERRED) & ~np.isin(ty, st.fleet_types + st.service_types)
+        can &= vid != b
         if not can.any():
             return []
         vid, s, from_p, to_r, t_end = vid[can], s[can], from_p[can], to_r[can], t_end[can]
@@ -665,6 +680,7 @@ class EncounterDetector:
         ):
             fix = fixes[e - n : e]
             self.history.append((s, arrays["history_vid"][e - n : e], fix[:, 0], fix[:, 1], fix[:, 2], fix[:, 3]))
+        self.stops = [self._stops_of(h) for h in self.history]
 
 
 INFERRED_SCORE_MAX = 70.0  # a meeting with a vessel that sailed to it dark is inferred, never seen: at most "high"
