@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         "SEAWATCH_TRACK_RETENTION_HOURS); 0: never (prune from outside with Store.prune)",
     )  # fmt: skip
 
+    # retraining from the store (issue 12): the model registry that `seawatch models`, the admin API and `seawatch
+    # serve` share (models/registry.py)
+    models_dir: Path = Field(
+        default=Path(".seawatch") / "models", description="the model registry: versions, and the one in use; "
+        "`seawatch serve` follows it (default <its --state dir>/models)",
+    )  # fmt: skip
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.page_size_default > self.page_size_max:
@@ -136,6 +143,12 @@ class Settings(BaseSettings):
         """The raised bar's rule (models/quality.py), over ``days`` (the quality window by default)."""
         return NoisyBar(min_precision=self.noisy_precision, min_decisions=self.noisy_min_decisions,
                         max_score=self.noisy_max_bar, window_days=days or self.quality_window_days)  # fmt: skip
+
+    def registry_dir(self, state_dir: Path | None = None) -> Path:
+        """The model registry's folder: SEAWATCH_MODELS_DIR, or ``state_dir``/models when it is not set."""
+        if "models_dir" in self.model_fields_set or state_dir is None:
+            return self.models_dir.expanduser()
+        return state_dir / "models"
 
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{self.database_path.expanduser()}"

@@ -6,8 +6,9 @@ reason of its own so the score stays explainable:
   the model was fitted on, naming the features that make it one;
 - *learned re-weighting* (models/evidence.py): the score moves ``evidence_weight`` of the way towards the
   calibrated probability that vessels with such evidence were labelled smuggling in the training data. What the
-  model learned from decides how it may speak: trained on analysts' decisions, it is evidence ("learned from
-  analysts' decisions: 62% of triaged vessels with this evidence were confirmed"); trained on simulated or other
+  model learned from decides how it may speak: trained on analysts' decisions, it is evidence ("learned from 840
+  analysts' decisions: 62% of triaged vessels with this evidence were confirmed"), moving a score at most
+  ``few_decisions_points`` while its decisions are under ``analyst_decisions``; trained on simulated or other
   scenario labels only, it is a hint, capped at ``hint_points`` either way, that claims no share of real vessels
   ("hint from a model trained on simulated traffic only"). ``vessels.parquet`` carries both the points
   (``learned_points``) and what they were learned from (``learned_from``).
@@ -71,6 +72,11 @@ class LearnedWeights:
     # a model that never saw analysts' decisions (simulated scenarios) moves a score at most this far: it learned
     # the simulator's habits, and on real traffic told ordinary cargo ships "100% were smuggling" (issue 11)
     hint_points: float = 5.0
+    # a model trained on analysts' decisions is evidence, but one trained on few is a small sample: under
+    # ``analyst_decisions`` decisions (rule of thumb: ~100 of each kind before a share means much) it moves a score
+    # at most ``few_decisions_points``, twice a simulated hint, and the reason gives the count
+    analyst_decisions: int = 200
+    few_decisions_points: float = 10.0
 
 
 # what a model file's labels were (metadata "labels"); only analysts' decisions on real traffic make evidence
@@ -184,14 +190,16 @@ class Scorer:
         k = self.learned.evidence_weight
         source = learned_from(self.evidence_model.metadata)
         shift = k * (100.0 * pl.col("p") - pl.col("score"))
-        if source != ANALYSTS:
-            shift = shift.clip(-self.learned.hint_points, self.learned.hint_points)
+        cap = self._cap(source)
+        if cap is not None:
+            shift = shift.clip(-cap, cap)
         moved = (pl.col("score") + shift).clip(0.0, 100.0).round(1)
         delta = (moved - pl.col("score")).round(0).cast(pl.Int64)
         sign = pl.when(delta >= 0).then(pl.lit("+")).otherwise(pl.lit(""))
         if source == ANALYSTS:
-            said = pl.format("{}{} learned from analysts' decisions: {}% of triaged vessels with this evidence were "
-                             "confirmed", sign, delta, (100 * pl.col("p")).round(0).cast(pl.Int64))  # fmt: skip
+            said = pl.format("{}{} learned from {}analysts' decisions: {}% of triaged vessels with this evidence were "
+                             "confirmed", sign, delta, pl.lit(_how_many(self.evidence_model.metadata)),
+                             (100 * pl.col("p")).round(0).cast(pl.Int64))  # fmt: skip
         else:
             said = pl.format("{}{} hint from a model trained on {} only, not on analysts' decisions: this mix of "
                              "evidence {} the labelled smuggling cases there", sign, delta, pl.lit(source),
@@ -207,6 +215,26 @@ class Scorer:
             )  # fmt: skip
             .drop("p")
         )
+
+    def _cap(self, source: str) -> float | None:
+        """How far the learned model may move a score (None: as far as it says)."""
+        if source != ANALYSTS:
+            return self.learned.hint_points
+        decisions = _decisions(self.evidence_model.metadata if self.evidence_model else {})
+        if decisions is None or decisions < self.learned.analyst_decisions:
+            return self.learned.few_decisions_points
+        return None
+
+
+def _decisions(metadata: dict[str, object]) -> int | None:
+    """How many analysts' decisions a model was fitted on (``seawatch train --from-store`` records it)."""
+    n = metadata.get("decisions_trained")
+    return int(n) if isinstance(n, int | float) else None
+
+
+def _how_many(metadata: dict[str, object]) -> str:
+    n = _decisions(metadata)
+    return "" if n is None else f"{n:,} "
 
 
 def data_end(alerts: pl.DataFrame, vessels: pl.DataFrame) -> datetime:

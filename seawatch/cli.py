@@ -75,6 +75,8 @@ def _train(args: argparse.Namespace) -> int:
     from feeds.files import InputError
     from seawatch.train_job import TrainOptions, run_train
 
+    if args.from_store is not None:
+        return _train_from_store(args)
     options = TrainOptions(seeds=args.seeds or [], scenarios=[Path(p) for p in args.scenario or []],
                            hours=args.hours, vessels=args.vessels, region=args.region,
                            random_state=args.random_state)  # fmt: skip
@@ -85,6 +87,126 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(summary.render())
     return 0
+
+
+def _train_from_store(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.settings import Settings
+    from feeds.files import InputError
+    from models.files import ModelFileError
+    from models.registry import Registry, RegistryError
+    from seawatch.train_job import StoreTrainOptions, run_train_from_store
+
+    try:
+        settings = Settings()
+        registry = Registry(Path(args.registry) if args.registry else settings.registry_dir(), _base(args))
+        current = registry.current()
+        options = StoreTrainOptions(database_url=args.from_store or settings.store_url(),
+                                    current=registry.folder(current),
+                                    current_name="base" if current is None else f"version {current}",
+                                    hold_out=args.hold_out, prior_seeds=args.prior_seeds or [],
+                                    prior_weight=args.prior_weight, hours=args.hours, vessels=args.vessels,
+                                    region=args.region, random_state=args.random_state)  # fmt: skip
+        summary = run_train_from_store(options, Path(args.out))
+    except (ValidationError, InputError, RegistryError, ModelFileError, SQLAlchemyError, ValueError) as exc:
+        sys.stderr.write(f"seawatch train: {exc}\n")
+        return 2
+    sys.stdout.write(summary.render())
+    return 0
+
+
+def _base(args: argparse.Namespace) -> Path | None:
+    return Path(args.models) if getattr(args, "models", None) else None
+
+
+def _models(args: argparse.Namespace) -> int:
+    import getpass
+    import json
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+    from models.files import ModelFileError
+    from models.registry import Registry, RegistryError
+
+    try:
+        settings = Settings()
+        registry = Registry(Path(args.registry) if args.registry else settings.registry_dir(), _base(args))
+        who = f"command line ({getpass.getuser()})"
+        if args.action == "list":
+            state = registry.state()
+            sys.stdout.write(json.dumps({"current": state.get("current"), "versions": registry.versions(),
+                                         "history": state["history"]}, indent=1, default=str) + "\n")  # fmt: skip
+            return 0
+        if args.action == "add":
+            version = registry.add(Path(args.dir), by=who)
+            sys.stdout.write(f"version {version} added from {args.dir}; promote it with `seawatch models promote "
+                             f"{version}`\n")  # fmt: skip
+            return 0
+        if args.action == "promote":
+            previous = registry.current()
+            comparison = registry.promote(args.version, by=who, force=args.force)
+            details = {"previous": previous, "forced": not comparison.better, **vars(comparison)}
+            sys.stdout.write(f"version {args.version} is current{' (forced)' if details['forced'] else ''}: "
+                             f"{comparison.said()}\n")  # fmt: skip
+            subject, kind = args.version, "model.promote"
+        else:
+            left, back_to = registry.rollback(by=who)
+            details = {"back_to": back_to}
+            sys.stdout.write(f"rolled back from version {left} to {back_to or 'the base models'}\n")
+            subject, kind = left, "model.rollback"
+    except (ValidationError, RegistryError, ModelFileError, OSError) as exc:
+        sys.stderr.write(f"seawatch models: {exc}\n")
+        return 2
+    _audit(settings, kind, subject, who, {k: (None if v != v else v) for k, v in details.items()},
+           datetime.now(UTC))  # fmt: skip
+    return 0
+
+
+def _audit(settings, kind: str, subject: str, who: str, details: dict, at) -> None:
+    """Record a registry change in the store's audit log, when there is a store (the registry's history has it
+    anyway); a store that cannot be written is said, not fatal: the change is made."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.store import Store
+
+    if settings.database_url is None and not settings.database_path.expanduser().is_file():
+        sys.stderr.write("seawatch models: no store to audit in (SEAWATCH_DATABASE_URL); the registry's history "
+                         "records the change\n")  # fmt: skip
+        return
+    try:
+        store = Store(settings.store_url(), migrate=False)
+        try:
+            store.record_audit(kind, subject, actor=who, key_id=None, at=at, details=details)
+        finally:
+            store.close()
+    except (SQLAlchemyError, ValueError) as exc:
+        sys.stderr.write(f"seawatch models: not recorded in the audit log ({exc}); the registry's history has it\n")
+
+
+def _add_models(sub) -> None:
+    md = sub.add_parser(
+        "models",
+        help="the model registry: list, add, promote, roll back",
+        description="The model registry (SEAWATCH_MODELS_DIR, default .seawatch/models): numbered versions of the "
+        "scoring models and the one `seawatch serve` uses (it follows a promotion within a scoring cycle). A "
+        "version is promoted only when it beats the current model on its held-out decisions (--force overrides); "
+        "promotions and rollbacks go to the store's audit log.",
+    )
+    md.add_argument("--registry", metavar="DIR", help="the registry folder (default: SEAWATCH_MODELS_DIR)")
+    md.add_argument("--models", metavar="DIR", help="the base models, in use when no version is (default: shipped)")
+    actions = md.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="versions, the current one and the history (JSON)")
+    add = actions.add_parser("add", help="add a folder written by `seawatch train --from-store` as a version")
+    add.add_argument("dir", metavar="DIR")
+    pr = actions.add_parser("promote", help="make a version current if it beats the current model")
+    pr.add_argument("version", metavar="VERSION")
+    pr.add_argument("--force", action="store_true", help="promote even if it does not beat the current model")
+    actions.add_parser("rollback", help="return to the model in use before the current one was promoted")
+    md.set_defaults(func=_models)
 
 
 def _add_backtest(sub) -> None:
@@ -125,6 +247,15 @@ def _add_backtest(sub) -> None:
     tr.add_argument("--vessels", type=int, default=300, help="vessels per simulated scenario (default 300)")
     tr.add_argument("--region", default="gulf-of-tonkin", help="built-in region pack or a pack .geojson file")
     tr.add_argument("--random-state", type=int, default=0, help="seed of the models' randomness (default 0)")
+    tr.add_argument("--from-store", nargs="?", const="", metavar="DATABASE_URL",
+                    help="fit the evidence model on the analysts' decisions in the store (default: "
+                    "SEAWATCH_DATABASE_URL), held out by time, measured against the registry's current "
+                    "model")  # fmt: skip
+    tr.add_argument("--hold-out", type=float, default=0.25, help="latest share of the decisions held out (0.25)")
+    tr.add_argument("--prior-seeds", type=int, nargs="+", metavar="N", help="add simulated scenarios as priors")
+    tr.add_argument("--prior-weight", type=float, default=0.5, metavar="W",
+                    help="a simulated vessel counts W of an analyst's decision (sampled; default 0.5)")  # fmt: skip
+    tr.add_argument("--registry", metavar="DIR", help="the model registry (default: SEAWATCH_MODELS_DIR)")
     tr.set_defaults(func=_train)
 
 
@@ -434,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backtest(sub)
     _add_serve(sub)
     _add_anchorages(sub)
+    _add_models(sub)
     return parser
 
 

@@ -42,6 +42,7 @@ from feeds.sources import FeedSet, open_feed
 from models.features import FeatureAccumulator
 from models.files import ModelFileError
 from models.quality import NoisyBar, raised_bars, window_start
+from models.registry import ModelWatcher, Registry
 from models.scoring import Scorer
 
 log = logging.getLogger("seawatch.serve")
@@ -156,8 +157,9 @@ class ScoringSink:
     """
 
     def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float,
-                 bar: NoisyBar | None = None) -> None:  # fmt: skip
+                 bar: NoisyBar | None = None, models: ModelWatcher | None = None) -> None:  # fmt: skip
         self.scorer, self.engine, self.store, self.every, self.bar = scorer, engine, store, every, bar
+        self.models = models  # the registry's promoted model replaces the scorer's at the next scoring
         self.features = FeatureAccumulator(land)
         self.scored_at = 0.0
         self.vessels = 0
@@ -210,10 +212,12 @@ class ScoringSink:
                 log.warning("could not look for new triage decisions and mutes (tried again in %g s): %s", self.every,
                             exc)  # fmt: skip
                 continue
-            if mark != self._decided or muted != self._muted:
+            if mark != self._decided or muted != self._muted or (self.models is not None and self.models.changed()):
                 self._submit(self._last)
 
     def _score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame) -> None:
+        if self.models is not None:
+            self.scorer = self.models.scorer(self.scorer)
         mark = self.store.decisions_mark()  # before reading them: a decision made in between is read next cycle
         mutes = self.store.mutes_in_force()
         bars = None
@@ -342,7 +346,9 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     store = await asyncio.to_thread(open_store, settings)
     land = LandIndex.load()
     examples = options.examples or settings.examples
-    settings = settings.model_copy(update={"examples": examples})  # the map draws the zones the engine watches
+    # the map draws the zones the engine watches; the admin API and the scorer share the model registry
+    settings = settings.model_copy(update={"examples": examples,
+                                           "models_dir": settings.registry_dir(options.state_dir)})  # fmt: skip
     base = engine_pack(options.region, examples=examples)
     pack = with_api_zones(base, zones_collection(store.zones()))
     scorer = _scorer(options.models)
@@ -354,7 +360,9 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
         stream = replace(stream, recent_alerts_s=settings.recent_alerts_hours * 3600.0)
     runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [store_sink],
                                stream)  # fmt: skip
-    scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds, bar=settings.noisy_bar())
+    models = ModelWatcher(Registry(settings.models_dir, options.models))
+    scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds, bar=settings.noisy_bar(),
+                          models=models)  # fmt: skip
     runner.sinks.append(scoring)
     registry = CollectorRegistry()
     feeds = FeedSet([open_feed(url, speed=options.speed) for url in options.feeds])
@@ -363,7 +371,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     app = create_app(settings, store=store, registry=registry,
                      stations=lambda: station_report(runner.engine.detectors),
                      liveness=lambda: [*troubles(feeds.snapshot()), *runner.troubles(),
-                                       *store_sink.troubles()])  # fmt: skip
+                                       *store_sink.troubles(), *models.troubles()])  # fmt: skip
 
     def zones_changed(fc: dict[str, Any]) -> None:
         fresh = with_api_zones(base, fc)

@@ -51,6 +51,13 @@ class AuditFilter:
 
 
 class AuditMixin(StoreBase):
+    def record_audit(self, kind: str, subject: str | int, *, actor: str, key_id: str | None, at: datetime,
+                     details: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Add one row to the audit log in a transaction of its own: for changes made outside the store (a model
+        promoted in the registry's files), recorded once they are made."""
+        with self._write() as conn:
+            record(conn, kind, subject, actor=actor, key_id=key_id, at=at, details=details)
+
     def audit(self, where: AuditFilter, *, before: int | None = None,
               limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:  # fmt: skip
         """Audit rows matching ``where``, newest first, with ids below ``before``; and the ``before`` of the next

@@ -6,7 +6,8 @@ the revision of the upsert that last changed a row: the live stream follows it (
 ``triage_decisions`` is the analysts' audit trail: every decision, never deleted, not even with its alert.
 ``mutes`` keeps every mute (a pattern of alerts taken out of the scores and the default list until it expires);
 deleting one through the API ends it (``ended_at``): the record stays.
-``audit_log`` records every change made through the API (triage, zones, keys, mutes); triggers refuse UPDATE and
+``audit_log`` records every change made through the API (triage, zones, keys, mutes) and every model promoted or
+rolled back (the API or ``seawatch models``); triggers refuse UPDATE and
 DELETE on it (migration 0005).
 """
 
@@ -195,7 +196,7 @@ api_keys = sa.Table(
 )
 
 AUDIT_KINDS = ("triage", "zone.create", "zone.update", "zone.delete", "key.create", "key.revoke", "mute.create",
-               "mute.end")  # fmt: skip
+               "mute.end", "model.promote", "model.rollback")  # fmt: skip
 
 # Append-only (triggers refuse UPDATE and DELETE): who changed what, when. ``subject`` is the alert, zone, key or
 # mute id; ``details`` what the change was (a decision's status, reason and note; a zone's name and kind; ...).

@@ -50,12 +50,16 @@ ROLES_NEEDED: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/keys"): "admin",
     ("DELETE", f"{V1}/keys/{{key_id}}"): "admin",
     ("GET", f"{V1}/audit"): "admin",
+    ("GET", f"{V1}/models"): "admin",
+    ("POST", f"{V1}/models/{{version}}/promote"): "admin",
+    ("POST", f"{V1}/models/rollback"): "admin",
 }
 # open without a key: probes, the map page and its geography (no vessel data), the API's own description
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/"), ("GET", "/map/region.geojson"),
           ("GET", "/map/coastline.geojson"), ("GET", f"{V1}/openapi.json"), ("GET", f"{V1}/docs"),
           ("GET", "/docs/oauth2-redirect"), ("GET", "/static")}  # fmt: skip
-PATH_VALUES = {"mmsi": "574000001", "alert_id": ALERT, "mute_id": "1", "zone_id": "abc", "key_id": "abc"}
+PATH_VALUES = {"mmsi": "574000001", "alert_id": ALERT, "mute_id": "1", "zone_id": "abc", "key_id": "abc",
+               "version": "0001"}  # fmt: skip
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", f"{V1}/alerts/{{alert_id}}"): {"status": "dismissed", "reason": "reception_problem"},
     ("POST", f"{V1}/mutes"): MUTE,
