@@ -781,3 +781,51 @@ def class_probabilities(raw: Sequence[float], calibration: Sequence[tuple[float,
     top = max(raw)
     e = [math.exp(r - top) for r in raw]
     return [v / sum(e) for v in e]
+
+
+# --- reach: shortest water distance on a grid (engine/geo/reach.py) -------------------------------------------
+def _cells_passed(di: int, dj: int) -> list[tuple[int, int]]:
+    """The cells (offsets from the start) a step passes beside on its way: none along the grid, the two beside a
+    diagonal, the two a knight's move runs between."""
+    si, sj = (di > 0) - (di < 0), (dj > 0) - (dj < 0)
+    if abs(di) == 1 and abs(dj) == 1:
+        return [(di, 0), (0, dj)]
+    if abs(dj) == 2:
+        return [(0, sj), (di, sj)]
+    if abs(di) == 2:
+        return [(si, 0), (si, dj)]
+    return []
+
+
+def water_km(passable: np.ndarray, ns_km: float, ew_km: Sequence[float], i0: int, j0: int,
+             max_km: float) -> np.ndarray:  # fmt: skip
+    """Dijkstra from (i0, j0) over the 16 steps (along, diagonal, knight's move) between water cells, a step's
+    length the straight line with the east-west width halfway between its rows; a step may not pass beside land;
+    cells farther than max_km stay inf."""
+    import heapq
+
+    n_rows, n_cols = passable.shape
+    steps = [(di, dj) for di in range(-2, 3) for dj in range(-2, 3)
+             if (di, dj) != (0, 0) and sorted((abs(di), abs(dj))) in ([0, 1], [1, 1], [1, 2])]  # fmt: skip
+    best = {(i0, j0): 0.0}
+    queue = [(0.0, i0, j0)]
+    done = set()
+    while queue:
+        d, i, j = heapq.heappop(queue)
+        if (i, j) in done:
+            continue
+        done.add((i, j))
+        for di, dj in steps:
+            ti, tj = i + di, j + dj
+            on_grid = [(i + a, j + b) for a, b in [(di, dj), *_cells_passed(di, dj)]]
+            if not all(0 <= a < n_rows and 0 <= b < n_cols and passable[a, b] for a, b in on_grid):
+                continue
+            width = (ew_km[i] + ew_km[ti]) / 2
+            nd = d + math.hypot(dj * width, di * ns_km)
+            if nd <= max_km and nd < best.get((ti, tj), math.inf):
+                best[(ti, tj)] = nd
+                heapq.heappush(queue, (nd, ti, tj))
+    out = np.full((n_rows, n_cols), np.inf)
+    for (i, j), d in best.items():
+        out[i, j] = d
+    return out

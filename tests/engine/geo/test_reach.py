@@ -1,0 +1,196 @@
+"""Where a vessel can be now: the water-grid distance kernel against its slow reference (fixed cases and
+Hypothesis-generated grids), the reach round real land (Hainan), its polygons, and the speed it is drawn at."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.geo import reach as rc
+from engine.geo.land import LandIndex
+from tests import reference as ref
+
+
+@pytest.fixture(scope="module")
+def land() -> LandIndex:
+    return LandIndex.load()
+
+
+def both(ok: np.ndarray, ns: float, ew: np.ndarray, i0: int, j0: int, max_km: float) -> tuple[np.ndarray, np.ndarray]:
+    return rc.water_km(ok, ns, ew, i0, j0, max_km), ref.water_km(ok, ns, ew, i0, j0, max_km)
+
+
+def assert_same(got: np.ndarray, want: np.ndarray) -> None:
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    assert np.allclose(got[np.isfinite(got)], want[np.isfinite(want)], rtol=1e-12, atol=1e-9)
+
+
+def test_open_water_is_never_shorter_than_the_straight_line_and_at_most_2_7_percent_longer() -> None:
+    n = 101
+    got, want = both(np.ones((n, n), np.bool_), 1.0, np.ones(n), 50, 50, 1e9)
+    assert_same(got, want)
+    ii, jj = np.mgrid[0:n, 0:n]
+    straight = np.hypot(ii - 50, jj - 50)
+    far = straight > 20
+    ratio = got[far] / straight[far]
+    assert ratio.min() >= 1.0 - 1e-12 and ratio.max() <= 1.0275
+    assert got[50, 90] == pytest.approx(40.0) and got[90, 90] == pytest.approx(40 * math.sqrt(2))
+
+
+def test_a_wall_is_gone_round_through_its_gap() -> None:
+    ok = np.ones((21, 21), np.bool_)
+    ok[:, 10] = False
+    ok[18, 10] = True  # one gap, near the top
+    got, want = both(ok, 1.0, np.ones(21), 10, 5, 1e9)
+    assert_same(got, want)
+    # (10, 5) to (10, 15) is 10 straight: up to the gap (8 rows up, 5 across) and back down instead
+    assert got[10, 15] >= 2 * math.hypot(8, 5)
+    assert np.isinf(got[:, 10][ok[:, 10] == 0]).all()  # land is never reached
+
+
+def test_no_corner_is_cut() -> None:
+    # water only on the diagonal: every step would pass beside land, so nothing but the start is reached
+    ok = np.eye(5, dtype=np.bool_)
+    got, want = both(ok, 1.0, np.ones(5), 0, 0, 1e9)
+    assert_same(got, want)
+    assert np.isfinite(got).sum() == 1
+
+
+def test_edge_cases_start_on_land_zero_radius_one_cell_and_narrowing_rows() -> None:
+    ok = np.ones((7, 9), np.bool_)
+    ok[3, 4] = False  # the start itself is land: it is still where the vessel leaves from
+    got, want = both(ok, 1.0, np.ones(7), 3, 4, 5.0)
+    assert_same(got, want)
+    assert got[3, 4] == 0.0 and np.isfinite(got[3, 5])
+    got, want = both(ok, 1.0, np.ones(7), 0, 0, 0.0)
+    assert_same(got, want)
+    assert np.isfinite(got).sum() == 1
+    got, want = both(np.ones((1, 1), np.bool_), 2.0, np.ones(1), 0, 0, 10.0)
+    assert got.tolist() == want.tolist() == [[0.0]]
+    ew = np.cos(np.radians(np.linspace(60, 70, 7)))  # rows narrowing poleward
+    got, want = both(np.ones((7, 9), np.bool_), 1.0, ew, 0, 0, 1e9)
+    assert_same(got, want)
+    assert got[0, 8] > got[6, 8] - 6.0  # east-west along the narrow rows is cheaper
+
+
+def test_bad_input_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        rc.water_km(np.ones((3, 3), np.bool_), 1.0, np.ones(3), 5, 0, 1.0)
+    with pytest.raises(ValueError, match="one width per row"):
+        rc.water_km(np.ones((3, 3), np.bool_), 1.0, np.ones(4), 0, 0, 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        rc.water_km(np.ones((3, 3), np.bool_), 0.0, np.ones(3), 0, 0, 1.0)
+
+
+Grid = tuple[np.ndarray, float, np.ndarray, int, int, float]
+
+
+@st.composite
+def grids(draw: st.DrawFn) -> Grid:
+    rows, cols = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    ok = np.array(draw(st.lists(st.booleans(), min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    ns = draw(st.floats(0.1, 5.0))
+    ew = np.array(draw(st.lists(st.floats(0.1, 5.0), min_size=rows, max_size=rows)))
+    return ok, ns, ew, draw(st.integers(0, rows - 1)), draw(st.integers(0, cols - 1)), draw(st.floats(0.0, 40.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(grids())
+def test_kernel_equals_reference_on_generated_grids(case: Grid) -> None:
+    assert_same(*both(*case))
+
+
+# ---------------------------------------------------------------- on the Earth
+
+
+def test_hainan_is_gone_round_not_crossed(land: LandIndex) -> None:
+    """West of Hainan to east of it: 294 km straight across the island, ~368 km round it by the Qiongzhou Strait.
+    A 333 km reach (10 h at 18 kn) covers the far side as a circle would, but does not reach it by water."""
+    r = rc.reach(land, 19.0, 108.4, 10, 18)
+    i, j = int(np.argmin(abs(r.lat - 19.0))), int(np.argmin(abs(r.lon - 111.2)))
+    straight = (111.2 - 108.4) * rc.KM_PER_DEG * math.cos(math.radians(19.0))
+    assert straight < r.radius_km and not r.reachable[i, j]
+    longer = rc.reach(land, 19.0, 108.4, 30, 18)
+    k, m = int(np.argmin(abs(longer.lat - 19.0))), int(np.argmin(abs(longer.lon - 111.2)))
+    assert 1.15 * straight < longer.km[k, m] < 1.4 * straight
+    # every reachable cell is water, but those the vessel may cross land to leave its port from
+    grid_lat, grid_lon = np.meshgrid(r.lat, r.lon, indexing="ij")
+    on_land = land.is_land(grid_lat, grid_lon) & r.reachable
+    near = np.hypot(grid_lat - 19.0, (grid_lon - 108.4) * math.cos(math.radians(19.0))) * rc.KM_PER_DEG
+    assert (near[on_land] <= rc.LEAVE_PORT_KM + 1e-9).all()
+    assert r.area_km2 < math.pi * r.radius_km**2
+
+
+def test_open_ocean_reach_is_the_circle_within_the_grid_error(land: LandIndex) -> None:
+    r = rc.reach(land, 10.0, -140.0, 6, 12)
+    assert r.cell_km == pytest.approx(rc.GLOBE_CELL_KM)
+    assert 0.95 < r.area_km2 / (math.pi * r.radius_km**2) <= 1.0
+    big = rc.reach(land, 10.0, -140.0, 24, 30)
+    assert big.cell_km == pytest.approx(big.radius_km / rc.CELLS_PER_RADIUS)
+    assert 0.95 < big.area_km2 / (math.pi * big.radius_km**2) <= 1.0
+
+
+def _ring_km2(ring: list[list[float]], lat0: float) -> float:
+    x = np.array([p[0] for p in ring]) * rc.KM_PER_DEG * math.cos(math.radians(lat0))
+    y = np.array([p[1] for p in ring]) * rc.KM_PER_DEG
+    return 0.5 * float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
+
+
+def test_polygons_are_closed_oriented_and_cover_the_reachable_area(land: LandIndex) -> None:
+    r = rc.reach(land, 20.5, 107.3, 6, 12)  # off Ha Long Bay: islands, coast and the Gulf
+    feature = rc.reach_feature(r, {"hours": 6})
+    polys = feature["geometry"]["coordinates"]
+    assert feature["geometry"]["type"] == "MultiPolygon" and polys
+    area = 0.0
+    for poly in polys:
+        for k, ring in enumerate(poly):
+            assert ring[0] == ring[-1] and len(ring) >= 4
+            signed = _ring_km2(ring, 20.5)
+            assert (signed > 0) == (k == 0)  # RFC 7946: exterior counter-clockwise, holes clockwise
+            area += signed
+    assert area == pytest.approx(r.area_km2, rel=0.05)
+    assert feature["properties"]["hours"] == 6 and feature["properties"]["area_km2"] == pytest.approx(r.area_km2, 0.01)
+
+
+def test_no_time_or_no_speed_is_the_fix_cell(land: LandIndex) -> None:
+    r = rc.reach(land, 10.0, -140.0, 0, 12)
+    assert r.reachable.sum() == 1
+    (poly,) = rc.reach_polygons(r)
+    assert len(poly[0]) == 5
+    with pytest.raises(ValueError, match="not a position"):
+        rc.reach(land, 95.0, 0.0, 1, 1)
+    with pytest.raises(ValueError, match="non-negative"):
+        rc.reach(land, 10.0, 0.0, -1, 1)
+
+
+def test_antimeridian_reach_is_one_shape_past_180(land: LandIndex) -> None:
+    r = rc.reach(land, 1.0, 179.9, 6, 12)
+    lons = [p[0] for poly in rc.reach_polygons(r) for p in poly[0]]
+    assert max(lons) > 180.0 and min(lons) < 179.9
+    assert 0.95 < r.area_km2 / (math.pi * r.radius_km**2) <= 1.0
+
+
+# ---------------------------------------------------------------- the speed
+
+
+def test_class_top_speeds() -> None:
+    assert rc.class_top_speed(30)[0] == 12.0
+    assert rc.class_top_speed(70)[0] == rc.class_top_speed(79)[0] == 20.0
+    assert rc.class_top_speed(84) == (16.0, "tanker")
+    assert rc.class_top_speed(60)[0] == 25.0 and rc.class_top_speed(37)[0] == 30.0
+    assert rc.class_top_speed(None) == rc.class_top_speed(0) == rc.class_top_speed(255) == rc.UNKNOWN_TOP_SPEED_KN
+
+
+def test_top_speed_is_the_higher_of_class_and_own_without_glitches() -> None:
+    slow = np.array([8.0, 9.0, 10.0, 102.2, np.nan, 60.0])
+    assert rc.observed_top_speed(slow) == pytest.approx(np.quantile([8.0, 9.0, 10.0], 0.95))
+    speed, why = rc.top_speed(30, slow)
+    assert speed == 12.0 and "fishing" in why and "reach 9.9 kn" in why
+    fast = np.full(50, 22.0)
+    speed, why = rc.top_speed(30, fast)
+    assert speed == 22.0 and "its own top speed" in why and "12 kn" in why
+    assert rc.top_speed(80, np.array([]))[1].endswith("no speeds reported")
