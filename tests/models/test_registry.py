@@ -45,8 +45,9 @@ def test_a_store_trained_model_says_what_it_learned_from_and_how_it_did(trained:
     assert held["model_ap"] > 0.95 > held["current_ap"] and held["model_ap"] > held["indicator_ap"]
 
 
-def test_a_better_model_is_promoted_a_worse_one_is_not_and_rollback_returns(tmp_path: Path,
-                                                                            trained: dict[str, Path]) -> None:  # fmt: skip
+def test_a_better_model_is_promoted_a_worse_one_is_not_and_rollback_returns(
+    tmp_path: Path, trained: dict[str, Path]
+) -> None:
     registry = Registry(tmp_path / "registry")
     good, noisy = registry.add(trained["good"], by="le"), registry.add(trained["noisy"], by="le")
     assert (good, noisy) == ("0001", "0002") and registry.current() is None
@@ -65,7 +66,11 @@ def test_a_better_model_is_promoted_a_worse_one_is_not_and_rollback_returns(tmp_
         registry.rollback(by="admin")
     history = registry.state()["history"]
     assert [(e["action"], e["version"], e["forced"]) for e in history] == [
-        ("promote", good, False), ("promote", noisy, True), ("rollback", good, False), ("rollback", None, False)]
+        ("promote", good, False),
+        ("promote", noisy, True),
+        ("rollback", good, False),
+        ("rollback", None, False),
+    ]
     assert [v["version"] for v in registry.versions()] == [good, noisy]
 
 
@@ -78,8 +83,9 @@ def test_unknown_versions_and_folders_without_held_out_decisions_are_refused(tmp
         registry.add(DEFAULT_DIR, by="le")  # the shipped models were not trained from a store
 
 
-def test_the_watcher_loads_the_current_version_and_keeps_the_old_when_it_cannot(tmp_path: Path,
-                                                                                trained: dict[str, Path]) -> None:  # fmt: skip
+def test_the_watcher_loads_the_current_version_and_keeps_the_old_when_it_cannot(
+    tmp_path: Path, trained: dict[str, Path]
+) -> None:
     registry = Registry(tmp_path / "registry")
     good, noisy = registry.add(trained["good"], by="le"), registry.add(trained["noisy"], by="le")
     watcher, scorer = ModelWatcher(registry), Scorer.with_default_models()

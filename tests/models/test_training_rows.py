@@ -35,7 +35,8 @@ def test_a_row_holds_the_evidence_the_store_held_at_the_decision(store: Store) -
     store.upsert_vessels(vessels_frame(1))
     store.triage(first["alert_id"][0], "dismissed", "", "le", reason="reception_problem")
     later = alerts_frame(1, kind="ais_gap", score=80.0, mmsi0=574000001).with_columns(
-        pl.col("start") + timedelta(days=1), pl.col("end") + timedelta(days=1), alert_id=pl.lit("later"))
+        pl.col("start") + timedelta(days=1), pl.col("end") + timedelta(days=1), alert_id=pl.lit("later")
+    )
     store.upsert_alerts(later)
     store.triage("later", "confirmed", "", "le")
     rows = _rows(store).sort("at")
