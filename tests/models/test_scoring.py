@@ -250,3 +250,20 @@ def test_zone_and_station_mutes_match_the_reasons_exactly() -> None:
     confirmed = Scorer().score(alerts, vessels, days, decisions=_decisions(("a3", "confirmed", None)))
     both = Scorer().score(alerts, vessels, days, decisions=_decisions(("a3", "confirmed", None)), mutes=mutes)
     assert both.equals(confirmed)
+
+
+@pytest.mark.skipif(not (DEFAULT_DIR / EVIDENCE_FILE).is_file(), reason="no shipped models: run `make models`")
+def test_a_model_trained_on_few_analysts_decisions_moves_a_score_at_most_ten_points_and_says_how_many() -> None:
+    vessels, days = _vessels()
+    shipped = _with_labels(ANALYSTS)
+    assert shipped.evidence_model is not None
+    few, many = Scorer().learned.few_decisions_points, Scorer().learned.analyst_decisions
+    tables = {}
+    for n in (60, many):
+        meta = {**shipped.evidence_model.metadata, "decisions_trained": n}
+        model = ModelFile(shipped.evidence_model.predictor, meta, shipped.evidence_model.path)
+        tables[n] = Scorer(unusual_model=shipped.unusual_model, evidence_model=model).score(_alerts(), vessels, days)
+    assert tables[60]["learned_points"].abs().max() <= few  # type: ignore[operator]
+    said = [r for rs in tables[60]["smuggling_reasons"].to_list() for r in rs if "learned from" in r]
+    assert said and all("learned from 60 analysts' decisions: " in r for r in said)
+    assert tables[many]["learned_points"].abs().max() > few  # type: ignore[operator]  # uncapped from 200 on
