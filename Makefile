@@ -62,9 +62,13 @@ bench: $(STAMP)
 models: $(STAMP)
 	NUMBA_NUM_THREADS=1 $(BIN)/seawatch train --seeds 101 102 103 104 105 106 --hours 24 --vessels 300 --out models/default
 
+# FUZZ_SECONDS each: the NMEA framing, then the API's request parsers (tests/fuzz/fuzz_api.py: one target each)
+FUZZ_API_TARGETS := zone ring alert mute key query
+
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[fuzz]'
 	$(BIN)/python tests/fuzz/fuzz_framing.py -max_total_time=$${FUZZ_SECONDS:-60}
+	for t in $(FUZZ_API_TARGETS); do $(BIN)/python tests/fuzz/fuzz_api.py $$t -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache api/web/node_modules api/static/vendor
