@@ -22,10 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.broadcast import Broadcaster
 from api.cache import RevisionCache
+from api.errors import add_error_handlers
 from api.keys import KeyChecker
 from api.limits import AddressLimit, TokenBuckets
 from api.metrics import HTTPMetrics, MetricsMiddleware, QualityMetrics, StationMetrics
-from api.routes import alerts, audit, health, keys, models, mutes, quality, vessels, zones
+from api.routes import alerts, audit, dossier, health, keys, models, mutes, quality, reach, vessels, zones
 from api.routes import map as map_routes
 from api.routes import stations as stations_routes
 from api.routes.stations import StationsReader
@@ -129,6 +130,7 @@ def create_app(
         # 413 for a Content-Length over it at the first read, and for a body streamed without one as it passes it
         max_body_size=settings.max_body_bytes,
     )
+    add_error_handlers(app)  # a refused body's 422 even when its input cannot be written as JSON
     app.state.settings = settings
     app.state.registry = registry
     app.state.zone_listeners = [on_zones_changed] if on_zones_changed else []
@@ -146,7 +148,7 @@ def create_app(
 
     registry.register(QualityMetrics(quality_report))
     for router in (vessels.router, alerts.router, mutes.router, quality.router, zones.router, keys.router,
-                   stations_routes.router, audit.router, models.router):  # fmt: skip
+                   stations_routes.router, audit.router, models.router, dossier.router, reach.router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(map_routes.router)  # the map page (/) and its geography (/map/*)

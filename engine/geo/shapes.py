@@ -36,11 +36,18 @@ def _points(lat: Any, lon: Any) -> tuple[np.ndarray, np.ndarray]:
     return la, lo
 
 
+MAX_RING_LON = 540.0  # longitudes already unwrapped past the antimeridian (e.g. 185) are accepted; far beyond is
+# not a position (and steps of 1e308 overflow the unwrapping to inf)
+
+
 def unwrap_ring(ring: Ring) -> np.ndarray:
     """A closed ring as an (n, 2) lon/lat array with no longitude step over 180 degrees."""
     xy = np.asarray(ring, np.float64).reshape(-1, 2)[:, :2].copy()
     if xy.shape[0] < 3 or not np.isfinite(xy).all():
         raise ValueError(f"a polygon ring needs at least 3 finite (lon, lat) vertices, got {xy.tolist()[:4]}")
+    if (np.abs(xy[:, 0]) > MAX_RING_LON).any() or (np.abs(xy[:, 1]) > 90.0).any():
+        raise ValueError(f"a polygon ring's vertices are (lon, lat) degrees, lon within +-{MAX_RING_LON:g} and lat "
+                         f"within +-90, got {xy.tolist()[:4]}")  # fmt: skip
     if not np.array_equal(xy[0], xy[-1]):
         xy = np.vstack([xy, xy[:1]])
     steps = np.diff(xy[:, 0])

@@ -92,9 +92,6 @@ def test_seeds_are_accepted_where_they_should_be() -> None:
     assert all(json.loads(s) for s in SEEDS["alert"])
 
 
-@pytest.mark.xfail(strict=True, reason="engine/geo/shapes.py unwrap_ring does not check longitude ranges: a step of "
-                   "2e308 overflows to inf and the ring comes back with NaN vertices, no ValueError (its callers check "
-                   "ranges first, so no request reaches it)")
 def test_unwrap_ring_refuses_longitudes_past_float_range() -> None:
     from engine.geo.shapes import unwrap_ring
 
@@ -121,11 +118,6 @@ UNRENDERABLE = {  # bodies that fail validation with an input the 422's JSON can
 }
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "a body refused for a number past float64 (1e309 -> inf) or a lone surrogate (_clean_text's own refusal) is a "
-    "500, not a 422: FastAPI's RequestValidationError handler echoes the input and JSONResponse cannot encode it "
-    "('Out of range float values are not JSON compliant'; UnicodeEncodeError 'surrogates not allowed'); api/app.py "
-    "needs a validation-error handler that makes the errors' inputs JSON-safe"))
 @pytest.mark.parametrize("case", sorted(UNRENDERABLE))
 def test_a_body_refused_for_an_unrenderable_value_is_a_422(case: str) -> None:
     from tests.fuzz.fuzz_api import harness
