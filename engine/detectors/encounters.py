@@ -54,6 +54,9 @@ from engine.sun import is_night
 from feeds.jit import kernel
 
 US_PER_MIN = 60_000_000
+# a dark partner's route to a stop (EncounterDetector._sailed_to): km from where it vanished, hours from vanishing
+# to the stop, km to where it reappeared, hours from the stop's end, the stop's first and last slice
+Route = tuple[float, float, float, float, int, int]
 
 
 def port_distance_km(places: Places | None, lat: float, lon: float) -> float:
@@ -326,7 +329,7 @@ class EncounterDetector:
         for _, vids, la, lo, _, _ in slices[: st.max_missed + 1]:
             near.update(vids[great_circle_km(la, lo, lat0, lon0) <= st.max_km].tolist())
         near.discard(b)
-        candidates = [(a, None) for a in sorted(near)]
+        candidates: list[tuple[int, Route | None]] = [(a, None) for a in sorted(near)]
         if not near:
             candidates = self._sailed_to(b, t0, t1, last, [h for h in self.stops if s0 <= h[0] < s1])
         for a, route in candidates:
@@ -380,7 +383,7 @@ class EncounterDetector:
         return (s, vids[ok], la[ok], lo[ok])
 
     def _sailed_to(self, b: int, t0: int, t1: int, last: list[float], slices: list[Any]
-                   ) -> list[tuple[int, tuple[float, float, float, float, int, int] | None]]:  # fmt: skip
+                   ) -> list[tuple[int, Route | None]]:  # fmt: skip
         """The vessel that ``b`` can have met dark after sailing from where it vanished (``last``: lat, lon, ship
         type, then where it reappeared, its speeds before and after) at ``t0`` to where it reappeared at ``t1``: one
         slow for ``min_h`` of slices, at sea, at points ``b`` could reach in time and leave in time, its stop ending
@@ -400,7 +403,9 @@ class EncounterDetector:
         from_p = great_circle_km(la, lo, lat0, lon0)
         to_r = great_circle_km(la, lo, lat1, lon1)
         # b could be beside it then: there from where it vanished, and away in time to reappear where it did
-        can = (from_p <= kmh * (t_end - t0) / US_PER_H + st.max_km) & (to_r <= kmh * (t1 - t_end) / US_PER_H + st.max_km)
+        reach_to = kmh * (t_end - t0) / US_PER_H + st.max_km
+        reach_from = kmh * (t1 - t_end) / US_PER_H + st.max_km
+        can = (from_p <= reach_to) & (to_r <= reach_from)
         can &= vid != b
         if not can.any():
             return []
@@ -408,7 +413,7 @@ class EncounterDetector:
         order = np.lexsort((s, vid))
         vid, s, from_p, to_r, t_end = vid[order], s[order], from_p[order], to_r[order], t_end[order]
         cut = np.flatnonzero((vid[1:] != vid[:-1]) | (s[1:] - s[:-1] > st.max_missed + 1)) + 1
-        best: tuple[int, tuple[float, float, float, float, int, int]] | None = None
+        best: tuple[int, Route] | None = None
         for r, e in zip(np.concatenate(([0], cut)).tolist(), np.concatenate((cut, [vid.shape[0]])).tolist(),
                         strict=True):  # fmt: skip
             if (s[e - 1] - s[r] + 1) * self.slice_us < st.min_h * US_PER_H:
