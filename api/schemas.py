@@ -442,3 +442,103 @@ class QualityReport(BaseModel):
     kinds: list[KindQuality]
     zones: list[ZoneQuality]
     stations: list[StationQuality]
+
+
+# ----- dossiers and where a vessel can be now (issue 17)
+class TrackPoint(BaseModel):
+    t: datetime
+    lat: float
+    lon: float
+    sog: float | None
+    cog: float | None
+
+
+class DossierAlert(AlertPublic):
+    triage: list[TriageEntry] = Field(description="every triage decision on it, oldest first")
+
+
+class ScoreBreakdown(BaseModel):
+    score: float | None
+    band: str | None
+    reasons: list[str] = Field(description="the score's reasons as the scorer gives them, each with what it adds")
+
+
+class CoverageGap(BaseModel):
+    start: datetime = Field(description="the last stored position before the silence")
+    end: datetime = Field(description="the first one after it")
+    hours: float
+
+
+class Coverage(BaseModel):
+    """What the store heard of the vessel, and where it heard nothing: how far the rest can be trusted."""
+
+    first_seen: datetime | None
+    last_seen: datetime | None
+    positions: int | None = Field(description="position reports the engine counted")
+    feed_time: datetime | None = Field(description="the newest position of any vessel in the store: the feed's clock")
+    silent_hours: float | None = Field(description="hours from its last report to the feed's clock")
+    track_points: int = Field(description="positions stored for the dossier's period (thinned)")
+    track_start: datetime | None
+    track_end: datetime | None
+    track_interval_s: float = Field(description="the store keeps one position per vessel per this interval")
+    track_retention_hours: float = Field(description="and deletes positions older than this")
+    gap_min_hours: float = Field(description="silences between stored positions from this long are listed")
+    gaps: list[CoverageGap]
+
+
+class WatchlistSection(BaseModel):
+    entries: list[dict[str, Any]] = Field(description="the watchlists naming the vessel (none exist yet)")
+    note: str
+
+
+class Dossier(BaseModel):
+    """Everything the store holds on one vessel, for a case file: a triage aid, not a legal finding."""
+
+    mmsi: int
+    generated_at: datetime
+    since: datetime | None = Field(description="alerts, decisions and track from this time on; null: all stored")
+    disclaimer: str
+    vessel: VesselPublic
+    identity_history: list[IdentityRecord] = Field(description="identities as first seen, oldest first")
+    scores: dict[str, ScoreBreakdown] = Field(description="smuggling and fire, each with its reasons")
+    alerts: list[DossierAlert] = Field(description="its alerts (either vessel of a pair), newest first")
+    alerts_left_out: int = Field(description="older alerts past the dossier's limit, not listed")
+    other_decisions: list[VesselDecision] = Field(
+        description="decisions on alerts not listed: withdrawn by the engine, or before the period"
+    )
+    mutes: list[MutePublic] = Field(description="vessel and pair mutes naming it, newest first")
+    watchlists: WatchlistSection
+    coverage: Coverage
+    track: list[TrackPoint] = Field(description="stored positions of the period, oldest first")
+
+
+class InterceptTarget(BaseModel):
+    mmsi: int
+    name: str | None
+    band: str | None
+    score: float | None
+    last_fix: TrackPoint
+    model: Literal["course", "reach"] = Field(
+        description="course: met on its last course and speed; reach: stale, dark or without a course, met at the "
+        "edge of where it can have gone (the earliest it can be met, a lower bound)"
+    )
+    why: str = Field(description="the model and the speeds in words")
+    meet_hours: float = Field(description="hours from the patrol's start to the meeting")
+    meet_at: datetime
+    meet_lat: float
+    meet_lon: float
+    patrol_km: float = Field(description="the patrol's straight run to the meeting point")
+    crosses_land: bool = Field(description="the straight run crosses GLOBE land (ends within 2 km of a coast aside)")
+
+
+class InterceptList(BaseModel):
+    """High and critical vessels a patrol can meet, earliest first. Straight runs: a run across land is flagged,
+    not routed round it."""
+
+    start_lat: float
+    start_lon: float
+    speed_kn: float
+    within_h: float
+    start_at: datetime = Field(description="when the patrol leaves: the feed's clock (the newest fix in the store)")
+    items: list[InterceptTarget]
+    out_of_reach: int = Field(description="high and critical vessels with a position it cannot meet within the hours")

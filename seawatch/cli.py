@@ -498,6 +498,73 @@ def _add_anchorages(sub) -> None:
     anc.set_defaults(func=_anchorages)
 
 
+DOSSIER_SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".markdown": "md"}
+
+
+def _dossier(args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta
+
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.dossier import build_dossier, render
+    from api.settings import Settings
+    from api.store import Store
+    from engine.geo.land import LandIndex
+
+    out = Path(args.out)
+    fmt = DOSSIER_SUFFIXES.get(out.suffix.lower())
+    if fmt is None:
+        sys.stderr.write(f"seawatch dossier: {out}: name the file .html, .json or .md (the format: html, json or md)\n")
+        return 2
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        since = None
+    if args.since and (since is None or since.tzinfo is None):
+        sys.stderr.write(f"seawatch dossier: --since {args.since!r}: give an ISO 8601 time with its zone, "
+                         "e.g. 2026-12-01T00:00:00Z\n")  # fmt: skip
+        return 2
+    try:
+        settings = Settings(**({"database_url": args.database} if args.database else {}))
+        store = Store(settings.store_url(), migrate=False, track_interval_s=settings.track_interval_s,
+                      track_retention=timedelta(hours=settings.track_retention_hours))  # fmt: skip
+        try:
+            dossier = build_dossier(store, args.mmsi, bar=settings.noisy_bar(), since=since,
+                                    track_max=settings.track_points_max)  # fmt: skip
+        finally:
+            store.close()
+        if dossier is None:
+            sys.stderr.write(f"seawatch dossier: no vessel {args.mmsi} in the store {settings.store_url()}\n")
+            return 2
+        body = render(dossier, fmt, LandIndex.load() if fmt == "html" else None)  # type: ignore[arg-type]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(body)
+    except (ValidationError, ValueError, OSError, SQLAlchemyError) as exc:
+        sys.stderr.write(f"seawatch dossier: {exc}\n")
+        return 2
+    sys.stdout.write(f"seawatch dossier: MMSI {args.mmsi}: {len(dossier.alerts)} alerts, "
+                     f"{len(dossier.track)} positions -> {out} ({len(body) / 1024:.0f} KiB)\n")  # fmt: skip
+    return 0
+
+
+def _add_dossier(sub) -> None:
+    ds = sub.add_parser(
+        "dossier",
+        help="write a vessel's evidence dossier (HTML, JSON or Markdown)",
+        description="Write everything the store holds on one vessel to FILE: identity and its history, the track "
+        "map with the alerts, every alert with its reasons and triage history, the scores' reasons, mutes, "
+        "watchlists, the data's coverage and gaps, and the disclaimer (a triage aid, not a legal finding). The "
+        "format follows FILE's suffix: .html (one file, opens offline, prints), .json or .md.",
+    )
+    ds.add_argument("mmsi", type=int, metavar="MMSI", help="the vessel")
+    ds.add_argument("--out", required=True, metavar="FILE", help="FILE.html, FILE.json or FILE.md")
+    ds.add_argument("--database", metavar="URL", help="the store's SQLAlchemy URL (default: SEAWATCH_DATABASE_URL "
+                    "or SEAWATCH_DATABASE_PATH, as seawatch serve)")  # fmt: skip
+    ds.add_argument("--since", metavar="T", help="alerts, decisions and track from this time on (ISO 8601 with zone)")
+    ds.set_defaults(func=_dossier)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seawatch",
@@ -566,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_anchorages(sub)
     _add_models(sub)
+    _add_dossier(sub)
     return parser
 
 

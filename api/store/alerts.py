@@ -342,6 +342,12 @@ class AlertsMixin(MutesMixin):
         rows = rows[:limit]
         return rows, page_cursor(rows[-1]["start"], rows[-1]["alert_id"])
 
+    def alerts_count(self, where: AlertFilter) -> int:
+        """How many alerts match ``where`` (mutes aside: ``where.muted`` is not read)."""
+        stmt = sa.select(sa.func.count()).select_from(alerts).where(*where.clauses())
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
     def alerts_head(self) -> str:
         """The stream cursor of the latest change: follow from here to see only what comes next."""
         latest = []

@@ -222,3 +222,29 @@ class VesselsMixin(StoreBase):
         stmt = stmt.order_by(p.t.desc()).limit(limit)
         with self._read() as conn:
             return rows_of(conn, stmt)[::-1]
+
+    def latest_fixes(self, mmsis: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Each vessel's newest stored track point (t, lat, lon, sog, cog), by MMSI; vessels without one are left
+        out. One query per IN_CHUNK vessels: the newest point's time per vessel, then its row."""
+        p = track_points.c
+        out: dict[int, dict[str, Any]] = {}
+        wanted = list(dict.fromkeys(int(m) for m in mmsis))
+        with self._read() as conn:
+            for i in range(0, len(wanted), IN_CHUNK):
+                newest = (
+                    sa.select(p.mmsi, sa.func.max(p.t).label("t"))
+                    .where(p.mmsi.in_(wanted[i : i + IN_CHUNK]))
+                    .group_by(p.mmsi)
+                    .subquery()
+                )
+                stmt = sa.select(p.mmsi, p.t, p.lat, p.lon, p.sog, p.cog).join(
+                    newest, sa.and_(p.mmsi == newest.c.mmsi, p.t == newest.c.t)
+                )
+                out.update({int(r["mmsi"]): r for r in rows_of(conn, stmt)})
+        return out
+
+    def latest_seen(self) -> datetime | None:
+        """The newest ``last_seen`` of any vessel: the feed's clock (a replayed archive's time, not the wall's)."""
+        with self._read() as conn:
+            value: datetime | None = conn.execute(sa.select(sa.func.max(vessels.c.last_seen))).scalar_one()
+        return value

@@ -262,3 +262,56 @@ def top_speed(ship_type: int | None, sog: np.ndarray) -> tuple[float, str]:
                     f"above the {class_kn:g} kn of its class ({class_name})"  # fmt: skip
     seen = f"; its reports reach {own:.1f} kn" if own is not None else "; no speeds reported"
     return class_kn, f"the top speed of its class ({class_name}, ship type {ship_type}): {class_kn:g} kn{seen}"
+
+
+# ---------------------------------------------------------------- meeting a vessel
+
+LAND_RUN_STEP_KM = 0.5  # samples along a patrol's run: about half a GLOBE cell
+LAND_RUN_SAMPLES = 4_000  # at most (a 2,000 km run is sampled every 0.5 km)
+
+
+def meet_hours(dx_km: float, dy_km: float, vx_kn: float, vy_kn: float, patrol_kn: float) -> float | None:
+    """The earliest time (hours) a patrol at ``patrol_kn`` from the origin meets a vessel now at (dx, dy) km
+    (east, north) moving at (vx, vy) knots: the smallest t >= 0 with |d + v t| = s t, that is
+    (|v|^2 - s^2) t^2 + 2 (d.v) t + |d|^2 = 0 in km and hours. None when the vessel outruns it."""
+    vx, vy, s = vx_kn * KM_PER_NM, vy_kn * KM_PER_NM, patrol_kn * KM_PER_NM
+    a = vx * vx + vy * vy - s * s
+    b = 2.0 * (dx_km * vx + dy_km * vy)
+    c = dx_km * dx_km + dy_km * dy_km
+    if c == 0.0:
+        return 0.0
+    if abs(a) < 1e-12 * max(s * s, 1.0):  # as fast as the patrol: one root, if it comes towards it
+        return -c / b if b < 0 else None
+    disc = b * b - 4.0 * a * c
+    if disc < 0:
+        return None
+    roots = sorted(((-b - math.sqrt(disc)) / (2 * a), (-b + math.sqrt(disc)) / (2 * a)))
+    ahead = [t for t in roots if t >= 0]
+    return ahead[0] if ahead else None
+
+
+def to_local_km(lat0: float, lon0: float, lat: float, lon: float) -> tuple[float, float]:
+    """(east, north) km of (lat, lon) from (lat0, lon0) on the plane tangent there (equirectangular: within ~1 %
+    up to a few hundred km outside the polar seas); longitudes taken the short way round."""
+    d_lon = (lon - lon0 + 180.0) % 360.0 - 180.0
+    return d_lon * KM_PER_DEG * math.cos(math.radians(lat0)), (lat - lat0) * KM_PER_DEG
+
+
+def from_local_km(lat0: float, lon0: float, east_km: float, north_km: float) -> tuple[float, float]:
+    lat = lat0 + north_km / KM_PER_DEG
+    lon = lon0 + east_km / (KM_PER_DEG * max(math.cos(math.radians(lat0)), 1e-6))
+    return max(-90.0, min(90.0, lat)), (lon + 180.0) % 360.0 - 180.0
+
+
+def run_crosses_land(land: LandIndex, lat0: float, lon0: float, lat1: float, lon1: float) -> bool:
+    """Whether the straight run between two points crosses GLOBE land, leaving out its first and last
+    LEAVE_PORT_KM (a patrol leaves from a port and meets a vessel off a coast)."""
+    east, north = to_local_km(lat0, lon0, lat1, lon1)
+    km = math.hypot(east, north)
+    if km <= 2 * LEAVE_PORT_KM:
+        return False
+    n = min(LAND_RUN_SAMPLES, int(km / LAND_RUN_STEP_KM) + 1)
+    f = np.linspace(LEAVE_PORT_KM / km, 1.0 - LEAVE_PORT_KM / km, n)
+    lat = lat0 + f * north / KM_PER_DEG
+    lon = lon0 + f * east / (KM_PER_DEG * max(math.cos(math.radians(lat0)), 1e-6))
+    return bool(land.is_land(lat, lon).any())

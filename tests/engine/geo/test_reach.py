@@ -194,3 +194,37 @@ def test_top_speed_is_the_higher_of_class_and_own_without_glitches() -> None:
     speed, why = rc.top_speed(30, fast)
     assert speed == 22.0 and "its own top speed" in why and "12 kn" in why
     assert rc.top_speed(80, np.array([]))[1].endswith("no speeds reported")
+
+
+# ---------------------------------------------------------------- meeting a vessel
+
+
+def test_meet_hours_solves_the_interception_quadratic() -> None:
+    kn = rc.KM_PER_NM
+    assert rc.meet_hours(30 * kn, 0, -10, 0, 20) == pytest.approx(1.0)  # head on: 30 nm closed at 30 kn
+    assert rc.meet_hours(10 * kn, 0, 10, 0, 20) == pytest.approx(1.0)  # a chase: 10 nm closed at 10 kn
+    assert rc.meet_hours(10 * kn, 0, 20, 0, 20) is None  # as fast, running away
+    assert rc.meet_hours(10 * kn, 0, -20, 0, 20) == pytest.approx(0.25)  # as fast, coming: they close at 40 kn
+    assert rc.meet_hours(10 * kn, 0, 30, 0, 20) is None  # faster, running away
+    assert rc.meet_hours(0, 0, 5, 5, 20) == 0.0
+    # a crossing vessel: the meeting point is the patrol's run and the vessel's track at the same time
+    t = rc.meet_hours(50.0, 20.0, 0.0, -12.0, 15.0)
+    assert t is not None
+    x, y = 50.0, 20.0 - 12.0 * kn * t
+    assert math.hypot(x, y) == pytest.approx(15.0 * kn * t)
+    # a faster vessel crossing ahead can still be met, at the earlier of the two roots
+    t = rc.meet_hours(20.0, 20.0, -25.0, 0.0, 20.0)
+    assert t is not None and math.hypot(20.0 - 25 * kn * t, 20.0) == pytest.approx(20 * kn * t)
+
+
+def test_local_plane_round_trip_and_the_short_way_round() -> None:
+    east, north = rc.to_local_km(20.0, 179.9, 20.1, -179.9)
+    assert east == pytest.approx(0.2 * rc.KM_PER_DEG * math.cos(math.radians(20.0))) and north > 0
+    lat, lon = rc.from_local_km(20.0, 179.9, east, north)
+    assert lat == pytest.approx(20.1) and lon == pytest.approx(-179.9)
+
+
+def test_a_run_across_hainan_crosses_land_and_one_across_the_gulf_does_not(land: LandIndex) -> None:
+    assert rc.run_crosses_land(land, 19.0, 108.4, 19.0, 111.2)
+    assert not rc.run_crosses_land(land, 20.0, 107.5, 20.0, 108.0)
+    assert not rc.run_crosses_land(land, 19.0, 108.4, 19.0, 108.41)  # shorter than the ends left out

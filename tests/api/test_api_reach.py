@@ -1,0 +1,114 @@
+"""Where a vessel can be now and which risky vessels a patrol can meet, through the real app and store: the reach's
+GeoJSON and the speed it is drawn at, the intercept list (on course, by reach when stale), and what is refused."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+from api.store import Store
+from engine.geo import reach as rc
+from tests.api.helpers import auth, vessels_frame
+
+V1 = "/api/v1"
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)  # the feed's clock; tracks within retention
+PATROL = (20.0, 107.5)  # mid Gulf of Tonkin
+TANKER, FAST, FAR, LOW, NOWHERE = 574000004, 574000005, 574000006, 574000001, 574000002
+
+
+def fill(store: Store) -> None:
+    """The high tanker heading west at 10 kn towards the patrol, heard now; the critical fishing boat heard 3 h
+    ago at 25 kn to the south; a critical one off the Spratlys; a low one next to the patrol; one without any
+    position."""
+    last = {TANKER: NOW, FAST: NOW - timedelta(hours=3), FAR: NOW - timedelta(hours=1), LOW: NOW}
+    frame = vessels_frame(6).with_columns(
+        pl.col("mmsi").replace_strict(last, default=NOW - timedelta(days=1), return_dtype=pl.Datetime("us", "UTC"))
+        .alias("last_seen"),
+        pl.when(pl.col("mmsi") == NOWHERE).then(None).otherwise(pl.col("lat")).alias("lat"),
+        pl.when(pl.col("mmsi") == NOWHERE).then(None).otherwise(pl.col("lon")).alias("lon"),
+        pl.when(pl.col("mmsi") == FAST).then(30).otherwise(pl.col("ship_type")).alias("ship_type"),
+    )  # fmt: skip
+    store.upsert_vessels(frame)
+    rows = [(TANKER, NOW - timedelta(minutes=10 * k), 20.0, 108.0 + 0.05 * k, 10.0, 270.0) for k in range(4)]
+    rows += [(FAST, NOW - timedelta(hours=3, minutes=10 * k), 18.5 - 0.07 * k, 107.5, 25.0, 0.0) for k in range(6)]
+    rows += [(FAR, NOW - timedelta(hours=1), 10.0, 115.0, 8.0, 45.0), (LOW, NOW, 20.0, 107.55, 5.0, 0.0)]
+    columns = {"mmsi": pl.Int64, "t": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+               "sog": pl.Float64, "cog": pl.Float64}  # fmt: skip
+    store.add_track(pl.DataFrame(rows, schema=columns, orient="row"))
+
+
+@pytest.fixture
+def viewer(client: TestClient, keys: dict[str, str]) -> dict[str, str]:
+    fill(client.app.state.store)  # type: ignore[attr-defined]
+    return auth(keys["viewer"])
+
+
+def test_reach_of_a_tanker_at_its_class_speed(client: TestClient, viewer: dict[str, str]) -> None:
+    r = client.get(f"{V1}/vessels/{TANKER}/reach", params={"hours": 2}, headers=viewer)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    reach, fix = r.json()["features"]
+    assert reach["geometry"]["type"] == "MultiPolygon" and reach["geometry"]["coordinates"]
+    p = reach["properties"]
+    assert p["kind"] == "reach" and p["hours"] == 2 and p["speed_kn"] == 16.0 and "tanker" in p["speed_why"]
+    assert "reach 10.0 kn" in p["speed_why"] and p["radius_km"] == pytest.approx(2 * 16 * 1.852, abs=1e-3)
+    assert datetime.fromisoformat(p["at"]) == NOW + timedelta(hours=2)
+    assert 0.9 < p["area_km2"] / (math.pi * p["radius_km"] ** 2) <= 1.0  # open water in the middle of the Gulf
+    assert fix["geometry"]["coordinates"] == [108.0, 20.0] and fix["properties"]["t"] == NOW.isoformat()
+
+
+def test_reach_at_the_vessels_own_speed_when_above_its_class(client: TestClient, viewer: dict[str, str]) -> None:
+    reach = client.get(f"{V1}/vessels/{FAST}/reach", params={"hours": 1}, headers=viewer).json()["features"][0]
+    p = reach["properties"]
+    assert p["speed_kn"] == 25.0 and p["speed_why"].startswith("its own top speed: 25.0 kn")
+    assert "fishing" in p["speed_why"]
+
+
+def test_reach_refusals(client: TestClient, viewer: dict[str, str]) -> None:
+    assert client.get(f"{V1}/vessels/999/reach", headers=viewer).status_code == 404
+    r = client.get(f"{V1}/vessels/{NOWHERE}/reach", headers=viewer)
+    assert r.status_code == 404 and "no position" in r.json()["detail"]
+    for hours in (0, -1, 49):
+        assert client.get(f"{V1}/vessels/{TANKER}/reach", params={"hours": hours}, headers=viewer).status_code == 422
+
+
+def test_intercept_lists_the_risky_vessels_a_patrol_can_meet_earliest_first(
+    client: TestClient, viewer: dict[str, str]
+) -> None:
+    params = {"from": f"{PATROL[0]},{PATROL[1]}", "speed_kn": 20, "within_h": 3}
+    r = client.get(f"{V1}/intercept", params=params, headers=viewer)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert datetime.fromisoformat(body["start_at"]) == NOW and body["out_of_reach"] == 1  # FAR; LOW is not risky
+    fast, tanker = body["items"]  # the fast boat is met first
+    # the tanker, heard now, met head on: 0.5 degrees of longitude closed at 20 + 10 kn
+    gap_km = rc.to_local_km(*PATROL, 20.0, 108.0)[0]
+    assert tanker["mmsi"] == TANKER and tanker["model"] == "course"
+    assert tanker["meet_hours"] == pytest.approx(gap_km / (30 * 1.852), abs=1e-3)
+    assert tanker["patrol_km"] == pytest.approx(20 * 1.852 * tanker["meet_hours"], rel=1e-3)
+    assert tanker["meet_lat"] == pytest.approx(20.0, abs=1e-4) and not tanker["crosses_land"]
+    assert datetime.fromisoformat(tanker["meet_at"]) - NOW == pytest.approx(timedelta(hours=tanker["meet_hours"]),
+                                                                          abs=timedelta(seconds=4))  # fmt: skip
+    # the fast boat, heard 3 h before: met at the nearest edge of where 25 kn for 3 h can have taken it
+    north_km = -rc.to_local_km(*PATROL, 18.5, 107.5)[1]
+    want = (north_km - 25 * 1.852 * 3) / ((20 + 25) * 1.852)
+    assert fast["mmsi"] == FAST and fast["model"] == "reach" and "heard 3.0 h before" in fast["why"]
+    assert fast["meet_hours"] == pytest.approx(want, abs=1e-3) and fast["meet_lat"] < PATROL[0]
+    assert fast["meet_hours"] < tanker["meet_hours"] <= 3
+
+
+def test_a_stale_vessel_the_patrol_starts_inside_the_reach_of_is_met_at_once(
+    client: TestClient, viewer: dict[str, str]
+) -> None:
+    params = {"from": "18.9,107.5", "speed_kn": 20, "within_h": 1, "dead_reckon_h": 0.5}
+    items = {t["mmsi"]: t for t in client.get(f"{V1}/intercept", params=params, headers=viewer).json()["items"]}
+    assert items[FAST]["meet_hours"] == 0 and items[FAST]["patrol_km"] == 0
+
+
+def test_intercept_refusals(client: TestClient, viewer: dict[str, str]) -> None:
+    base = {"from": "20,107.5", "speed_kn": 20, "within_h": 3}
+    for bad in ({"from": "abc"}, {"from": "95,0"}, {"from": "1,2,3"}, {"speed_kn": 0}, {"within_h": 100}):
+        assert client.get(f"{V1}/intercept", params=base | bad, headers=viewer).status_code == 422, bad
