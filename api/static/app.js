@@ -552,7 +552,9 @@
     ];
     $("vessel-body").replaceChildren(...[
       el("h3", {}, v.name || "(no name broadcast)"),
-      el("div", { class: "ident" }, `${shipType(v.ship_type)}${v.flag ? " · " + v.flag : ""}`),
+      el("div", { class: "ident" }, `${shipType(v.ship_type)}${v.flag ? " · " + v.flag : ""}`,
+        " · ", el("a", { href: "#", id: "vessel-dossier", class: "dossier", title: "Save its evidence dossier: one HTML file that opens offline and prints",
+          onclick: (ev) => { ev.preventDefault(); saveDossier(v.mmsi, ev.currentTarget); } }, "Dossier")),
       el("div", { class: "scores" },
         el("div", { class: `score bg-${smugBand}`, "data-score": "smuggling" }, el("b", {}, fmtScore(smug)), el("span", {}, `smuggling · ${smugBand}`)),
         el("div", { class: `score bg-${fireBand}`, "data-score": "fire" }, el("b", {}, fmtScore(fire)), el("span", {}, `fire · ${fireBand}`))),
@@ -565,6 +567,27 @@
       alerts.length ? el("ul", { class: "vessel-alerts" }, alerts.slice(0, VESSEL_ALERTS_SHOWN).map(vesselAlert)) : null,
       triageHistory(decided),
     ].flat().filter(Boolean));
+  }
+
+  // The vessel's evidence dossier (GET /api/v1/vessels/{mmsi}/dossier), fetched with the key (a plain link would
+  // not carry it) and saved as one HTML file that opens offline and prints.
+  async function saveDossier(mmsi, link) {
+    link.textContent = "Dossier…";
+    try {
+      const resp = await fetch(`${API}/vessels/${mmsi}/dossier?format=html`, { headers: state.key ? { "X-API-Key": state.key } : {} });
+      if (!resp.ok) throw new HttpError(resp.status, `${resp.status} ${resp.statusText}`);
+      const url = URL.createObjectURL(await resp.blob());
+      const save = el("a", { href: url, download: `dossier-${mmsi}.html`, hidden: true });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (err) {
+      if (await handleAuth(err)) return;
+      showMessage(`Dossier of ${mmsi}: ${err.message}`, true);
+    } finally {
+      link.textContent = "Dossier";
+    }
   }
 
   async function drawTrack(mmsi, fit) {
