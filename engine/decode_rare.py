@@ -36,7 +36,7 @@ S_6_16A, S_8_DEFAULT, S_16A, S_16AB, S_22_ADDRESSED, S_22_BROADCAST, S_25, S_26 
 SPECIAL_SIZE = 14
 TYPE6_SHORT_BITS = 72  # pyais: a type 6 of at most 72 bits with DAC 1 FI 16 at bit 40 is the short 16A form
 TYPE16_ONE_STATION_BITS = 96  # M.1371: 96 bits assign one station, 144 two
-APP = re.compile(r"(\d+)Dac(\d+)Fid(\d+)")
+APP = re.compile(r"(\d+)Dac(\d+)Fid(\d+)B?")  # 6Dac1Fid16B: the addressed form of persons on board
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,11 @@ def _variant(six, s, nb, t, default, app, special):
         first = 72 if t == 6 else 40
         dac = _get(six, s, nb, first, 10)
         fid = _get(six, s, nb, first + 10, 6)
-        if t == 6 and nb <= TYPE6_SHORT_BITS and _get(six, s, nb, 40, 10) == 1 and _get(six, s, nb, 50, 6) == 16:
-            return special[S_6_16A]
+        if t == 6 and nb <= TYPE6_SHORT_BITS:  # pyais then reads DAC/FI where the short form has them, for any DAC/FI
+            dac = _get(six, s, nb, 40, 10)
+            fid = _get(six, s, nb, 50, 6)
+            if dac == 1 and fid == 16:
+                return special[S_6_16A]
         if t == 8 and dac == 1 and fid == 21 and _get(six, s, nb, 56, 1) == 1:
             return special[S_8_DEFAULT]  # the WMO form of the weather report: pyais keeps it as bytes
         for k in range(app.shape[0]):

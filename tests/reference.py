@@ -683,9 +683,11 @@ def rare_variant(bits: str, variants: Sequence[tuple[str, int, str]]) -> str | N
 
     t, names = num(0, 6), {name for name, _, _ in variants}
     if t in (6, 8):
-        if t == 6 and len(bits) <= 72 and (num(40, 10), num(50, 6)) == (1, 16):
-            return "6Dac1Fid16A"
         dac, fid = (num(72, 10), num(82, 6)) if t == 6 else (num(40, 10), num(50, 6))
+        if t == 6 and len(bits) <= 72:  # pyais reads DAC/FI where the short form has them
+            dac, fid = num(40, 10), num(50, 6)
+            if (dac, fid) == (1, 16):
+                return "6Dac1Fid16A"
         if t == 8 and (dac, fid) == (1, 21):
             return "8Default" if num(56, 1) else "8Dac1Fid21NonWmo"
         name = f"{t}Dac{dac}Fid{fid}" + ("B" if (t, dac, fid) == (6, 1, 16) else "")
