@@ -60,6 +60,7 @@ log = logging.getLogger("seawatch.stream")
 TABLES = ("positions", "statics", "events")
 Clock = Callable[[], float]
 LIVE_LATENESS_S = 0.5  # live rows are stamped on arrival (or carry a station's time): seconds out of order at most
+IDLE_CHORES_S = 1.0  # while no delivery comes, the chores asked for (call_between) run after this long
 QUARANTINE_REPORTED_S = 3600.0  # a quarantined batch is a health reason this long: someone should look at it
 
 
@@ -140,8 +141,13 @@ class StreamRunner:
         return self.state_dir / "engine"
 
     def call_between(self, chore: Callable[[Engine], None]) -> None:
-        """Run ``chore(engine)`` before the next micro-batch, in the engine's thread (e.g. new zones)."""
+        """Run ``chore(engine)`` between micro-batches, in the engine's thread (e.g. new zones): before the next one,
+        or within ``IDLE_CHORES_S`` while the feeds are quiet."""
         self._chores.put(chore)
+
+    def _run_chores(self) -> None:
+        while not self._chores.empty():
+            self._chores.get()(self.engine)
 
     @classmethod
     def open(cls, detectors: Sequence[Detector], state_dir: Path, sinks: Sequence[Sink] = (),
@@ -252,8 +258,11 @@ class StreamRunner:
             while True:
                 if nxt is None:
                     nxt = asyncio.ensure_future(iterator.__anext__())
-                timeout = None if not pending else max(0.0, opened + self.settings.batch_seconds - self.clock())
+                closes = opened + self.settings.batch_seconds - self.clock()
+                timeout = IDLE_CHORES_S if not pending else max(0.0, closes)
                 done, _ = await asyncio.wait([nxt, stopper], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if not done and not pending and not self._chores.empty():  # quiet feeds: the chores wait no longer
+                    await asyncio.to_thread(self._run_chores)
                 if nxt in done:
                     got, nxt = nxt, None
                     try:
@@ -302,8 +311,7 @@ class StreamRunner:
 
     def process(self, deliveries: Sequence[FeedBatch]) -> pl.DataFrame:
         """Decode, journal and run one micro-batch; returns the alerts new or changed (also given to the sinks)."""
-        while not self._chores.empty():
-            self._chores.get()(self.engine)
+        self._run_chores()
         tables = self._number(_decode_all(deliveries))
         n = self._journal_next
         self._retrying("journal", lambda: self._write_batch(n, tables))

@@ -157,8 +157,14 @@ class ScoringSink:
     """
 
     def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float,
-                 bar: NoisyBar | None = None, models: ModelWatcher | None = None) -> None:  # fmt: skip
+                 bar: NoisyBar | None = None, models: ModelWatcher | None = None,
+                 call_between: Callable[[Callable[[Engine], None]], None] | None = None) -> None:  # fmt: skip
         self.scorer, self.engine, self.store, self.every, self.bar = scorer, engine, store, every, bar
+        # the runner's way into the engine's thread: micro-batches that came within a cycle of the last scoring are
+        # scored a cycle later through it, when no other batch follows them (a burst, then a quiet feed)
+        self.call_between = call_between
+        self._behind = threading.Event()  # a micro-batch's inputs not scored yet
+        self._catching_up = threading.Event()
         self.models = models  # the registry's promoted model replaces the scorer's at the next scoring
         self.features = FeatureAccumulator(land)
         self.scored_at = 0.0
@@ -175,8 +181,15 @@ class ScoringSink:
 
     def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
         self.features.add(tables["positions"], tables["statics"])
-        if time.monotonic() - self.scored_at >= self.every:
-            self._submit(self._inputs())
+        self._behind.set()
+        if time.monotonic() - self.scored_at >= self.every and self._submit(self._inputs()):
+            self._behind.clear()  # taken in the engine's thread, after every micro-batch consumed so far
+
+    def _catch_up(self, _engine: Engine) -> None:
+        """In the engine's thread: score the inputs the last micro-batches left unscored."""
+        self._catching_up.clear()
+        if self._behind.is_set() and self._submit(self._inputs()):
+            self._behind.clear()
 
     def withdraw(self, alert_ids: list[str]) -> None:
         """Nothing to do: the scores are made of the engine's own alerts, which never hold an announced one."""
@@ -191,21 +204,27 @@ class ScoringSink:
     def _inputs(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         return self.engine.alerts(), self.features.vessels(), self.features.days()
 
-    def _submit(self, inputs: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
+    def _submit(self, inputs: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> bool:
         """Score ``inputs`` in the scoring thread, unless a scoring is under way (the next cycle catches up)."""
         with self._submitting:
             if self._closed.is_set() or (self._running is not None and not self._running.done()):
-                return
+                return False
             self.scored_at = time.monotonic()
             self._last = inputs
             self._running = self._pool.submit(self._score, *inputs)
             self._running.add_done_callback(_log_failure)
+            return True
 
     def _watch_decisions(self) -> None:
         # looking costs one indexed max(): every second at most, so a decision waits for little more than a cycle
         while not self._closed.wait(min(self.every, 1.0)):
             if self._last is None or time.monotonic() - self.scored_at < self.every:
                 continue  # nothing scored yet, or a micro-batch's scoring (which reads the decisions) is due
+            if self._behind.is_set() and self.call_between is not None:
+                if not self._catching_up.is_set():  # one request at a time while the engine is busy
+                    self._catching_up.set()
+                    self.call_between(self._catch_up)
+                continue  # the catch-up reads the decisions too
             try:
                 mark, muted = self.store.decisions_mark(), _mute_ids(self.store.mutes_in_force())
             except SQLAlchemyError as exc:
@@ -362,7 +381,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
                                stream)  # fmt: skip
     models = ModelWatcher(Registry(settings.models_dir, options.models))
     scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds, bar=settings.noisy_bar(),
-                          models=models)  # fmt: skip
+                          models=models, call_between=runner.call_between)  # fmt: skip
     runner.sinks.append(scoring)
     registry = CollectorRegistry()
     feeds = FeedSet([open_feed(url, speed=options.speed) for url in options.feeds])

@@ -18,7 +18,7 @@ from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
 from engine.geo.regions import load_pack
 from engine.runner import LATENESS_S, Engine
-from engine.stream import StreamRunner, StreamSettings
+from engine.stream import IDLE_CHORES_S, StreamRunner, StreamSettings
 from feeds.framing import Framer
 from feeds.sources import FeedBatch, FeedSet, open_feed
 from seawatch.simulator.config import SimConfig
@@ -168,3 +168,37 @@ def test_under_a_backlog_batches_stay_large(feed: Path, detectors, tmp_path: Pat
     settings = StreamSettings(batch_seconds=0.05, batch_messages=sum(len(b) for b in got[:6]))
     runner = StreamRunner.open(detectors(), tmp_path, [], settings)
     assert batches(runner, got, 0.0, time.time() - 120.0) == 2  # closed by the message count, not one by one
+
+
+def test_chores_run_while_the_feeds_are_quiet(feed: Path, detectors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A chore asked for after the last delivery (a sink catching up, new zones) runs within IDLE_CHORES_S or so,
+    in the runner's worker, though no micro-batch follows; not before the batch that was pending."""
+    runner = StreamRunner.open(detectors(), tmp_path, [], StreamSettings(batch_seconds=0.05, batch_messages=10**9))
+    ran: list[tuple[float, int]] = []
+
+    async def run() -> None:
+        stop = asyncio.Event()
+
+        async def source():  # type: ignore[no-untyped-def]
+            for b in deliveries(feed)[:2]:
+                yield replace(b, received=time.time())
+            await stop.wait()  # a quiet feed: nothing more comes
+
+        async def ask() -> None:
+            while runner.stats.batches < 1:
+                await asyncio.sleep(0.01)
+            asked = time.monotonic()
+            runner.call_between(lambda engine: ran.append((time.monotonic() - asked, runner.stats.batches)))
+            for _ in range(int(5 * IDLE_CHORES_S / 0.05)):
+                if ran:
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+
+        await asyncio.gather(runner.run(source(), stop), ask())
+
+    asyncio.run(run())
+    assert len(ran) == 1
+    took, batches_then = ran[0]
+    assert took < 3 * IDLE_CHORES_S
+    assert batches_then == runner.stats.batches  # no batch was needed to run it

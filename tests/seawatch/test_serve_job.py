@@ -511,3 +511,38 @@ def test_scoring_sink_raises_a_noisy_kinds_bar_and_lowers_it_when_confirmations_
         for alert_id in good["alert_id"]:
             store.triage(alert_id, "confirmed", "", "le", key_id="k1")
         scene.wait_for(lambda: scene.score()[0] == detected, "the gap counting again after the bar fell")
+
+
+def test_scoring_sink_scores_the_last_micro_batches_of_a_burst_when_the_feed_goes_quiet(tmp_path: Path) -> None:
+    """A micro-batch within a cycle of the last scoring is not scored at once; with no batch after it (a burst, then
+    a quiet feed) the sink asks the runner's thread for its inputs a cycle later, and its vessel is scored."""
+    from api.store import Store
+    from engine.geo.land import LandIndex
+    from models.scoring import Scorer
+    from seawatch.serve_job import ScoringSink
+    from tests.api.helpers import alerts_frame
+    from tests.models.test_features import no_statics, positions
+
+    store = Store(f"sqlite:///{tmp_path / 'seawatch.db'}")
+    chores: list[float] = []
+
+    def call_between(chore) -> None:  # type: ignore[no-untyped-def]  # the runner's thread, as quiet feeds leave it
+        chores.append(time.monotonic())
+        threading.Thread(target=chore, args=(None,)).start()
+
+    empty = alerts_frame(0)
+    sink = ScoringSink(Scorer(), _EngineAlerts(empty), store, LandIndex.load(), SCORING_EVERY_S,  # type: ignore[arg-type]
+                       call_between=call_between)  # fmt: skip
+    try:
+        first = positions([(574000001, k / 10, 20.0, 107.5, 8.0, 90.0, 90.0) for k in range(20)])
+        second = positions([(574000002, k / 10, 20.2, 107.6, 8.0, 90.0, 90.0) for k in range(20)])
+        sink.consume({"positions": first, "statics": no_statics()}, empty)  # scored at once
+        sink.consume({"positions": second, "statics": no_statics()}, empty)  # within the cycle: later
+        deadline = time.monotonic() + 5 * SCORING_EVERY_S + 5.0
+        while store.vessel(574000002) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.vessel(574000002) is not None, "the burst's last micro-batch was never scored"
+        assert chores  # asked for through the runner (again if a scoring was still under way)
+    finally:
+        sink.score()
+        store.close()
