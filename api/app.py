@@ -144,7 +144,11 @@ def create_app(
         if opened is None:
             return None
         bar = settings.noisy_bar()
-        return opened.quality(window_start(datetime.now(UTC), bar), bar)
+        try:
+            return opened.quality(window_start(datetime.now(UTC), bar), bar)
+        except SQLAlchemyError as exc:  # the database away: /metrics still gives the counters that say so
+            log.warning("/metrics without the triage quality gauges: the store did not answer (%s)", exc)
+            return None
 
     registry.register(QualityMetrics(quality_report))
     for router in (vessels.router, alerts.router, mutes.router, quality.router, zones.router, keys.router,

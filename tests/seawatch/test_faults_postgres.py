@@ -207,8 +207,5 @@ def test_after_postgres_is_back_no_alert_is_lost_and_none_doubled(outage: Outage
     assert not lost and not extra, f"{len(lost)} alert(s) lost, {len(extra)} not in the uninterrupted run"
 
 
-@pytest.mark.xfail(strict=True, reason="/metrics is a 500 while the database is away: api/app.py's quality_report "
-                   "(QualityMetrics, api/metrics.py) queries Store.quality at every scrape and lets the "
-                   "OperationalError through, so the write-failure counters are unreadable when they matter")
 def test_metrics_answer_while_postgres_is_away(outage: Outage) -> None:
     assert outage.metrics_status == 200
