@@ -60,6 +60,7 @@ log = logging.getLogger("seawatch.stream")
 TABLES = ("positions", "statics", "events")
 Clock = Callable[[], float]
 LIVE_LATENESS_S = 0.5  # live rows are stamped on arrival (or carry a station's time): seconds out of order at most
+REPLAY_SNAPSHOT_BATCHES = 1  # a start that replayed this many journal batches snapshots at once (open())
 IDLE_CHORES_S = 1.0  # while no delivery comes, the chores asked for (call_between) run after this long
 QUARANTINE_REPORTED_S = 3600.0  # a quarantined batch is a health reason this long: someone should look at it
 
@@ -155,7 +156,9 @@ class StreamRunner:
         """A runner that continues from ``state_dir`` (snapshot + journal) or starts afresh when it is empty.
 
         A fresh start writes a snapshot of the empty engine at once: going back to the last snapshot (after a
-        poison batch) then always has one to go back to."""
+        poison batch) then always has one to go back to. After replaying ``REPLAY_SNAPSHOT_BATCHES`` or more of the
+        journal's batches it snapshots too (when the sinks have what it gave them): a service killed more often
+        than ``snapshot_seconds`` would otherwise replay a longer journal at every start."""
         settings = settings or StreamSettings()
         state_dir = Path(state_dir)
         if Engine.recover(state_dir / "engine"):
@@ -168,6 +171,8 @@ class StreamRunner:
         for leftover in runner.journal.glob(".tmp-*"):  # a batch whose write a crash cut short: never accepted
             shutil.rmtree(leftover, ignore_errors=True)
         runner._replay()
+        if runner.stats.replayed_batches >= REPLAY_SNAPSHOT_BATCHES:
+            runner.snapshot()
         return runner
 
     def _position(self, meta: dict[str, Any]) -> None:

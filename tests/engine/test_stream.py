@@ -202,3 +202,21 @@ def test_chores_run_while_the_feeds_are_quiet(feed: Path, detectors, tmp_path: P
     took, batches_then = ran[0]
     assert took < 3 * IDLE_CHORES_S
     assert batches_then == runner.stats.batches  # no batch was needed to run it
+
+
+def test_a_start_that_replayed_the_journal_snapshots_so_a_crash_loop_does_not_replay_more_each_time(  # type: ignore[no-untyped-def]
+    feed: Path, detectors, tmp_path: Path
+) -> None:
+    got = deliveries(feed)
+    slow = StreamSettings(snapshot_seconds=3600.0)  # killed far more often than it would snapshot
+    runner = StreamRunner.open(detectors(), tmp_path, [], slow)
+    for b in got[:4]:
+        runner.process([b])
+    del runner  # killed: 4 batches in the journal only
+    replayed = []
+    for b in got[4:7]:
+        runner = StreamRunner.open(detectors(), tmp_path, [], slow)
+        replayed.append(runner.stats.replayed_batches)
+        runner.process([b])
+        del runner  # killed again after one more batch
+    assert replayed == [4, 1, 1]
