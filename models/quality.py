@@ -8,8 +8,12 @@ and per station (``ais_gap`` alerts whose reasons name a station: only gaps an o
 A kind (or a zone) whose precision falls below :attr:`NoisyBar.min_precision`, over at least
 :attr:`NoisyBar.min_decisions` confirmed or dismissed alerts, gets a raised bar (:func:`raised_bars`): its alerts
 count in the scores only from the median score of its dismissed alerts up, never from above
-:attr:`NoisyBar.max_score`. The bar is recomputed from the decisions every scoring, so it falls back by itself when
-confirmations come or the dismissals age out of the window. Alerts under it stay stored and listed; only their
+:attr:`NoisyBar.max_score`; when no dismissed alert scores under that median (a detector that gives one score
+to all its alerts of a zone, as zone_entry does: 40 in a watch zone), from just above it, or the bar would take
+out none of them. A zone with its own bar leaves its kind's: its decisions do not count in the kind's precision
+for the bar, or a fishing ground drawn as a watch zone would raise a bar over every watch zone. The bar is
+recomputed from the decisions every scoring, so it falls back by itself when confirmations come or the dismissals
+age out of the window. Alerts under it stay stored and listed; only their
 points leave the scores, and the vessel's reasons say why (:func:`models.indicators.with_decisions`).
 """
 
@@ -116,8 +120,13 @@ def raised_bars(triaged: pl.DataFrame, bar: NoisyBar) -> pl.DataFrame:
     """The raised bars (:data:`BAR_SCHEMA`) that ``triaged`` (the window's decisions) earns: per kind, and per zone
     of zone_entry alerts, when precision is under ``bar.min_precision`` over at least ``bar.min_decisions``
     confirmed or dismissed alerts; the threshold is their dismissed alerts' median score, at most
-    ``bar.max_score``. A kind whose dismissed alerts' scores are all unknown (withdrawn) gets none."""
-    frames = [_bars(triaged, "kind", bar), _bars(_with_places(triaged), "zone", bar)]
+    ``bar.max_score`` (just above it when none of them scores under it). A kind's bar leaves out the decisions
+    of zones that have their own. A kind whose dismissed alerts' scores are all unknown (withdrawn) gets none."""
+    placed = _with_places(triaged)
+    zones = _bars(placed, "zone", bar)
+    # a zone with its own bar is explained by it: the kind's bar is earned by its other alerts
+    elsewhere = placed.join(zones.select("kind", "zone"), on=["kind", "zone"], how="anti")
+    frames = [_bars(elsewhere, "kind", bar), zones]
     schema = dict(BAR_SCHEMA)
     return pl.concat([f.select(list(schema)).cast(schema) for f in frames], how="vertical")  # type: ignore[arg-type]
 
@@ -132,13 +141,16 @@ def _bars(triaged: pl.DataFrame, scope: str, bar: NoisyBar) -> pl.DataFrame:
         n=pl.len().cast(pl.Int64),
         dismissed=dismissed.sum().cast(pl.Int64),
         median=pl.col("score").filter(dismissed).median(),
+        lowest=pl.col("score").filter(dismissed).min(),
     )
     noisy = per.filter(
         (pl.col("n") >= bar.min_decisions)
         & ((pl.col("n") - pl.col("dismissed")) / pl.col("n") < bar.min_precision)
         & pl.col("median").is_not_null()
     )
-    threshold = pl.col("median").clip(upper_bound=bar.max_score).round(0)
+    # alerts under the bar leave the scores; a bar at the lowest dismissed score would take out none of them
+    median = pl.when(pl.col("lowest") >= pl.col("median")).then(pl.col("median").floor() + 1).otherwise("median")
+    threshold = median.clip(upper_bound=bar.max_score).round(0)
     days = f"{bar.window_days:g}"
     what = (pl.format("{} alerts", pl.col("kind")) if scope == "kind"
             else pl.format("{} alerts in zone {}", pl.col("kind"), pl.col("zone")))  # fmt: skip

@@ -54,16 +54,55 @@ def test_a_noisy_kind_gets_a_bounded_bar_and_a_precise_or_little_judged_one_does
     assert raised_bars(_noisy_gaps(dismissed=8, confirmed=1), NoisyBar()).height == 0  # 9 decisions: too few
 
 
+def _zone_alerts(score: float, *reasons: list[str]) -> pl.DataFrame:
+    return _alerts().head(len(reasons)).with_columns(kind=pl.lit("zone_entry"), score=pl.lit(score),
+                                                     reasons=pl.Series(list(reasons)))  # fmt: skip
+
+
 def test_a_zone_bar_applies_to_that_zone_only() -> None:
     triaged = _triaged(*[("zone_entry", "dismissed", "legitimate_activity", 70.0, HA_LONG) for _ in range(10)])
     bars = raised_bars(triaged, NoisyBar())
-    assert sorted(bars["scope"].to_list()) == ["kind", "zone"]
+    assert bars["scope"].to_list() == ["zone"]  # the zone's bar explains its dismissals: none for the kind
     bay = ["entered restricted zone Ha Long Bay"]
-    alerts = _alerts().head(2).with_columns(kind=pl.lit("zone_entry"), score=pl.lit(40.0),
-                                            reasons=pl.Series([HA_LONG, bay]))  # fmt: skip
-    marked = bars_applied(alerts, bars.filter(pl.col("scope") == "zone"))
-    assert marked["bar"].to_list() == [70.0, None]
-    assert marked["below_bar"].to_list()[0].startswith("zone_entry alerts in zone Ha Long count from score 70 up")
+    marked = bars_applied(_zone_alerts(40.0, HA_LONG, bay), bars)
+    assert marked["bar"].to_list() == [71.0, None]
+    assert marked["below_bar"].to_list()[0].startswith("zone_entry alerts in zone Ha Long count from score 71 up")
+
+
+def test_a_zone_whose_alerts_all_score_alike_gets_a_bar_just_above_them() -> None:
+    """zone_entry gives every alert of a watch zone 40: a bar at the dismissed alerts' median (40) would take out
+    none of them (the bench_analyst finding); the bar is just above it, and the zone's own alerts go under it."""
+    fishing = ["entered watch zone Co To fishing ground", "inside 8 min (6 positions)"]
+    triaged = _triaged(*[("zone_entry", "dismissed", "legitimate_activity", 40.0, fishing) for _ in range(19)],
+                       ("zone_entry", "confirmed", None, 40.0, fishing))  # fmt: skip
+    (bar,) = raised_bars(triaged, NoisyBar()).to_dicts()
+    assert (bar["scope"], bar["zone"], bar["threshold"]) == ("zone", "Co To fishing ground", 41.0)
+    assert bar["said"] == ("zone_entry alerts in zone Co To fishing ground count from score 41 up: analysts "
+                           "dismissed 19 of 20 in the last 30 days")  # fmt: skip
+    other = ["entered watch zone Mong Cai border waters", "inside 1.0 h (20 positions)"]
+    marked = bars_applied(_zone_alerts(40.0, fishing, other), raised_bars(triaged, NoisyBar()))
+    assert [b is not None for b in marked["below_bar"].to_list()] == [True, False]
+    # a strong one of the zone still counts; the cap holds for a zone whose alerts all score above it
+    assert bars_applied(_zone_alerts(60.0, fishing), raised_bars(triaged, NoisyBar()))["below_bar"].to_list() == [None]
+    high = triaged.with_columns(score=pl.lit(85.0))
+    assert raised_bars(high, NoisyBar())["threshold"].to_list() == [80.0]
+    # scores that spread keep the median (half of the dismissed alerts under it)
+    spread = triaged.with_columns(score=pl.Series([40.0 + i for i in range(20)]))
+    assert raised_bars(spread, NoisyBar())["threshold"].to_list() == [49.0]
+
+
+def test_a_noisy_zone_leaves_its_kinds_bar_to_the_other_zones() -> None:
+    """A watch zone drawn over a fishing ground is dismissed 20 of 20 times; the kind's bar is earned by the other
+    zones' decisions alone: none while they are right, one when they are noisy too (but each too little judged
+    for a bar of its own)."""
+    fishing = ["entered watch zone Co To fishing ground"]
+    noisy = [("zone_entry", "dismissed", "legitimate_activity", 40.0, fishing) for _ in range(20)]
+    right = [("zone_entry", "confirmed", None, 40.0, [f"entered watch zone Border {i}"]) for i in range(3)]
+    bars = raised_bars(_triaged(*noisy, *right), NoisyBar())
+    assert bars.select("scope", "zone").rows() == [("zone", "Co To fishing ground")]
+    wrong = [("zone_entry", "dismissed", "other", 40.0 + i, [f"entered watch zone Bay {i % 2}"]) for i in range(10)]
+    (kind,) = raised_bars(_triaged(*noisy, *wrong), NoisyBar()).filter(pl.col("scope") == "kind").to_dicts()
+    assert kind["said"] == "zone_entry alerts count from score 44 up: analysts dismissed 10 of 10 in the last 30 days"
 
 
 def test_under_the_bar_an_alert_leaves_the_score_with_the_reason_and_comes_back_when_confirmations_do() -> None:
