@@ -387,6 +387,23 @@ def test_snapshot_and_restore_keep_a_dark_partner_search() -> None:
     assert engine.alerts().equals(whole)
 
 
+def test_the_buffer_holds_two_fixes_a_vessel_a_slice_while_streaming() -> None:
+    """A long-running service (issue 14): the fixes waiting for their slices are thinned to the first and the last
+    of each vessel in each slice (all the alignment reads), so the buffer does not grow with the reporting rate."""
+    table = meeting(5.0, 0.5)
+    detector = EncounterDetector(PLACES)
+    engine = Engine([detector], lateness_s=0.0)
+    s = detector.settings
+    pending = math.ceil(s.interp_h * 60 / s.slice_min) + 2  # slices not yet walked: the look-ahead, and two open
+    most = 0
+    for k in range(0, table.height, 20):  # ten minutes of both vessels' fixes a step
+        engine.process(table[k : k + 20], *empty_tables())
+        most = max(most, detector.buffer["t"].shape[0])
+    assert 0 < most <= 2 * 2 * pending < table.height  # two vessels, two fixes a slice
+    engine.finish()
+    assert engine.alerts().equals(run(table, EncounterDetector(PLACES)))
+
+
 def test_sparse_fixes_are_interpolated_between_slices() -> None:
     table = meeting(3.0, 0.5)
     t = table["t"].dt.epoch("s") - T0
