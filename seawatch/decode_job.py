@@ -1,28 +1,40 @@
 """``seawatch decode``: NMEA files -> positions/statics/events Parquet, streamed in chunks with bounded memory.
 
-Each chunk's tables go to part files in a scratch folder; at the end polars streams the parts into one Parquet
-file per table, so peak memory is set by the chunk size, not the input size. With details, the rarer types' typed
-tables (one per layout variant, :mod:`engine.decode_rare`) go to ``messages/<variant>.parquet`` beside them.
+Each chunk's tables go to part files (Arrow IPC, uncompressed: written at memory speed, read back once) in a
+scratch folder; at the end polars streams the parts into one Parquet file per table, so peak memory is set by the
+chunk size, not the input size. With details, the rarer types' typed tables (one per layout variant,
+:mod:`engine.decode_rare`) go to ``messages/<variant>.parquet`` beside them.
+
+Both cores by default: the framer runs in the caller's thread, chunk after chunk (it carries multi-part messages
+and tag-block groups across chunks, so its output does not depend on the cut), while up to ``threads`` workers
+decode the framed chunks and write their parts (the kernels release the GIL); results come back in input order,
+so the outputs are the same for any number of threads. ``SEAWATCH_THREADS`` (or ``--threads``) sets the number.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
 from engine.decode import DECODE_REJECTS, Decoded, decode
 from feeds.files import CHUNK_BYTES, InputError, map_chunks, sniff
-from feeds.framing import Framer
+from feeds.framing import Framer, MessageBatch
 from feeds.nmea_kernel import NOTES, OUTCOMES
 
+THREADS_ENV = "SEAWATCH_THREADS"
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 TABLES = ("positions", "statics", "events")
 MESSAGE_TYPE_NAMES = {
     1: "position A", 2: "position A", 3: "position A", 4: "base station", 5: "static/voyage",
@@ -40,6 +52,7 @@ class DecodeOptions:
     details: bool = True
     chunk_bytes: int = CHUNK_BYTES
     progress: bool | None = None  # None: a bar when stderr is a terminal
+    threads: int | None = None  # None: SEAWATCH_THREADS, else every core this process may use
 
 
 @dataclass
@@ -83,17 +96,86 @@ def progress_bar(total: int, enabled: bool | None, desc: str = "decode"):
     return tqdm(total=total, unit="B", unit_scale=True, disable=not show, file=sys.stderr, desc=desc)
 
 
-def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool,
-                columns: Mapping[str, Collection[str]] | None = None) -> Iterator[tuple[Decoded, int]]:  # fmt: skip
-    """The decoded tables of ``path``, chunk by chunk, each with the bytes it read (the last, 0, flushes the
-    framer's partial lines and parts); ``columns`` as :func:`engine.decode.decode` takes them."""
+def worker_threads(threads: int | None = None) -> int:
+    """``threads`` when given, else ``SEAWATCH_THREADS``, else the cores this process may run on."""
+    if threads is None:
+        setting = os.environ.get(THREADS_ENV, "").strip()
+        if setting:
+            try:
+                threads = int(setting)
+            except ValueError:
+                msg = f"{THREADS_ENV}={setting!r}: give a whole number of threads (1 for one core)"
+                raise InputError(msg) from None
+        else:
+            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if threads < 1:
+        raise InputError(f"threads={threads}: give at least 1 (1 runs on one core)")
+    return threads
+
+
+def ordered_map(fn: Callable[[_In], _Out], items: Iterable[_In], threads: int) -> Iterator[_Out]:
+    """``fn`` of each item, in the items' order, with up to ``threads`` calls running at once in worker threads;
+    the items themselves are drawn in the caller's thread (so a stateful producer such as a framer stays serial).
+    At most ``threads`` results wait at a time, so memory follows the chunk size. One thread: no pool at all."""
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="seawatch-decode") as pool:
+        pending: deque[Future[_Out]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def framed_chunks(path: Path, framer: Framer, chunk_bytes: int) -> Iterator[tuple[MessageBatch, int]]:
+    """The framer's batches of ``path``, chunk by chunk, each with the bytes it read (the last, 0, flushes the
+    framer's partial lines and parts)."""
     for chunk in _with_end(map_chunks(path, chunk_bytes)):
-        batch = framer.feed(chunk or b"", final=chunk is None)
-        yield decode(batch, details=details, columns=columns), len(chunk or b"")
+        yield framer.feed(chunk or b"", final=chunk is None), len(chunk or b"")
+
+
+def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool,
+                columns: Mapping[str, Collection[str]] | None = None,
+                threads: int | None = None) -> Iterator[tuple[Decoded, int]]:  # fmt: skip
+    """The decoded tables of ``path``, chunk by chunk, each with the bytes it read; ``columns`` as
+    :func:`engine.decode.decode` takes them. Chunks are framed in this thread and decoded by ``threads`` workers
+    (:func:`worker_threads`), the next while the caller works on this one; the results are the same for any
+    number."""
+
+    def decode_one(item: tuple[MessageBatch, int]) -> tuple[Decoded, int]:
+        return decode(item[0], details=details, columns=columns), item[1]
+
+    yield from ordered_map(decode_one, framed_chunks(path, framer, chunk_bytes), worker_threads(threads))
+
+
+@dataclass
+class _ChunkParts:
+    """What a worker made of one chunk: its counts, its part files by table, and the bytes it stands for."""
+
+    types: Counter[int]
+    rejects: Counter[str]
+    parts: dict[str, tuple[Path, int]]  # table -> (part file, rows)
+    n_bytes: int
+
+
+def _write_parts(decoded: Decoded, scratch: Path, index: int, n_bytes: int) -> _ChunkParts:
+    tables = {t: getattr(decoded, t) for t in TABLES}
+    tables |= {f"messages/{name}": frame for name, frame in decoded.messages.items()}
+    parts = {}
+    for table, frame in tables.items():
+        if frame.height:
+            part = scratch / f"{table}-{index:06d}.arrow"
+            frame.write_ipc(part, compression="uncompressed")
+            parts[table] = (part, frame.height)
+    return _ChunkParts(decoded.types, decoded.rejects, parts, n_bytes)
 
 
 def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeSummary:
     """Decode ``inputs`` into ``out``; raises :class:`InputError` naming a bad input before writing anything."""
+    threads = worker_threads(options.threads)
     for path in inputs:
         sniff(path)
     try:
@@ -104,24 +186,29 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
     started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix=".decode-", dir=out))
     parts: dict[str, list[Path]] = {t: [] for t in TABLES}
+    rows: Counter[str] = Counter()
     (scratch / "messages").mkdir()
     total = sum(p.stat().st_size for p in inputs)
+    index = 0
+
+    def decode_and_write(item: tuple[int, tuple[MessageBatch, int]]) -> _ChunkParts:
+        i, (batch, n_bytes) = item
+        return _write_parts(decode(batch, details=options.details), scratch, i, n_bytes)
+
     try:
         with progress_bar(total, options.progress) as bar:
             for path in inputs:
                 framer = Framer(keep_bad_checksums=options.keep_bad_checksums)
-                for decoded, n_bytes in decode_file(path, framer, options.chunk_bytes, options.details):
-                    summary.types.update(decoded.types)
-                    summary.outcomes.update(decoded.rejects)
-                    tables = {t: getattr(decoded, t) for t in TABLES}
-                    tables |= {f"messages/{name}": frame for name, frame in decoded.messages.items()}
-                    for table, frame in tables.items():
-                        if frame.height:
-                            part = scratch / f"{table}-{len(parts.setdefault(table, [])):06d}.parquet"
-                            frame.write_parquet(part)
-                            parts[table].append(part)
-                    summary.bytes += n_bytes
-                    bar.update(n_bytes)
+                numbered = enumerate(framed_chunks(path, framer, options.chunk_bytes), start=index)
+                for done in ordered_map(decode_and_write, numbered, threads):
+                    summary.types.update(done.types)
+                    summary.outcomes.update(done.rejects)
+                    for table, (part, n) in done.parts.items():
+                        parts.setdefault(table, []).append(part)
+                        rows[table] += n
+                    summary.bytes += done.n_bytes
+                    bar.update(done.n_bytes)
+                    index += 1
                 summary.outcomes.update(framer.counts)
                 summary.lines += framer.lines
                 summary.files += 1
@@ -130,10 +217,10 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
         for table in parts:
             target = out / f"{table}.parquet"
             if parts[table]:
-                pl.scan_parquet(parts[table]).sink_parquet(target)
+                pl.scan_ipc(parts[table]).sink_parquet(target)
             else:
                 _empty(table).write_parquet(target)
-            summary.rows[table] = pl.scan_parquet(target).select(pl.len()).collect().item()
+            summary.rows[table] = rows[table]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
