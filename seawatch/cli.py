@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 
+def _use_threads(threads: int | None) -> None:
+    """``--threads N`` (else ``SEAWATCH_THREADS``): the decoding workers, and polars' and Numba's own pools when
+    they are not set apart, so that 1 keeps the whole run on one core. Set before polars and Numba are imported."""
+    if threads is not None:
+        os.environ["SEAWATCH_THREADS"] = str(threads)
+    setting = os.environ.get("SEAWATCH_THREADS", "").strip()
+    if setting.isdigit() and int(setting) > 0:
+        for pool in ("POLARS_MAX_THREADS", "NUMBA_NUM_THREADS"):
+            os.environ.setdefault(pool, setting)
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of threads, at least 1 (1: one core)")
+    return n
+
+
+THREADS_HELP = "threads that decode at once (default: SEAWATCH_THREADS, else every core; 1: one core)"
+
+
 def _decode(args: argparse.Namespace) -> int:
+    _use_threads(args.threads)
     from feeds.files import InputError
     from seawatch.decode_job import DecodeOptions, run_decode
 
@@ -45,6 +71,7 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    _use_threads(args.threads)
     from engine.geo.regions import PackError
     from feeds.archives import ArchiveError
     from feeds.files import InputError
@@ -232,6 +259,7 @@ def _add_backtest(sub) -> None:
         "--chunk-mb", type=float, default=64.0, help="bytes read per step, in MiB (default 64; memory follows it)"
     )
     bt.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
+    bt.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     bt.set_defaults(func=_backtest)
     tr = sub.add_parser(
         "train",
@@ -585,6 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dec.add_argument("--chunk-mb", type=float, default=16.0, help="bytes read per step, in MiB (default 16)")
     dec.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
+    dec.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     dec.set_defaults(func=_decode)
     sim = sub.add_parser(
         "simulate",
