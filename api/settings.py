@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         default=72.0, gt=0, description="the live engine keeps in memory (and scores vessels with) the alerts with "
         "evidence this recent, open ones included; the store keeps every alert",
     )  # fmt: skip
+    evict_after_hours: float = Field(
+        default=48.0, ge=0, description="a vessel silent this long (feed time) gives up its per-vessel payloads in "
+        "the live engine, which no later alert needs (engine/runner.py); 0: never",
+    )  # fmt: skip
     # triage quality (issue 12): a detector analysts mostly dismiss gets a raised bar in the scores there
     quality_window_days: float = Field(
         default=30.0, gt=0, le=3650, description="decisions of the last this many days make the precision and the bars"

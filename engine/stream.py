@@ -53,7 +53,7 @@ import polars as pl
 from engine.alerts import empty_alerts
 from engine.decode import decode, empty_tables
 from engine.fast_path import DistressFastPath
-from engine.runner import Detector, Engine, crash_point, fsync_dir, fsync_file
+from engine.runner import EVICT_AFTER_S, Detector, Engine, crash_point, fsync_dir, fsync_file
 from feeds.sources import FeedBatch
 
 log = logging.getLogger("seawatch.stream")
@@ -76,6 +76,8 @@ class StreamSettings:
     retry_first_s: float = 1.0
     retry_max_s: float = 60.0
     recent_alerts_s: float | None = None  # the engine keeps alerts with evidence this recent (None: all)
+    evict_after_s: float | None = EVICT_AFTER_S  # a vessel silent this long gives up its per-vessel payloads
+    # (engine/runner.py: alerts do not change; None: never)
 
 
 class Sink(Protocol):
@@ -126,6 +128,9 @@ class StreamRunner:
         self.stopping = threading.Event()  # set at a stop: a write being retried gives up
         self.fast_path = DistressFastPath.of(engine)
         engine.keep_alerts(self.settings.recent_alerts_s)
+        # the setting, not what a snapshot was taken with: an operator's change applies at the next start
+        evict = self.settings.evict_after_s
+        engine.evict_after_us = None if evict is None else int(evict * 1e6)
         for folder in (self.journal, self.quarantine):
             folder.mkdir(parents=True, exist_ok=True)
 

@@ -377,6 +377,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     stream = options.stream
     if stream.recent_alerts_s is None:
         stream = replace(stream, recent_alerts_s=settings.recent_alerts_hours * 3600.0)
+    stream = replace(stream, evict_after_s=settings.evict_after_hours * 3600.0 or None)
     runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [store_sink],
                                stream)  # fmt: skip
     models = ModelWatcher(Registry(settings.models_dir, options.models))

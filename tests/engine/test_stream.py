@@ -220,3 +220,11 @@ def test_a_start_that_replayed_the_journal_snapshots_so_a_crash_loop_does_not_re
         runner.process([b])
         del runner  # killed again after one more batch
     assert replayed == [4, 1, 1]
+
+
+def test_the_eviction_setting_applies_on_a_fresh_start_and_over_a_snapshot(detectors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    runner = StreamRunner.open(detectors(), tmp_path, [], StreamSettings(evict_after_s=3600.0))
+    assert runner.engine.evict_after_us == 3_600_000_000
+    runner.snapshot()
+    again = StreamRunner.open(detectors(), tmp_path, [], StreamSettings(evict_after_s=None))
+    assert again.engine.evict_after_us is None  # the operator's setting, not the snapshot's
