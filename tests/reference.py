@@ -299,18 +299,24 @@ def segments(rows, max_speed_kn: float, noise_km: float, max_gap_us: int, max_op
     return out
 
 
-def key_runs(rows, rejoin_us: int, min_fixes: int) -> list[tuple[int, int] | None]:
+def key_runs(rows, rejoin_us: int, min_fixes: int, silence_goes_on: bool = False) -> list[tuple[int, int] | None]:
     """(vid, t_us, key) rows in (vid, time) order -> per row (episode start, fixes so far) once an episode has
     ``min_fixes``, else None. An episode is a vessel's fixes with one key >= 0, each within ``rejoin_us`` of the
-    previous one with that key; keys < 0 (outside, no position) neither extend nor end it."""
+    previous one with that key; keys < 0 (outside, no position) neither extend nor end it. With
+    ``silence_goes_on``, a longer wait ends it only if a fix outside (key -1) came in between."""
     state: dict[int, list[int]] = {}  # vid -> [key, start, last, count]
+    out_since: set[int] = set()  # vessels heard outside since their last fix in
     out: list[tuple[int, int] | None] = []
     for vid, t, key in rows:
         if key < 0:
+            if key == -1:
+                out_since.add(vid)
             out.append(None)
             continue
         s = state.get(vid)
-        if s is None or s[0] != key or t - s[2] > rejoin_us:
+        left = vid in out_since or not silence_goes_on
+        out_since.discard(vid)
+        if s is None or s[0] != key or (t - s[2] > rejoin_us and left):
             s = state[vid] = [key, t, t, 0]
         s[2], s[3] = t, s[3] + 1
         out.append((s[1], s[3]) if s[3] >= min_fixes else None)

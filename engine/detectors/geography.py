@@ -25,19 +25,25 @@ OUTSIDE = -1
 
 
 @kernel
-def runs_kernel(vid, t_us, key, rejoin_us, min_fixes, run_t, run_k, out_start, out_n):
+def runs_kernel(vid, t_us, key, rejoin_us, min_fixes, run_t, run_k, out_start, out_n, silence_goes_on, seen_out):
     """Episodes of fixes with the same ``key`` >= 0 (a zone, or 0 for "inland"); fixes with key -1 are outside,
     NaN positions have key -2 and are ignored. An episode goes on while the vessel is back in the same key within
-    ``rejoin_us`` of its last fix there. run_t[v] = (start, last fix in); run_k[v] = (key, fixes)."""
+    ``rejoin_us`` of its last fix there; with ``silence_goes_on``, also after any silence in which it was not heard
+    outside (nobody saw it leave). run_t[v] = (start, last fix in); run_k[v] = (key, fixes); seen_out[v]: a fix
+    outside came since its last one in."""
     for i in range(vid.shape[0]):
         out_start[i] = NO_TIME
         out_n[i] = 0
         k = key[i]
-        if k < 0:
-            continue
         v = vid[i]
+        if k < 0:
+            if k == -1:
+                seen_out[v] = 1
+            continue
         t = t_us[i]
-        if run_t[v, 0] == NO_TIME or run_k[v, 0] != k or t - run_t[v, 1] > rejoin_us:
+        away = t - run_t[v, 1] > rejoin_us and (seen_out[v] == 1 or not silence_goes_on)
+        seen_out[v] = 0
+        if run_t[v, 0] == NO_TIME or run_k[v, 0] != k or away:
             run_t[v, 0] = t
             run_k[v, 0] = k
             run_k[v, 1] = 0
@@ -54,25 +60,30 @@ class _Runs:
     name = ""
     rejoin_s = 0.0
     min_fixes = 1
+    silence_goes_on = False  # an episode goes on after a silence in which the vessel was not heard outside
 
     def __init__(self) -> None:
         self.run_t = np.zeros((0, 2), np.int64)
         self.run_k = np.zeros((0, 2), np.int64)
+        self.seen_out = np.zeros(0, np.int64)
 
     def _runs(self, step: Step, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.run_t = grow(self.run_t, step.fleet.size, NO_TIME)
         self.run_k = grow(self.run_k, step.fleet.size, OUTSIDE)
+        self.seen_out = grow(self.seen_out, step.fleet.size, 0)
         f = step.fixes
         start, count = np.empty(len(f), np.int64), np.empty(len(f), np.int64)
         runs_kernel(f.vid, f.t_us, key.astype(np.int64, copy=False), int(self.rejoin_s * 1e6), self.min_fixes,
-                    self.run_t, self.run_k, start, count)  # fmt: skip
+                    self.run_t, self.run_k, start, count, self.silence_goes_on, self.seen_out)  # fmt: skip
         return latest_per_episode(f.vid, start), start, count
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        return {"run_t": self.run_t.copy(), "run_k": self.run_k.copy()}
+        return {"run_t": self.run_t.copy(), "run_k": self.run_k.copy(), "seen_out": self.seen_out.copy()}
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.run_t, self.run_k = arrays["run_t"].copy(), arrays["run_k"].copy()
+        # an older snapshot: whether a vessel was heard outside since is not known; it was, if it left at all
+        self.seen_out = arrays["seen_out"].copy() if "seen_out" in arrays else np.ones(len(self.run_t), np.int64)
 
 
 def _keys(lat: np.ndarray, lon: np.ndarray, inside: np.ndarray) -> np.ndarray:
@@ -171,11 +182,13 @@ class ZoneSettings:
 
 class ZoneEntry(_Runs):
     """One alert per vessel per visit (entry to exit, updated while it lasts). A visit ends when the vessel has
-    been out of the zone for ``rejoin_min``; a vessel already inside when it is first heard is "inside", not
-    "entered" (the data began there: nobody saw it enter)."""
+    been heard out of the zone and stayed out for ``rejoin_min``; a silence inside (patchy reception offshore) does
+    not end it, as nobody saw it leave. A vessel already inside when it is first heard is "inside", not "entered"
+    (the data began there: nobody saw it enter)."""
 
     name = "zone_entry"
     min_fixes = 1
+    silence_goes_on = True
 
     def __init__(self, zones: RegionPack | Polygons, names: tuple[str, ...] = (),
                  kinds: tuple[str, ...] = (), settings: ZoneSettings | None = None) -> None:  # fmt: skip

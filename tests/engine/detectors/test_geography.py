@@ -59,13 +59,14 @@ def keyed_rows(draw: st.DrawFn) -> list[tuple[int, int, int]]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(keyed_rows(), st.integers(1, 3))
-def test_runs_kernel_matches_reference(rows: list[tuple[int, int, int]], min_fixes: int) -> None:
+@given(keyed_rows(), st.integers(1, 3), st.booleans())
+def test_runs_kernel_matches_reference(rows: list[tuple[int, int, int]], min_fixes: int, silence: bool) -> None:
     rejoin = 900 * 1_000_000
-    want = ref.key_runs(rows, rejoin, min_fixes)
+    want = ref.key_runs(rows, rejoin, min_fixes, silence)
     vid, t, key = (np.array(c, np.int64) for c in zip(*rows, strict=True))
     start, count = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64)
-    runs_kernel(vid, t, key, rejoin, min_fixes, np.full((3, 2), NO_TIME), np.full((3, 2), -1), start, count)
+    runs_kernel(vid, t, key, rejoin, min_fixes, np.full((3, 2), NO_TIME), np.full((3, 2), -1), start, count,
+                silence, np.zeros(3, np.int64))  # fmt: skip
     got = [None if s == NO_TIME else (s, c) for s, c in zip(start.tolist(), count.tolist(), strict=True)]
     assert got == want
 
@@ -95,3 +96,19 @@ def test_lingering_at_a_zone_edge_is_one_visit() -> None:
     got = alerts([ZoneEntry(_box(20.0, 20.3, 107.0, 107.1), ("box",))], track(412000034, t, lat, lon, 0.3))
     assert got.height == 2
     assert all(r[0].startswith("entered") for r in got["reasons"].to_list())
+
+
+def test_a_silence_inside_a_zone_does_not_end_the_visit() -> None:
+    """Heard inside, unheard for 3 h (patchy reception offshore), heard inside again: one visit, nobody saw it
+    leave. Heard outside in between and away for 2 h: a second visit."""
+    t = np.concatenate([np.arange(0, 3600, 60.0), np.arange(4 * 3600, 5 * 3600, 60.0)])
+    lat, lon = np.full(t.size, 20.1), np.full(t.size, 107.05)
+    lat[0] = 19.95  # first heard outside: it entered
+    zone = ZoneEntry(_box(20.0, 20.3, 107.0, 107.1), ("box",))
+    got = alerts([zone], track(412000035, t, lat, lon, 0.3))
+    assert got.height == 1
+    assert got.row(0, named=True)["reasons"][1].startswith("inside 5.0 h")
+    out = lat.copy()
+    out[59] = 19.95  # its last fix before the silence was outside
+    again = alerts([ZoneEntry(_box(20.0, 20.3, 107.0, 107.1), ("box",))], track(412000036, t, out, lon, 0.3))
+    assert again.height == 2
