@@ -4,6 +4,7 @@ back say whether a raised bar takes them out of the scores (``below_bar``, :func
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,8 @@ from models.quality import (
 # (models.indicators.with_decisions): such an alert counts in the scores and is not below the bar
 OUTWEIGH_BAR = ("confirmed", "escalated")
 
+
+BARS_CACHE_S = 60.0  # the raised bars in force are read again after this long without a new decision
 
 class QualityMixin(StoreBase):
     def triaged(self, since: datetime) -> pl.DataFrame:
@@ -85,7 +88,20 @@ class QualityMixin(StoreBase):
         scorer applies at its next cycle; none with the bars turned off (``bar.min_precision`` 0)."""
         if bar.min_precision <= 0:
             return pl.DataFrame(schema=dict(BAR_SCHEMA))
-        return raised_bars(self.triaged(window_start(now or utcnow(), bar)), bar)
+        if now is not None:
+            return raised_bars(self.triaged(window_start(now, bar)), bar)
+        # the same decisions give the same bars: every triage answer and alert list asked for them again, which
+        # grew with the window's decisions (896 decisions: 60 ms an update); kept until a decision comes or the
+        # window has moved a minute
+        with self._read() as conn:  # the latest decision's id: one indexed max()
+            top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(triage_decisions.c.id), 0))).scalar_one()
+        key, clock = (int(top), bar), time.monotonic()
+        cached = getattr(self, "_bars_cache", None)
+        if cached is not None and cached[0] == key and clock - cached[1] < BARS_CACHE_S:
+            return cached[2]
+        bars = raised_bars(self.triaged(window_start(utcnow(), bar)), bar)
+        self._bars_cache = (key, clock, bars)
+        return bars
 
     def mark_below_bar(self, rows: Sequence[dict[str, Any]], bar: NoisyBar) -> list[dict[str, Any]]:
         """``rows`` marked after the raised bars in force now (:func:`below_bar`); no query without an alert."""

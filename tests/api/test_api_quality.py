@@ -119,3 +119,22 @@ def test_quality_needs_a_key_and_a_viewer_may_read_it(client: TestClient, keys: 
     q = _quality(client, keys["viewer"], days=7)
     assert (q["kinds"], q["zones"], q["stations"], q["days"], q["min_precision"]) == ([], [], [], 7, 0.3)
     assert client.get(f"{V1}/quality", params={"days": 0}, headers=auth(keys["viewer"])).status_code == 422
+
+
+def test_the_bars_in_force_are_read_again_when_a_decision_comes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Kept between decisions (every triage answer and alert list asks for them), never past a new one."""
+    from api.store import Store
+    from models.quality import NoisyBar
+    from tests.api.helpers import alerts_frame
+
+    store = Store(f"sqlite:///{tmp_path / 'bars.db'}")
+    try:
+        frame = alerts_frame(12, kind="ais_gap", score=60.0)
+        store.upsert_alerts(frame)
+        bar = NoisyBar(min_precision=0.3, min_decisions=10)
+        assert store.bars_in_force(bar).height == 0
+        for alert_id in frame["alert_id"].to_list()[:11]:
+            store.triage(alert_id, "dismissed", "", "le", reason="legitimate_activity", key_id="k1")
+        assert store.bars_in_force(bar).height == 1  # the decisions moved: read again, not the cached none
+    finally:
+        store.close()
