@@ -13,6 +13,9 @@ from feeds.sources import Chunk, Clock, FeedCounters, FeedError
 log = logging.getLogger(__name__)
 
 MAX_WAITING = 65_536  # datagrams held between reads: ~20 s of a busy national feed; beyond, they are dropped
+# ... and bytes: datagrams may be up to 64 KiB, so a count alone would let a sender fill 4 GB; 32 MiB is ~80 s of
+# a busy national feed's ~400 KB/s (5,000 sentences of ~80 bytes a second)
+MAX_WAITING_BYTES = 32 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024  # datagrams joined into one delivery at most
 # the kernel's default receive buffer (~200 KB on Linux) holds only ~100 small datagrams, since each costs a
 # full buffer's accounting: a burst while the engine works would be lost before we see it (capped by rmem_max)
@@ -34,8 +37,8 @@ class UdpSource:
     """Listens for datagrams; each delivery joins the datagrams that arrived since the last one.
 
     A datagram that does not end its last line gets a newline, so datagrams never run into each other. UDP
-    cannot make the sender wait: when ``max_waiting`` datagrams are already held, new ones are dropped and
-    counted (``dropped``).
+    cannot make the sender wait: when ``max_waiting`` datagrams or ``max_waiting_bytes`` bytes are already held,
+    new ones are dropped and counted (``dropped``).
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class UdpSource:
         *,
         clock: Clock = time.time,
         max_waiting: int = MAX_WAITING,
+        max_waiting_bytes: int = MAX_WAITING_BYTES,
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.url = url
@@ -53,7 +57,9 @@ class UdpSource:
         self.port = port
         self.clock = clock
         self.max_waiting = max_waiting
+        self.max_waiting_bytes = max_waiting_bytes
         self.chunk_bytes = chunk_bytes
+        self._waiting_bytes = 0
         self.counters = FeedCounters(url)
         self._waiting: deque[tuple[bytes, float]] = deque()
         self._ready = asyncio.Event()
@@ -94,6 +100,7 @@ class UdpSource:
             data, _ = self._waiting.popleft()
             parts.append(data)
             size += len(data)
+        self._waiting_bytes -= size
         return Chunk(b"".join(parts), received)
 
     async def close(self) -> None:
@@ -106,7 +113,7 @@ class UdpSource:
         if not data:
             return
         self.counters.bytes += len(data)
-        if len(self._waiting) >= self.max_waiting:
+        if len(self._waiting) >= self.max_waiting or self._waiting_bytes + len(data) > self.max_waiting_bytes:
             if not self.counters.dropped:
                 log.warning(
                     "%s: the engine is not keeping up; datagrams are being dropped (counted as 'dropped')", self.url
@@ -116,4 +123,5 @@ class UdpSource:
         if not data.endswith(b"\n"):
             data += b"\n"
         self._waiting.append((data, self.clock()))
+        self._waiting_bytes += len(data)
         self._ready.set()
