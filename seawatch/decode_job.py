@@ -1,9 +1,11 @@
 """``seawatch decode``: NMEA files -> positions/statics/events Parquet, streamed in chunks with bounded memory.
 
-Each chunk's tables go to part files (Arrow IPC, uncompressed: written at memory speed, read back once) in a
-scratch folder; at the end polars streams the parts into one Parquet file per table, so peak memory is set by the
-chunk size, not the input size. With details, the rarer types' typed tables (one per layout variant,
-:mod:`engine.decode_rare`) go to ``messages/<variant>.parquet`` beside them.
+Peak memory is set by the chunk size, not the input size. On several threads, each of the three tables is
+written by polars while the decoding goes on (:class:`_StreamedTable`: encoded once, as the chunks come); the
+rarer types' typed tables (with details: one per layout variant, :mod:`engine.decode_rare`, written to
+``messages/<variant>.parquet``), whose set is known only at the end, and every table on one thread, go to part files
+(Arrow IPC, uncompressed: written at memory speed, read back once) in a scratch folder that polars streams into
+one Parquet file per table at the end.
 
 Both cores by default: the framer runs in the caller's thread, chunk after chunk (it carries multi-part messages
 and tag-block groups across chunks, so its output does not depend on the cut), while up to ``threads`` workers
@@ -14,9 +16,11 @@ so the outputs are the same for any number of threads. ``SEAWATCH_THREADS`` (or 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from engine.decode import DECODE_REJECTS, Decoded, decode
 from feeds.files import CHUNK_BYTES, InputError, map_chunks, sniff
@@ -158,19 +163,78 @@ class _ChunkParts:
     types: Counter[int]
     rejects: Counter[str]
     parts: dict[str, tuple[Path, int]]  # table -> (part file, rows)
+    frames: dict[str, pl.DataFrame]  # the tables that are streamed, to be handed over in order
     n_bytes: int
 
 
-def _write_parts(decoded: Decoded, scratch: Path, index: int, n_bytes: int) -> _ChunkParts:
+def _write_parts(decoded: Decoded, scratch: Path, index: int, n_bytes: int,
+                 streamed: Collection[str]) -> _ChunkParts:  # fmt: skip
     tables = {t: getattr(decoded, t) for t in TABLES}
     tables |= {f"messages/{name}": frame for name, frame in decoded.messages.items()}
-    parts = {}
+    parts, frames = {}, {}
     for table, frame in tables.items():
-        if frame.height:
+        if not frame.height:
+            continue
+        if table in streamed:
+            frames[table] = frame
+        else:
             part = scratch / f"{table}-{index:06d}.arrow"
             frame.write_ipc(part, compression="uncompressed")
             parts[table] = (part, frame.height)
-    return _ChunkParts(decoded.types, decoded.rejects, parts, n_bytes)
+    return _ChunkParts(decoded.types, decoded.rejects, parts, frames, n_bytes)
+
+
+class _StreamedTable:
+    """One Parquet file that polars writes while the decoding goes on: the frames :meth:`put` in order are encoded
+    by polars' threads as they come (once; no part files to read back). The queue holds at most ``depth`` frames,
+    so memory stays at a few chunks; a writer that failed is reported to the caller's thread."""
+
+    POLL_S = 0.1  # how often a full queue looks whether the writer has stopped
+
+    def __init__(self, target: Path, schema: pl.Schema, depth: int = 2) -> None:
+        self.target = target
+        self._queue: queue.Queue[pl.DataFrame | None] = queue.Queue(depth)
+        self._error: Exception | None = None
+        frames = register_io_source(self._frames, schema=schema)
+        self._thread = threading.Thread(target=self._write, args=(frames,), name=f"parquet-{target.stem}", daemon=True)
+        self._thread.start()
+
+    def _frames(self, with_columns: list[str] | None, predicate: object, n_rows: int | None,
+                batch_size: int | None) -> Iterator[pl.DataFrame]:  # fmt: skip
+        while (frame := self._queue.get()) is not None:
+            yield frame if with_columns is None else frame.select(with_columns)
+
+    def _write(self, frames: pl.LazyFrame) -> None:
+        try:
+            frames.sink_parquet(self.target)
+        except (pl.exceptions.PolarsError, OSError) as exc:  # raised again in the caller's thread
+            self._error = exc
+
+    def put(self, frame: pl.DataFrame | None) -> None:
+        while True:
+            if not self._thread.is_alive():
+                raise InputError(f"{self.target}: the Parquet writer stopped ({self._error or 'no reason given'})")
+            try:
+                self._queue.put(frame, timeout=self.POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """End the file and wait for it; raises :class:`InputError` if it could not be written."""
+        self.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise InputError(f"{self.target}: cannot be written ({self._error})")
+
+    def abort(self) -> None:
+        """End the writer after a failure elsewhere (its file is left unfinished in the scratch folder)."""
+        if self._thread.is_alive():
+            try:
+                self.put(None)
+            except InputError:
+                return
+            self._thread.join()
 
 
 def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeSummary:
@@ -190,12 +254,15 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
     (scratch / "messages").mkdir()
     total = sum(p.stat().st_size for p in inputs)
     index = 0
+    streams: dict[str, _StreamedTable] = {}
 
     def decode_and_write(item: tuple[int, tuple[MessageBatch, int]]) -> _ChunkParts:
         i, (batch, n_bytes) = item
-        return _write_parts(decode(batch, details=options.details), scratch, i, n_bytes)
+        return _write_parts(decode(batch, details=options.details), scratch, i, n_bytes, streams)
 
     try:
+        if threads > 1:
+            streams = {t: _StreamedTable(scratch / f"{t}.parquet", _empty(t).schema) for t in TABLES}
         with progress_bar(total, options.progress) as bar:
             for path in inputs:
                 framer = Framer(keep_bad_checksums=options.keep_bad_checksums)
@@ -206,15 +273,22 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
                     for table, (part, n) in done.parts.items():
                         parts.setdefault(table, []).append(part)
                         rows[table] += n
+                    for table, frame in done.frames.items():
+                        streams[table].put(frame)
+                        rows[table] += frame.height
                     summary.bytes += done.n_bytes
                     bar.update(done.n_bytes)
                     index += 1
                 summary.outcomes.update(framer.counts)
                 summary.lines += framer.lines
                 summary.files += 1
+        for table, stream in streams.items():
+            stream.close()
+            os.replace(stream.target, out / f"{table}.parquet")
+            summary.rows[table] = rows[table]
         if len(parts) > len(TABLES):
             (out / "messages").mkdir(exist_ok=True)
-        for table in parts:
+        for table in parts.keys() - streams.keys():
             target = out / f"{table}.parquet"
             if parts[table]:
                 pl.scan_ipc(parts[table]).sink_parquet(target)
@@ -222,6 +296,8 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
                 _empty(table).write_parquet(target)
             summary.rows[table] = rows[table]
     finally:
+        for stream in streams.values():
+            stream.abort()
         shutil.rmtree(scratch, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     return summary
