@@ -48,7 +48,8 @@ class Decoded:
 def six_bit(payload: np.ndarray) -> np.ndarray:
     """Armored payload characters -> their six-bit values (framing has already refused other characters)."""
     six = np.empty_like(payload)
-    dk.six_bit(payload, six)
+    if payload.shape[0]:  # an empty batch loads no kernel from the cache (a small file's start-up)
+        dk.six_bit(payload, six)
     return six
 
 
@@ -57,7 +58,8 @@ def timestamps(seconds: np.ndarray, idx: np.ndarray | None = None, name: str = "
     if idx is None:
         idx = np.arange(seconds.shape[0])
     us = np.empty(idx.shape[0], np.int64)
-    dk.micros(seconds, idx, us)
+    if idx.shape[0]:
+        dk.micros(seconds, idx, us)
     unknown = us == dk.NO_TIME
     s = pl.Series(name, us)
     return (s.set(pl.Series(unknown), None) if unknown.any() else s).cast(pl.Datetime("us", "UTC"))
@@ -113,8 +115,9 @@ def _positions(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.n
     acc = np.empty(n, np.int8)
     raim = np.empty(n, np.int8)
     second = np.empty(n, np.int8)
-    dk.positions(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, heading, rot, rot_raw, nav, acc,
-                 raim, second)  # fmt: skip
+    if n:
+        dk.positions(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, heading, rot, rot_raw, nav, acc,
+                     raim, second)  # fmt: skip
     shared = _shared(batch, idx, mt)
     return _table(
         {
@@ -156,8 +159,9 @@ def _statics(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.nda
     epfd = np.empty(n, np.int8)
     vendor = np.zeros((n, 3), np.uint8)
     mothership = np.empty(n, np.int64)
-    dk.statics(six, batch.start, nbits, mt, idx, mmsi, part, imo, callsign, name, ship_type, dims, draught,
-               destination, eta, version, epfd, vendor, mothership)  # fmt: skip
+    if n:
+        dk.statics(six, batch.start, nbits, mt, idx, mmsi, part, imo, callsign, name, ship_type, dims, draught,
+                   destination, eta, version, epfd, vendor, mothership)  # fmt: skip
     shared = _shared(batch, idx, mt)
     return _table(
         {
@@ -196,8 +200,9 @@ def _events(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndar
     altitude = np.empty(n, np.int16)
     acc, raim, second, aid_type, off_pos, virtual = (np.empty(n, np.int8) for _ in range(6))
     text = np.zeros((n, TEXT_WIDTH), np.uint8)
-    dk.events(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, altitude, acc, raim, second,
-              station_time, aid_type, off_pos, virtual, text)  # fmt: skip
+    if n:
+        dk.events(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, altitude, acc, raim, second,
+                  station_time, aid_type, off_pos, virtual, text)  # fmt: skip
     shared = {name: make() for name, make in _shared(batch, idx, mt).items()}
     st = timestamps(station_time, name="station_time")
     types = mt[idx]
@@ -239,7 +244,8 @@ def _scatter(name: str, values: pl.Series, mask: np.ndarray) -> pl.Series:
 def _payloads(batch: MessageBatch, idx: np.ndarray) -> np.ndarray:
     width = int(batch.length[idx].max()) if idx.shape[0] else 1
     out = np.zeros((idx.shape[0], width), np.uint8)
-    dk.gather_text(batch.payload, batch.start, batch.length, idx, out)
+    if idx.shape[0]:
+        dk.gather_text(batch.payload, batch.start, batch.length, idx, out)
     return out
 
 
@@ -247,6 +253,8 @@ def _details(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.nda
              events: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:  # fmt: skip
     """The events with their ``fields`` JSON, and the rarer types' typed tables."""
     rare = np.flatnonzero(np.isin(mt[ev_idx], dr.RARE_TYPES))
+    if not rare.shape[0]:  # nothing to decode: the rarer types' kernel is not loaded
+        return events.with_columns(pl.lit(None, pl.String).alias("fields")), {}
     variant, vals, blob = dr.decode_fields(six, batch.start, nbits, mt, ev_idx[rare])
     is_rare = np.zeros(ev_idx.shape[0], bool)
     is_rare[rare] = True
@@ -275,7 +283,8 @@ def decode(
     mt = np.empty(n, np.int64)
     nbits = np.empty(n, np.int64)
     kind = np.empty(n, np.int8)
-    dk.classify(six, batch.start, batch.length, batch.fill, mt, nbits, kind)
+    if n:
+        dk.classify(six, batch.start, batch.length, batch.fill, mt, nbits, kind)
     pos_idx = np.flatnonzero(kind == dk.K_POSITION)
     sta_idx = np.flatnonzero((kind == dk.K_STATIC) | ((kind == dk.K_POSITION) & (mt == 19)))
     ev_idx = np.flatnonzero(kind == dk.K_EVENT)
