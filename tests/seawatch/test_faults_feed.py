@@ -128,7 +128,7 @@ def test_a_silent_feed_is_degraded_and_recovers_when_it_resumes(tmp_path: Path) 
     assert status == "degraded"
     (silent,) = [r for r in reasons if " silent for " in r]
     assert silent.startswith(f"feed tcp://127.0.0.1:{server.port} silent for ") and silent.endswith(" s"), silent
-    assert int(silent.split(" silent for ")[1].removesuffix(" s")) > FEED_SILENT_S
+    assert int(silent.split(" silent for ")[1].removesuffix(" s")) >= FEED_SILENT_S  # whole seconds: 60.4 says 60
     assert FEED_SILENT_S <= noticed < FEED_SILENT_S + 10, noticed
     assert recovered < 10, f"{recovered:.1f} s from the feed resuming to /healthz ok"
     assert metrics["seawatch_feed_silences_total"] >= 1, "the TCP source gave up on the silent connection"
