@@ -1,12 +1,21 @@
 """Decoder benchmark: Seawatch (Numba) vs pyais vs gpsd's C decoder, on a corpus made of the real feeds.
 
     .venv/bin/python benchmarks/bench_decode.py [--sentences 1000000] [--pyais-sample 50000]
+    .venv/bin/python benchmarks/bench_decode.py --whole [--sentences 4000000] [--runs 3]
 
 The corpus repeats every file of ../shared/data/nmea (all their lines: tag blocks, prefixes, wrappers, other
 NMEA, comments) until it holds at least --sentences AIS sentences. Seawatch is timed over the whole buffer
 to columns (framing, multi-part assembly, decoding to polars tables), after a warm-up that pays compilation.
 pyais is timed on a sample of the corpus's single-sentence lines stripped to the bare sentence (its fastest
 path); gpsdecode (Debian's gpsd-clients) on the whole corpus through a pipe, when installed.
+
+``--whole`` times the commands as users run them instead, each a whole process under /usr/bin/time (start-up,
+imports, Numba's cache, reading, writing the output and exiting included), in rounds that alternate them, and
+prints medians: ``seawatch decode CORPUS --out DIR`` (every core, and ``--threads 1``, and ``--no-details``);
+pyais's FileReaderStream + decode() on the first --pyais-lines lines (it would take minutes on all of them);
+aiscat (``pip install aiscat``: AIS-catcher's C++ decoder) reading the file into Python dicts and into its binary
+packets; ``seawatch --help``; and ``seawatch decode`` of the corpus's first 1,000 lines. Rates are each tool's own
+message count over its wall time.
 """
 
 from __future__ import annotations
@@ -14,7 +23,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,12 +124,126 @@ def gpsd_rate(data: bytes, messages: int) -> float | None:
         return messages / (time.perf_counter() - t0)
 
 
+SEAWATCH = [sys.executable, "-m", "seawatch.cli"]
+PYAIS_SCRIPT = """import sys, pyais
+n = 0
+for msg in pyais.FileReaderStream(sys.argv[1]):
+    try:
+        msg.decode()
+        n += 1
+    except Exception:
+        pass
+print(n)
+"""
+AISCAT_SCRIPT = """import sys, aiscat
+n = 0
+for msg in aiscat.from_file(sys.argv[1], format=sys.argv[2]):
+    n += 1
+print(n)
+"""
+DECODED = re.compile(r"decoded ([0-9,]+) messages")
+
+
+def timed(cmd: list[str]) -> tuple[float, float, int, str]:
+    """(wall s, user + sys s, peak RSS kB, stdout) of ``cmd`` as a whole process under /usr/bin/time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
+        run = subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%e %U %S %M", *cmd], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+        wall, user, sys_s, rss = t.read().split()[-4:]
+    return float(wall), float(user) + float(sys_s), int(rss), run.stdout
+
+
+def messages_of(stdout: str) -> int:
+    found = DECODED.search(stdout)
+    return int(found.group(1).replace(",", "")) if found else int(stdout.split()[-1])
+
+
+def whole(args: argparse.Namespace) -> None:
+    data = corpus(args.sentences)
+    with tempfile.TemporaryDirectory(prefix="bench-decode-") as tmp:
+        path, small, head = Path(tmp) / "corpus.nmea", Path(tmp) / "k1.nmea", Path(tmp) / "head.nmea"
+        path.write_bytes(data)
+        small.write_bytes(b"".join(data.splitlines(keepends=True)[:1000]))
+        head.write_bytes(b"".join(data.splitlines(keepends=True)[: args.pyais_lines]))
+        out = str(Path(tmp) / "out")
+        cases: dict[str, list[str]] = {
+            "seawatch decode": [*SEAWATCH, "decode", str(path), "--out", out, "--progress", "off"],
+            "seawatch decode --threads 1": [
+                *SEAWATCH,
+                "decode",
+                str(path),
+                "--out",
+                out,
+                "--progress",
+                "off",
+                "--threads",
+                "1",
+            ],  # fmt: skip
+            "seawatch decode --no-details": [
+                *SEAWATCH,
+                "decode",
+                str(path),
+                "--out",
+                out,
+                "--progress",
+                "off",
+                "--no-details",
+            ],  # fmt: skip
+            f"pyais (first {args.pyais_lines:,} lines)": [sys.executable, "-c", PYAIS_SCRIPT, str(head)],
+            "seawatch --help": [*SEAWATCH, "--help"],
+            "seawatch decode 1,000 lines": [
+                *SEAWATCH,
+                "decode",
+                str(small),
+                "--out",
+                out + "-k1",
+                "--progress",
+                "off",
+            ],  # fmt: skip
+        }
+        try:
+            import aiscat  # noqa: F401 - only whether it is there
+        except ImportError:
+            print("aiscat: not installed (pip install aiscat)")
+        else:
+            for fmt in ("dictionary", "binary"):
+                cases[f"aiscat {fmt}"] = [sys.executable, "-c", AISCAT_SCRIPT, str(path), fmt]
+        timed(cases["seawatch decode"])  # warm-up: Numba's cache and the page cache
+        results: dict[str, list[tuple[float, float, int, str]]] = {name: [] for name in cases}
+        for _ in range(args.runs):
+            for name, cmd in cases.items():
+                results[name].append(timed(cmd))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load {os.getloadavg()[0]:.1f}; corpus {len(data) / 1e6:,.1f} MB; medians of {args.runs} alternated "
+          "rounds, whole processes")  # fmt: skip
+    rates = {}
+    for name, runs in results.items():
+        wall = statistics.median(r[0] for r in runs)
+        cpu = statistics.median(r[1] for r in runs)
+        rss = max(r[2] for r in runs)
+        line = f"{name:<32} {wall:7.2f} s wall {cpu:7.2f} s cpu {rss / 1024:7.0f} MB"
+        if "--help" not in name and "1,000" not in name:
+            n = messages_of(runs[0][3])
+            rates[name] = n / wall
+            line += f"  {n:>10,} msgs {n / wall:>12,.0f} msg/s"
+        print(line)
+    ours = rates["seawatch decode"]
+    for name, rate in rates.items():
+        if not name.startswith("seawatch"):
+            print(f"seawatch decode / {name}: {ours / rate:,.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sentences", type=int, default=1_000_000)
     ap.add_argument("--pyais-sample", type=int, default=50_000)
+    ap.add_argument("--pyais-lines", type=int, default=100_000, help="with --whole: lines pyais decodes")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--whole", action="store_true", help="time the whole commands (see the module's docstring)")
     args = ap.parse_args()
+    if args.whole:
+        whole(args)
+        return
     data = corpus(args.sentences)
     seawatch_run(data[: 1 << 20])  # warm-up: compilation (or loading the cache) is paid here
     messages = seawatch_run(data)
@@ -132,8 +257,10 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"corpus: {mb:,.1f} MB, {messages:,} messages decoded")
     print(f"seawatch : {ours:>12,.0f} msg/s  {mb / t:8,.1f} MB/s  (best of {args.runs}: {t:.3f} s)")
-    print(f"seawatch : {messages / t_details:>12,.0f} msg/s  {mb / t_details:8,.1f} MB/s  (with details: every "
-          f"type's fields, best of {args.runs}: {t_details:.3f} s)")
+    print(
+        f"seawatch : {messages / t_details:>12,.0f} msg/s  {mb / t_details:8,.1f} MB/s  (with details: every "
+        f"type's fields, best of {args.runs}: {t_details:.3f} s)"
+    )
     print(f"pyais    : {py:>12,.0f} msg/s  ratio seawatch/pyais = {ours / py:,.1f}x  (decode() on bare sentences)")
     print(
         f"pyais    : {py_stream:>12,.0f} msg/s  ratio seawatch/pyais = {ours / py_stream:,.1f}x  "
