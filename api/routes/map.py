@@ -163,14 +163,20 @@ def region(request: Request) -> JSONResponse:
     """The region pack's zones, boundaries and ports, with ``bbox``: the view the map opens on. The zones are the
     ones the engine watches: the pack's examples only when the service alerts on them (``SEAWATCH_EXAMPLES``)."""
     name = _region_name(request)
-    try:
-        pack = load_pack(name)
-    except (PackError, OSError) as exc:
-        raise HTTPException(500, f"region pack {name!r} cannot be read: {exc}") from exc
     settings = getattr(request.app.state, "settings", None)
-    shown = pack if getattr(settings, "examples", False) else without_examples(pack)
-    fc: dict[str, Any] = shown.feature_collection(*REGION_KINDS)
-    fc["bbox"] = view_box(*pack.bbox())
+    examples = bool(getattr(settings, "examples", False))
+    # parsed once per app: the service reads its pack at start, so what it watches does not change under it
+    kept: dict[tuple[str, bool], dict[str, Any]] = request.app.state.__dict__.setdefault("region_geojson", {})
+    fc = kept.get((name, examples))
+    if fc is None:
+        try:
+            pack = load_pack(name)
+        except (PackError, OSError) as exc:
+            raise HTTPException(500, f"region pack {name!r} cannot be read: {exc}") from exc
+        shown = pack if examples else without_examples(pack)
+        fc = shown.feature_collection(*REGION_KINDS)
+        fc["bbox"] = view_box(*pack.bbox())
+        kept[(name, examples)] = fc
     return JSONResponse(fc, headers={"Cache-Control": f"max-age={GEO_MAX_AGE_S}"})
 
 
