@@ -52,7 +52,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -62,6 +62,7 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import AlertBook
+from engine.durable import crash_point, fsync_dir, fsync_file
 from engine.fixes import DIMENSIONS, Fixes, Identities, fixes_in_order, identities_in_order, vessel_time_sorted
 from engine.fleet import VesselIndex
 from feeds.jit import kernel
@@ -84,38 +85,6 @@ COLUMNS: dict[str, tuple[str, ...] | None] = {
 _NAN_BITS = int(np.array([np.nan]).view(np.int64)[0])  # every NaN is one key, as polars compares them
 _FLOAT_NULL_BITS = 0x7FF0DEAD0000BEEF  # a NaN payload no NaN has once they are all _NAN_BITS: a null float
 _INT_NULL = np.iinfo(np.int64).min
-
-# Durable files. Every change of state on disk (the journal's batches, the engine's snapshot, the store's writes)
-# passes a named *crash point* first: a test sets a hook that raises there (a simulated kill or a full disk), so a
-# crash is injected at every place one can happen rather than hoped for by timing.
-_crash_hook: Callable[[str], None] | None = None
-
-
-def set_crash_hook(hook: Callable[[str], None] | None) -> None:
-    """Call ``hook(name)`` at every crash point from now on (None: none). For tests and fault drills."""
-    global _crash_hook
-    _crash_hook = hook
-
-
-def crash_point(name: str) -> None:
-    """A place where a crash (or a failed write) may happen: the hook set by :func:`set_crash_hook` runs here."""
-    if _crash_hook is not None:
-        _crash_hook(name)
-
-
-def fsync_file(file: Path) -> None:
-    """``file``'s content on the disk, not only in the page cache (a power loss keeps it)."""
-    fd = os.open(file, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(folder: Path) -> None:
-    """``folder``'s entries on the disk: a file created or renamed in it survives a power loss."""
-    fsync_file(folder)
-
 
 @dataclass(frozen=True)
 class Step:

@@ -7,7 +7,7 @@ engine runs in a worker thread while the event loop keeps receiving; when it fal
 queue fills and the sources wait (backpressure, never an unbounded queue).
 
 Nothing accepted is lost and no alert is duplicated across a crash, at any instant (tests inject one at every
-:func:`~engine.runner.crash_point`):
+:func:`~engine.durable.crash_point`):
 - every micro-batch is written to the *journal* before the engine sees it — a write-ahead log of decoded rows:
   its three Arrow IPC files go into a temporary folder, are synced, and the folder is renamed to the batch's
   number (then the journal folder synced): a batch is in the journal whole or not at all;
@@ -52,8 +52,9 @@ import polars as pl
 
 from engine.alerts import empty_alerts
 from engine.decode import decode, empty_tables
+from engine.durable import crash_point, fsync_dir, fsync_file
 from engine.fast_path import DistressFastPath
-from engine.runner import EVICT_AFTER_S, Detector, Engine, crash_point, fsync_dir, fsync_file
+from engine.runner import EVICT_AFTER_S, Detector, Engine
 from feeds.sources import FeedBatch
 
 log = logging.getLogger("seawatch.stream")

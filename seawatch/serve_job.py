@@ -34,9 +34,10 @@ from api.store import Store
 from engine.detectors import default_detectors
 from engine.detectors.geography import ZoneEntry
 from engine.detectors.stations import station_report
+from engine.durable import crash_point
 from engine.geo.land import LandIndex
 from engine.geo.regions import PackError, RegionPack, engine_pack, parse_pack
-from engine.runner import Engine, crash_point
+from engine.runner import Engine
 from engine.stream import StreamRunner, StreamSettings
 from feeds.sources import FeedSet, open_feed
 from models.features import FeatureAccumulator

@@ -3,7 +3,7 @@ store, then a restart, loses no alert and doubles none; a poison batch is quaran
 full disk and a database away make the service degrade and recover without losing data; old alerts leave the
 engine's memory and the sinks still hold the batch run's alerts.
 
-A crash is a :class:`Killed` raised at a named :func:`engine.runner.crash_point`: a ``BaseException``, so no
+A crash is a :class:`Killed` raised at a named :func:`engine.durable.crash_point`: a ``BaseException``, so no
 ``except OSError`` clean-up runs, as none would in a killed process; the runner is then dropped and a new one
 opened on the same folder and database, as a restarted process would.
 """
@@ -25,9 +25,10 @@ from polars.testing import assert_frame_equal
 from api.store import Store
 from engine.decode import decode, decode_bytes
 from engine.detectors import default_detectors
+from engine.durable import set_crash_hook
 from engine.geo.land import LandIndex
 from engine.geo.regions import load_pack
-from engine.runner import LATENESS_S, Engine, Step, set_crash_hook
+from engine.runner import LATENESS_S, Engine, Step
 from engine.stream import StreamRunner, StreamSettings
 from feeds.framing import Framer
 from feeds.sources import FeedBatch
