@@ -35,7 +35,9 @@ from pathlib import Path
 import pyais
 
 from engine.decode import decode
+from feeds.files import CHUNK_BYTES
 from feeds.framing import Framer
+from seawatch.decode_job import decode_file
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nmea"
 
@@ -64,6 +66,15 @@ def seawatch_run(data: bytes, details: bool = False) -> int:
     batch = framer.feed(data, final=True)
     d = decode(batch, details=details)
     return d.positions.height + d.statics.height + d.events.height - int((d.statics["msg_type"] == 19).sum())
+
+
+def seawatch_file_run(path: Path, threads: int) -> int:
+    """Messages of ``path`` as the decode command reads it (16 MB chunks, framed in order, decoded by ``threads``
+    workers), to tables in memory."""
+    n = 0
+    for d, _ in decode_file(path, Framer(), CHUNK_BYTES, details=False, threads=threads):
+        n += d.positions.height + d.statics.height + d.events.height - int((d.statics["msg_type"] == 19).sum())
+    return n
 
 
 def bare_sentences(data: bytes, n: int) -> list[bytes]:
@@ -250,6 +261,17 @@ def main() -> None:
     t = best_of(args.runs, lambda: seawatch_run(data))
     ours = messages / t
     t_details = best_of(args.runs, lambda: seawatch_run(data, details=True))
+    with tempfile.NamedTemporaryFile(suffix=".nmea") as f:
+        f.write(data)
+        f.flush()
+        cores = os.cpu_count() or 1
+        t_file = {k: best_of(args.runs, lambda k=k: seawatch_file_run(Path(f.name), k)) for k in sorted({1, cores})}
+    file_lines = []
+    for k, tk in t_file.items():
+        file_lines.append(
+            f"seawatch : {messages / tk:>12,.0f} msg/s  {len(data) / 1e6 / tk:8,.1f} MB/s  (the file in 16 MB chunks "
+            f"on {k} thread(s), to tables in memory, best of {args.runs}: {tk:.3f} s)"
+        )
     py = pyais_rate(bare_sentences(data, args.pyais_sample))
     py_stream = pyais_stream_rate(data, args.pyais_sample * 80)
     gp = gpsd_rate(data, messages)
@@ -261,6 +283,7 @@ def main() -> None:
         f"seawatch : {messages / t_details:>12,.0f} msg/s  {mb / t_details:8,.1f} MB/s  (with details: every "
         f"type's fields, best of {args.runs}: {t_details:.3f} s)"
     )
+    print("\n".join(file_lines))
     print(f"pyais    : {py:>12,.0f} msg/s  ratio seawatch/pyais = {ours / py:,.1f}x  (decode() on bare sentences)")
     print(
         f"pyais    : {py_stream:>12,.0f} msg/s  ratio seawatch/pyais = {ours / py_stream:,.1f}x  "
