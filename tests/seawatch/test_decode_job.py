@@ -150,3 +150,15 @@ def test_the_threads_flag_sets_the_workers_and_the_pools(recordings, tmp_path, m
     with pytest.raises(SystemExit):
         main(["decode", str(recordings), "--out", str(tmp_path / "x"), "--threads", "0"])
     assert "give a whole number of threads, at least 1" in capsys.readouterr().err
+
+
+def test_a_table_that_cannot_be_written_is_reported_in_the_callers_thread(tmp_path):
+    from seawatch.decode_job import _StreamedTable
+
+    positions = decode_bytes(b"", details=False).positions
+    stream = _StreamedTable(tmp_path / "gone" / "positions.parquet", positions.schema)
+    with pytest.raises(InputError, match=r"gone/positions.parquet: (cannot be written|the Parquet writer stopped)"):
+        for _ in range(5):  # more than the queue holds: a writer that stopped must not block the decoding
+            stream.put(positions)
+        stream.close()
+    stream.abort()  # after a failure: returns at once
