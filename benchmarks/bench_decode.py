@@ -51,7 +51,7 @@ def corpus(min_sentences: int) -> bytes:
     return one * (min_sentences // per + 1)
 
 
-def best_of(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
+def best_of(runs: int, fn) -> float:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
