@@ -10,9 +10,11 @@ SHARED ?= ../shared/data
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Seawatch needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	@# -qq: errors only. A machine whose pip looks in an extra index that lacks most packages warns once per
+	@# package ("Location ... is ignored"): nothing for a newcomer to act on
+	$(BIN)/python -m pip install -qq --upgrade pip
 	@# setuptools says of every editable install that it is one (InformationOnly): nothing to act on
-	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -q -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -qq -e '.[dev]'
 	@touch $(STAMP)
 
 setup: $(STAMP) web
@@ -66,7 +68,7 @@ models: $(STAMP)
 FUZZ_API_TARGETS := zone ring alert mute key query
 
 fuzz: $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[fuzz]'
+	$(BIN)/python -m pip install -qq -e '.[fuzz]'
 	$(BIN)/python tests/fuzz/fuzz_framing.py -max_total_time=$${FUZZ_SECONDS:-60}
 	for t in $(FUZZ_API_TARGETS); do $(BIN)/python tests/fuzz/fuzz_api.py $$t -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
 
