@@ -56,6 +56,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decode.py
+	$(BIN)/python benchmarks/bench_decode.py --whole  # the commands as users run them, beside pyais and aiscat
 	$(BIN)/python benchmarks/bench_geo.py
 
 # The scoring models shipped in models/default/: simulated Gulf of Tonkin scenarios with fixed seeds (the quality
