@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -71,3 +74,22 @@ def vessels_frame(n: int = 5, *, mmsi0: int = 574000001, name: str = "HAI AU") -
             }
         )
     return pl.DataFrame(rows, schema=VESSEL_SCHEMA)
+
+
+def sse_events(lines: Iterator[str], n: int) -> list[dict[str, Any]]:
+    """The first ``n`` events of a server-sent stream's lines: each with its ``data`` (JSON), ``id`` and ``event``."""
+    out: list[dict[str, Any]] = []
+    event: dict[str, Any] = {}
+    for line in lines:
+        if line.startswith("data:"):
+            event["data"] = json.loads(line[5:])
+        elif line.startswith("id:"):
+            event["id"] = line[3:].strip()
+        elif line.startswith("event:"):
+            event["event"] = line[6:].strip()
+        elif not line and "data" in event:
+            out.append(event)
+            event = {}
+            if len(out) == n:
+                break
+    return out

@@ -4,25 +4,20 @@ triage answer, a vessel's recent alerts, the live stream), a vessel's triage his
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import polars as pl
-import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.keys import create_key
 from api.settings import Settings
 from api.store import Store
-from tests.api.helpers import alerts_frame, auth, vessels_frame
+from tests.api.helpers import alerts_frame, auth, sse_events, vessels_frame
 
 V1 = "/api/v1"
 SPOOF_BAR = "spoofing alerts count from score 64 up: analysts dismissed 10 of 10 in the last 30 days"
@@ -170,49 +165,14 @@ def test_viewers_cannot_triage_or_mute_analysts_can(client: TestClient, keys: di
 
 
 # ------------------------------------------------------------------------------------------------ the live stream
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def served(db_url: str) -> Iterator[tuple[str, Store, str]]:
-    """(base URL, the store the server uses, a viewer key)."""
-    store = Store(db_url)
-    key = create_key(store, "watch officer", "viewer")
-    app = create_app(Settings(database_url=db_url, stream_poll_s=0.2, stream_ping_s=1), store=store)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store, key
-    server.should_exit = True
-    thread.join(10)
-    store.close()
-
-
-def _alert_events(lines: Iterator[str], n: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for line in lines:
-        if line.startswith("data:"):
-            out.append(json.loads(line[5:]))
-            if len(out) == n:
-                break
-    return out
-
-
-def test_alerts_under_a_raised_bar_reach_the_stream_marked_below_bar(served: tuple[str, Store, str]) -> None:
+def test_alerts_under_a_raised_bar_reach_the_stream_marked_below_bar(live_api: tuple[str, Store, str]) -> None:
     """The stream sends every alert; one under a raised bar comes with below_bar and the bar (clients list it and
     notify nobody), the others without."""
-    base, store, key = served
+    base, store, key = live_api
     _noisy_spoofing(store)
     fresh = pl.concat([_spoof(574200001, 50.0), _spoof(574200002, 75.0, 1)])
     with httpx.stream("GET", f"{base}/api/v1/alerts/stream", headers={"X-API-Key": key}, timeout=10) as r:
         threading.Timer(0.3, store.upsert_alerts, [fresh]).start()
-        events = _alert_events(r.iter_lines(), 2)
+        events = [e["data"] for e in sse_events(r.iter_lines(), 2)]
     got = {e["mmsi"]: (e["below_bar"], (e["raised_bar"] or {}).get("said")) for e in events}
     assert got == {574200001: (True, SPOOF_BAR), 574200002: (False, None)}
