@@ -87,42 +87,31 @@ def test_datagrams_through_udp_equal_the_framer_in_one_piece() -> None:
     assert source.counters.dropped == 0
 
 
-def test_datagrams_beyond_the_waiting_limit_are_dropped_and_counted() -> None:
+BIG = b"!AIVDM," + b"x" * 30_000
+
+
+@pytest.mark.parametrize(
+    ("gram", "limit"),
+    [
+        (TYPE1, {"max_waiting": 2}),  # two datagrams held at most
+        (BIG, {"max_waiting_bytes": 64_000}),  # big ones count by their bytes: two of 30 kB fit under 64 kB
+    ],
+)
+def test_datagrams_beyond_the_waiting_limit_are_dropped_and_counted(gram: bytes, limit: dict[str, int]) -> None:
     async def run() -> tuple[bytes, UdpSource]:
-        source = UdpSource("udp://127.0.0.1:0", "127.0.0.1", 0, clock=lambda: NOW, max_waiting=2)
+        source = UdpSource("udp://127.0.0.1:0", "127.0.0.1", 0, clock=lambda: NOW, **limit)
         await source.open()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
             for _ in range(5):
-                tx.sendto(TYPE1, ("127.0.0.1", source.port))
-            await until(lambda: source.counters.bytes == 5 * len(TYPE1))
+                tx.sendto(gram, ("127.0.0.1", source.port))
+            await until(lambda: source.counters.bytes == 5 * len(gram))
         chunk = await source.next_batch()
         await source.close()
         assert chunk is not None
         return chunk.data, source
 
     data, source = asyncio.run(run())
-    assert data == (TYPE1 + b"\n") * 2
-    assert source.counters.dropped == 3
-
-
-def test_datagrams_beyond_the_waiting_bytes_are_dropped_and_counted() -> None:
-    """Big datagrams count by their bytes: two of 30 kB fit under 64 kB held, not the other three."""
-    big = b"!AIVDM," + b"x" * 30_000 + b"\n"
-
-    async def run() -> tuple[bytes, UdpSource]:
-        source = UdpSource("udp://127.0.0.1:0", "127.0.0.1", 0, clock=lambda: NOW, max_waiting_bytes=64_000)
-        await source.open()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
-            for _ in range(5):
-                tx.sendto(big, ("127.0.0.1", source.port))
-            await until(lambda: source.counters.bytes == 5 * len(big))
-        chunk = await source.next_batch()
-        await source.close()
-        assert chunk is not None
-        return chunk.data, source
-
-    data, source = asyncio.run(run())
-    assert data == big * 2
+    assert data == (gram + b"\n") * 2
     assert source.counters.dropped == 3
     assert source._waiting_bytes == 0  # what was handed over is no longer held
 
