@@ -56,10 +56,12 @@ def label_frame(labels: Sequence[object], epoch: float) -> pl.DataFrame:
 
 
 def observable(labels: pl.DataFrame, feed: bytes) -> pl.DataFrame:
-    """The labels whose vessel was heard at least once during the label's span: the others left no evidence."""
+    """The labels that left evidence in the feed, by the rules the benchmarks score with
+    (:func:`models.evaluation.heard_labels`): the others no detector can find."""
     from engine.decode import decode_bytes
+    from models.evaluation import heard_labels
 
-    heard = decode_bytes(feed, details=False).positions.select("mmsi", "t")
-    during = pl.col("t").is_between(pl.col("start"), pl.col("end"))
-    seen = labels.with_row_index("i").join(heard, on="mmsi").filter(during)
-    return labels.with_row_index("i").filter(pl.col("i").is_in(seen["i"].implode())).drop("i")
+    named = labels.with_row_index("i").with_columns(label_id=pl.col("i").cast(pl.String),
+                                                    other_mmsi=pl.lit(None, pl.Int64))  # fmt: skip
+    heard = heard_labels(named, decode_bytes(feed, details=False).positions)
+    return named.filter(pl.col("label_id").is_in(sorted(heard))).drop("i", "label_id", "other_mmsi")
