@@ -31,6 +31,8 @@ class StoreBase:
         # follows them (the live stream) never skips one.
         self._write_lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
+        # the raised bars in force, kept by QualityMixin.bars_in_force: (decisions mark and bar, when, the bars)
+        self._bars_cache: tuple[Any, float, Any] | None = None
         if self.dialect == "sqlite":
             _durable_commits(engine)
 

@@ -96,7 +96,7 @@ class QualityMixin(StoreBase):
         with self._read() as conn:  # the latest decision's id: one indexed max()
             top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(triage_decisions.c.id), 0))).scalar_one()
         key, clock = (int(top), bar), time.monotonic()
-        cached = getattr(self, "_bars_cache", None)
+        cached = self._bars_cache
         if cached is not None and cached[0] == key and clock - cached[1] < BARS_CACHE_S:
             return cached[2]
         bars = raised_bars(self.triaged(window_start(utcnow(), bar)), bar)
