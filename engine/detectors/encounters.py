@@ -31,11 +31,11 @@ import numpy as np
 import polars as pl
 
 from engine.alerts import AlertRows
-from engine.detectors.common import KM_PER_NM, US_PER_H, NearPlaces, grow, mod360, place_gap_km
+from engine.detectors.common import US_PER_H, NearPlaces, grow, mod360, place_gap_km
+from engine.detectors.dark_partners import DarkPartners
 from engine.detectors.episodes import fmt_h, ship_type_at
 from engine.detectors.pairs import close_pairs
 from engine.detectors.transfers import (
-    INFERRED,
     EncounterSettings,
     Meeting,
     alongside_now,
@@ -43,20 +43,17 @@ from engine.detectors.transfers import (
     is_fleet_pair,
     is_service,
     is_slow,
+    latest_known_type,
     median_kn,
     meeting_score,
     meeting_words,
 )
 from engine.geo.region_pack import Places
-from engine.geo.region_pack import haversine_km as great_circle_km
 from engine.runner import FINAL_WATERMARK, Step
 from engine.sun import is_night
 from feeds.jit import kernel
 
 US_PER_MIN = 60_000_000
-# a dark partner's route to a stop (EncounterDetector._sailed_to): km from where it vanished, hours from vanishing
-# to the stop, km to where it reappeared, hours from the stop's end, the stop's first and last slice
-Route = tuple[float, float, float, float, int, int]
 
 
 def port_distance_km(places: Places | None, lat: float, lon: float) -> float:
@@ -113,20 +110,6 @@ def _align_slices(s0, count, slice_us, stale_us, interp_us, back_us, ahead, n_ve
             m += 1
         at[k + 1] = m
     return at, ids[:m], pos[:m], back[:nb], back_f[:nb]
-
-
-def _known(ship_type: float) -> int:
-    """A ship type as carried in float columns: -1 when unknown (NaN or negative)."""
-    return int(ship_type) if ship_type >= 0 else -1
-
-
-def _latest_known(types: list[float], r: int, e: int, before: int) -> int:
-    """The last known ship type among ``types[r:e]``, else ``before``: a type once learned (reported, or inferred
-    from the company a vessel keeps) stays while later slices know none."""
-    for q in range(e - 1, r - 1, -1):
-        if types[q] >= 0:
-            return int(types[q])
-    return before
 
 
 @kernel
@@ -192,7 +175,7 @@ def _run_sums(run_r, run_e, init, lat, lon, km):
     return out
 
 
-class EncounterDetector:
+class EncounterDetector(DarkPartners):
     """Detector of ``encounter`` (see the module's docstring)."""
 
     name = "encounters"
@@ -312,121 +295,6 @@ class EncounterDetector:
         events.sort(key=lambda e: (e[0], e[1], e[2] if e[1] == 0 else e[4].seq))
         self.ended.extend((key, m) for _, _, _, key, m in events)
 
-    def _dark_partner(self, b: int, t1: int, t0: int, last: list[float],
-                      mmsi: np.ndarray) -> list[tuple[tuple[int, int], Meeting]]:  # fmt: skip
-        """Vessel ``b`` reappears at ``t1`` after a silence of ``min_h`` since its fix at ``t0`` (``last``: lat, lon,
-        ship type). A vessel that was within ``max_km`` of where ``b`` vanished (then, or within ``max_missed``
-        slices) and stayed slow for ``min_h`` while ``b`` was dark met it there: a transfer with one side dark,
-        which position pairing cannot see (unless one of them is at its work, or both fish: see transfers.py)."""
-        st = self.settings
-        found: list[tuple[tuple[int, int], Meeting]] = []
-        lat0, lon0, type0 = last[:3]
-        if np.isnan(lat0) or np.isnan(lon0):
-            return found
-        s0, s1 = t0 // self.slice_us, t1 // self.slice_us
-        slices = [h for h in self.history if s0 <= h[0] < s1]
-        near: set[int] = set()
-        for _, vids, la, lo, _, _ in slices[: st.max_missed + 1]:
-            near.update(vids[great_circle_km(la, lo, lat0, lon0) <= st.max_km].tolist())
-        near.discard(b)
-        candidates: list[tuple[int, Route | None]] = [(a, None) for a in sorted(near)]
-        if not near:
-            candidates = self._sailed_to(b, t0, t1, last, [h for h in self.stops if s0 <= h[0] < s1])
-        for a, route in candidates:
-            seen: list[tuple[int, float, float, float, float]] = []
-            for s, vids, la, lo, kn, ty in slices:
-                if route is not None and not route[4] <= s <= route[5]:
-                    continue
-                k = np.flatnonzero(vids == a)
-                if k.shape[0]:
-                    seen.append((s, float(la[k[0]]), float(lo[k[0]]), float(kn[k[0]]), float(ty[k[0]])))
-                elif seen and s - seen[-1][0] > st.max_missed:
-                    break
-            if not seen or (seen[-1][0] - seen[0][0] + 1) * self.slice_us < st.min_h * US_PER_H:
-                continue
-            key = (int(min(mmsi[a], mmsi[b])), int(max(mmsi[a], mmsi[b])))
-            m = Meeting(start_us=seen[0][0] * self.slice_us, end_us=(seen[-1][0] + 1) * self.slice_us,
-                        last_slice=seen[-1][0], dark=int(mmsi[b]))  # fmt: skip
-            a_first = key[0] == mmsi[a]
-            speeds = m.speeds_a if a_first else m.speeds_b
-            # the distance to where the partner vanished stands for the pair's; one that sailed there dark: unknown
-            km0 = float(great_circle_km(seen[0][1], seen[0][2], lat0, lon0)) if route is None else math.nan
-            m.route = None if route is None else route[:4]
-            for s, la_k, lo_k, kn_k, _ in seen:
-                m.slices += 1
-                m.lat_sum += la_k
-                m.lon_sum += lo_k
-                speeds.append(kn_k)
-                m.ks.append(s)
-                m.kms.append(km0)
-            (m.speeds_b if a_first else m.speeds_a).append(0.0)  # dark: no speed heard; it stayed along
-            types = (_latest_known([x[4] for x in seen], 0, len(seen), -1), _known(type0))
-            m.type_a, m.type_b = types if a_first else types[::-1]
-            m.km_sum = km0 * m.slices if route is None else 0.0
-            if is_service(m, st) or is_fleet_pair(m, st):
-                continue
-            if self._slow(m) and self._offshore(m) >= st.offshore_km:
-                m.qualified = True
-                found.append((key, m))
-        return found
-
-    def _stops_of(self, h: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-                  ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """The rows of a slice of slow vessels that another may have met dark: the one heard must have said what it
-        is, and not a fishing or service vessel (fishing boats drift at sea all night and pair trawlers take turns
-        going quiet, so their stops are no evidence of a meeting), and be at sea."""
-        st = self.settings
-        s, vids, la, lo, _, ty = h
-        ok = (ty >= 0) & (ty < INFERRED) & ~np.isin(ty, st.fleet_types + st.service_types)
-        if ok.any():
-            ok[ok] = ~self.near_port(la[ok], lo[ok])
-        return (s, vids[ok], la[ok], lo[ok])
-
-    def _sailed_to(self, b: int, t0: int, t1: int, last: list[float], slices: list[Any]
-                   ) -> list[tuple[int, Route | None]]:  # fmt: skip
-        """The vessel that ``b`` can have met dark after sailing from where it vanished (``last``: lat, lon, ship
-        type, then where it reappeared, its speeds before and after) at ``t0`` to where it reappeared at ``t1``: one
-        slow for ``min_h`` of slices, at sea, at points ``b`` could reach in time and leave in time, its stop ending
-        within ``dark_reappear_h`` before ``t1``. Returns ``[(a, (km from the vanishing point, hours from vanishing
-        to the stop, km to the reappearance, hours from the stop's end, first slice, last slice))]`` or ``[]``."""
-        st = self.settings
-        lat0, lon0, _, lat1, lon1, kn0, kn1 = last
-        kn = np.nanmax([kn0, kn1]) if not (np.isnan(kn0) and np.isnan(kn1)) else math.nan
-        if not kn > st.max_kn or np.isnan(lat1) or np.isnan(lon1) or not slices:
-            return []  # a vessel that reported no way under it cannot be said to have sailed anywhere
-        kmh = kn * KM_PER_NM * st.dark_speed_margin
-        sizes = [h[1].shape[0] for h in slices]
-        s = np.repeat([h[0] for h in slices], sizes)
-        vid = np.concatenate([h[1] for h in slices])
-        la, lo = np.concatenate([h[2] for h in slices]), np.concatenate([h[3] for h in slices])
-        t_end = (s + 1) * self.slice_us  # where a slice's row stands
-        from_p = great_circle_km(la, lo, lat0, lon0)
-        to_r = great_circle_km(la, lo, lat1, lon1)
-        # b could be beside it then: there from where it vanished, and away in time to reappear where it did
-        reach_to = kmh * (t_end - t0) / US_PER_H + st.max_km
-        reach_from = kmh * (t1 - t_end) / US_PER_H + st.max_km
-        can = (from_p <= reach_to) & (to_r <= reach_from)
-        can &= vid != b
-        if not can.any():
-            return []
-        vid, s, from_p, to_r, t_end = vid[can], s[can], from_p[can], to_r[can], t_end[can]
-        order = np.lexsort((s, vid))
-        vid, s, from_p, to_r, t_end = vid[order], s[order], from_p[order], to_r[order], t_end[order]
-        cut = np.flatnonzero((vid[1:] != vid[:-1]) | (s[1:] - s[:-1] > st.max_missed + 1)) + 1
-        best: tuple[int, Route] | None = None
-        for r, e in zip(np.concatenate(([0], cut)).tolist(), np.concatenate((cut, [vid.shape[0]])).tolist(),
-                        strict=True):  # fmt: skip
-            if (s[e - 1] - s[r] + 1) * self.slice_us < st.min_h * US_PER_H:
-                continue
-            after_h = (t1 - t_end[e - 1]) / US_PER_H
-            if after_h > st.dark_reappear_h:
-                continue
-            route = (float(from_p[r]), float((t_end[r] - self.slice_us - t0) / US_PER_H), float(to_r[e - 1]),
-                     float(after_h), int(s[r]), int(s[e - 1]))  # fmt: skip
-            if best is None or (after_h, int(vid[r])) < (best[1][3], best[0]):
-                best = (int(vid[r]), route)
-        return [] if best is None else [best]
-
     def _grow_meetings(self, s0: int, count: int, pair_k: np.ndarray, va: np.ndarray, vc: np.ndarray,
                        pos_a: np.ndarray, pos_c: np.ndarray, km: np.ndarray, mmsi: np.ndarray,
                        events: list[tuple[int, int, int, tuple[int, int], Meeting]]) -> None:  # fmt: skip
@@ -495,8 +363,8 @@ class EncounterDetector:
                     m.speeds_b.extend(rows["c"][r:e])
                     m.ks.extend(s_l[r:e])
                     m.kms.extend(rows["km"][r:e])
-                    m.type_a = _latest_known(rows["ta"], r, e, m.type_a)
-                    m.type_b = _latest_known(rows["tc"], r, e, m.type_b)
+                    m.type_a = latest_known_type(rows["ta"], r, e, m.type_a)
+                    m.type_b = latest_known_type(rows["tc"], r, e, m.type_b)
                 else:
                     self._update(m, rows, r, e)
                 if ends:
@@ -534,8 +402,8 @@ class EncounterDetector:
             m.speeds_b.append(kn_c[q])
             m.ks.append(s_[q])
             m.kms.append(km[q])
-            m.type_a = _latest_known(rows["ta"], q, q + 1, m.type_a)
-            m.type_b = _latest_known(rows["tc"], q, q + 1, m.type_b)
+            m.type_a = latest_known_type(rows["ta"], q, q + 1, m.type_a)
+            m.type_b = latest_known_type(rows["tc"], q, q + 1, m.type_b)
             if m.qualified:
                 m.changed = True
             if is_service(m, st):

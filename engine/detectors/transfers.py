@@ -101,6 +101,20 @@ class Meeting:
 INFERRED = 1000  # added to a ship type inferred rather than reported (ship types are 0-99)
 
 
+def known_type(ship_type: float) -> int:
+    """A ship type as carried in float columns: -1 when unknown (NaN or negative)."""
+    return int(ship_type) if ship_type >= 0 else -1
+
+
+def latest_known_type(types: list[float], r: int, e: int, before: int) -> int:
+    """The last known ship type among ``types[r:e]``, else ``before``: a type once learned (reported, or inferred
+    from the company a vessel keeps) stays while later slices know none."""
+    for q in range(e - 1, r - 1, -1):
+        if types[q] >= 0:
+            return int(types[q])
+    return before
+
+
 def median_kn(speeds: list[float]) -> float:
     """Median speed, NaN when none is known."""
     return float(np.nanmedian(speeds)) if speeds and not np.all(np.isnan(speeds)) else math.nan
