@@ -15,7 +15,8 @@ far from the meeting, sail to it dark and switch on again once clear of it: then
 stayed slow at sea for ``min_h`` (one that reported its type, neither fishing nor at its work: fishing boats
 drift at sea all night) at a point the dark vessel could reach from where it vanished and leave in time to
 reappear where it did (at its reported speed, plus ``dark_speed_margin``), and it reappeared within
-``dark_reappear_h`` of that stop's end (the one whose stop ended last before it reappeared, when several could).
+``dark_reappear_h`` of that stop's end (the one whose stop ended last before it reappeared, when several could;
+the search: :mod:`engine.detectors.dark_partners`).
 
 A slice is processed once the watermark has passed its end plus ``interp_h`` (all its fixes and the next ones
 have arrived), and the "qualified" decision is latched slice by slice, so the alerts do not depend on how the
