@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@# package ("Location ... is ignored"): nothing for a newcomer to act on
 	$(BIN)/python -m pip install -qq --upgrade pip
 	@# setuptools says of every editable install that it is one (InformationOnly): nothing to act on
-	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -qq -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -qq -e '.[dev,cluster,bus]'
 	@touch $(STAMP)
 
 setup: $(STAMP) web
