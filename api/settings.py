@@ -123,6 +123,26 @@ class Settings(BaseSettings):
         "`seawatch serve` follows it (default <its --state dir>/models)",
     )  # fmt: skip
 
+    # where a vessel can be now and what a patrol can meet (issue 17): the defaults of GET /vessels/{mmsi}/reach
+    # and GET /intercept, which a request's query overrides
+    reach_hours: float = Field(
+        default=6.0, gt=0, le=48, description="hours after the last fix a reach is drawn for when the request "
+        "names none: the AIS gap detector calls 6 h dark",
+    )  # fmt: skip
+    dead_reckon_h: float = Field(
+        default=2.0, ge=0, le=24, description="an intercept meets a vessel heard within this many hours on its last "
+        "course and speed, a staler one at the nearest edge of its reach: 2 h at 20 kn is 74 km, past which an "
+        "unchanged course is a guess",
+    )  # fmt: skip
+    patrol_speed_kn: float = Field(
+        default=25.0, gt=0, le=60, description="a patrol's speed when the intercept request names none: a coast "
+        "guard patrol boat's cruise (25-30 kn)",
+    )  # fmt: skip
+    patrol_within_h: float = Field(
+        default=4.0, gt=0, le=72, description="an intercept lists meetings within this many hours when the request "
+        "names none: half a patrol boat's day at sea",
+    )  # fmt: skip
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.page_size_default > self.page_size_max:

@@ -15,7 +15,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import StoreDep, Viewer, unprocessable
+from api.deps import SettingsDep, StoreDep, Viewer, unprocessable
 from api.routes.map import _land as land_index
 from api.routes.vessels import MMSIPath
 from api.schemas import InterceptList, InterceptTarget, TrackPoint
@@ -28,9 +28,8 @@ router = APIRouter(tags=["vessels"])
 
 MAX_REACH_HOURS = 48.0  # 48 h at 40 kn is a 3,600 km radius: half an ocean, the grid's cells ~18 km
 OWN_SPEED_HOURS = 72.0  # the vessel's own top speed is read from this much of its track before the last fix
-# A fix older than this is not dead-reckoned on its course: 2 h at 20 kn is 74 km, past which a course kept
-# unchanged is a guess (the gap detector calls 6 h dark; a vessel changing course in 2 h is routine)
-DEAD_RECKON_H = 2.0
+# The defaults of the hours, the patrol's speed and hours and how stale a fix may be and still be met on its course
+# are settings (api/settings.py: SEAWATCH_REACH_HOURS, _PATROL_SPEED_KN, _PATROL_WITHIN_H, _DEAD_RECKON_H)
 DEAD_RECKON_WORDS = "a fix older than this (hours before the patrol leaves) is met by its reach, not on its course"
 MOVING_KN = 0.5  # slower than this is at rest (drifting at anchor), whatever its course says
 PATROL_MAX_KN = 60.0
@@ -63,7 +62,13 @@ def get_reach(
     request: Request,
     store: StoreDep,
     mmsi: MMSIPath,
-    hours: Annotated[float, Query(gt=0, le=MAX_REACH_HOURS, description="hours after its last fix")] = 6.0,
+    settings: SettingsDep,
+    hours: Annotated[
+        float | None,
+        Query(
+            gt=0, le=MAX_REACH_HOURS, description="hours after its last fix; SEAWATCH_REACH_HOURS (6) when not given"
+        ),
+    ] = None,
 ) -> JSONResponse:
     """The sea the vessel can have reached ``hours`` after its last fix, going round the land (GLOBE), at the
     higher of its class's top speed and its own observed one: for a dark vessel, where to look. A GeoJSON
@@ -74,6 +79,7 @@ def get_reach(
     fix = last_fix(store, mmsi, vessel, store.latest_fixes([mmsi]))
     if fix is None:
         raise HTTPException(404, f"no position of vessel {mmsi} in the store")
+    hours = settings.reach_hours if hours is None else hours
     speed, why = speed_for(store, vessel, fix)
     r = rc.reach(land_index(request), fix.lat, fix.lon, hours, speed)
     props = {"kind": "reach", "mmsi": mmsi, "hours": hours, "speed_kn": round(speed, 2), "speed_why": why,
@@ -106,9 +112,22 @@ def intercept(
     request: Request,
     store: StoreDep,
     start: Annotated[str, Query(alias="from", max_length=60, description="the patrol's start: LAT,LON")],
-    speed_kn: Annotated[float, Query(gt=0, le=PATROL_MAX_KN, description="the patrol's speed")],
-    within_h: Annotated[float, Query(gt=0, le=INTERCEPT_HOURS_MAX, description="meetings within this many hours")],
-    dead_reckon_h: Annotated[float, Query(ge=0, le=24, description=DEAD_RECKON_WORDS)] = DEAD_RECKON_H,
+    settings: SettingsDep,
+    speed_kn: Annotated[
+        float | None,
+        Query(gt=0, le=PATROL_MAX_KN, description="the patrol's speed; SEAWATCH_PATROL_SPEED_KN (25) when not given"),
+    ] = None,
+    within_h: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=INTERCEPT_HOURS_MAX,
+            description="meetings within this many hours; SEAWATCH_PATROL_WITHIN_H (4) when not given",
+        ),
+    ] = None,
+    dead_reckon_h: Annotated[
+        float | None, Query(ge=0, le=24, description=DEAD_RECKON_WORDS + "; SEAWATCH_DEAD_RECKON_H (2) when not given")
+    ] = None,
 ) -> InterceptList:
     """The high and critical vessels a patrol leaving ``from`` at ``speed_kn`` can meet within ``within_h``
     hours, earliest first, with the meeting time and point. A vessel heard within ``dead_reckon_h`` with a
@@ -116,6 +135,9 @@ def intercept(
     without a course, at the nearest edge of where it can have gone by then (its top speed, as the reach): the
     earliest it can be met. Straight runs, not round the land: a run across land is flagged (``crosses_land``)."""
     lat0, lon0 = parse_point(start)
+    speed_kn = settings.patrol_speed_kn if speed_kn is None else speed_kn
+    within_h = settings.patrol_within_h if within_h is None else within_h
+    dead_reckon_h = settings.dead_reckon_h if dead_reckon_h is None else dead_reckon_h
     now = store.latest_seen()
     land = land_index(request)
     vessels, _total = store.vessels_page(VesselFilter(bands=RISKY_BANDS), page_size=INTERCEPT_VESSELS_MAX)

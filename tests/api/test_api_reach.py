@@ -112,3 +112,32 @@ def test_intercept_refusals(client: TestClient, viewer: dict[str, str]) -> None:
     base = {"from": "20,107.5", "speed_kn": 20, "within_h": 3}
     for bad in ({"from": "abc"}, {"from": "95,0"}, {"from": "1,2,3"}, {"speed_kn": 0}, {"within_h": 100}):
         assert client.get(f"{V1}/intercept", params=base | bad, headers=viewer).status_code == 422, bad
+
+
+def test_defaults_are_settings_from_the_environment_and_the_query_overrides_them(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.app import create_app
+    from api.keys import create_key
+    from api.settings import Settings
+
+    env = {"REACH_HOURS": "2", "DEAD_RECKON_H": "0.5", "PATROL_SPEED_KN": "20", "PATROL_WITHIN_H": "1"}
+    for name, value in env.items():
+        monkeypatch.setenv(f"SEAWATCH_{name}", value)
+    with TestClient(create_app(Settings(environment="production", database_url=db_url))) as client:
+        store = client.app.state.store  # type: ignore[attr-defined]
+        fill(store)
+        viewer = auth(create_key(store, "viewer on duty", "viewer"))
+        reach = client.get(f"{V1}/vessels/{TANKER}/reach", headers=viewer).json()["features"][0]["properties"]
+        assert reach["hours"] == 2 and reach["radius_km"] == pytest.approx(2 * 16 * 1.852, abs=1e-3)
+        asked = client.get(f"{V1}/vessels/{TANKER}/reach", params={"hours": 1}, headers=viewer).json()
+        assert asked["features"][0]["properties"]["hours"] == 1
+        body = client.get(f"{V1}/intercept", params={"from": "18.9,107.5"}, headers=viewer).json()
+        assert (body["speed_kn"], body["within_h"]) == (20, 1)
+        fast = {t["mmsi"]: t for t in body["items"]}[FAST]  # heard 3 h before: past 0.5 h, met by its reach
+        assert fast["model"] == "reach" and fast["meet_hours"] == 0
+        # within 4 h: on its course, 25 kn north, 3 h on past the start: a chase closing at 35 kn
+        params = {"from": "18.9,107.5", "dead_reckon_h": 4, "speed_kn": 60, "within_h": 2}
+        body = client.get(f"{V1}/intercept", params=params, headers=viewer).json()
+        assert (body["speed_kn"], body["within_h"]) == (60, 2)
+        assert {t["mmsi"]: t for t in body["items"]}[FAST]["model"] == "course"
