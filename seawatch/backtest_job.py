@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import polars as pl
 from engine.alerts import ALERT_KINDS
 from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
-from engine.geo.regions import engine_pack
+from engine.geo.regions import RegionPack, engine_pack
 from engine.runner import COLUMNS as ENGINE_COLUMNS
 from engine.runner import Engine
 from feeds.files import InputError
@@ -120,22 +121,37 @@ class BacktestSummary:
         return "\n".join(lines) + "\n"
 
 
+@dataclass
+class Setup:
+    """What every backtest needs before it reads: the region pack, the land index, the scorer and the labels."""
+
+    pack: RegionPack
+    land: LandIndex
+    scorer: Scorer
+    labels: pl.DataFrame | None
+    notices: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, options: BacktestOptions, out: Path) -> Setup:
+        """Check the options' files and create ``out``; raises InputError naming the bad one."""
+        labels = _read_labels(options.labels) if options.labels else None
+        pack = engine_pack(options.region, examples=options.examples, zones=options.zones)
+        scorer = _scorer(options)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+        notices = [scorer] if isinstance(scorer, str) else []
+        return cls(pack, LandIndex.load(), Scorer() if isinstance(scorer, str) else scorer, labels, notices)
+
+
 def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> BacktestSummary:
     """Run the whole pipeline over ``paths`` and write ``out``; raises InputError naming a bad input first."""
     inputs, skipped = classify(paths, options.skip_untimed)
-    labels = _read_labels(options.labels) if options.labels else None
-    pack = engine_pack(options.region, examples=options.examples, zones=options.zones)
-    scorer = _scorer(options)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
-    summary = BacktestSummary(out=out, files=len(inputs), skipped=skipped)
-    if isinstance(scorer, str):
-        summary.notices.append(scorer)
-        scorer = Scorer()
-    land = LandIndex.load()
-    engine = Engine(default_detectors(pack, land))
+    setup = Setup.of(options, out)
+    summary = BacktestSummary(out=out, files=len(inputs), skipped=skipped, notices=list(setup.notices))
+    land = setup.land
+    engine = Engine(default_detectors(setup.pack, land))
     features = FeatureAccumulator(land)
     tracks = _Tracks()
     started = time.perf_counter()
@@ -154,26 +170,36 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
             bar.set_postfix_str(f"{summary.messages / max(elapsed, 1e-9):,.0f} msg/s", refresh=False)
     engine.finish()
     summary.engine = engine.counts + Counter({STALE: stale})
-    summary.alerts = engine.alerts().sort("start", "alert_id")
-    summary.vessels = scorer.score(summary.alerts, features.vessels(), features.days())
+    title = ", ".join(p.name for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+    finish_backtest(summary, setup, options, engine.alerts(), features.vessels(), features.days(), engine.outages(),
+                    lambda top: tracks.of(top, inputs, options.chunk_bytes), title, started)  # fmt: skip
+    return summary
+
+
+def finish_backtest(summary: BacktestSummary, setup: Setup, options: BacktestOptions, alerts: pl.DataFrame,
+                    vessels: pl.DataFrame, days: pl.DataFrame, outages: pl.DataFrame,
+                    tracks_of: Callable[[list[int]], pl.DataFrame], title: str, started: float) -> None:  # fmt: skip
+    """Score the vessels and write alerts, vessels, outages and the report into ``summary.out`` (every backtest
+    ends here: one process over inputs or a dataset, or a cluster; seawatch/cluster_job.py)."""
+    out = summary.out
+    summary.alerts = alerts.sort("start", "alert_id")
+    summary.vessels = setup.scorer.score(summary.alerts, vessels, days)
     summary.seconds = time.perf_counter() - started
     summary.alerts.write_parquet(out / "alerts.parquet")
     summary.vessels.write_parquet(out / "vessels.parquet")
-    summary.outages = engine.outages()  # receiving stations' outages: station_outage events, not alerts
+    summary.outages = outages  # receiving stations' outages: station_outage events, not alerts
     summary.outages.write_parquet(out / "outages.parquet")
     curve = None
-    if labels is not None:
-        summary.metrics = _metrics(summary, labels, options.labels)
-        curve = pr_curve(summary.alerts, labels)
+    if setup.labels is not None:
+        summary.metrics = _metrics(summary, setup.labels, options.labels)
+        curve = pr_curve(summary.alerts, setup.labels)
     if options.report:
         from seawatch.report import write_report  # loaded only when a report is drawn
 
         top = _top_vessels(summary.vessels)
-        write_report(out / "report.html", alerts=summary.alerts, vessels=summary.vessels,
-                     tracks=tracks.of(top, inputs, options.chunk_bytes), metrics=summary.metrics, pr_curve=curve,
-                     pack=pack, land=land, title=f"Seawatch backtest: {', '.join(p.name for p in paths[:3])}"
-                     + (" ..." if len(paths) > 3 else ""), summary=summary.lines())  # fmt: skip
-    return summary
+        write_report(out / "report.html", alerts=summary.alerts, vessels=summary.vessels, tracks=tracks_of(top),
+                     metrics=summary.metrics, pr_curve=curve, pack=setup.pack, land=setup.land,
+                     title=f"Seawatch backtest: {title}", summary=summary.lines())  # fmt: skip
 
 
 def _scorer(options: BacktestOptions) -> Scorer | str:

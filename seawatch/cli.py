@@ -89,12 +89,96 @@ def _backtest(args: argparse.Namespace) -> int:
         chunk_bytes=int(args.chunk_mb * 1024 * 1024),
     )
     try:
-        summary = run_backtest([Path(p) for p in args.inputs], Path(args.out), options)
+        if _history_run(args):
+            summary = _backtest_history(args, options)
+        else:
+            summary = run_backtest([Path(p) for p in args.inputs], Path(args.out), options)
     except (InputError, ArchiveError, PackError) as exc:
         sys.stderr.write(f"seawatch backtest: {exc}\n")
         return 2
     sys.stdout.write(summary.render())
     return 0
+
+
+def _history_run(args: argparse.Namespace) -> bool:
+    """Whether ``backtest`` reads a history dataset (else files); InputError for dataset-only options on files."""
+    from feeds.files import InputError
+    from seawatch.history import is_dataset
+
+    if len(args.inputs) == 1 and is_dataset(args.inputs[0]):
+        return True
+    asked = [flag for flag, value in (("--workers", args.workers), ("--cluster", args.cluster),
+             ("--from", args.start), ("--to", args.end), ("--bbox", args.bbox)) if value is not None]  # fmt: skip
+    if asked:
+        raise InputError(f"{', '.join(asked)}: only for a history dataset; write one with `seawatch ingest "
+                         f"{' '.join(args.inputs[:2])} --out DATASET/` and backtest DATASET/")  # fmt: skip
+    return False
+
+
+def _backtest_history(args: argparse.Namespace, options):
+    from seawatch.cluster_job import WORKER_MEMORY, ClusterOptions, run_history_backtest
+    from seawatch.history import Filters
+
+    plan = ClusterOptions(workers=args.workers, cluster=args.cluster, partitions=args.partitions,
+                          worker_memory=args.worker_memory or WORKER_MEMORY,
+                          filters=Filters(args.start, args.end, args.bbox))  # fmt: skip
+    return run_history_backtest(args.inputs[0], Path(args.out), options, plan)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    _use_threads(args.threads)
+    from feeds.archives import ArchiveError
+    from feeds.files import InputError
+    from seawatch.ingest_job import DEFAULT_BUCKETS, IngestOptions, run_ingest
+
+    options = IngestOptions(buckets=args.buckets or DEFAULT_BUCKETS, skip_untimed=args.skip_untimed,
+                            progress=None if args.progress == "auto" else args.progress == "on")  # fmt: skip
+    try:
+        summary = run_ingest([Path(p) for p in args.inputs], args.out, options)
+    except (InputError, ArchiveError) as exc:
+        sys.stderr.write(f"seawatch ingest: {exc}\n")
+        return 2
+    sys.stdout.write(summary.render())
+    return 0
+
+
+def _utc(text: str):
+    from datetime import UTC, datetime
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"{text!r}: give a UTC date or time, e.g. 2026-01-05 or 2026-01-05T06:00"
+        raise argparse.ArgumentTypeError(msg) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        lon0, lat0, lon1, lat1 = (float(v) for v in text.split(","))
+    except ValueError:
+        lon0 = lat0 = lon1 = lat1 = float("nan")
+    if not (-180 <= lon0 < lon1 <= 180 and -90 <= lat0 < lat1 <= 90):
+        raise argparse.ArgumentTypeError(f"{text!r}: give LON_MIN,LAT_MIN,LON_MAX,LAT_MAX in degrees, e.g. "
+                                         "105.5,19.0,108.5,21.7")  # fmt: skip
+    return lon0, lat0, lon1, lat1
+
+
+def _add_ingest(sub) -> None:
+    ig = sub.add_parser(
+        "ingest",
+        help="decode history once into a Parquet dataset partitioned by day and MMSI bucket",
+        description="Decode NMEA logs with times and NOAA/DMA CSV archives into DATASET (a folder, file:// or "
+        "another fsspec URL), hive-partitioned by day and MMSI bucket; ingesting again appends. `seawatch "
+        "backtest DATASET/` then reads it (--from/--to/--bbox; --workers N or --cluster tcp://HOST:8786 on Dask).",
+    )
+    ig.add_argument("inputs", nargs="+", metavar="INPUT", help="NMEA logs, NOAA/DMA CSV or positions.parquet")
+    ig.add_argument("--out", required=True, metavar="DATASET", help="the dataset folder or URL (created; appended)")
+    ig.add_argument("--buckets", type=_threads, metavar="N", help="MMSI buckets of a new dataset (default 32)")
+    ig.add_argument("--skip-untimed", action="store_true", help="leave out NMEA logs without any time, saying so")
+    ig.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
+    ig.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    ig.set_defaults(func=_ingest)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -260,6 +344,15 @@ def _add_backtest(sub) -> None:
     )
     bt.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
     bt.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    history = bt.add_argument_group("a history dataset (from `seawatch ingest`) as the one INPUT")
+    history.add_argument("--from", dest="start", type=_utc, metavar="UTC", help="from this day or time (UTC)")
+    history.add_argument("--to", dest="end", type=_utc, metavar="UTC", help="up to this day or time, excluded")
+    history.add_argument("--bbox", type=_bbox, metavar="LON0,LAT0,LON1,LAT1", help="positions inside this box")
+    history.add_argument("--workers", type=_threads, metavar="N", help="on a local Dask cluster of N workers")
+    history.add_argument("--cluster", metavar="tcp://HOST:8786", help="on the Dask cluster of this scheduler")
+    history.add_argument("--partitions", type=_threads, metavar="N",
+                         help="vessel partitions (groups of MMSI buckets; default 2 per worker)")
+    history.add_argument("--worker-memory", metavar="SIZE", help="memory per local worker (default 2GiB; spills)")
     bt.set_defaults(func=_backtest)
     tr = sub.add_parser(
         "train",
@@ -659,6 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
     det.set_defaults(func=_detect)
     _add_backtest(sub)
+    _add_ingest(sub)
     _add_serve(sub)
     _add_anchorages(sub)
     _add_models(sub)

@@ -1,0 +1,191 @@
+"""``seawatch backtest DATASET/``: the backtest of a history dataset, in one process or fanned out on Dask.
+
+The partitioning (:mod:`engine.partitions`): the per-vessel detectors and the features run per group of MMSI
+buckets (a *vessel partition*), the four fleet detectors run as one *fleet stage* over every kept row; each stage
+reads the dataset itself (seawatch/history.py), in arrival order, and returns its alerts (and the features, or the
+station outages). The client concatenates them and scores the vessels as the single-process backtest does
+(seawatch/backtest_job.py, :func:`finish_backtest`), so the outputs are the same for any number of workers and
+partitions.
+
+On a cluster (``--workers N``: a local Dask cluster of N one-thread worker processes; ``--cluster tcp://...``: an
+existing scheduler) every stage is one task. A task is a pure function of the dataset, so a worker that dies
+mid-run only costs its task a second run elsewhere (Dask reschedules it); a task that fails names its partition.
+Dask is imported only here, and only on this path: the command line starts as fast without it.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from engine.partitions import split_detectors
+from feeds.files import InputError
+from seawatch.backtest_job import BacktestOptions, BacktestSummary, Setup, finish_backtest
+from seawatch.history import Dataset, Filters
+from seawatch.inputs import STALE
+
+WORKER_MEMORY = "2GiB"  # per worker: Dask spills results to disk past 60 % of it and restarts a worker past 95 %
+PARTITIONS_PER_WORKER = 2  # vessel partitions per worker by default: work to steal while the fleet stage runs
+
+
+@dataclass
+class ClusterOptions:
+    workers: int | None = None  # start a local Dask cluster of this many worker processes
+    cluster: str | None = None  # or use the scheduler at this address (tcp://host:8786)
+    partitions: int | None = None  # vessel partitions (groups of MMSI buckets); default 2 per worker
+    worker_memory: str = WORKER_MEMORY
+    filters: Filters = field(default_factory=Filters)
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers is not None or self.cluster is not None
+
+
+@dataclass
+class StageResult:
+    """What one stage made: its alerts, and the features (vessel partitions) or the outages (fleet stage)."""
+
+    name: str
+    alerts: pl.DataFrame
+    counts: Counter[str]
+    positions: int = 0
+    vessels: pl.DataFrame | None = None
+    days: pl.DataFrame | None = None
+    outages: pl.DataFrame | None = None
+    seconds: float = 0.0
+    peak_rss: int = 0  # bytes: the process's peak resident memory when the stage ended
+
+
+@cache
+def _context(region: str, examples: bool, zones: str | None) -> tuple[Any, Any]:
+    """The region pack and the land index, loaded once per process (a worker runs many stages)."""
+    from engine.geo.land import LandIndex
+    from engine.geo.regions import engine_pack
+
+    return engine_pack(region, examples=examples, zones=Path(zones) if zones else None), LandIndex.load()
+
+
+def run_stage(url: str, which: str, buckets: tuple[int, ...] | None, filters: Filters, region: str,
+              examples: bool, zones: str | None, name: str) -> StageResult:  # fmt: skip
+    """One stage over the dataset at ``url``: ``which`` is "vessels" (per-vessel detectors and features of
+    ``buckets``), "fleet" (the fleet detectors over everything) or "all" (every detector and the features: the
+    single-process backtest of a dataset)."""
+    from engine.detectors import default_detectors
+    from engine.runner import Engine
+    from models.features import FeatureAccumulator
+
+    started = time.perf_counter()
+    try:
+        pack, land = _context(region, examples, zones)
+        every = default_detectors(pack, land)
+        per_vessel, fleet = split_detectors(every)  # each in the order of default_detectors
+        engine = Engine({"vessels": per_vessel, "fleet": fleet}.get(which, every))
+        features = FeatureAccumulator(land) if which != "fleet" else None
+        positions = 0
+        for step in Dataset(url).steps(set(buckets) if buckets is not None else None, filters):
+            engine.process(*step.kept())
+            if features is not None:
+                features.add(step.positions.drop("kept"), step.statics.drop("kept"))
+            positions += step.positions.height
+        engine.finish()
+    except (InputError, OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"{name} of {url}: {exc}") from None
+    return StageResult(
+        name, engine.alerts(), engine.counts, positions,
+        vessels=features.vessels() if features is not None else None,
+        days=features.days() if features is not None else None,
+        outages=engine.outages() if which != "vessels" else None,
+        seconds=time.perf_counter() - started,
+        peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    )  # fmt: skip
+
+
+def run_history_backtest(url: str, out: Path, options: BacktestOptions, plan: ClusterOptions) -> BacktestSummary:
+    """Backtest the dataset at ``url`` into ``out``, in this process or on Dask (``plan``); raises InputError."""
+    dataset = Dataset(url)
+    setup = Setup.of(options, out)
+    runs = dataset.runs
+    summary = BacktestSummary(out=out, files=sum(len(r["inputs"]) for r in runs), notices=list(setup.notices))
+    started = time.perf_counter()
+    args = (plan.filters, options.region, options.examples, str(options.zones) if options.zones else None)
+    if plan.distributed:
+        results = _on_dask(url, dataset.buckets_present(), args, plan, options.progress, summary.notices)
+    else:
+        results = [run_stage(url, "all", None, *args, name="the backtest")]
+    fleet = next(r for r in results if r.outages is not None)
+    parts = [r for r in results if r.vessels is not None]
+    summary.positions = sum(r.positions for r in parts)
+    summary.messages = sum(int(r["messages"]) for r in runs) if not plan.filters.any else summary.positions
+    summary.engine = fleet.counts.copy()
+    if not plan.filters.any:  # what ingest set aside (no time, late) and the archives' carried-over rows
+        for r in runs:
+            summary.engine.update({k: v for k, v in r["counts"].items() if k in ("no_time", "late", STALE)})
+    alerts = pl.concat([r.alerts for r in results])
+    vessels = pl.concat([r.vessels for r in parts if r.vessels is not None]).sort("mmsi")
+    days = pl.concat([r.days for r in parts if r.days is not None]).sort("mmsi", "day")
+    finish_backtest(summary, setup, options, alerts, vessels, days, fleet.outages if fleet.outages is not None else
+                    pl.DataFrame(), lambda top: dataset.read_positions(top, plan.filters), url, started)  # fmt: skip
+    return summary
+
+
+def bucket_groups(buckets: list[int], partitions: int) -> list[tuple[int, ...]]:
+    """``buckets`` dealt into ``partitions`` groups (fewer when there are fewer buckets), none empty."""
+    n = max(1, min(partitions, len(buckets)))
+    return [tuple(buckets[i::n]) for i in range(n) if buckets[i::n]]
+
+
+def _on_dask(url: str, buckets: list[int], args: tuple, plan: ClusterOptions, progress: bool | None,
+             notices: list[str]) -> list[StageResult]:  # fmt: skip
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    cluster = None
+    try:
+        if plan.cluster is not None:
+            client = Client(plan.cluster, timeout="30s")
+        else:
+            cluster = LocalCluster(n_workers=plan.workers, threads_per_worker=1, processes=True,
+                                   memory_limit=plan.worker_memory, dashboard_address=":0")  # fmt: skip
+            client = Client(cluster)
+    except (OSError, TimeoutError, ValueError) as exc:
+        where = plan.cluster or f"a local cluster of {plan.workers} workers"
+        raise InputError(f"{where}: cannot start or reach the Dask cluster ({exc})") from None
+    try:
+        sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        groups = bucket_groups(buckets, plan.partitions or PARTITIONS_PER_WORKER * workers)
+        names = {"fleet": "the fleet stage"}
+        futures = {client.submit(run_stage, url, "fleet", None, *args, name="the fleet stage", pure=False,
+                                 priority=1, key="seawatch-fleet"): "the fleet stage"}  # fmt: skip
+        for i, group in enumerate(groups):
+            name = f"vessel partition {i} (MMSI buckets {', '.join(map(str, group))})"
+            names[f"vessels-{i}"] = name
+            futures[client.submit(run_stage, url, "vessels", group, *args, name=name, pure=False,
+                                  key=f"seawatch-vessels-{i}")] = name  # fmt: skip
+        results = []
+        show = sys.stderr.isatty() if progress is None else progress
+        with tqdm(total=len(futures), unit="partition", disable=not show, file=sys.stderr, desc="backtest") as bar:
+            for future in as_completed(futures):
+                try:
+                    results.append(future.result())
+                except InputError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - whatever the cluster raised, said with its partition
+                    raise InputError(f"{futures[future]} failed on the cluster: {type(exc).__name__}: {exc}") from None
+                bar.update(1)
+        peak = max(r.peak_rss for r in results)
+        notices.append(f"Dask: {workers} worker(s), {len(groups)} vessel partition(s) + the fleet stage; peak "
+                       f"memory of a worker {peak / 2**30:.2f} GiB (limit {plan.worker_memory})")  # fmt: skip
+        return results
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
