@@ -26,7 +26,7 @@ from api.errors import add_error_handlers
 from api.keys import KeyChecker
 from api.limits import AddressLimit, TokenBuckets
 from api.metrics import HTTPMetrics, MetricsMiddleware, QualityMetrics, StationMetrics
-from api.routes import alerts, audit, dossier, health, keys, models, mutes, quality, reach, vessels, zones
+from api.routes import alerts, audit, dossier, health, keys, models, mutes, quality, reach, vessels, watchlists, zones
 from api.routes import map as map_routes
 from api.routes import stations as stations_routes
 from api.routes.stations import StationsReader
@@ -152,7 +152,8 @@ def create_app(
 
     registry.register(QualityMetrics(quality_report))
     for router in (vessels.router, alerts.router, mutes.router, quality.router, zones.router, keys.router,
-                   stations_routes.router, audit.router, models.router, dossier.router, reach.router):  # fmt: skip
+                   stations_routes.router, audit.router, models.router, dossier.router, reach.router,
+                   watchlists.router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(map_routes.router)  # the map page (/) and its geography (/map/*)

@@ -50,11 +50,11 @@ DISCLAIMER = (
     "wrong, spoofed or missing, and reception has gaps: every alert and score here is a lead to check against "
     "other sources, not evidence that an offence took place."
 )
-NO_WATCHLISTS = "No watchlists yet: no list names this vessel (watchlists come with issue 17, item 1)."
+NO_WATCHLISTS = "No watchlist names this vessel (by its MMSI, IMO, call sign or name)."
 ALERTS_MAX = 2_000  # alerts listed; a vessel past this has its oldest counted, not listed
 DECISIONS_MAX = 5_000  # decisions read: years of a busy watch floor on one vessel
 GAP_MIN_HOURS = 1.0  # a silence listed as a gap: the track map breaks its line there too (seawatch.report_maps)
-# Watchlist entries naming a vessel; none until watchlists exist (issue 17, item 1 fills this in)
+# Watchlist entries naming a vessel: :func:`watchlist_entries` reads them from the store
 WatchlistReader = Callable[[Store, int], list[dict[str, Any]]]
 
 
@@ -62,8 +62,20 @@ def no_watchlists(_store: Store, _mmsi: int) -> list[dict[str, Any]]:
     return []
 
 
+def watchlist_entries(store: Store, mmsi: int) -> list[dict[str, Any]]:
+    """The entries naming ``mmsi`` by its stored identity, in words for the dossier: "caught 2025: IMO 9123456 listed
+    for ... (source ...; added by ... on ...; first matched ...)", with the entry's fields beside."""
+    out = []
+    for e in store.vessel_watchlist_entries(mmsi):
+        added = f"added by {e['added_by']} on {when(e['added_at'])}"
+        facts = "; ".join(x for x in (f"source {e['source']}" if e["source"] else "", added,
+                                      f"first matched {when(e['first_matched'])}" if e["first_matched"] else "") if x)
+        out.append({**e, "said": f"{e['watchlist']}: {e['detail']}" + (f" ({facts})" if facts else "")})
+    return out
+
+
 def build_dossier(store: Store, mmsi: int, *, bar: NoisyBar, since: datetime | None = None, track_max: int = 10_000,
-                  watchlists: WatchlistReader = no_watchlists) -> Dossier | None:  # fmt: skip
+                  watchlists: WatchlistReader = watchlist_entries) -> Dossier | None:  # fmt: skip
     """The dossier of ``mmsi`` (None when the store has no such vessel): alerts still going on at or after
     ``since``, decisions and track from then on (all that is stored without it), at most ``track_max`` positions
     (the latest)."""
@@ -181,6 +193,10 @@ def _mute_words(m: MutePublic) -> str:
             f"({m.state.replace('_', ' ')}): {m.reason}")  # fmt: skip
 
 
+def _entry_words(e: dict[str, Any]) -> str:
+    return str(e.get("said") or e)
+
+
 def _alert_marks(a: DossierAlert) -> str:
     marks = [a.status] + (["muted"] if a.muted else []) + (["below the raised bar"] if a.below_bar else [])
     return ", ".join(marks)
@@ -223,7 +239,8 @@ def markdown(d: Dossier) -> str:
     out += [f"- {_md(_mute_words(m))}" for m in d.mutes]
     if not d.other_decisions and not d.mutes:
         out.append("- none")
-    out += ["", "## Watchlists", "", *([f"- {_md(str(e))}" for e in d.watchlists.entries] or [d.watchlists.note])]
+    out += ["", "## Watchlists", "", *([f"- {_md(_entry_words(e))}" for e in d.watchlists.entries] or
+                                       [d.watchlists.note])]  # fmt: skip
     out += ["", f"## Gaps in the stored track (silences of {d.coverage.gap_min_hours:g} h or more)", ""]
     out += [f"- {when(g.start)} to {when(g.end)}: {g.hours:.1f} h" for g in d.coverage.gaps] or ["- none"]
     out += ["", "---", "", f"*{DISCLAIMER}*", ""]
@@ -278,7 +295,7 @@ def html_page(d: Dossier, land: LandIndex | None) -> str:
               "before the period)</li>" for t in d.other_decisions] + [f"<li>{_e(_mute_words(m))}</li>" for m in
                                                                        d.mutes]  # fmt: skip
     parts += ["<h2>Other triage decisions and mutes</h2>", f"<ul>{''.join(others)}</ul>" if others else "<p>None.</p>"]
-    entries = "".join(f"<li>{_e(e)}</li>" for e in d.watchlists.entries)
+    entries = "".join(f"<li>{_e(_entry_words(e))}</li>" for e in d.watchlists.entries)
     parts += ["<h2>Watchlists</h2>", f"<ul>{entries}</ul>" if entries else f"<p>{_e(d.watchlists.note)}</p>"]
     gaps = "".join(f"<li>{when(g.start)} to {when(g.end)}: {g.hours:.1f} h</li>" for g in d.coverage.gaps)
     parts += [

@@ -202,6 +202,7 @@ class VesselPublic(BaseModel):
     alerts: int | None
     alert_counts: dict[str, int] = Field(description="alerts by kind")
     updated_at: datetime
+    watchlists: list[str] | None = Field(None, description="watchlists it matched at its latest scoring; null: none")
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> VesselPublic:
@@ -487,7 +488,11 @@ class Coverage(BaseModel):
 
 
 class WatchlistSection(BaseModel):
-    entries: list[dict[str, Any]] = Field(description="the watchlists naming the vessel (none exist yet)")
+    entries: list[dict[str, Any]] = Field(
+        description="the watchlist entries naming the vessel by its stored identity: the list, the entry (MMSI, IMO, "
+        "call sign, name, reason, source, who added it and when), what matched, the match in words, and when the "
+        "live service first matched it"
+    )
     note: str
 
 

@@ -50,6 +50,7 @@ from models.indicators import (
 )
 from models.packed import PackedEvidence, PackedUnusual
 from models.schema import VESSEL_SCHEMA, band_expr
+from models.watchlist import watchlist_evidence
 
 # the unusual-behaviour model's inputs: the day's behaviour, the vessel's type group and where it was
 UNUSUAL_FEATURES = (*DAY_FEATURES, "type_group", "lat", "lon")
@@ -114,19 +115,26 @@ class Scorer:
 
     def score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame,
               asof: datetime | None = None, decisions: pl.DataFrame | None = None,
-              mutes: pl.DataFrame | None = None, bars: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
+              mutes: pl.DataFrame | None = None, bars: pl.DataFrame | None = None,
+              watchlist: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
         """The vessel risk table: ``vessels`` and ``days`` from :class:`models.features.FeatureAccumulator`;
         ``decisions`` the analysts' latest decision per alert (:data:`models.indicators.DECISION_SCHEMA`), if any;
         ``mutes`` the mutes in force (:data:`models.indicators.MUTE_SCHEMA`): the alerts they match count for
         nothing, as if dismissed, and the reasons name the mute; ``bars`` the raised bars of noisy kinds and zones
         (:func:`models.quality.raised_bars`): their alerts scored under the bar count for nothing, and the reasons
-        say why ("under the raised bar: spoofing alerts count from score 70 up: analysts dismissed 14 of 18 ...").
+        say why ("under the raised bar: spoofing alerts count from score 70 up: analysts dismissed 14 of 18 ...");
+        ``watchlist`` the vessels on analysts' watchlists (:func:`models.watchlist.match`): a reason on the smuggling
+        score each ("+20 on watchlist 'caught 2025': MMSI 574001234 listed for ..."), not an alert.
         """
         w = self.weights
         when = asof or data_end(alerts, vessels)
         counted, dismissed = with_decisions(alerts, decisions, mutes, bars)
         vessels, evidence_rows = self.evidence(counted, vessels, days, when)
-        smuggling = combine(evidence_rows, vessels, w, corroborate=True,
+        listed = evidence_rows
+        if watchlist is not None and watchlist.height:
+            listed = pl.concat([evidence_rows, watchlist_evidence(watchlist).select(evidence_rows.columns)],
+                               how="vertical_relaxed")  # fmt: skip
+        smuggling = combine(listed, vessels, w, corroborate=True,
                             dismissed=smuggling_dismissed(dismissed, when, w))  # fmt: skip
         smuggling = self._reweight(smuggling, counted, evidence_rows, vessels)
         fire = combine(fire_evidence(counted, vessels, when, w), vessels, w, corroborate=False,

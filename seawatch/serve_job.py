@@ -45,6 +45,7 @@ from models.files import ModelFileError
 from models.quality import NoisyBar, raised_bars, window_start
 from models.registry import ModelWatcher, Registry
 from models.scoring import Scorer
+from models.watchlist import listed_names, match
 
 log = logging.getLogger("seawatch.serve")
 SCORE_SECONDS = 5.0  # how often every vessel is re-scored: fresh enough for a watch floor, cheap at 100k vessels
@@ -144,17 +145,20 @@ class StoreSink:
 
 class ScoringSink:
     """Features of every vessel, and their scores written to the store every ``every`` seconds, with the analysts'
-    latest decisions (a dismissed alert no longer counts, a confirmed one counts fully: models/indicators.py) and
-    the mutes in force (a muted alert no longer counts until the mute expires or is ended), and the raised bars of
-    noisy detectors (``bar``, models/quality.py: recomputed from the window's decisions each scoring, so a bar rises
-    with dismissals and falls with confirmations or as they age out).
+    latest decisions (a dismissed alert no longer counts, a confirmed one counts fully: models/indicators.py), the
+    watchlists (a listed vessel gets a reason on its smuggling score, its row the lists' names, and its first
+    sighting goes to the live stream: models/watchlist.py), the mutes in force (a muted alert no longer counts
+    until the mute expires or is ended), and the raised bars of noisy detectors (``bar``, models/quality.py:
+    recomputed from the window's decisions each scoring, so a bar rises with dismissals and falls with
+    confirmations or as they age out).
 
     The scoring itself (the models' predictions and the vessels' upsert: a good part of a second on a busy machine)
     runs in a thread of its own on the inputs taken in the engine's thread, so alerts are not held up behind it.
-    Each scoring reads the decisions and the mutes in force from the store; a watcher looks for new decisions and
-    for a change in the mutes in force (one made, ended or expired) every ``every`` seconds and, when no micro-batch
-    brought a scoring since (a quiet feed, a replay that ended), scores the last inputs again: a decision or a mute
-    reaches the scores within one cycle, whoever made it (this process's API or another one's), and an expiry too.
+    Each scoring reads the decisions, the mutes in force and the watchlists from the store; a watcher looks for new
+    decisions and for a change in the mutes in force (one made, ended or expired) or in the watchlists every
+    ``every`` seconds and, when no micro-batch brought a scoring since (a quiet feed, a replay that ended), scores
+    the last inputs again: a decision, a mute or a list edit reaches the scores within one cycle, whoever made it
+    (this process's API or another one's), and an expiry too.
     """
 
     def __init__(self, scorer: Scorer, engine: Engine, store: Store, land: LandIndex, every: float,
@@ -176,6 +180,7 @@ class ScoringSink:
         self._last: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None
         self._decided = -1  # the store's decisions mark the latest scores were made with
         self._muted: tuple[int, ...] | None = None  # the mutes in force the latest scores were made with
+        self._listed: tuple[int, int] | None = None  # the watchlists' mark the latest scores were made with
         self._closed = threading.Event()
         self._watcher = threading.Thread(target=self._watch_decisions, name="seawatch-decisions", daemon=True)
         self._watcher.start()
@@ -228,11 +233,13 @@ class ScoringSink:
                 continue  # the catch-up reads the decisions too
             try:
                 mark, muted = self.store.decisions_mark(), _mute_ids(self.store.mutes_in_force())
+                listed = self.store.watchlists_mark()
             except SQLAlchemyError as exc:
                 log.warning("could not look for new triage decisions and mutes (tried again in %g s): %s", self.every,
                             exc)  # fmt: skip
                 continue
-            if mark != self._decided or muted != self._muted or (self.models is not None and self.models.changed()):
+            changed = mark != self._decided or muted != self._muted or listed != self._listed
+            if changed or (self.models is not None and self.models.changed()):
                 self._submit(self._last)
 
     def _score(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame) -> None:
@@ -243,11 +250,20 @@ class ScoringSink:
         bars = None
         if self.bar is not None and self.bar.min_precision > 0:
             bars = raised_bars(self.store.triaged(window_start(datetime.now(UTC), self.bar)), self.bar)
-        table = self.scorer.score(alerts, vessels, days, decisions=self.store.decisions(), mutes=mutes, bars=bars)
+        listed = self.store.watchlists_mark()  # before reading the entries, as the decisions' mark
+        matches = match(vessels, self.store.watchlist_entries_frame())
+        table = self.scorer.score(alerts, vessels, days, decisions=self.store.decisions(), mutes=mutes, bars=bars,
+                                  watchlist=matches)  # fmt: skip
         if table.height:
-            self.store.upsert_vessels(table)
+            self.store.upsert_vessels(with_watchlists(table, matches))
+        self.store.record_sightings(matches)
         self.vessels = table.height
-        self._decided, self._muted = mark, _mute_ids(mutes)
+        self._decided, self._muted, self._listed = mark, _mute_ids(mutes), listed
+
+
+def with_watchlists(table: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """The risk table with ``watchlists``: the names of the lists each vessel matches (null: none), for the store."""
+    return table.join(listed_names(matches), on="mmsi", how="left")
 
 
 def _mute_ids(mutes: pl.DataFrame) -> tuple[int, ...]:

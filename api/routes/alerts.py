@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -80,7 +80,9 @@ def list_alerts(
             "content": {"text/event-stream": {}},
             "description": "`event: alert`, data: an AlertPublic (muted ones too, with `muted`: true, and those "
             "under a raised bar, with `below_bar`: true); "
-            '`event: withdrawn`, data: {"alert_id": ...}',
+            '`event: withdrawn`, data: {"alert_id": ...}; '
+            '`event: watchlist`, data: {"mmsi", "watchlist", "watchlist_id", "entry_id", "matched_on", "detail", '
+            '"at"}: a listed vessel first matched',
         }
     },
 )
@@ -98,6 +100,9 @@ async def stream_alerts(
     wrong; its episode's right alert comes as an `alert` event). An alert a mute in force takes out comes too,
     with ``muted: true`` and its ``mute_id``: a client shows it dimmed and does not notify anyone of it; so does
     one under a raised bar of a noisy kind or zone (``below_bar: true``, ``raised_bar`` says which and why).
+
+    A vessel on a watchlist first matched at a scoring comes as `event: watchlist` (once per entry and vessel),
+    with what matched and the match in words.
 
     Each event's id is a cursor: reconnecting with ``Last-Event-ID`` (or ``?since=``) resumes after it; without
     one the stream starts now.
@@ -124,6 +129,9 @@ async def stream_alerts(
                         yield ServerSentEvent(data=json.dumps({"alert_id": row["alert_id"]}), event="withdrawn",
                                               id=event_id)  # fmt: skip
                         continue
+                    if row.get("sighting"):
+                        yield ServerSentEvent(data=sighting_json(row), event="watchlist", id=event_id)
+                        continue
                     data = AlertPublic.model_validate(row).model_dump_json()
                     yield ServerSentEvent(data=data, event="alert", id=event_id)
                 if got == STREAM_BATCH:
@@ -135,6 +143,12 @@ async def stream_alerts(
             broadcaster.unsubscribe(woken)
 
     return EventSourceResponse(events(), ping=int(settings.stream_ping_s))
+
+
+def sighting_json(row: dict[str, Any]) -> str:
+    """A watchlist sighting as the stream's ``watchlist`` event carries it."""
+    keys = ("mmsi", "watchlist", "watchlist_id", "entry_id", "matched_on", "detail")
+    return json.dumps({k: row[k] for k in keys} | {"at": row["at"].isoformat()})
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, responses={404: {"description": "no such alert"}})

@@ -58,12 +58,14 @@ async def list_vessels(
     ship_type: Annotated[list[Annotated[int, Query(ge=0, le=255)]], Query(description="AIS ship types")] = [],  # noqa: B006
     flag: Annotated[list[Annotated[str, Query(pattern=r"^[A-Za-z]{2}$")]], Query(description="ISO alpha-2")] = [],  # noqa: B006
     updated_since: UTCTime | None = None,
+    watchlisted: Annotated[bool | None, Query(description="on a watchlist at its latest scoring (true) or not")] = None,
     sort: SortKey = "-score",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     """Vessels by risk, with filters; offset pages (``page``, ``page_size``) and the total."""
     where = VesselFilter(
-        min_score=min_score, bands=band, bbox=bbox, ship_types=ship_type, flags=flag, updated_since=updated_since
+        min_score=min_score, bands=band, bbox=bbox, ship_types=ship_type, flags=flag, updated_since=updated_since,
+        watchlisted=watchlisted,
     )
     # pages are read far more often than the scorer rewrites the table (every few seconds): answer from memory
     # under the table's revision, read before the query so that rows are never filed under a newer revision

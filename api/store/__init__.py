@@ -1,5 +1,5 @@
-"""The alert store: alerts, triage and mutes, vessels, tracks, zones, API keys and the audit log, on SQLite or
-PostgreSQL."""
+"""The alert store: alerts, triage and mutes, vessels, tracks, zones, API keys, the audit log and watchlists, on
+SQLite or PostgreSQL."""
 
 from api.store.alerts import AlertFilter, BBox, CursorError
 from api.store.audit import AuditFilter
@@ -7,6 +7,7 @@ from api.store.mutes import MAX_MUTE, MuteError
 from api.store.store import Store
 from api.store.tables import ALERT_STATUSES, AUDIT_KINDS, DISMISSAL_REASONS, ROLES
 from api.store.vessels import SORTABLE, VesselFilter
+from api.store.watchlists import WatchlistError
 
 __all__ = [
     "ALERT_STATUSES",
@@ -22,4 +23,5 @@ __all__ = [
     "MuteError",
     "Store",
     "VesselFilter",
+    "WatchlistError",
 ]

@@ -16,7 +16,14 @@ import sqlalchemy as sa
 from api.store.audit import record
 from api.store.base import rows_of, utcnow
 from api.store.mutes import MutesMixin
-from api.store.tables import ALERT_STATUSES, DISMISSAL_REASONS, alerts, triage_decisions, withdrawn_alerts
+from api.store.tables import (
+    ALERT_STATUSES,
+    DISMISSAL_REASONS,
+    alerts,
+    triage_decisions,
+    watchlist_sightings,
+    withdrawn_alerts,
+)
 from engine.alerts import ALERT_SCHEMA, UTC_US
 from models.indicators import DECISION_SCHEMA
 
@@ -130,6 +137,11 @@ def parse_page_cursor(cursor: str) -> tuple[datetime, str]:
         raise CursorError(f"cursor {cursor!r} is not one this API handed out; start again without it") from exc
 
 
+def _event_key(table: sa.Table) -> sa.ColumnElement[str]:
+    """What orders a table's events within one revision in the stream's cursor: the alert id, or a sighting's key."""
+    return table.c.key if table is watchlist_sightings else table.c.alert_id
+
+
 def stream_cursor(rev: int, alert_id: str) -> str:
     return f"{rev}.{alert_id}"
 
@@ -170,7 +182,7 @@ class AlertsMixin(MutesMixin):
         if self.dialect == "postgresql":
             return int(conn.execute(sa.text("SELECT nextval('alerts_rev_seq')")).scalar_one())
         tops = (conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.rev), 0))).scalar_one()
-                for t in (alerts, withdrawn_alerts))  # fmt: skip
+                for t in (alerts, withdrawn_alerts, watchlist_sightings))  # fmt: skip
         return max(int(top) for top in tops) + 1
 
     def upsert_alerts(self, df: pl.DataFrame) -> int:
@@ -352,27 +364,34 @@ class AlertsMixin(MutesMixin):
         """The stream cursor of the latest change: follow from here to see only what comes next."""
         latest = []
         with self._read() as conn:
-            for t in (alerts, withdrawn_alerts):
-                stmt = sa.select(t.c.rev, t.c.alert_id).order_by(t.c.rev.desc(), t.c.alert_id.desc()).limit(1)
+            for t in (alerts, withdrawn_alerts, watchlist_sightings):
+                key = _event_key(t)
+                stmt = sa.select(t.c.rev, key).order_by(t.c.rev.desc(), key.desc()).limit(1)
                 row = conn.execute(stmt).first()
                 if row is not None:
-                    latest.append((int(row.rev), str(row.alert_id)))
+                    latest.append((int(row[0]), str(row[1])))
         return stream_cursor(*max(latest)) if latest else stream_cursor(0, "")
 
     def alerts_since(self, cursor: str | None, limit: int = 500) -> tuple[list[dict[str, Any]], str]:
         """Alerts added, changed or withdrawn after ``cursor`` (all of them from None), oldest change first, marked
         ``muted`` after the mutes in force, and the new cursor. A withdrawn alert is a row
-        ``{"alert_id", "rev", "withdrawn": True}``."""
+        ``{"alert_id", "rev", "withdrawn": True}``; a watchlist sighting (a listed vessel first matched) a row of
+        ``watchlist_sightings`` with ``"sighting": True`` and its key as ``alert_id``."""
         rev, alert_id = parse_stream_cursor(cursor) if cursor else (0, "")
         rows: list[dict[str, Any]] = []
         with self._read() as conn:
-            for table in (alerts, withdrawn_alerts):
-                c = table.c
-                columns = [table] if table is alerts else [c.alert_id, c.rev, sa.true().label("withdrawn")]
+            for table in (alerts, withdrawn_alerts, watchlist_sightings):
+                c, key = table.c, _event_key(table)
+                columns: list[Any] = [table]
+                if table is withdrawn_alerts:
+                    columns = [c.alert_id, c.rev, sa.true().label("withdrawn")]
+                elif table is watchlist_sightings:
+                    own = [col for col in c if col.name != "key"]
+                    columns = [*own, key.label("alert_id"), sa.true().label("sighting")]
                 stmt = (
                     sa.select(*columns)
-                    .where(sa.or_(c.rev > rev, sa.and_(c.rev == rev, c.alert_id > alert_id)))
-                    .order_by(c.rev, c.alert_id)
+                    .where(sa.or_(c.rev > rev, sa.and_(c.rev == rev, key > alert_id)))
+                    .order_by(c.rev, key)
                     .limit(limit)
                 )
                 rows += rows_of(conn, stmt)

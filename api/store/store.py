@@ -18,6 +18,7 @@ from api.store.quality import QualityMixin
 from api.store.tables import alerts, vessel_history, withdrawn_alerts
 from api.store.training import TrainingMixin
 from api.store.vessels import VesselsMixin
+from api.store.watchlists import WatchlistsMixin
 from api.store.zones import KeysMixin, ZonesMixin
 
 DEFAULT_TRACK_INTERVAL_S = 60.0  # one point a minute per vessel is enough to draw and replay a track
@@ -25,9 +26,9 @@ DEFAULT_TRACK_RETENTION = timedelta(days=7)
 BACKUP_PAGES = 1024  # pages copied per step of SQLite's online backup: writers get the lock between steps
 
 
-class Store(AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin, KeysMixin, AuditMixin, TrainingMixin):
-    """Alerts and triage (and its quality), vessels, tracks, zones, API keys, the audit log, and what retraining
-    from the store reads.
+class Store(WatchlistsMixin, AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin, KeysMixin, AuditMixin, TrainingMixin):
+    """Alerts and triage (and its quality), vessels, tracks, zones, API keys, the audit log, watchlists, and what
+    retraining from the store reads.
 
     ``Store("sqlite:///seawatch.db")`` or ``Store("postgresql+psycopg://user@host/db")``; the schema is migrated
     to the latest version on opening (``migrate=False`` to leave it). Methods are synchronous and thread-safe:

@@ -137,6 +137,7 @@ vessels = sa.Table(
     sa.Column("alerts", sa.BigInteger, nullable=True),
     *[sa.Column(f"alerts_{kind}", sa.BigInteger, nullable=True) for kind in ALERT_KINDS],
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("watchlists", JSONList, nullable=True),  # names of the watchlists it matches; null: none (0006)
     sa.Index("ix_vessels_score", "score"),
     sa.Index("ix_vessels_updated_at", "updated_at"),
     sa.Index("ix_vessels_lat_lon", "lat", "lon"),
@@ -196,7 +197,8 @@ api_keys = sa.Table(
 )
 
 AUDIT_KINDS = ("triage", "zone.create", "zone.update", "zone.delete", "key.create", "key.revoke", "mute.create",
-               "mute.end", "model.promote", "model.rollback")  # fmt: skip
+               "mute.end", "model.promote", "model.rollback", "watchlist.create", "watchlist.delete",
+               "watchlist.entry.add", "watchlist.entry.delete", "watchlist.import")  # fmt: skip
 
 # Append-only (triggers refuse UPDATE and DELETE): who changed what, when. ``subject`` is the alert, zone, key or
 # mute id; ``details`` what the change was (a decision's status, reason and note; a zone's name and kind; ...).
@@ -213,4 +215,52 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_at", "at"),
     sa.Index("ix_audit_log_actor", "actor", "id"),
     sa.Index("ix_audit_log_kind", "kind", "id"),
+)
+
+# Watchlists (issue 17; api/store/watchlists.py): named lists of vessels of interest kept by analysts. An entry names a
+# vessel by any subset of MMSI, IMO, call sign and name; the scorer matches them against the vessels heard
+# (models/watchlist.py). Deleting a list deletes its entries; the audit log keeps what they were.
+watchlists = sa.Table(
+    "watchlists",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+watchlist_entries = sa.Table(
+    "watchlist_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("watchlist_id", sa.Integer, sa.ForeignKey("watchlists.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("mmsi", sa.BigInteger, nullable=True),
+    sa.Column("imo", sa.BigInteger, nullable=True),
+    sa.Column("callsign", sa.String(32), nullable=True),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("source", sa.String(200), nullable=False, server_default=""),
+    sa.Column("added_by", sa.String(100), nullable=False),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Index("ix_watchlist_entries_list", "watchlist_id", "id"),
+)
+
+# A listed vessel first matched (once per entry and MMSI): the live stream's ``watchlist`` event, following the
+# alerts' revisions (``rev`` from the same counter, so one cursor orders both). Kept when its list is deleted.
+watchlist_sightings = sa.Table(
+    "watchlist_sightings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # the stream cursor's second part, one per entry and vessel: "watch-<entry id>-<mmsi>"
+    sa.Column("key", sa.String(64), nullable=False, unique=True),
+    sa.Column("entry_id", sa.Integer, nullable=False),
+    sa.Column("watchlist_id", sa.Integer, nullable=False),
+    sa.Column("watchlist", sa.String(200), nullable=False),
+    sa.Column("mmsi", sa.BigInteger, nullable=False),
+    sa.Column("matched_on", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("rev", sa.BigInteger, nullable=False),
+    sa.Index("ix_watchlist_sightings_rev", "rev", "key"),
 )

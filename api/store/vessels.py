@@ -31,6 +31,7 @@ class VesselFilter:
     ship_types: Sequence[int] = ()
     flags: Sequence[str] = ()
     updated_since: datetime | None = None
+    watchlisted: bool | None = None  # on a watchlist at the latest scoring (True), or not (False)
 
     def clauses(self) -> list[sa.ColumnElement[bool]]:
         c = vessels.c
@@ -47,6 +48,8 @@ class VesselFilter:
             out.append(c.flag.in_([f.upper() for f in self.flags]))
         if self.updated_since is not None:
             out.append(c.updated_at >= self.updated_since)
+        if self.watchlisted is not None:
+            out.append(c.watchlists.is_not(None) if self.watchlisted else c.watchlists.is_(None))
         return out
 
     def cache_key(self) -> tuple[Any, ...]:
@@ -58,6 +61,7 @@ class VesselFilter:
             tuple(self.ship_types),
             tuple(f.upper() for f in self.flags),
             self.updated_since,
+            self.watchlisted,
         )
 
 

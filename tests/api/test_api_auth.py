@@ -56,19 +56,28 @@ ROLES_NEEDED: dict[tuple[str, str], str] = {
     ("GET", f"{V1}/models"): "admin",
     ("POST", f"{V1}/models/{{version}}/promote"): "admin",
     ("POST", f"{V1}/models/rollback"): "admin",
+    ("GET", f"{V1}/watchlists"): "viewer",
+    ("POST", f"{V1}/watchlists"): "analyst",
+    ("GET", f"{V1}/watchlists/{{list_id}}"): "viewer",
+    ("DELETE", f"{V1}/watchlists/{{list_id}}"): "analyst",
+    ("GET", f"{V1}/watchlists/{{list_id}}/entries"): "viewer",
+    ("POST", f"{V1}/watchlists/{{list_id}}/entries"): "analyst",
+    ("DELETE", f"{V1}/watchlists/{{list_id}}/entries/{{entry_id}}"): "analyst",
 }
 # open without a key: probes, the map page and its geography (no vessel data), the API's own description
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/"), ("GET", "/map/region.geojson"),
           ("GET", "/map/coastline.geojson"), ("GET", f"{V1}/openapi.json"), ("GET", f"{V1}/docs"),
           ("GET", "/docs/oauth2-redirect"), ("GET", "/static")}  # fmt: skip
 PATH_VALUES = {"mmsi": "574000001", "alert_id": ALERT, "mute_id": "1", "zone_id": "abc", "key_id": "abc",
-               "version": "0001"}  # fmt: skip
+               "version": "0001", "list_id": "1", "entry_id": "1"}  # fmt: skip
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", f"{V1}/alerts/{{alert_id}}"): {"status": "dismissed", "reason": "reception_problem"},
     ("POST", f"{V1}/mutes"): MUTE,
     ("POST", f"{V1}/zones"): ZONE,
     ("PUT", f"{V1}/zones/{{zone_id}}"): ZONE,
     ("POST", f"{V1}/keys"): {"name": "n", "role": "viewer"},
+    ("POST", f"{V1}/watchlists"): {"name": "caught 2025"},
+    ("POST", f"{V1}/watchlists/{{list_id}}/entries"): {"mmsi": 574001234, "reason": "fuel smuggling"},
 }
 NEVER_ENDS = {("GET", f"{V1}/alerts/stream")}  # allowed, it streams: test_api_stream covers it
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}
