@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from seawatch.watchlist_job import add_watchlist_parser
+
 
 def _use_threads(threads: int | None) -> None:
     """``--threads N`` (else ``SEAWATCH_THREADS``): the decoding workers, and polars' and Numba's own pools when
@@ -797,6 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_anchorages(sub)
     _add_models(sub)
     _add_dossier(sub)
+    add_watchlist_parser(sub)
     return parser
 
 

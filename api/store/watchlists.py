@@ -219,7 +219,7 @@ class WatchlistsMixin(AlertsMixin):
             return []
         s, e = watchlist_sightings.c, watchlist_entries.c
         with self._read() as conn:
-            seen = dict(conn.execute(sa.select(s.entry_id, s.at).where(s.mmsi == mmsi)).tuples().all())
+            seen = {int(r[0]): r[1] for r in conn.execute(sa.select(s.entry_id, s.at).where(s.mmsi == mmsi))}
             full = rows_of(conn, sa.select(watchlist_entries).where(e.id.in_(found["entry_id"].to_list())))
         by_id = {r["id"]: r for r in full}
         return [by_id[m["entry_id"]] | {"watchlist": m["watchlist"], "matched_on": m["matched_on"],
