@@ -42,6 +42,7 @@
   };
 
   const $ = (id) => document.getElementById(id);
+  const hooks = { vessel: [], close: [] }; // called with (vessel, panel body) after the panel is drawn; on close
   const state = {
     key: null,
     view: FALLBACK_VIEW,
@@ -567,6 +568,7 @@
       alerts.length ? el("ul", { class: "vessel-alerts" }, alerts.slice(0, VESSEL_ALERTS_SHOWN).map(vesselAlert)) : null,
       triageHistory(decided),
     ].flat().filter(Boolean));
+    for (const hook of hooks.vessel) hook(v, $("vessel-body")); // reach.js: where it can be now
   }
 
   // The vessel's evidence dossier (GET /api/v1/vessels/{mmsi}/dossier), fetched with the key (a plain link would
@@ -621,6 +623,7 @@
 
   function closeVessel() {
     state.selected = null;
+    for (const hook of hooks.close) hook();
     $("vessel").hidden = true;
     if (state.trackLayer) { map.removeLayer(state.trackLayer); state.trackLayer = null; }
     if (state.halo) { map.removeLayer(state.halo); state.halo = null; }
@@ -997,7 +1000,8 @@
   $("change-key").addEventListener("click", async () => { await askKey(""); start(); });
   document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("key-dialog").open) closeVessel(); });
 
-  window.seawatch = { state, map }; // for the end-to-end test and the curious analyst's console
+  // for the end-to-end test, the curious analyst's console, and the page's other scripts (reach.js)
+  window.seawatch = { state, map, hooks, api, el, utc, ago, fmtScore, bandOf, selectVessel, showMessage, handleAuth };
   loadGeography();
   start();
 })();
