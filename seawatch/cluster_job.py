@@ -18,6 +18,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
@@ -111,15 +112,21 @@ def run_stage(url: str, which: str, buckets: tuple[int, ...] | None, filters: Fi
 def run_history_backtest(url: str, out: Path, options: BacktestOptions, plan: ClusterOptions) -> BacktestSummary:
     """Backtest the dataset at ``url`` into ``out``, in this process or on Dask (``plan``); raises InputError."""
     dataset = Dataset(url)
-    setup = Setup.of(options, out)
-    runs = dataset.runs
-    summary = BacktestSummary(out=out, files=sum(len(r["inputs"]) for r in runs), notices=list(setup.notices))
     started = time.perf_counter()
     args = (plan.filters, options.region, options.examples, str(options.zones) if options.zones else None)
+    setup = Setup.of(options, out)
     if plan.distributed:
-        results = _on_dask(url, dataset.buckets_present(), args, plan, options.progress, summary.notices)
+        job = _submit(url, dataset.buckets_present(), args, plan)
+        try:
+            results = job.gather(options.progress)
+        finally:
+            job.close()
     else:
         results = [run_stage(url, "all", None, *args, name="the backtest")]
+    runs = dataset.runs
+    summary = BacktestSummary(out=out, files=sum(len(r["inputs"]) for r in runs), notices=list(setup.notices))
+    if plan.distributed:
+        summary.notices.append(job.notice(results))
     fleet = next(r for r in results if r.outages is not None)
     parts = [r for r in results if r.vessels is not None]
     summary.positions = sum(r.positions for r in parts)
@@ -142,10 +149,53 @@ def bucket_groups(buckets: list[int], partitions: int) -> list[tuple[int, ...]]:
     return [tuple(buckets[i::n]) for i in range(n) if buckets[i::n]]
 
 
-def _on_dask(url: str, buckets: list[int], args: tuple, plan: ClusterOptions, progress: bool | None,
-             notices: list[str]) -> list[StageResult]:  # fmt: skip
-    from dask.distributed import Client, LocalCluster, as_completed
-    from tqdm import tqdm
+@dataclass
+class _DaskJob:
+    """The stages submitted to a cluster, by their partition's name."""
+
+    client: Any
+    cluster: Any  # the LocalCluster this run started, or None
+    futures: dict[Any, str]
+    workers: int
+    partitions: int
+    memory: str
+
+    def gather(self, progress: bool | None) -> list[StageResult]:
+        """Every stage's result as they finish (a tqdm bar on the client); InputError naming a failed partition."""
+        from dask.distributed import as_completed
+        from tqdm import tqdm
+
+        results = []
+        show = sys.stderr.isatty() if progress is None else progress
+        with tqdm(total=len(self.futures), unit="partition", disable=not show, file=sys.stderr,
+                  desc="backtest") as bar:  # fmt: skip
+            for future in as_completed(self.futures):
+                try:
+                    results.append(future.result())
+                except InputError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - whatever the cluster raised, said with its partition
+                    name = self.futures[future]
+                    raise InputError(f"{name} failed on the cluster: {type(exc).__name__}: {exc}") from None
+                bar.update(1)
+        return results
+
+    def notice(self, results: list[StageResult]) -> str:
+        peak = max(r.peak_rss for r in results)
+        return (f"Dask: {self.workers} worker(s), {self.partitions} vessel partition(s) + the fleet stage; peak "
+                f"memory of a worker {peak / 2**30:.2f} GiB (limit {self.memory})")  # fmt: skip
+
+    def close(self) -> None:
+        for future in self.futures:
+            future.cancel()
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _submit(url: str, buckets: list[int], args: tuple, plan: ClusterOptions) -> _DaskJob:
+    """Start (or reach) the cluster, print its dashboard's address, and submit every stage."""
+    from dask.distributed import Client, LocalCluster
 
     cluster = None
     try:
@@ -158,34 +208,15 @@ def _on_dask(url: str, buckets: list[int], args: tuple, plan: ClusterOptions, pr
     except (OSError, TimeoutError, ValueError) as exc:
         where = plan.cluster or f"a local cluster of {plan.workers} workers"
         raise InputError(f"{where}: cannot start or reach the Dask cluster ({exc})") from None
-    try:
-        sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        groups = bucket_groups(buckets, plan.partitions or PARTITIONS_PER_WORKER * workers)
-        names = {"fleet": "the fleet stage"}
-        futures = {client.submit(run_stage, url, "fleet", None, *args, name="the fleet stage", pure=False,
-                                 priority=1, key="seawatch-fleet"): "the fleet stage"}  # fmt: skip
-        for i, group in enumerate(groups):
-            name = f"vessel partition {i} (MMSI buckets {', '.join(map(str, group))})"
-            names[f"vessels-{i}"] = name
-            futures[client.submit(run_stage, url, "vessels", group, *args, name=name, pure=False,
-                                  key=f"seawatch-vessels-{i}")] = name  # fmt: skip
-        results = []
-        show = sys.stderr.isatty() if progress is None else progress
-        with tqdm(total=len(futures), unit="partition", disable=not show, file=sys.stderr, desc="backtest") as bar:
-            for future in as_completed(futures):
-                try:
-                    results.append(future.result())
-                except InputError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - whatever the cluster raised, said with its partition
-                    raise InputError(f"{futures[future]} failed on the cluster: {type(exc).__name__}: {exc}") from None
-                bar.update(1)
-        peak = max(r.peak_rss for r in results)
-        notices.append(f"Dask: {workers} worker(s), {len(groups)} vessel partition(s) + the fleet stage; peak "
-                       f"memory of a worker {peak / 2**30:.2f} GiB (limit {plan.worker_memory})")  # fmt: skip
-        return results
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    groups = bucket_groups(buckets, plan.partitions or PARTITIONS_PER_WORKER * workers)
+    token = uuid.uuid4().hex[:8]  # keys of this run: several runs may share a scheduler
+    futures = {client.submit(run_stage, url, "fleet", None, *args, name="the fleet stage", pure=False, priority=1,
+                             key=f"seawatch-fleet-{token}"): "the fleet stage"}  # fmt: skip
+    for i, group in enumerate(groups):
+        name = f"vessel partition {i} (MMSI buckets {', '.join(map(str, group))})"
+        futures[client.submit(run_stage, url, "vessels", group, *args, name=name, pure=False,
+                              key=f"seawatch-vessels-{i}-{token}")] = name  # fmt: skip
+    memory = plan.worker_memory if cluster is not None else "the cluster's"
+    return _DaskJob(client, cluster, futures, workers, len(groups), memory)
