@@ -79,6 +79,10 @@ class StreamSettings:
     recent_alerts_s: float | None = None  # the engine keeps alerts with evidence this recent (None: all)
     evict_after_s: float | None = EVICT_AFTER_S  # a vessel silent this long gives up its per-vessel payloads
     # (engine/runner.py: alerts do not change; None: never)
+    # False: the feed is the journal (a NATS stream: feeds/nats.py). Batches are not written here; each snapshot
+    # records how far into every feed it holds (``positions``) and the feed acknowledges up to there once it is on
+    # disk (``on_snapshot``); a restart asks the feed for what comes after.
+    journal: bool = True
 
 
 class Sink(Protocol):
@@ -127,6 +131,8 @@ class StreamRunner:
         self._quarantined_at = -float("inf")
         self._last_quarantine = ""
         self.stopping = threading.Event()  # set at a stop: a write being retried gives up
+        self.positions: dict[str, int] = {}  # by feed URL: the last position the engine holds (replayable feeds)
+        self.on_snapshot: list[Callable[[dict[str, int]], None]] = []  # called with the positions a snapshot holds
         self.fast_path = DistressFastPath.of(engine)
         engine.keep_alerts(self.settings.recent_alerts_s)
         # the setting, not what a snapshot was taken with: an operator's change applies at the next start
@@ -184,6 +190,7 @@ class StreamRunner:
     def _position(self, meta: dict[str, Any]) -> None:
         self._next_seq = max(self._next_seq, int(meta.get("next_seq", 0)))
         self._journal_next = int(meta.get("journal_next", 0))
+        self.positions = {str(url): int(p) for url, p in meta.get("positions", {}).items()}
 
     def _journal_files(self) -> list[tuple[int, Path]]:
         """The journal's batches in order: a folder each (``000000000012/``), or three files of an older version
@@ -325,12 +332,19 @@ class StreamRunner:
         self._run_chores()
         tables = self._number(_decode_all(deliveries))
         n = self._journal_next
-        self._retrying("journal", lambda: self._write_batch(n, tables))
+        if self.settings.journal:
+            self._retrying("journal", lambda: self._write_batch(n, tables))
         self._journal_next = n + 1
         self.stats.messages += sum(_size(d) for d in deliveries)
+        for d in deliveries:
+            if d.position >= 0:
+                self.positions[d.url] = max(self.positions.get(d.url, 0), d.position)
         try:
             alerts = self._step(tables, n)
         except _EngineFailed as failed:
+            if not self.settings.journal:  # nothing here to replay: the restart does it from the feed
+                raise RuntimeError(f"the engine failed on a micro-batch of its feed ({failed.cause}); a restart "
+                                   "resumes from the last snapshot and reads the feed again") from failed.cause
             log.warning("the engine failed on batch %d (%s): back to the snapshot to replay the journal", n,
                         failed.cause)  # fmt: skip
             self._rewind()
@@ -450,7 +464,9 @@ class StreamRunner:
         return True
 
     def _write_snapshot(self) -> None:
-        self.engine.snapshot(self.snapshot_path, {"next_seq": self._next_seq, "journal_next": self._journal_next})
+        positions = dict(self.positions)
+        self.engine.snapshot(self.snapshot_path, {"next_seq": self._next_seq, "journal_next": self._journal_next,
+                                                  "positions": positions})  # fmt: skip
         self._snapshot_at = self.clock()
         for n, where in self._journal_files():
             if n < self._journal_next:
@@ -461,6 +477,8 @@ class StreamRunner:
                     for name in TABLES:
                         (self.journal / f"{n:012d}.{name}.arrow").unlink(missing_ok=True)
         (self.state_dir / "stream.json").unlink(missing_ok=True)  # an older version's position, now in the snapshot
+        for done in self.on_snapshot:
+            done(positions)
 
 
 class _EngineFailed(Exception):
