@@ -34,11 +34,56 @@ after it repeats the same announcements and withdrawals.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from engine.alerts import empty_alerts
-from engine.detectors.distress import DistressDetector, may_be_evidence
+from engine.detectors.distress import SAFETY_TEXT_TYPE, STATUS_EVIDENCE, DistressDetector, may_be_evidence
+from engine.detectors.mmsi import BEACON_PREFIXES
 from engine.runner import Engine
+from feeds.framing import MessageBatch
+from feeds.jit import kernel
+
+# what the header of an armored payload may show of distress (may_be_evidence, read from the first 8 characters)
+_STATUSES = np.array([status for status, _ in STATUS_EVIDENCE], np.int64)
+_PREFIXES = np.array(BEACON_PREFIXES, np.int64)
+
+
+@kernel
+def _distress_headers(payload, start, length, statuses, prefixes, out):
+    """``out[i]``: message i may be distress evidence: a beacon's MMSI (any type), a type 14 safety broadcast, or
+    a nav status of :data:`STATUS_EVIDENCE` (types 1-3 at bits 38-41, type 27 at bits 40-43; ITU-R M.1371-5)."""
+    for i in range(start.shape[0]):
+        head = 0
+        n = min(length[i], 8)
+        for k in range(n):
+            v = payload[start[i] + k] - 48
+            if v > 40:
+                v -= 8
+            head = (head << 6) | (v & 63)
+        head <<= 6 * (8 - n)  # 48 bits: the first 8 characters, zeros past the end
+        kind = head >> 42
+        mmsi = (head >> 10) & ((1 << 30) - 1)
+        status = -1
+        if 1 <= kind <= 3 and n >= 7:
+            status = (head >> 6) & 15
+        elif kind == 27 and n >= 8:
+            status = (head >> 4) & 15
+        hit = n >= 1 and kind == SAFETY_TEXT_TYPE
+        for p in prefixes:
+            hit = hit or (n >= 7 and mmsi // 1_000_000 == p)
+        for s in statuses:
+            hit = hit or status == s
+        out[i] = hit
+
+
+def distress_headers(batch: MessageBatch) -> np.ndarray:
+    """Which messages of ``batch`` may be distress evidence, from their headers alone (no decoding): a
+    micro-batch holding one closes at once instead of at the end of its window (engine/stream.py)."""
+    out = np.zeros(len(batch), np.bool_)
+    if len(batch):
+        _distress_headers(batch.payload, batch.start, batch.length.astype(np.int64), _STATUSES, _PREFIXES, out)
+    return out
 
 
 class DistressFastPath:

@@ -39,6 +39,43 @@ class MessageBatch:
         s = int(self.start[i])
         return bytes(self.payload[s : s + int(self.length[i])]).decode("ascii")
 
+    @classmethod
+    def concat(cls, batches: list[MessageBatch]) -> MessageBatch:
+        """The messages of ``batches`` one after the other (deliveries of one or several framers), so that a live
+        micro-batch is decoded once rather than per delivery (each decode builds its tables: a fixed cost).
+
+        ``seq`` is renumbered from 0 in that order, each batch keeping its own gaps (what the stream runner's
+        global numbering keeps too); the station names of several framers are merged into one ``sources`` list.
+        """
+        if len(batches) == 1:
+            return batches[0]
+        sources, offset = [""], {}  # a framer's list object -> where its names start in the merged list
+        for b in batches:
+            if id(b.sources) not in offset:
+                offset[id(b.sources)] = len(sources) - 1
+                sources.extend(b.sources[1:])
+        payload_at = np.cumsum([0, *(b.payload.shape[0] for b in batches[:-1])])
+        seq, seq_at = [], 0
+        for b in batches:
+            if len(b):
+                seq.append(b.seq - b.seq[0] + seq_at)
+                seq_at += int(b.seq[-1] - b.seq[0]) + 1
+        return cls(
+            payload=np.concatenate([b.payload for b in batches]),
+            start=np.concatenate([b.start + at for b, at in zip(batches, payload_at, strict=True)]),
+            length=np.concatenate([b.length for b in batches]),
+            fill=np.concatenate([b.fill for b in batches]),
+            time=np.concatenate([b.time for b in batches]),
+            source=np.concatenate(
+                [np.where(b.source > 0, b.source + offset[id(b.sources)], 0).astype(np.int32) for b in batches]
+            ),  # fmt: skip
+            channel=np.concatenate([b.channel for b in batches]),
+            line=np.concatenate([b.line for b in batches]),
+            parts=np.concatenate([b.parts for b in batches]),
+            seq=np.concatenate(seq) if seq else np.zeros(0, np.int64),
+            sources=sources,
+        )
+
 
 # The longest line kept: an NMEA sentence is at most 82 characters; a tag block, a $PGHP wrapper or several
 # sentences on one line (all in ../shared/data/nmea) stay far below this. Longer is a feed without newlines.

@@ -837,3 +837,16 @@ def water_km(passable: np.ndarray, ns_km: float, ew_km: Sequence[float], i0: int
     for (i, j), d in best.items():
         out[i, j] = d
     return out
+
+
+def distress_header(payload: str) -> bool:
+    """Whether an armored AIS payload's header may be distress evidence (engine/fast_path.py distress_headers):
+    read bit by bit as ITU-R M.1371-5 lays it out; the MMSI needs 38 bits, a nav status its 4 bits."""
+    bits = "".join(f"{(v - 8 if v > 40 else v) & 63:06b}" for v in (ord(c) - 48 for c in payload))
+
+    def field(a: int, n: int) -> int | None:
+        return int(bits[a : a + n], 2) if len(bits) >= a + n else None
+
+    kind, mmsi = field(0, 6), field(8, 30)
+    status = field(38, 4) if kind in (1, 2, 3) else field(40, 4) if kind == 27 else None
+    return kind == 14 or (mmsi is not None and mmsi // 1_000_000 in (970, 972, 974)) or status in (14, 6, 2)

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyais
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from engine.alerts import alert_id
 from engine.decode import decode
-from engine.detectors.distress import DistressDetector, DistressSettings
+from engine.detectors.distress import DistressDetector, DistressSettings, may_be_evidence
+from engine.fast_path import distress_headers
 from engine.runner import Engine
 from engine.stream import LIVE_LATENESS_S, StreamRunner, StreamSettings
-from feeds.framing import Framer
+from feeds.framing import Framer, MessageBatch
 from tests.engine.live import SART, SHIP, Upserts, delivery, position_line
+from tests.reference import distress_header
 
 T = 1_700_000_000_000  # ms
 LIVE = StreamSettings(snapshot_seconds=1e9)  # the live lateness (0.5 s)
@@ -118,3 +124,44 @@ def test_a_restart_keeps_the_open_announcements(tmp_path: Path, snapshot_after: 
     assert sink.withdrawn == [sart_id(T + 300)]
     assert_frame_equal(second.engine.alerts(), batch_alerts(lines))
     assert_frame_equal(sink.table(), second.engine.alerts())
+
+
+MMSIS = st.one_of(st.integers(0, 999_999_999), st.sampled_from([970, 972, 974, 971, 969]).flatmap(
+    lambda prefix: st.integers(prefix * 1_000_000, prefix * 1_000_000 + 999_999)))  # fmt: skip
+
+
+@st.composite
+def ais_messages(draw: st.DrawFn) -> str:
+    """One AIS message (every part of it) of a type that may or may not be distress evidence, encoded by pyais."""
+    kind = draw(st.sampled_from([1, 2, 3, 5, 14, 18, 19, 21, 24, 27]), label="type")
+    fields: dict[str, str | int | float | bytes | bool] = {"msg_type": kind, "mmsi": draw(MMSIS, label="mmsi")}
+    if kind in (1, 2, 3, 27):
+        fields["status"] = draw(st.integers(0, 15), label="nav status")
+    if kind == 14:
+        fields["text"] = draw(st.sampled_from(["SART ACTIVE", "SART TEST", "HELLO"]))
+    return "\n".join(pyais.encode_dict(fields, talker_id="AI", sentence_type="VDM", radio_channel="A")) + "\n"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ais_messages(), min_size=1, max_size=20),
+       st.lists(st.text("0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVW`abcdefghijklmnopqrstuvw", max_size=12), max_size=5))
+def test_the_header_check_equals_its_reference_and_misses_no_evidence(messages: list[str], raw: list[str]) -> None:
+    """distress_headers (the kernel that closes a micro-batch at once) against the plain reading of the bits, on
+    messages of every kind pyais encodes and on short or odd payloads; and every row the distress detector may
+    take as evidence (may_be_evidence, after decoding) comes from a message it flags."""
+    batch = Framer().feed("".join(messages).encode("ascii"), final=True)
+    flags = distress_headers(batch)
+    assert flags.tolist() == [distress_header(batch.text(i)) for i in range(len(batch))]
+    decoded = decode(batch, details=False)
+    for name, expr in may_be_evidence().items():
+        table = getattr(decoded, name).with_columns(expr.fill_null(False).alias("_may"))
+        seqs = table.filter(pl.col("_may"))["seq"].to_numpy()
+        assert flags[seqs].all(), f"{name}: evidence from an unflagged message"
+    odd = raw  # any armored characters, 0 to 12 of them: too short for a type, an MMSI or a status
+    lengths = np.array([len(p) for p in odd], np.int32)
+    short = MessageBatch(payload=np.frombuffer("".join(odd).encode("ascii"), np.uint8).copy(),
+                         start=(np.cumsum(lengths) - lengths).astype(np.int64), length=lengths,
+                         fill=np.zeros(len(odd), np.int8), time=np.zeros(len(odd)), source=np.zeros(len(odd), np.int32),
+                         channel=np.zeros(len(odd), np.uint8), line=np.zeros(len(odd), np.int64),
+                         parts=np.ones(len(odd), np.int8), seq=np.arange(len(odd), dtype=np.int64))  # fmt: skip
+    assert distress_headers(short).tolist() == [distress_header(p) for p in odd]

@@ -162,6 +162,18 @@ def test_a_window_opens_when_its_first_delivery_was_received(feed: Path, detecto
     assert batches(runner, deliveries(feed)[:3], 0.05, time.time() - 120.0) == 3
 
 
+def test_a_delivery_with_distress_closes_its_batch_at_once(detectors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An AIS-SART's report does not wait out the window (60 s here): its micro-batch closes when it comes, and
+    the fast path announces it after that step; ordinary reports wait for the window."""
+    now = int(time.time() * 1000)
+    runner = StreamRunner.open(detectors(), tmp_path, [], StreamSettings(batch_seconds=60.0, batch_messages=10**9))
+    got = [delivery(position_line(SHIP, 0, now)), delivery(position_line(SART, 14, now + 10)),
+           delivery(position_line(SHIP, 0, now + 20))]  # fmt: skip
+    started = time.monotonic()
+    assert batches(runner, got, 0.3, None) == 2  # [ship, SART] at once; the last ship's waits for the end
+    assert time.monotonic() - started < 5.0
+
+
 def test_under_a_backlog_batches_stay_large(feed: Path, detectors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Every window is over when its batch starts; the batch takes every delivery held before it closes."""
     got = deliveries(feed)[:12]

@@ -1030,3 +1030,42 @@ def test_a_message_decodes_the_same_whatever_its_neighbours():
     for neighbour in (AIVDM, TAG_S_C, MP_A1):
         among = decode(Framer().feed(lines(short_11, neighbour, neighbour).encode(), final=True)).events
         assert among.head(1).drop("payload").equals(alone.drop("payload"))
+
+
+def _fields(batch: MessageBatch) -> dict[str, object]:
+    return {name: getattr(batch, name).tolist() for name in
+            ("payload", "start", "length", "fill", "channel", "line", "parts", "seq")} | {
+        "time": np.nan_to_num(batch.time, nan=-1.0).tolist(),
+        "station": [batch.sources[i] for i in batch.source.tolist()]}  # the framer numbers stations as it meets them
+
+
+@needs_data
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_deliveries_of_one_framer_put_together_are_the_whole_input_framed_at_once(data):
+    """MessageBatch.concat: what the stream runner decodes once per micro-batch is the messages of its deliveries,
+    field for field (payload offsets, station names, arrival numbers) as if framed in one piece."""
+    name = data.draw(st.sampled_from(data_files()), label="file")
+    blob = read(name)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(blob)), max_size=12), label="cuts"))
+    framer = Framer()
+    pieces = [framer.feed(blob[a:b]) for a, b in zip([0, *cuts], [*cuts, len(blob)], strict=True)]
+    pieces.append(framer.feed(b"", final=True))
+    whole = Framer().feed(blob, final=True)
+    assert _fields(MessageBatch.concat(pieces)) == _fields(whole)
+
+
+def test_the_deliveries_of_two_feeds_keep_their_station_names_and_arrival_order():
+    """Two framers number their messages and stations each from 0: put together, every message keeps its own
+    station's name and the arrival numbers run on in delivery order."""
+    a, b = Framer(), Framer()
+    first = a.feed((TAG_S_C + "\n" + AIVDM + "\n").encode(), final=True)
+    second = b.feed((TAG_LIBAIS + "\n" + TAG_S_C + "\n").encode(), final=True)
+    both = MessageBatch.concat([first, second, a.feed((AIVDM_B + "\n").encode(), final=True)])
+    assert both.seq.tolist() == [0, 1, 2, 3, 4]
+    got = decode(both, details=False).positions
+    apart = [decode(x, details=False).positions for x in (first, second)]
+    assert got["source"].to_list()[:4] == [*apart[0]["source"].to_list(), *apart[1]["source"].to_list()]
+    assert got["source"].to_list()[0] == "rEV02" and got["mmsi"].to_list()[:4] == [
+        *apart[0]["mmsi"].to_list(), *apart[1]["mmsi"].to_list()]  # fmt: skip
+    assert got["source"].to_list()[4] is None
