@@ -67,8 +67,12 @@
     if (state.selected !== mmsi) return;
     removeReach();
     const area = fc.features.find((f) => (f.properties || {}).kind === "reach");
+    const fix = fc.features.find((f) => (f.properties || {}).kind === "last_fix");
+    const lon0 = fix ? fix.geometry.coordinates[0] : 0;
     reach.layer = L.geoJSON(fc, {
       pane: "reach",
+      // a reach across the antimeridian comes cut there (RFC 7946): its pieces drawn side by side again, by the fix
+      coordsToLatLng: (c) => L.latLng(c[1], c[0] + 360 * Math.round((lon0 - c[0]) / 360)),
       style: (f) => (f.geometry.type === "Point" ? {} : REACH_STYLE), // a style's className would also rename the fix
       pointToLayer: (_f, latlng) => L.circleMarker(latlng, { pane: "reach", radius: 5, color: "#1f5f8b", weight: 2, fillColor: "#fff", fillOpacity: 1, className: "reach-fix", interactive: false }),
     }).addTo(map);

@@ -14,8 +14,9 @@ Resolution: :data:`CELLS_PER_RADIUS` cells from the fix to the reach's edge, nev
 narrower than a cell may close at that scale.
 
 The reach is returned as GeoJSON polygons traced round the reachable cells (contourpy, as the map's coastline,
-:mod:`engine.geo.coastline`), simplified to about half a cell. A reach across the antimeridian keeps its
-longitudes past 180 (one continuous shape, as Leaflet draws it).
+:mod:`engine.geo.coastline`), simplified to about half a cell. A reach across the antimeridian is cut along it
+into polygons on either side, every longitude within [-180, 180] (RFC 7946 section 3.1.9); the map draws them
+side by side again.
 """
 
 from __future__ import annotations
@@ -159,7 +160,8 @@ def reach(land: LandIndex, lat: float, lon: float, hours: float, speed_kn: float
 def reach_polygons(r: Reach) -> list[list[list[list[float]]]]:
     """The reachable cells as GeoJSON MultiPolygon coordinates ([lon, lat]; exterior rings counter-clockwise,
     holes (islands, land the vessel cannot reach round) clockwise), traced round the cells and simplified to
-    about half a cell; a reach of one cell is that cell's square."""
+    about half a cell; a reach of one cell is that cell's square. A reach across the antimeridian is cut there
+    into polygons on either side (RFC 7946 section 3.1.9), every longitude within [-180, 180]."""
     mask = r.reachable
     if not mask.any():
         return []
@@ -170,18 +172,50 @@ def reach_polygons(r: Reach) -> list[list[list[list[float]]]]:
         y0, y1 = r.lat[i] - d_lat / 2, r.lat[i] + d_lat / 2
         square = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
         return [[[[round(float(x), DECIMALS), round(float(y), DECIMALS)] for x, y in square]]]
-    gen = contour_generator(np.arange(r.lon.size, dtype=np.float64), np.arange(r.lat.size, dtype=np.float64),
-                            mask.astype(np.float64), name="serial", fill_type=FillType.OuterOffset)  # fmt: skip
-    points, offsets = cast(tuple[list[np.ndarray], list[np.ndarray]], gen.filled(0.5, 1.5))
     polygons = []
-    for pts, offs in zip(points, offsets, strict=True):
-        rings = [pts[a:b] for a, b in zip(offs[:-1], offs[1:], strict=True)]
-        poly = _polygon(rings, 1.0)  # in grid cells: simplified to ~0.6 cell, slivers under 0.4 cell dropped
-        if poly:
-            polygons.append([[[round(float(r.lon[0] + x * d_lon), DECIMALS), round(float(r.lat[0] + y * d_lat),
-                                                                                 DECIMALS)] for x, y in ring]
-                             for ring in poly])  # fmt: skip
+    for xa, xb, shift in _antimeridian_pieces(r.lon):
+        x, z = _piece(mask, xa, xb)
+        if not z.any():
+            continue
+        gen = contour_generator(x, np.arange(r.lat.size, dtype=np.float64), z, name="serial",
+                                fill_type=FillType.OuterOffset)  # fmt: skip
+        points, offsets = cast(tuple[list[np.ndarray], list[np.ndarray]], gen.filled(0.5, 1.5))
+        for pts, offs in zip(points, offsets, strict=True):
+            rings = [pts[a:b] for a, b in zip(offs[:-1], offs[1:], strict=True)]
+            poly = _polygon(rings, 1.0)  # in grid cells: simplified to ~0.6 cell, slivers under 0.4 cell dropped
+            if poly:
+                polygons.append([[[round(float(r.lon[0] + px * d_lon - shift), DECIMALS),
+                                   round(float(r.lat[0] + py * d_lat), DECIMALS)] for px, py in ring]
+                                 for ring in poly])  # fmt: skip
     return polygons
+
+
+def _antimeridian_pieces(lon: np.ndarray) -> list[tuple[float, float, float]]:
+    """The grid's columns cut at each antimeridian (longitude 180 + 360 k) they cross: (first, last) column as
+    fractional indices, and the degrees to take off the piece's longitudes to bring it within [-180, 180]."""
+    d_lon = lon[1] - lon[0]
+    first, last = 0.0, float(lon.size - 1)
+    seams = [(180.0 + 360.0 * k - lon[0]) / d_lon for k in range(-2, 3)]
+    cuts = [first, *sorted(x for x in seams if first < x < last), last]
+    pieces = []
+    for xa, xb in zip(cuts[:-1], cuts[1:], strict=True):
+        middle = lon[0] + 0.5 * (xa + xb) * d_lon
+        pieces.append((xa, xb, 360.0 * math.floor((middle + 180.0) / 360.0)))
+    return pieces
+
+
+def _piece(mask: np.ndarray, xa: float, xb: float) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of ``mask`` from fractional index ``xa`` to ``xb``: the whole columns between, and at a cut
+    that falls between columns, a column on the cut itself holding the cell it falls in (the traced edge then
+    runs along the cut, since filled contours close along the grid's edge)."""
+    inner = np.arange(math.floor(xa), math.ceil(xb) + 1)
+    inner = inner[(inner > xa - 1e-9) & (inner < xb + 1e-9)]
+    x, cols = inner.astype(np.float64), [mask[:, j] for j in inner]
+    if not inner.size or inner[0] - xa > 1e-9:
+        x, cols = np.concatenate([[xa], x]), [mask[:, int(round(xa))], *cols]
+    if xb - x[-1] > 1e-9:
+        x, cols = np.concatenate([x, [xb]]), [*cols, mask[:, int(round(xb))]]
+    return x, np.stack(cols, axis=1).astype(np.float64)
 
 
 def reach_feature(r: Reach, properties: dict[str, Any]) -> dict[str, Any]:

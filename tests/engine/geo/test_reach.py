@@ -167,11 +167,37 @@ def test_no_time_or_no_speed_is_the_fix_cell(land: LandIndex) -> None:
         rc.reach(land, 10.0, 0.0, -1, 1)
 
 
-def test_antimeridian_reach_is_one_shape_past_180(land: LandIndex) -> None:
-    r = rc.reach(land, 1.0, 179.9, 6, 12)
-    lons = [p[0] for poly in rc.reach_polygons(r) for p in poly[0]]
-    assert max(lons) > 180.0 and min(lons) < 179.9
+def _unwrapped_km2(polys: list[list[list[list[float]]]], lat0: float, lon0: float) -> float:
+    """The polygons' area (km2), each longitude taken within 180 degrees of ``lon0`` (the pieces side by side)."""
+    unwrapped = [[[[(x - lon0 + 180.0) % 360.0 - 180.0 + lon0, y] for x, y in ring] for ring in poly] for poly in polys]
+    return sum(_ring_km2(ring, lat0) for poly in unwrapped for ring in poly)
+
+
+@pytest.mark.parametrize("lon0", [179.9, -179.95])
+def test_antimeridian_reach_is_cut_there_into_pieces_on_either_side(land: LandIndex, lon0: float) -> None:
+    """RFC 7946 section 3.1.9: a geometry crossing the antimeridian is cut into pieces on either side of it,
+    every longitude within [-180, 180]; the pieces' edges along it meet, and together they are the reach."""
+    r = rc.reach(land, 1.0, lon0, 6, 12)
+    polys = rc.reach_polygons(r)
+    lons = [p[0] for poly in polys for ring in poly for p in ring]
+    assert min(lons) >= -180.0 and max(lons) <= 180.0
+    east = [poly for poly in polys if max(p[0] for p in poly[0]) > 0]
+    west = [poly for poly in polys if min(p[0] for p in poly[0]) < 0]
+    assert east and west and len(east) + len(west) == len(polys)
+    east_cut = sorted(p[1] for poly in east for p in poly[0] if p[0] == 180.0)
+    west_cut = sorted(p[1] for poly in west for p in poly[0] if p[0] == -180.0)
+    cell_deg = r.cell_km / rc.KM_PER_DEG  # the cut edges meet, within the simplification's tolerance (a cell)
+    assert east_cut and abs(east_cut[0] - west_cut[0]) < cell_deg and abs(east_cut[-1] - west_cut[-1]) < cell_deg
+    for poly in polys:
+        assert _ring_km2(poly[0], 1.0) > 0  # each piece an exterior ring counter-clockwise
+    assert _unwrapped_km2(polys, 1.0, lon0) == pytest.approx(r.area_km2, rel=0.03)
     assert 0.95 < r.area_km2 / (math.pi * r.radius_km**2) <= 1.0
+
+
+def test_a_reach_away_from_the_antimeridian_is_not_cut(land: LandIndex) -> None:
+    r = rc.reach(land, 10.0, 179.0, 1, 12)  # 22 km: well short of 180
+    (poly,) = rc.reach_polygons(r)
+    assert max(p[0] for p in poly[0]) < 179.3
 
 
 # ---------------------------------------------------------------- the speed
