@@ -839,6 +839,34 @@ def water_km(passable: np.ndarray, ns_km: float, ew_km: Sequence[float], i0: int
     return out
 
 
+def meet_hours(dx_km: float, dy_km: float, vx_kn: float, vy_kn: float, patrol_kn: float, head_km: float | None = None,
+               horizon_h: float = 100.0, step_h: float = 1e-3) -> float | None:  # fmt: skip
+    """Brute force for engine/geo/reach.py's meetings: the first time t (hours, on a grid of ``step_h`` up to
+    ``horizon_h``, then halved down to 1e-9 h) when a patrol leaving the origin at ``patrol_kn`` can be where the
+    vessel is: the vessel at (dx, dy) km + (vx, vy) kn * t, or, ``head_km`` given (a stale fix, met by its
+    reach), anywhere within ``head_km`` + |v| t of (dx, dy), moving at |v| in any direction. None: not within the
+    horizon."""
+    kn = 1.852
+
+    def short(t: np.ndarray) -> np.ndarray:  # how far the patrol still is from the vessel at t (<= 0: met)
+        if head_km is not None:
+            edge = np.hypot(dx_km, dy_km) - head_km - math.hypot(vx_kn, vy_kn) * kn * t
+            return np.maximum(edge, 0.0) - patrol_kn * kn * t
+        return np.hypot(dx_km + vx_kn * kn * t, dy_km + vy_kn * kn * t) - patrol_kn * kn * t
+
+    t = np.arange(0.0, horizon_h + step_h, step_h)
+    met = np.flatnonzero(short(t) <= 0)
+    if not met.size:
+        return None
+    if met[0] == 0:
+        return 0.0
+    lo, hi = float(t[met[0] - 1]), float(t[met[0]])
+    while hi - lo > 1e-9:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if short(np.array([mid]))[0] <= 0 else (mid, hi)
+    return hi
+
+
 def distress_header(payload: str) -> bool:
     """Whether an armored AIS payload's header may be distress evidence (engine/fast_path.py distress_headers):
     read bit by bit as ITU-R M.1371-5 lays it out; the MMSI needs 38 bits, a nav status its 4 bits."""

@@ -179,7 +179,7 @@ def _meet(store: Store, land: LandIndex, v: dict[str, Any], fix: TrackPoint, lat
         top, speed_why = speed_for(store, v, fix)
         gap_km = math.hypot(east, north)
         head_km = top * rc.KM_PER_NM * age_h  # how far it can be from its fix when the patrol leaves
-        t = max(gap_km - head_km, 0.0) / ((patrol_kn + top) * rc.KM_PER_NM)
+        t = rc.meet_reach_hours(gap_km, head_km, patrol_kn, top)
         run = patrol_kn * rc.KM_PER_NM * t
         meet_e, meet_n = (east * run / gap_km, north * run / gap_km) if gap_km > 0 else (0.0, 0.0)
         model = "reach"

@@ -324,6 +324,34 @@ def meet_hours(dx_km: float, dy_km: float, vx_kn: float, vy_kn: float, patrol_kn
     return ahead[0] if ahead else None
 
 
+def meet_reach_hours(gap_km: float, head_km: float, patrol_kn: float, top_kn: float) -> float:
+    """The earliest time (hours) a patrol at ``patrol_kn`` from the origin can meet a vessel whose course is not
+    known: last fixed ``gap_km`` away, it may have come ``head_km`` closer already and comes on at up to
+    ``top_kn``; met at the nearest edge of its reach, which closes at the sum of the two speeds."""
+    return max(gap_km - head_km, 0.0) / ((patrol_kn + top_kn) * KM_PER_NM)
+
+
+def meet_hours_many(dx_km: np.ndarray, dy_km: np.ndarray, vx_kn: np.ndarray, vy_kn: np.ndarray,
+                    patrol_kn: float) -> np.ndarray:  # fmt: skip
+    """:func:`meet_hours` for many vessels at once (numpy, no Python loop: a watch floor's million tracks in a
+    fraction of a second); NaN where the vessel outruns the patrol."""
+    dx, dy = np.asarray(dx_km, np.float64), np.asarray(dy_km, np.float64)
+    vx, vy = np.asarray(vx_kn, np.float64) * KM_PER_NM, np.asarray(vy_kn, np.float64) * KM_PER_NM
+    s = patrol_kn * KM_PER_NM
+    a = vx * vx + vy * vy - s * s
+    b = 2.0 * (dx * vx + dy * vy)
+    c = dx * dx + dy * dy
+    level = np.abs(a) < 1e-12 * max(s * s, 1.0)  # as fast as the patrol: one root, if it comes towards it
+    with np.errstate(divide="ignore", invalid="ignore"):
+        one = np.where(b < 0, -c / b, np.nan)
+        root = np.sqrt(np.where(level, 0.0, b * b - 4.0 * a * c))
+        r1, r2 = (-b - root) / (2 * a), (-b + root) / (2 * a)
+    lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
+    two = np.where(lo >= 0, lo, np.where(hi >= 0, hi, np.nan))
+    out = np.where(level, one, np.where(b * b - 4.0 * a * c < 0, np.nan, two))
+    return np.where(c == 0.0, 0.0, out)
+
+
 def to_local_km(lat0: float, lon0: float, lat: float, lon: float) -> tuple[float, float]:
     """(east, north) km of (lat, lon) from (lat0, lon0) on the plane tangent there (equirectangular: within ~1 %
     up to a few hundred km outside the polar seas); longitudes taken the short way round."""
