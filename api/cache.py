@@ -2,7 +2,10 @@
 
 Used from the event loop only (no lock): a miss runs ``build`` in the threadpool once, and every request for the
 same key and revision that arrives meanwhile awaits that one build instead of starting its own, so a new revision
-under load costs one query, not one per waiting client.
+under load costs one query, not one per waiting client. An entry in use is rebuilt in the background once past
+``REFRESH_AT`` of its age (:meth:`RevisionCache.refresh`), so that while the revision holds no request waits for
+a build: at a million vessels a build (the count and the page) takes tens of milliseconds, and every request that
+came during it waited that long (the p99 of GET /vessels under load).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+
+REFRESH_AT = 0.75  # of max_age: a rebuild then has a quarter of it (0.5 s by default) to finish before anyone waits
 
 
 class RevisionCache:
@@ -43,19 +48,35 @@ class RevisionCache:
         self.hits += 1
         return True, entry[2]
 
+    def due(self, key: Hashable, revision: int) -> bool:
+        """Whether the entry of ``key`` under ``revision`` is past ``REFRESH_AT`` of its age, with no rebuild running:
+        time to :meth:`refresh` it (call after a :meth:`lookup` that found it)."""
+        entry = self._entries.get(key)
+        return (entry is not None and entry[0] == revision and (key, revision) not in self._building
+                and self.clock() - entry[1] >= REFRESH_AT * self.max_age)  # fmt: skip
+
+    def refresh(self, key: Hashable, revision: int, build: Callable[[], Any]) -> None:
+        """Rebuild the entry of ``key`` in the background (the threadpool); the old value serves meanwhile, and the
+        new one, dated from when its build began, replaces it. ``build`` must not use other entries of the cache
+        (they may be as old as ``max_age``): the new value is to be as fresh as a miss's."""
+        if (key, revision) not in self._building:
+            self._start(key, revision, build)
+
     async def get(self, key: Hashable, revision: int, build: Callable[[], Any]) -> Any:
         found, value = self.lookup(key, revision)
         if found:
             return value
         self.misses += 1
-        pending = self._building.get((key, revision))
-        if pending is None:
-            built_at = self.clock()
-            pending = asyncio.ensure_future(run_in_threadpool(build))
-            self._building[(key, revision)] = pending
-            pending.add_done_callback(lambda done: self._built(key, revision, built_at, done))
+        pending = self._building.get((key, revision)) or self._start(key, revision, build)
         # shielded: a client that goes away must not cancel the build the others are waiting for
         return await asyncio.shield(pending)
+
+    def _start(self, key: Hashable, revision: int, build: Callable[[], Any]) -> asyncio.Future[Any]:
+        built_at = self.clock()
+        pending = asyncio.ensure_future(run_in_threadpool(build))
+        self._building[(key, revision)] = pending
+        pending.add_done_callback(lambda done: self._built(key, revision, built_at, done))
+        return pending
 
     def _built(self, key: Hashable, revision: int, built_at: float, done: asyncio.Future[Any]) -> None:
         self._building.pop((key, revision), None)

@@ -76,7 +76,14 @@ async def list_vessels(
         total = await cache.get(("total", where.cache_key()), revision, partial(store.vessels_count, where))
         build = partial(page_json, store, where, sort, page, page_size, total)
         body = await cache.get(page_key, revision, build)
+    elif cache.due(page_key, revision):  # rebuilt before it is too old: no request waits for it while it is used
+        cache.refresh(page_key, revision, partial(fresh_page_json, store, where, sort, page, page_size))
     return Response(body, media_type="application/json")
+
+
+def fresh_page_json(store: Store, where: VesselFilter, sort: str, page: int, page_size: int) -> bytes:
+    """The page with a total counted now (not the cached one, which may be as old as the page it replaces)."""
+    return page_json(store, where, sort, page, page_size, store.vessels_count(where))
 
 
 def page_json(store: Store, where: VesselFilter, sort: str, page: int, page_size: int, total: int) -> bytes:

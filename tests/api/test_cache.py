@@ -88,3 +88,41 @@ def test_max_age_zero_caches_nothing() -> None:
 
     asyncio.run(scenario())
     assert len(calls) == 3 and len(cache) == 0
+
+
+def test_an_entry_in_use_is_rebuilt_in_the_background_before_it_is_too_old() -> None:
+    """Past REFRESH_AT (3/4) of its age an entry is due: refresh() rebuilds it while the old value still serves,
+    the new value is dated from its build's start, and no second rebuild starts while one runs; a new revision is
+    still a miss."""
+    clock = Clock()
+    cache = RevisionCache(max_entries=4, max_age=2.0, clock=clock)
+    release = threading.Event()
+    versions = iter(["v1", "v2"])
+
+    def build() -> str:
+        release.wait(5)
+        return next(versions)
+
+    async def scenario() -> None:
+        release.set()
+        assert await cache.get("k", 0, build) == "v1"
+        clock.now = 1.4
+        assert not cache.due("k", 0)
+        clock.now = 1.5
+        assert cache.due("k", 0)
+        release.clear()
+        cache.refresh("k", 0, build)
+        assert not cache.due("k", 0), "one rebuild at a time"
+        cache.refresh("k", 0, lambda: pytest.fail("a second rebuild started"))
+        assert cache.lookup("k", 0) == (True, "v1"), "the old value serves while the rebuild runs"
+        release.set()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if cache.lookup("k", 0) == (True, "v2"):
+                break
+        assert cache.lookup("k", 0) == (True, "v2")
+        clock.now = 3.4  # 1.9 s after the rebuild began: still fresh (the first build would be too old)
+        assert cache.lookup("k", 0) == (True, "v2")
+        assert cache.lookup("k", 1) == (False, None)
+
+    asyncio.run(scenario())
