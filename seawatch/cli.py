@@ -388,6 +388,7 @@ def _serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from api.settings import Settings
+    from engine.stream import StreamSettings
     from feeds.sources import FeedError
     from seawatch.serve_job import ServeOptions, serve
 
@@ -395,7 +396,8 @@ def _serve(args: argparse.Namespace) -> int:
         settings = Settings()
         options = ServeOptions(feeds=args.feed, host=args.host, port=args.port, state_dir=Path(args.state),
                                region=args.region, examples=args.examples, speed=args.speed,
-                               models=Path(args.models) if args.models else None)  # fmt: skip
+                               models=Path(args.models) if args.models else None,
+                               stream=StreamSettings(snapshot_seconds=args.snapshot_seconds))  # fmt: skip
         sys.stdout.write(f"seawatch serve: {len(args.feed)} feed(s); the API and the map on "
                          f"http://{args.host}:{args.port}/ (Ctrl-C stops, state in {args.state})\n")  # fmt: skip
         sys.stdout.flush()
@@ -509,7 +511,8 @@ def _add_serve(sub) -> None:
         "serve",
         help="run the live engine on AIS feeds, with the API and the map",
         description="Run the stream engine on live feeds (tcp://host:port, udp://:port, file://path replayed at "
-        "real time or --speed, wss://... aisstream.io JSON with SEAWATCH_AISSTREAM_KEY) and serve the API "
+        "real time or --speed, wss://... aisstream.io JSON with SEAWATCH_AISSTREAM_KEY, nats://host:port/STREAM "
+        "a JetStream stream `seawatch relay` fills) and serve the API "
         "(/api/v1), /healthz, /metrics and the map page (/). Settings come from SEAWATCH_* variables, e.g. "
         "SEAWATCH_DATABASE_URL (PostgreSQL) or SEAWATCH_DATABASE_PATH (SQLite, the default), SEAWATCH_ADMIN_KEY.",
     )
@@ -522,6 +525,8 @@ def _add_serve(sub) -> None:
                     help="also alert on the region pack's example zones (made up, for the demo; off: facts only)")
     sv.add_argument("--speed", type=float, help="replay speed of file:// feeds (1 real time, 0 as fast as possible)")
     sv.add_argument("--models", metavar="DIR", help="model files from `seawatch train` (default: the shipped ones)")
+    sv.add_argument("--snapshot-seconds", type=float, default=30.0, metavar="S",
+                    help="snapshot the engine this often: what a restart replays of the journal or the bus (30)")
     sv.set_defaults(func=_serve)
     dm = sub.add_parser(
         "demo",

@@ -39,13 +39,14 @@ from engine.geo.land import LandIndex
 from engine.geo.regions import PackError, RegionPack, engine_pack, parse_pack
 from engine.runner import Engine
 from engine.stream import StreamRunner, StreamSettings
-from feeds.sources import FeedSet, open_feed
+from feeds.sources import FeedSet
 from models.features import FeatureAccumulator
 from models.files import ModelFileError
 from models.quality import NoisyBar, raised_bars, window_start
 from models.registry import ModelWatcher, Registry
 from models.scoring import Scorer
 from models.watchlist import listed_names, match
+from seawatch.bus_job import AlertPublisher, bus_feeds, check_feeds
 
 log = logging.getLogger("seawatch.serve")
 SCORE_SECONDS = 5.0  # how often every vessel is re-scored: fresh enough for a watch floor, cheap at 100k vessels
@@ -395,14 +396,20 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     if stream.recent_alerts_s is None:
         stream = replace(stream, recent_alerts_s=settings.recent_alerts_hours * 3600.0)
     stream = replace(stream, evict_after_s=settings.evict_after_hours * 3600.0 or None)
+    if check_feeds(options.feeds):  # the bus is the journal (seawatch/bus_job.py)
+        stream = replace(stream, journal=False)
     runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [store_sink],
                                stream)  # fmt: skip
     models = ModelWatcher(Registry(settings.models_dir, options.models))
     scoring = ScoringSink(scorer, runner.engine, store, land, options.score_seconds, bar=settings.noisy_bar(),
                           models=models, call_between=runner.call_between)  # fmt: skip
     runner.sinks.append(scoring)
+    publisher = AlertPublisher.for_feeds(options.feeds)
+    if publisher is not None:
+        await publisher.connect()
+        runner.sinks.append(publisher)
     registry = CollectorRegistry()
-    feeds = FeedSet([open_feed(url, speed=options.speed) for url in options.feeds])
+    feeds = FeedSet(bus_feeds(options.feeds, runner, options.speed))
     registry.register(RunnerMetrics(runner, feeds, store_sink))
     # the receiving stations as the engine last published them (read from memory, any thread)
     app = create_app(settings, store=store, registry=registry,
@@ -449,4 +456,6 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     try:
         await asyncio.gather(server.serve(), run_engine(), watch_stop(), announce())
     finally:
+        if publisher is not None:
+            await publisher.close()
         store.close()

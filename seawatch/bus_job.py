@@ -1,0 +1,129 @@
+"""``seawatch serve --feed nats://host:port/STREAM``: the engine on the NATS JetStream bus.
+
+Two pieces wire the bus into the live service (seawatch/serve_job.py):
+- :func:`bus_feeds` opens the feeds and, for a ``nats://`` feed, places its consumer just after the position the
+  engine's snapshot holds and has every snapshot acknowledge up to there (feeds/nats.py); the stream runner then
+  keeps no journal of its own (engine/stream.py ``journal=False``): the bus is the journal. A bus feed is alone or
+  with other bus feeds: a local feed would need the local journal, which the bus feed's replay would double.
+- :class:`AlertPublisher` publishes every alert new or changed on ``seawatch.alerts.<kind>`` and every withdrawal
+  on ``seawatch.alerts.withdrawn``, as JSON with DESIGN's alert columns, for other systems to subscribe to. An
+  alert may come again with the same ``alert_id`` (a newer version, or a restart replaying the bus since the last
+  snapshot): consumers keep the latest by ``alert_id``, as the store does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from engine.stream import StreamRunner
+from feeds.nats import NatsSource, bus_address, on_snapshot
+from feeds.sources import FeedError, Source, open_feed
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+log = logging.getLogger("seawatch.bus")
+ALERTS_SUBJECT = "seawatch.alerts"
+ALERT_COLUMNS = ("alert_id", "kind", "mmsi", "other_mmsi", "start", "end", "lat", "lon", "score", "reasons")
+
+
+def is_bus(url: str) -> bool:
+    return url.lower().startswith("nats://")
+
+
+def check_feeds(urls: list[str]) -> bool:
+    """Whether the feeds are on the bus (then all of them must be); a clear error for a mix."""
+    bus = [u for u in urls if is_bus(u)]
+    if bus and len(bus) != len(urls):
+        raise FeedError(f"{bus[0]} is a bus feed and cannot be mixed with {[u for u in urls if not is_bus(u)]}: "
+                        "the bus is the engine's journal; relay the other feeds onto it (seawatch relay)")  # fmt: skip
+    return bool(bus)
+
+
+def bus_feeds(urls: list[str], runner: StreamRunner, speed: float | None = None) -> list[Source]:
+    """The feeds' sources; bus feeds start after what the runner's snapshot holds and are acknowledged by its
+    snapshots."""
+    sources: list[Source] = []
+    for url in urls:
+        if is_bus(url):
+            bus = NatsSource(url, after=runner.positions.get(url, 0))
+            runner.on_snapshot.append(on_snapshot(bus))
+            sources.append(bus)
+        else:
+            sources.append(open_feed(url, speed=speed))
+    return sources
+
+
+def alert_messages(alerts: pl.DataFrame) -> list[tuple[str, bytes]]:
+    """(subject, JSON) for each alert row: DESIGN's columns, times in ISO 8601 UTC."""
+    rows = alerts.select([c for c in ALERT_COLUMNS if c in alerts.columns]).to_dicts()
+    return [(f"{ALERTS_SUBJECT}.{row['kind']}", json.dumps(row, default=_iso).encode()) for row in rows]
+
+
+def _iso(x: Any) -> str:
+    if isinstance(x, datetime):
+        return x.isoformat()
+    raise TypeError(f"{type(x).__name__} is not JSON")
+
+
+class AlertPublisher:
+    """A stream runner sink: alerts and withdrawals onto the bus (core NATS; called in the engine's thread)."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.published = 0
+        self._nc: Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def for_feeds(cls, urls: list[str]) -> AlertPublisher | None:
+        bus = [u for u in urls if is_bus(u)]
+        return cls(bus_address(bus[0]).server) if bus else None
+
+    async def connect(self) -> None:
+        import nats
+
+        self._loop = asyncio.get_running_loop()
+        self._nc = await nats.connect(self.server, name="seawatch-alerts", max_reconnect_attempts=-1)
+
+    def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
+        if alerts.height:
+            self._post(alert_messages(alerts))
+
+    def withdraw(self, alert_ids: list[str]) -> None:
+        self._post([(f"{ALERTS_SUBJECT}.withdrawn", json.dumps({"alert_id": i}).encode()) for i in alert_ids])
+
+    def _post(self, messages: list[tuple[str, bytes]]) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._send, messages)
+
+    def _send(self, messages: list[tuple[str, bytes]]) -> None:
+        if self._nc is None:
+            return
+        nc = self._nc
+
+        async def send() -> None:
+            for subject, data in messages:
+                await nc.publish(subject, data)
+            self.published += len(messages)
+
+        task = asyncio.ensure_future(send())
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def close(self) -> None:
+        await asyncio.sleep(0)
+        await asyncio.gather(*self._sends, return_exceptions=True)
+        if self._nc is not None:
+            nc, self._nc = self._nc, None
+            with contextlib.suppress(Exception):  # noqa: BLE001  # a connection that already failed
+                await nc.flush(timeout=2)
+            await nc.close()
