@@ -1,0 +1,195 @@
+"""Where a vessel can be now and what a patrol can meet (issue 17): the reach and the intercept, in process and as
+an analyst asks for them over HTTP, each beside a baseline in the same run.
+
+    .venv/bin/python benchmarks/bench_reach.py [--reach-vessels 200] [--hours 6] [--meet-vessels 1000000]
+                                               [--risky 2000] [--requests 5]
+
+In process:
+- reach: ``--reach-vessels`` fixes at random points of open water in the Gulf of Tonkin, each drawn ``--hours``
+  after its fix at a class top speed (12, 16, 20 or 30 kn in turn) as the route draws it: shortest paths over
+  water plus the polygons (``rc.reach`` + ``rc.reach_feature``); the figure for 10,000 vessels is that rate
+  carried over. Baseline: the circle of the same radius minus the land on the same grid (no going round it), the
+  least any grid method does.
+- intercept: ``--meet-vessels`` vessels at random offsets and velocities met by one patrol: ``rc.meet_hours_many``
+  (numpy) against ``rc.meet_hours`` called vessel by vessel (the route's loop).
+
+Over HTTP (the app under uvicorn on a loopback port, a temporary SQLite store, httpx; medians of ``--requests``):
+``GET /api/v1/intercept`` over ``--risky`` high and critical vessels (the route reads at most 2,000; half heard
+now, met on their course, half heard 3 h before, met by their reach) beside ``GET /api/v1/vessels`` reading the
+same vessels (500 a page, every page); ``GET /api/v1/vessels/{mmsi}/reach?hours=H`` beside ``GET
+/api/v1/vessels/{mmsi}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import polars as pl
+import uvicorn
+from bench_decode import best_of
+
+from api.app import create_app
+from api.keys import create_key
+from api.settings import Settings
+from api.store import Store
+from engine.geo import reach as rc
+from engine.geo.land import LandIndex
+from models.schema import VESSEL_SCHEMA
+
+GULF = (17.5, 21.3, 106.3, 109.3)  # lat, lat, lon, lon: the Gulf of Tonkin's water, Hainan's west coast included
+CLASS_KN = (12.0, 16.0, 20.0, 30.0)  # fishing, tanker, cargo, small craft (engine/geo/reach.py)
+
+
+def sea_points(land: LandIndex, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lat = rng.uniform(GULF[0], GULF[1], 20 * n)
+    lon = rng.uniform(GULF[2], GULF[3], 20 * n)
+    sea = land.coast_km(lat, lon) > 2.0
+    return lat[sea][:n], lon[sea][:n]
+
+
+def circle_minus_land(land: LandIndex, r: rc.Reach, lat0: float, lon0: float) -> int:
+    """The baseline: the cells within the radius in a straight line that are water, traced the same way."""
+    grid_lat, grid_lon = np.meshgrid(r.lat, r.lon, indexing="ij")
+    km = np.hypot(grid_lat - lat0, (grid_lon - lon0) * np.cos(np.radians(grid_lat))) * rc.KM_PER_DEG
+    km[land.is_land(grid_lat, grid_lon)] = np.inf
+    return len(rc.reach_polygons(rc.Reach(r.lat, r.lon, km, r.radius_km, r.cell_km)))
+
+
+def in_process(args: argparse.Namespace, land: LandIndex) -> None:
+    lat, lon = sea_points(land, args.reach_vessels)
+    rc.reach_feature(rc.reach(land, float(lat[0]), float(lon[0]), 1.0, 12.0), {})  # compile, touch the mask
+    grids, t0 = [], time.perf_counter()
+    for k, (a, b) in enumerate(zip(lat, lon, strict=True)):
+        r = rc.reach(land, float(a), float(b), args.hours, CLASS_KN[k % len(CLASS_KN)])
+        rc.reach_feature(r, {})
+        grids.append((r, float(a), float(b)))
+    reach_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for r, a, b in grids:
+        circle_minus_land(land, r, a, b)
+    circle_s = time.perf_counter() - t0
+    n = len(grids)
+    print(f"reach, {n} vessels, {args.hours:g} h at 12-30 kn (cells {min(g[0].cell_km for g in grids):.2f}-"
+          f"{max(g[0].cell_km for g in grids):.2f} km): {reach_s:.2f} s, {1000 * reach_s / n:.1f} ms a vessel; "
+          f"10,000 vessels: {reach_s / n * 10_000:.0f} s (carried over)")  # fmt: skip
+    print(f"  baseline, the circle minus the land on the same grids: {circle_s:.2f} s, {1000 * circle_s / n:.1f} ms "
+          f"a vessel")  # fmt: skip
+
+    rng = np.random.default_rng(1)
+    m = args.meet_vessels
+    dx, dy = rng.uniform(-300, 300, m), rng.uniform(-300, 300, m)
+    vx, vy = rng.uniform(-20, 20, m), rng.uniform(-20, 20, m)
+    many_s = best_of(3, lambda: rc.meet_hours_many(dx, dy, vx, vy, 25.0))
+    loop_n = min(m, 200_000)  # the loop, on a fifth of them at most, carried over
+    t0 = time.perf_counter()
+    one = [rc.meet_hours(dx[i], dy[i], vx[i], vy[i], 25.0) for i in range(loop_n)]
+    loop_s = (time.perf_counter() - t0) * m / loop_n
+    got = rc.meet_hours_many(dx[:loop_n], dy[:loop_n], vx[:loop_n], vy[:loop_n], 25.0)
+    same = np.allclose(got, [np.nan if t is None else t for t in one], equal_nan=True)
+    print(f"intercept, {m:,} vessels: meet_hours_many {1000 * many_s:.0f} ms (best of 3); vessel by vessel "
+          f"{loop_s:.2f} s{' (carried over from ' + format(loop_n, ',') + ')' if loop_n < m else ''}; "
+          f"{loop_s / many_s:.0f}x; the same times: {same}")  # fmt: skip
+
+
+# ---------------------------------------------------------------- over HTTP
+
+
+def fill(store: Store, land: LandIndex, n: int, now: datetime) -> list[int]:
+    lat, lon = sea_points(land, n, seed=2)
+    rows = []
+    for i in range(len(lat)):
+        row: dict[str, Any] = {k: None for k in VESSEL_SCHEMA}
+        score = 60.0 + 40.0 * i / max(len(lat) - 1, 1)
+        heard = now if i % 2 else now - timedelta(hours=3)
+        row |= {"mmsi": 574_000_000 + i, "name": f"BENCH {i}", "ship_type": (30, 80, 70, 37)[i % 4], "flag": "VN",
+                "lat": float(lat[i]), "lon": float(lon[i]), "first_seen": heard, "last_seen": heard, "positions": 10,
+                "smuggling_score": score, "fire_score": 5.0, "band": "critical" if score > 75 else "high",
+                "smuggling_band": "high", "fire_band": "low", "reasons": [], "smuggling_reasons": [],
+                "fire_reasons": []}  # fmt: skip
+        rows.append(row)
+    store.upsert_vessels(pl.DataFrame(rows, schema=VESSEL_SCHEMA))
+    track = [(574_000_000 + i, (now if i % 2 else now - timedelta(hours=3)) - timedelta(minutes=10 * k),
+              float(lat[i]), float(lon[i]), 8.0 + i % 5, float(37 * i % 360))
+             for i in range(len(lat)) for k in range(3)]  # fmt: skip
+    cols = {"mmsi": pl.Int64, "t": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+            "sog": pl.Float64, "cog": pl.Float64}  # fmt: skip
+    store.add_track(pl.DataFrame(track, schema=cols, orient="row"))
+    return [r["mmsi"] for r in rows]
+
+
+def median_ms(client: httpx.Client, urls: list[str], runs: int) -> tuple[float, Any]:
+    body = [client.get(u).raise_for_status().json() for u in urls]  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        body = [client.get(u).raise_for_status().json() for u in urls]
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times), body
+
+
+def over_http(args: argparse.Namespace, land: LandIndex) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="seawatch-bench-reach-"))
+    store = Store(f"sqlite:///{folder / 'seawatch.db'}")
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    mmsis = fill(store, land, args.risky, now)
+    key = create_key(store, "bench", "viewer")
+    settings = Settings(environment="development", rate_per_key=0, rate_per_address=0, vessels_cache_s=0)
+    app = create_app(settings, store=store)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        with httpx.Client(headers={"X-API-Key": key}, timeout=600) as client:
+            pages = math.ceil(len(mmsis) / 500)
+            read = [f"{base}/vessels?band=high&band=critical&page_size=500&page={p + 1}" for p in range(pages)]
+            read_ms, _ = median_ms(client, read, args.requests)
+            meet_ms, (body,) = median_ms(client, [f"{base}/intercept?from=20.0,107.5&speed_kn=25&within_h=6"],
+                                         args.requests)  # fmt: skip
+            print(f"GET /intercept over {len(mmsis):,} high and critical vessels ({len(body['items'])} met within 6 h, "
+                  f"{body['out_of_reach']} not): {meet_ms:.0f} ms; baseline, reading them (GET /vessels, {pages} "
+                  f"pages of 500): {read_ms:.0f} ms")  # fmt: skip
+            one = mmsis[len(mmsis) // 2]
+            plain_ms, _ = median_ms(client, [f"{base}/vessels/{one}"], args.requests)
+            reach_ms, _ = median_ms(client, [f"{base}/vessels/{one}/reach?hours={args.hours:g}"], args.requests)
+            print(f"GET /vessels/{{mmsi}}/reach?hours={args.hours:g}: {reach_ms:.0f} ms; "
+                  f"baseline GET /vessels/{{mmsi}}: {plain_ms:.0f} ms")  # fmt: skip
+    finally:
+        server.should_exit = True
+        store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reach-vessels", type=int, default=200)
+    ap.add_argument("--hours", type=float, default=6.0)
+    ap.add_argument("--meet-vessels", type=int, default=1_000_000)
+    ap.add_argument("--risky", type=int, default=2_000)
+    ap.add_argument("--requests", type=int, default=5)
+    args = ap.parse_args()
+    print(f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    land = LandIndex.load()
+    in_process(args, land)
+    over_http(args, land)
+
+
+if __name__ == "__main__":
+    main()
