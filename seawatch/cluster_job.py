@@ -15,6 +15,7 @@ Dask is imported only here, and only on this path: the command line starts as fa
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -31,7 +32,7 @@ from engine.partitions import split_detectors
 from feeds.files import InputError
 from seawatch.backtest_job import BacktestOptions, BacktestSummary, Setup, finish_backtest
 from seawatch.history import Dataset, Filters
-from seawatch.inputs import STALE
+from seawatch.inputs import STALE, readers_columns
 
 WORKER_MEMORY = "2GiB"  # per worker: Dask spills results to disk past 60 % of it and restarts a worker past 95 %
 PARTITIONS_PER_WORKER = 2  # vessel partitions per worker by default: work to steal while the fleet stage runs
@@ -80,7 +81,9 @@ def run_stage(url: str, which: str, buckets: tuple[int, ...] | None, filters: Fi
     ``buckets``), "fleet" (the fleet detectors over everything) or "all" (every detector and the features: the
     single-process backtest of a dataset)."""
     from engine.detectors import default_detectors
+    from engine.runner import COLUMNS as ENGINE_COLUMNS
     from engine.runner import Engine
+    from models.features import COLUMNS as FEATURE_COLUMNS
     from models.features import FeatureAccumulator
 
     started = time.perf_counter()
@@ -91,7 +94,8 @@ def run_stage(url: str, which: str, buckets: tuple[int, ...] | None, filters: Fi
         engine = Engine({"vessels": per_vessel, "fleet": fleet}.get(which, every))
         features = FeatureAccumulator(land) if which != "fleet" else None
         positions = 0
-        for step in Dataset(url).steps(set(buckets) if buckets is not None else None, filters):
+        columns = readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS)  # what the raw backtest decodes
+        for step in Dataset(url).steps(set(buckets) if buckets is not None else None, filters, columns):
             engine.process(*step.kept())
             if features is not None:
                 features.add(step.positions.drop("kept"), step.statics.drop("kept"))
@@ -182,8 +186,9 @@ class _DaskJob:
 
     def notice(self, results: list[StageResult]) -> str:
         peak = max(r.peak_rss for r in results)
-        return (f"Dask: {self.workers} worker(s), {self.partitions} vessel partition(s) + the fleet stage; peak "
-                f"memory of a worker {peak / 2**30:.2f} GiB (limit {self.memory})")  # fmt: skip
+        stages = f"{self.partitions} vessel partition(s) + the fleet stage" if self.partitions else "one stage"
+        return (f"Dask: {self.workers} worker(s), {stages}; peak memory of a worker {peak / 2**30:.2f} GiB "
+                f"(limit {self.memory})")  # fmt: skip
 
     def close(self) -> None:
         for future in self.futures:
@@ -202,21 +207,27 @@ def _submit(url: str, buckets: list[int], args: tuple, plan: ClusterOptions) -> 
         if plan.cluster is not None:
             client = Client(plan.cluster, timeout="30s")
         else:
+            pools = str(max(1, (os.cpu_count() or 1) // (plan.workers or 1)))  # polars' and Numba's, per worker
             cluster = LocalCluster(n_workers=plan.workers, threads_per_worker=1, processes=True,
-                                   memory_limit=plan.worker_memory, dashboard_address=":0")  # fmt: skip
+                                   memory_limit=plan.worker_memory, dashboard_address=":0",
+                                   env={"POLARS_MAX_THREADS": pools, "NUMBA_NUM_THREADS": pools})  # fmt: skip
             client = Client(cluster)
     except (OSError, TimeoutError, ValueError) as exc:
         where = plan.cluster or f"a local cluster of {plan.workers} workers"
         raise InputError(f"{where}: cannot start or reach the Dask cluster ({exc})") from None
     sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    groups = bucket_groups(buckets, plan.partitions or PARTITIONS_PER_WORKER * workers)
     token = uuid.uuid4().hex[:8]  # keys of this run: several runs may share a scheduler
+    memory = plan.worker_memory if cluster is not None else "the cluster's"
+    if workers == 1 and plan.partitions is None:  # one worker: cutting would only add work
+        future = client.submit(run_stage, url, "all", None, *args, name="the backtest", pure=False,
+                               key=f"seawatch-all-{token}")  # fmt: skip
+        return _DaskJob(client, cluster, {future: "the backtest"}, workers, 0, memory)
+    groups = bucket_groups(buckets, plan.partitions or PARTITIONS_PER_WORKER * workers)
     futures = {client.submit(run_stage, url, "fleet", None, *args, name="the fleet stage", pure=False, priority=1,
                              key=f"seawatch-fleet-{token}"): "the fleet stage"}  # fmt: skip
     for i, group in enumerate(groups):
         name = f"vessel partition {i} (MMSI buckets {', '.join(map(str, group))})"
         futures[client.submit(run_stage, url, "vessels", group, *args, name=name, pure=False,
                               key=f"seawatch-vessels-{i}-{token}")] = name  # fmt: skip
-    memory = plan.worker_memory if cluster is not None else "the cluster's"
     return _DaskJob(client, cluster, futures, workers, len(groups), memory)

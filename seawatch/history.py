@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -165,8 +165,10 @@ class Dataset:
     def buckets_present(self) -> list[int]:
         return sorted({p.bucket for p in self.parts})
 
-    def steps(self, buckets: set[int] | None = None, filters: Filters | None = None) -> Iterator[Step]:
-        """The rows of ``buckets`` (None: all), input chunk by input chunk, in arrival order."""
+    def steps(self, buckets: set[int] | None = None, filters: Filters | None = None,
+              columns: Mapping[str, Collection[str]] | None = None) -> Iterator[Step]:  # fmt: skip
+        """The rows of ``buckets`` (None: all), input chunk by input chunk, in arrival order; of each table only
+        the ``columns`` named (:func:`seawatch.inputs.readers_columns`; a table not named: all of them)."""
         filters = filters or Filters()
         chosen = [p for p in self.parts if (buckets is None or p.bucket in buckets) and filters.day_ok(p.day)]
         vessels = self._vessels_inside(chosen, filters) if filters.bbox is not None else None
@@ -174,7 +176,8 @@ class Dataset:
         for p in chosen:
             groups.setdefault((p.run, p.chunk), []).append(p)
         for key in sorted(groups):
-            frames = {t: self._read([p for p in groups[key] if p.table == t], t, filters, vessels) for t in TABLES}
+            frames = {t: self._read([p for p in groups[key] if p.table == t], t, filters, vessels,
+                                    (columns or {}).get(t)) for t in TABLES}  # fmt: skip
             yield Step(frames["positions"], frames["statics"], frames["events"])
 
     def _vessels_inside(self, parts: list[Part], filters: Filters) -> pl.Series:
@@ -184,12 +187,15 @@ class Dataset:
         found = self._scan(files).filter(filters.rows() & filters.inside()).select("mmsi").unique().collect()
         return found["mmsi"]
 
-    def _read(self, parts: list[Part], table: str, filters: Filters, vessels: pl.Series | None) -> pl.DataFrame:
+    def _read(self, parts: list[Part], table: str, filters: Filters, vessels: pl.Series | None,
+              columns: Collection[str] | None) -> pl.DataFrame:  # fmt: skip
         if not parts:
             return self.empty(table)
         lazy = self._scan([p.path for p in parts]).filter(filters.rows())
         if vessels is not None:
             lazy = lazy.filter(filters.inside() if table == "positions" else pl.col("mmsi").is_in(vessels.implode()))
+        if columns is not None:  # read only these from the files (Parquet is by column)
+            lazy = lazy.select(*sorted({"arrival" if c == "seq" else c for c in columns} | {"arrival", "kept"}))
         frame = lazy.collect()
         return frame.sort("arrival").rename({"arrival": "seq"}) if frame.height else self.empty(table)
 

@@ -19,7 +19,8 @@ from typing import Any
 import polars as pl
 
 from engine.partitions import Arrivals, bucket_expr
-from feeds.files import CHUNK_BYTES, InputError
+from feeds.files import InputError
+from seawatch.backtest_job import BACKTEST_CHUNK_BYTES
 from seawatch.decode_job import progress_bar
 from seawatch.history import META, TABLES, VERSION, filesystem
 from seawatch.inputs import STALE, chunks, classify
@@ -31,7 +32,10 @@ DEFAULT_BUCKETS = 32  # MMSI buckets: the finest cut a backtest can spread over 
 class IngestOptions:
     buckets: int = DEFAULT_BUCKETS
     skip_untimed: bool = False
-    chunk_bytes: int = CHUNK_BYTES
+    # The backtest's own step: a dataset is read back one ingest chunk per engine step, so the steps fall where
+    # `seawatch backtest INPUT` puts them. Alerts should not depend on where steps fall (stream = batch), but the
+    # 7-day benchmark log gives 4 more ais_gap alerts with 16 MiB steps than with 64 MiB (benchmarks/RESULTS.md).
+    chunk_bytes: int = BACKTEST_CHUNK_BYTES
     progress: bool | None = None
 
 

@@ -98,14 +98,16 @@ def test_a_failed_partition_is_named(cluster, scenario: Path, tmp_path: Path) ->
         on_cluster(tmp_path / "ds", tmp_path / "out", cluster.scheduler_address, partitions=4)
 
 
-def test_the_command_starts_its_own_cluster_and_says_where_its_dashboard_is(scenario: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                           capsys) -> None:  # fmt: skip
+@pytest.mark.parametrize(("workers", "stages"), [(1, "one stage"), (2, "4 vessel partition(s) + the fleet stage")])
+def test_the_command_starts_its_own_cluster_and_says_where_its_dashboard_is(  # type: ignore[no-untyped-def]
+    scenario: Path, tmp_path: Path, capsys, workers: int, stages: str
+) -> None:
     ingest(str(scenario / "feed.nmea"), "--out", str(tmp_path / "ds"))
     capsys.readouterr()
-    backtest(str(tmp_path / "ds"), "--out", str(tmp_path / "out"), "--workers", "2", "--worker-memory", "1GiB")
+    backtest(str(tmp_path / "ds"), "--out", str(tmp_path / "out"), "--workers", str(workers), "--worker-memory", "1GiB")
     said = capsys.readouterr()
     assert "Dask dashboard: http://" in said.err
-    assert "2 worker(s)" in said.out and "limit 1GiB" in said.out
+    assert f"{workers} worker(s), {stages}; peak memory of a worker" in said.out and "limit 1GiB" in said.out
     assert_same_outputs(scenario / "raw", tmp_path / "out")
 
 
