@@ -10,8 +10,10 @@ keyboard, saves the dossier from the panel; and the page stacks on a phone's scr
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
@@ -64,7 +66,10 @@ def test_reach_drawn_redrawn_and_cleared_with_its_legend(browser, served):  # no
     assert page.js(DRAWN_BOUNDS) == _bounds(want)  # the API's polygon, as it sent it
     legend = page.js("document.querySelector('#vessel-reach .reach-legend').textContent")
     assert legend.startswith("3 h after its last fix") and f"at {props['speed_kn']:g} kn" in legend
-    assert "tanker" in legend and f"{round(props['radius_km'])} km" in legend
+    assert "tanker" in legend and f"{math.floor(props['radius_km'] + 0.5)} km" in legend
+    assert f"{math.floor(props['area_km2'] + 0.5):,} km² of water" in legend  # JS rounds halves up
+    fix_t = datetime.fromisoformat(props["last_fix_t"]).astimezone(UTC)
+    assert f"({fix_t:%Y-%m-%d %H:%M} UTC, " in legend
     key = page.js("document.querySelector('.reach-key').textContent")
     assert key.startswith(f"reach of {SUSPECT}: 3 h after its last fix") and "16 kn" in key
     assert page.js("document.querySelectorAll('.leaflet-reach-pane path.reach-fix').length") == 1  # the last fix
