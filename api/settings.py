@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=72.0, gt=0, description="the live engine keeps in memory (and scores vessels with) the alerts with "
         "evidence this recent, open ones included; the store keeps every alert",
     )  # fmt: skip
+    batch_ms: float = Field(
+        default=100.0, gt=0, le=10_000, description="a live micro-batch closes this long after its first message "
+        "(or at 20,000 messages, or at once for a distress message): an alert that waits for the engine waits up to "
+        "this; shorter means more engine steps a second (benchmarks/RESULTS.md, Live service)",
+    )  # fmt: skip
     evict_after_hours: float = Field(
         default=48.0, ge=0, description="a vessel silent this long (feed time) gives up its per-vessel payloads in "
         "the live engine, which no later alert needs (engine/runner.py); 0: never",

@@ -4,8 +4,9 @@ Each part runs ``seawatch serve`` as a subprocess on loopback, as an operator wo
 
 - ingest: a local TCP server pushes a large simulated feed as fast as the client takes it; messages/s through the
   engine from /metrics over time, and whether anything was dropped (sent == received + rejects);
-- latency: ~20 AIS-SART distress messages sent among a live background feed; time from the send to the alert in
-  GET /api/v1/alerts, p50/p99;
+- latency: ~20 AIS-SART distress messages sent among a live background feed, 20 more each followed at once by a
+  message 0.5 s newer (released), and 20 ordinary alerts (an MMSI no ship has, released the same way); time from
+  the send to the alert in GET /api/v1/alerts, p50/p99 (the open-loop API load is benchmarks/bench_api.py);
 - api: GET /api/v1/vessels with ``--fleet`` vessels in the store and ``--clients`` concurrent clients (wrk when it
   is installed, else an asyncio + httpx load generator), p50/p99.
 
@@ -254,8 +255,8 @@ def tagged(s: str, unix_ms: int) -> bytes:
 
 
 def bench_latency(folder: Path, n_alerts: int, background_rate: float) -> dict[str, float]:
-    out(f"\n[latency] {n_alerts} AIS-SART messages among a live background feed of {background_rate:,.0f} msg/s "
-        "(times stamped now, in ms)\n")  # fmt: skip
+    out(f"\n[latency] {n_alerts} AIS-SART messages live, {n_alerts} released, {n_alerts} ordinary alerts released, "
+        f"among a live background feed of {background_rate:,.0f} msg/s (times stamped now, in ms)\n")  # fmt: skip
     rng = random.Random(6)
     fleet = [sentence(574_100_000 + i, 0, 20.0 + rng.random(), 107.0 + rng.random()) for i in range(500)]
     per_tick, tick = max(1, int(background_rate * 0.02)), 0.02
@@ -274,15 +275,18 @@ def bench_latency(folder: Path, n_alerts: int, background_rate: float) -> dict[s
         feeder.start()
         try:
             svc.wait(lambda: svc.metrics()["seawatch_stream_batches_total"] >= 10, 60.0, "a warm engine")
-            # live: the SART waits for the watermark (a message 0.5 s newer) like any message; released: a message
-            # stamped 0.501 s after it follows at once, so what remains is batching, the engine, the store, the API
-            seconds: dict[str, list[float]] = {"live": [], "released": []}
-            for i in range(2 * n_alerts):
-                mode = "live" if i < n_alerts else "released"
-                mmsi = 970_000_001 + i
+            # live: an AIS-SART's report (the distress fast path does not wait for the watermark); released: the
+            # same followed at once by a message stamped 0.501 s after it; ordinary: an alert that waits for the
+            # watermark (invalid_identity: an MMSI with an unallocated MID, once per vessel) released the same way,
+            # so what remains is batching, the engine, the store, the API
+            modes = ("live", "released", "ordinary")
+            seconds: dict[str, list[float]] = {mode: [] for mode in modes}
+            for i in range(len(modes) * n_alerts):
+                mode = modes[i // n_alerts]
+                mmsi = (100_000_001 if mode == "ordinary" else 970_000_001) + i
                 now_ms = int(time.time() * 1000)
-                line = position_line(mmsi, 14, 20.5, 107.5, now_ms)
-                if mode == "released":
+                line = position_line(mmsi, 0 if mode == "ordinary" else 14, 20.5, 107.5, now_ms)
+                if mode != "live":
                     line += tagged(fleet[0], now_ms + 501)
                 sent = time.monotonic()
                 server.send(line)
@@ -290,7 +294,7 @@ def bench_latency(folder: Path, n_alerts: int, background_rate: float) -> dict[s
                 def visible(m: int = mmsi) -> bool:
                     return bool(svc.client.get("/api/v1/alerts", params={"mmsi": m}).json()["items"])
 
-                svc.wait(visible, 30.0, "a distress alert", every=0.005)
+                svc.wait(visible, 30.0, f"a {mode} alert", every=0.005)
                 seconds[mode].append(time.monotonic() - sent)
                 time.sleep(rng.uniform(0.2, 0.6))
             m = svc.metrics()

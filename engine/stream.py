@@ -9,9 +9,10 @@ queue fills and the sources wait (backpressure, never an unbounded queue).
 
 Nothing accepted is lost and no alert is duplicated across a crash, at any instant (tests inject one at every
 :func:`~engine.durable.crash_point`):
-- every micro-batch is written to the *journal* before the engine sees it — a write-ahead log of decoded rows:
-  its three Arrow IPC files go into a temporary folder, are synced, and the folder is renamed to the batch's
-  number (then the journal folder synced): a batch is in the journal whole or not at all;
+- every micro-batch is written to the *journal* before any sink is given what the engine made of it (the
+  engine steps meanwhile, in memory only) — a write-ahead log of decoded rows: its three Arrow IPC files go into
+  a temporary folder, are synced, and the folder is renamed to the batch's number (then the journal folder
+  synced): a batch is in the journal whole or not at all;
 - every ``snapshot_seconds`` the engine is snapshotted (atomically and durably, engine/runner.py) *with* the
   journal position it covers, in one folder; then the journal it makes unneeded is removed. The snapshot waits
   while a sink has not written everything it was given (the database down): the journal then holds it;
@@ -45,6 +46,7 @@ import shutil
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -72,7 +74,7 @@ QUARANTINE_REPORTED_S = 3600.0  # a quarantined batch is a health reason this lo
 @dataclass(frozen=True)
 class StreamSettings:
     batch_messages: int = 20_000  # a micro-batch closes at this many messages ...
-    batch_seconds: float = 0.2  # ... or this long after its first delivery was received (alert latency budget: 1 s)
+    batch_seconds: float = 0.1  # ... or this long after its first delivery was received (SEAWATCH_BATCH_MS)
     snapshot_seconds: float = 30.0  # how much journal a restart may replay
     lateness_s: float = LIVE_LATENESS_S
     # a failed write (journal, snapshot) is tried again after this, doubling up to retry_max_s: a full disk is
@@ -137,6 +139,7 @@ class StreamRunner:
         self.positions: dict[str, int] = {}  # by feed URL: the last position the engine holds (replayable feeds)
         self.on_snapshot: list[Callable[[dict[str, int]], None]] = []  # called with the positions a snapshot holds
         self.fast_path = DistressFastPath.of(engine)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="seawatch-journal")  # one batch at a time, in order
         engine.keep_alerts(self.settings.recent_alerts_s)
         # the setting, not what a snapshot was taken with: an operator's change applies at the next start
         evict = self.settings.evict_after_s
@@ -332,20 +335,27 @@ class StreamRunner:
         return nxt, count
 
     def process(self, deliveries: Sequence[FeedBatch]) -> pl.DataFrame:
-        """Decode, journal and run one micro-batch; returns the alerts new or changed (also given to the sinks)."""
+        """Decode, journal and run one micro-batch; returns the alerts new or changed (also given to the sinks).
+
+        The engine steps while the batch is written to the journal (its syncs wait on the disk: 5-500 ms on this
+        machine, as long as a step or longer); no sink is given anything of the batch before it is in the journal,
+        so a crash still loses only what the journal never held, and no sink holds anything of that."""
         self._run_chores()
         tables = self._number(_decode_all(deliveries))
         n = self._journal_next
+        written: Future[None] | None = None
         if self.settings.journal:
-            self._retrying("journal", lambda: self._write_batch(n, tables))
+            written = self._writer.submit(self._retrying, "journal", lambda: self._write_batch(n, tables))
         self._journal_next = n + 1
         self.stats.messages += sum(_size(d) for d in deliveries)
         for d in deliveries:
             if d.position >= 0:
                 self.positions[d.url] = max(self.positions.get(d.url, 0), d.position)
         try:
-            alerts = self._step(tables, n)
+            alerts = self._step(tables, n, before_publish=written.result if written is not None else None)
         except _EngineFailed as failed:
+            if written is not None:
+                written.result()  # in the journal before it is replayed from there (below)
             if not self.settings.journal:  # nothing here to replay: the restart does it from the feed
                 raise RuntimeError(f"the engine failed on a micro-batch of its feed ({failed.cause}); a restart "
                                    "resumes from the last snapshot and reads the feed again") from failed.cause
@@ -401,12 +411,16 @@ class StreamRunner:
         tables = _decode_all([])[0]
         return self._publish(tables, self.engine.finish())
 
-    def _step(self, tables: dict[str, pl.DataFrame], batch: int = -1) -> pl.DataFrame:
+    def _step(self, tables: dict[str, pl.DataFrame], batch: int = -1,
+              before_publish: Callable[[], Any] | None = None) -> pl.DataFrame:  # fmt: skip
+        """Run the engine on ``tables`` and hand the sinks what came of it, after ``before_publish()`` returned."""
         started = time.perf_counter()
         try:
             stepped = self.engine.process(tables["positions"], tables["statics"], tables["events"])
         except Exception as exc:  # noqa: BLE001  # whatever a batch makes the engine raise: that is a poison batch
             raise _EngineFailed(batch, exc) from exc
+        if before_publish is not None:
+            before_publish()
         alerts = self._publish(tables, stepped)
         spent = time.perf_counter() - started
         self.stats.batches += 1

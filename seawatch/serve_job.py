@@ -66,6 +66,15 @@ class ServeOptions:
     score_seconds: float = SCORE_SECONDS
 
 
+def stream_settings(stream: StreamSettings, settings: Settings) -> StreamSettings:
+    """The stream runner's settings from the service's: the alerts kept in memory (unless ``stream`` says), the
+    eviction of silent vessels, and the micro-batch window (SEAWATCH_BATCH_MS)."""
+    if stream.recent_alerts_s is None:
+        stream = replace(stream, recent_alerts_s=settings.recent_alerts_hours * 3600.0)
+    return replace(stream, evict_after_s=settings.evict_after_hours * 3600.0 or None,
+                   batch_seconds=settings.batch_ms / 1000.0)  # fmt: skip
+
+
 class StoreSink:
     """Alerts as they change, and positions for the tracks, into the store.
 
@@ -392,10 +401,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     # the store sink goes in before the journal is replayed: a crash after a micro-batch was journaled but before
     # its alerts reached the store would lose them otherwise (upserts by alert id make the replay idempotent)
     store_sink = StoreSink(store, options.stream.retry_first_s, options.stream.retry_max_s)
-    stream = options.stream
-    if stream.recent_alerts_s is None:
-        stream = replace(stream, recent_alerts_s=settings.recent_alerts_hours * 3600.0)
-    stream = replace(stream, evict_after_s=settings.evict_after_hours * 3600.0 or None)
+    stream = stream_settings(options.stream, settings)
     if check_feeds(options.feeds):  # the bus is the journal (seawatch/bus_job.py)
         stream = replace(stream, journal=False)
     runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [store_sink],
