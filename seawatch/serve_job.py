@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -47,6 +48,7 @@ from models.registry import ModelWatcher, Registry
 from models.scoring import Scorer
 from models.watchlist import listed_names, match
 from seawatch.bus_job import AlertPublisher, bus_feeds, check_feeds
+from seawatch.lease import Lease, LeaseLost
 
 log = logging.getLogger("seawatch.serve")
 SCORE_SECONDS = 5.0  # how often every vessel is re-scored: fresh enough for a watch floor, cheap at 100k vessels
@@ -404,6 +406,9 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     stream = stream_settings(options.stream, settings)
     if check_feeds(options.feeds):  # the bus is the journal (seawatch/bus_job.py)
         stream = replace(stream, journal=False)
+    lease = Lease.for_feeds(options.feeds)  # one engine per bus consumer (seawatch/lease.py)
+    if lease is not None:
+        await lease.acquire()  # a standby waits here, loaded, and restores the snapshot once it leads
     runner = StreamRunner.open(default_detectors(pack, land), options.state_dir / "engine-state", [store_sink],
                                stream)  # fmt: skip
     models = ModelWatcher(Registry(settings.models_dir, options.models))
@@ -448,6 +453,15 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
         await stop.wait()
         server.should_exit = True
 
+    async def keep_lease() -> None:
+        if lease is None:
+            return
+        try:
+            await lease.keep(stop)
+        except LeaseLost as exc:  # another engine leads from this state now: no snapshot, no write, out at once
+            log.error("%s", exc)
+            os._exit(3)
+
     async def run_engine() -> None:
         async with feeds:
             await runner.run(feeds, stop)
@@ -460,8 +474,10 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
             ready.set()
 
     try:
-        await asyncio.gather(server.serve(), run_engine(), watch_stop(), announce())
+        await asyncio.gather(server.serve(), run_engine(), watch_stop(), announce(), keep_lease())
     finally:
+        if lease is not None:
+            await lease.release()
         if publisher is not None:
             await publisher.close()
         store.close()
