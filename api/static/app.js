@@ -24,6 +24,7 @@
   const STATION_REFRESH_MS = 30000; // station states change by 10-minute buckets
   const QUALITY_REFRESH_MS = 60000; // precision moves with analysts' decisions: a minute is fresh enough
   const VESSEL_ALERTS_SHOWN = 12; // the panel's recent alerts, each with its triage actions
+  const WATCHLIST_RING = "#6a1b9a"; // a vessel on an analyst's watchlist: a thick ring of its own colour
   const TRIAGE_SHOWN = 50; // the latest decisions in the panel's triage history
   const CONTEXT_DEG = 6; // land drawn coarsely this far around the region's box
   const FALLBACK_VIEW = [105.5, 17.0, 110.0, 22.0]; // Gulf of Tonkin, min_lon, min_lat, max_lon, max_lat
@@ -298,7 +299,8 @@
         + '<br><i class="line" style="background:#d2691e"></i>watch zone'
         + '<br><i class="line" style="background:#2a7f96"></i>fishing ground'
         + '<br><i class="line" style="background:#102a43"></i>selected track'
-        + '<br><i class="place-key"></i>port';
+        + '<br><i class="place-key"></i>port'
+        + `<br><i class="ring" style="border-color:${WATCHLIST_RING}"></i>on a watchlist`;
       return div;
     };
     legend.addTo(map);
@@ -393,12 +395,13 @@
     for (const v of list) {
       if (v.lat === null || v.lat === undefined || v.lon === null || v.lon === undefined) continue;
       const band = v.band || bandOf(Math.max(v.smuggling_score ?? 0, v.fire_score ?? 0)) || "low";
+      const listed = watchlistsOf(v).length > 0;
       const style = {
-        radius: BAND_RADIUS[band] || 4, color: "#ffffff", weight: 1, fillColor: BAND_COLOR[band] || "#8a96a0",
-        fillOpacity: 0.95, className: `vessel band-${band}`,
+        radius: BAND_RADIUS[band] || 4, color: listed ? WATCHLIST_RING : "#ffffff", weight: listed ? 3 : 1,
+        fillColor: BAND_COLOR[band] || "#8a96a0", fillOpacity: 0.95, className: `vessel band-${band}${listed ? " watchlisted" : ""}`,
       };
       let entry = state.vessels.get(v.mmsi);
-      if (entry && entry.band !== band) { vesselLayer.removeLayer(entry.marker); entry = null; }
+      if (entry && (entry.band !== band || entry.listed !== listed)) { vesselLayer.removeLayer(entry.marker); entry = null; }
       if (entry) {
         entry.marker.setLatLng([v.lat, v.lon]);
         entry.marker.setStyle(style);
@@ -410,7 +413,7 @@
         marker.bindTooltip(() => vesselTip(state.vessels.get(v.mmsi).v), { direction: "top", offset: [0, -4] });
         marker.addTo(vesselLayer);
         marker.getElement()?.setAttribute("data-mmsi", v.mmsi);
-        entry = { v, marker, band };
+        entry = { v, marker, band, listed };
         state.vessels.set(v.mmsi, entry);
       }
     }
@@ -420,7 +423,13 @@
 
   function vesselTip(v) {
     const name = v.name ? escapeHtml(v.name) : "(no name)";
-    return `<b>${name}</b> ${v.mmsi}<br>smuggling ${fmtScore(v.smuggling_score)} · fire ${fmtScore(v.fire_score)}`;
+    const listed = watchlistsOf(v).length ? `<br>on watchlist ${escapeHtml(watchlistsOf(v).join(", "))}` : "";
+    return `<b>${name}</b> ${v.mmsi}<br>smuggling ${fmtScore(v.smuggling_score)} · fire ${fmtScore(v.fire_score)}${listed}`;
+  }
+
+  // the watchlists a vessel matched at its latest scoring (GET /vessels gives their names; null: none)
+  function watchlistsOf(v) {
+    return Array.isArray(v.watchlists) ? v.watchlists : [];
   }
 
   function updateCounts() {
@@ -556,6 +565,8 @@
       el("div", { class: "ident" }, `${shipType(v.ship_type)}${v.flag ? " · " + v.flag : ""}`,
         " · ", el("a", { href: "#", id: "vessel-dossier", class: "dossier", title: "Save its evidence dossier: one HTML file that opens offline and prints",
           onclick: (ev) => { ev.preventDefault(); saveDossier(v.mmsi, ev.currentTarget); } }, "Dossier")),
+      watchlistsOf(v).length ? el("div", { class: "watchlist-line", style: `color:${WATCHLIST_RING}` },
+        `On watchlist: ${watchlistsOf(v).join(", ")} (the reason is in "Why, smuggling")`) : null,
       el("div", { class: "scores" },
         el("div", { class: `score bg-${smugBand}`, "data-score": "smuggling" }, el("b", {}, fmtScore(smug)), el("span", {}, `smuggling · ${smugBand}`)),
         el("div", { class: `score bg-${fireBand}`, "data-score": "fire" }, el("b", {}, fmtScore(fire)), el("span", {}, `fire · ${fireBand}`))),
@@ -897,6 +908,11 @@
     if (event === "withdrawn") { // an early distress alert that later evidence proved wrong
       removeAlert(payload.alert_id);
       noteAlerts();
+      return;
+    }
+    if (event === "watchlist") { // a listed vessel first matched: say so, and draw its mark with the vessels
+      showMessage(`Watchlist '${payload.watchlist}': MMSI ${payload.mmsi} heard (${payload.detail})`);
+      scheduleVesselRefresh();
       return;
     }
     const list = Array.isArray(payload) ? payload : payload.alerts || [payload.alert || payload];

@@ -626,6 +626,61 @@ def test_geography_endpoints(served):
         assert err.value.code == 422
 
 
+def test_watchlisted_vessels_are_marked_and_a_live_sighting_is_said(browser, served):
+    """A vessel on a watchlist (as the live scorer stores it: models.watchlist.match, then the vessels' rows and the
+    sightings) is drawn with the watchlist ring and its panel has a watchlist line; a vessel listed while the page
+    is open is announced by the stream's watchlist event and gets its ring without a reload."""
+    from models.watchlist import match
+    from seawatch.serve_job import with_watchlists
+
+    store, vessels = served["store"], served["vessels"]
+
+    def score_lists() -> None:
+        matches = match(vessels, store.watchlist_entries_frame())
+        store.upsert_vessels(with_watchlists(vessels, matches))
+        store.record_sightings(matches)
+
+    wl = store.create_watchlist("caught 2025", by="map test")
+    store.add_entries(wl["id"], [{"mmsi": SUSPECT, "reason": "caught with 40 t diesel"}], by="map test")
+    score_lists()
+    page = browser()
+    # the module's earlier tabs still stream from the host, and Chromium opens at most 6 connections to one: close
+    # them, so that this tab's stream, its vessel refresh and its panel's requests all get one
+    for target in page.send("Target.getTargets")["targetInfos"]:
+        if target["type"] == "page" and target["url"].startswith(served["url"]):
+            page.send("Target.closeTarget", {"targetId": target["targetId"]})
+    page.send("Page.navigate", {"url": f"{served['url']}/?key={served['key']}"})
+    page.wait("document.body && document.body.dataset.ready === '1'", what="the page to load its data")
+    page.wait("document.body.dataset.live === '1'", what="the live alert stream to connect")
+    marked = "document.querySelector('path.vessel.watchlisted[data-mmsi=\"{}\"]')"
+    try:
+        page.wait(f"{marked.format(SUSPECT)} !== null", what="the watchlist ring")
+        assert page.js(f"{marked.format(SUSPECT)}.getAttribute('stroke')") == "#6a1b9a"
+        other, other_name = int(vessels["mmsi"][1]), str(vessels["name"][1])  # a fishing boat drawn on the map
+        assert page.js(f"{marked.format(other)}") is None
+        # listed (by its name, typed in lower case) while the page is open: the live stream's event says so, and the
+        # ring follows
+        store.add_entries(wl["id"], [{"name": other_name.lower(), "reason": "tip-off"}], by="map test")
+        score_lists()
+        page.wait("document.getElementById('message').textContent.includes(\"Watchlist 'caught 2025': MMSI "
+                  f"{other} heard\")", what="the sighting announced")  # fmt: skip
+        page.wait(f"{marked.format(other)} !== null", what="the new vessel's ring")
+        rect = page.js(f"(() => {{ const r = {marked.format(SUSPECT)}.getBoundingClientRect();"
+                       " return [r.x + r.width / 2, r.y + r.height / 2]; })()")  # fmt: skip
+        page.click(*rect)
+        line = "document.querySelector('#vessel-body .watchlist-line')"
+        page.wait(f"{line} !== null", what="the panel's watchlist line")
+        assert "On watchlist: caught 2025" in page.js(f"{line}.innerText")
+        page.drain()
+        assert page.console_errors() == []
+    finally:
+        page.js("window.seawatch.state.stream && window.seawatch.state.stream.abort()")
+        page.send("Page.navigate", {"url": "about:blank"})
+        page.wait("location.href === 'about:blank'", what="the tab emptied")
+        store.delete_watchlist(wl["id"], by="map test")
+        store.upsert_vessels(vessels)  # the module's other tests see no list
+
+
 def test_triage_quality_panel_shows_precision_and_a_raised_bar(browser, served):
     """Analysts dismissed ten of ten spoofing alerts (scores 60-69): the panel shows the kind's precision with its
     counts and its raised bar (64), read from /api/v1/quality. Last in the module: it adds alerts and decisions."""
