@@ -44,7 +44,8 @@
         now !== null && !REACH_HOURS.includes(now) ? choice(now, `now (${now} h)`) : null,
         el("button", { type: "button", class: "reach-clear", hidden: reach.mmsi !== v.mmsi, onclick: clearReach }, "clear")),
       el("p", { class: "reach-legend", "aria-live": "polite" }, reach.mmsi === v.mmsi && reach.props ? legendWords(reach.props) : ""));
-    body.append(box);
+    const facts = body.querySelector(":scope > dl"); // under its identity and position, above its alerts
+    if (facts) facts.after(box); else body.append(box);
   }
 
   function legendWords(p) {
