@@ -6,12 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from api.schemas import Text
 from api.store.watchlists import IMO_RANGE, MMSI_MAX
 
 
 class WatchlistIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="unique: 'caught 2025', 'sanctioned tankers'")
-    description: str = Field("", max_length=2000)
+    name: Text = Field(min_length=1, max_length=200, description="unique: 'caught 2025', 'sanctioned tankers'")
+    description: Text = Field("", max_length=2000)
 
 
 class WatchlistPublic(BaseModel):
@@ -32,11 +33,11 @@ class WatchlistEntryIn(BaseModel):
 
     mmsi: int | None = Field(None, ge=1, le=MMSI_MAX)
     imo: int | None = Field(None, ge=IMO_RANGE[0], le=IMO_RANGE[1], description="seven digits")
-    callsign: str | None = Field(None, max_length=32)
-    name: str | None = Field(None, max_length=200, description="as written anywhere: accents, case and spacing "
+    callsign: Text | None = Field(None, max_length=32)
+    name: Text | None = Field(None, max_length=200, description="as written anywhere: accents, case and spacing "
                              "do not matter when matching")  # fmt: skip
-    reason: str = Field("", max_length=2000, description="why it is listed: shown in the score's reason")
-    source: str = Field("", max_length=200, description="where the listing comes from")
+    reason: Text = Field("", max_length=2000, description="why it is listed: shown in the score's reason")
+    source: Text = Field("", max_length=200, description="where the listing comes from")
 
     @model_validator(mode="after")
     def _names_a_vessel(self) -> WatchlistEntryIn:

@@ -50,6 +50,13 @@ def test_analysts_keep_lists_viewers_read_them_and_every_change_is_audited(clien
     assert nothing.status_code == 422 and "at least one of mmsi, imo, callsign or name" in nothing.text
     bad_imo = client.post(f"{V1}/watchlists/{wl['id']}/entries", json={"imo": 123}, headers=analyst)
     assert bad_imo.status_code == 422
+    blank = client.post(f"{V1}/watchlists/{wl['id']}/entries", json={"callsign": "  ", "name": "\t"}, headers=analyst)
+    assert blank.status_code == 422 and "names no vessel" in blank.text
+    nul = client.post(f"{V1}/watchlists/{wl['id']}/entries", json={"name": "HAI\x00AU"}, headers=analyst)
+    assert nul.status_code == 422 and "NUL" in nul.text
+    described = client.get(f"{V1}/openapi.json").json()["paths"]
+    assert {"/api/v1/watchlists", "/api/v1/watchlists/{list_id}/entries/{entry_id}"} <= set(described)
+    assert "watchlisted" in {p["name"] for p in described["/api/v1/vessels"]["get"]["parameters"]}
     assert client.post(f"{V1}/watchlists/999/entries", json=entry, headers=analyst).status_code == 404
     # viewers read
     assert [w["entries"] for w in client.get(f"{V1}/watchlists", headers=viewer).json()["items"]] == [1]
