@@ -78,7 +78,13 @@ def match(vessels: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
         pl.col("callsign").cast(pl.String).alias("v_callsign"),
         pl.col("name").cast(pl.String).alias("v_name"),
     )
-    v = v.with_columns(_normalised(v["v_callsign"]).alias("k_callsign"), _normalised(v["v_name"]).alias("k_name"))
+    # the vessels' names and call signs normalised only when some entry has one: a list of MMSIs and IMOs costs no
+    # string work per scoring
+    none = pl.lit(None, pl.String)
+    v = v.with_columns(
+        (_normalised(v["v_callsign"]) if entries["callsign"].drop_nulls().len() else none).alias("k_callsign"),
+        (_normalised(v["v_name"]) if entries["name"].drop_nulls().len() else none).alias("k_name"),
+    )
     e = entries.select(list(ENTRY_SCHEMA)).rename({"mmsi": "e_mmsi", "imo": "e_imo", "callsign": "e_callsign",
                                                   "name": "e_name"})  # fmt: skip
     e = e.with_columns(_normalised(e["e_callsign"]).alias("k_callsign"), _normalised(e["e_name"]).alias("k_name"))
