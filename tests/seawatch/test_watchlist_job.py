@@ -116,3 +116,13 @@ def test_list_and_export_round_trip(tmp_path: Path, db: str, capsys: pytest.Capt
     assert [e["name"] for e in json.loads(as_json.read_text(encoding="utf-8"))] == ["HẢI PHÒNG 05", "HAI AU 7"] * 2
     assert main(["watchlist", "export", "--name", "nope", "--out", str(out), "--database", db]) == 2
     assert "no watchlist named 'nope' (lists: 'caught 2025')" in capsys.readouterr().err
+
+
+def test_a_followthemoney_json_array_imports_too(tmp_path: Path, db: str) -> None:
+    path = tmp_path / "vessels.json"
+    path.write_text(json.dumps([{"id": "x-1", "schema": "Vessel", "properties": {"name": ["Đại Dương 18"]}},
+                                {"id": "x-2", "schema": "Company", "properties": {"name": ["Some Shipping"]}}]),
+                    encoding="utf-8")  # fmt: skip
+    assert main(["watchlist", "import", str(path), "--name", "tip-offs", "--reason", "seen bunkering", "--database",
+                 db]) == 0  # fmt: skip
+    assert [(e["name"], e["reason"]) for e in entries_of(db, "tip-offs")] == [("Đại Dương 18", "seen bunkering")]
