@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import polars as pl
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -49,10 +50,20 @@ def last_fix(store: Store, mmsi: int, vessel: dict[str, Any], fixes: dict[int, d
     return TrackPoint(t=vessel["last_seen"], lat=vessel["lat"], lon=vessel["lon"], sog=None, cog=None)
 
 
-def speed_for(store: Store, vessel: dict[str, Any], fix: TrackPoint) -> tuple[float, str]:
-    track = store.track(vessel["mmsi"], fix.t - timedelta(hours=OWN_SPEED_HOURS), fix.t)
-    sog = np.array([p["sog"] if p["sog"] is not None else np.nan for p in track], np.float64)
-    return rc.top_speed(vessel.get("ship_type"), sog)
+def top_speeds(store: Store, vessels: list[tuple[dict[str, Any], TrackPoint]]) -> dict[int, tuple[float, str]]:
+    """The speed to draw each vessel's reach at (and why), from its ship type and its speeds reported in the
+    OWN_SPEED_HOURS before its fix: one read of the store for all of them."""
+    if not vessels:
+        return {}
+    since = min(fix.t for _, fix in vessels) - timedelta(hours=OWN_SPEED_HOURS)
+    reported = store.speeds_since([v["mmsi"] for v, _ in vessels], since).partition_by("mmsi", as_dict=True)
+    out = {}
+    for v, fix in vessels:
+        own = reported.get((v["mmsi"],))
+        sog = np.empty(0) if own is None else own.filter(
+            pl.col("t").is_between(fix.t - timedelta(hours=OWN_SPEED_HOURS), fix.t))["sog"].to_numpy()  # fmt: skip
+        out[v["mmsi"]] = rc.top_speed(v.get("ship_type"), sog)
+    return out
 
 
 @router.get("/vessels/{mmsi}/reach", responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "no such "
@@ -80,7 +91,7 @@ def get_reach(
     if fix is None:
         raise HTTPException(404, f"no position of vessel {mmsi} in the store")
     hours = settings.reach_hours if hours is None else hours
-    speed, why = speed_for(store, vessel, fix)
+    speed, why = top_speeds(store, [(vessel, fix)])[mmsi]
     r = rc.reach(land_index(request), fix.lat, fix.lon, hours, speed)
     props = {"kind": "reach", "mmsi": mmsi, "hours": hours, "speed_kn": round(speed, 2), "speed_why": why,
              "last_fix_t": fix.t.isoformat(), "at": (fix.t + timedelta(hours=hours)).isoformat(),
@@ -139,30 +150,43 @@ def intercept(
     within_h = settings.patrol_within_h if within_h is None else within_h
     dead_reckon_h = settings.dead_reckon_h if dead_reckon_h is None else dead_reckon_h
     now = store.latest_seen()
+    if now is None:  # nothing heard yet: nothing to meet
+        return InterceptList(start_lat=lat0, start_lon=lon0, speed_kn=speed_kn, within_h=within_h,
+                             start_at=utcnow(), items=[], out_of_reach=0)  # fmt: skip
     land = land_index(request)
     vessels, _total = store.vessels_page(VesselFilter(bands=RISKY_BANDS), page_size=INTERCEPT_VESSELS_MAX)
     fixes = store.latest_fixes([v["mmsi"] for v in vessels])
+    located = [(v, fix) for v in vessels if (fix := last_fix(store, v["mmsi"], v, fixes)) is not None]
+    tops = top_speeds(store, [(v, fix) for v, fix in located if not _on_course(fix, now, dead_reckon_h)])
     items, missed = [], 0
-    for v in vessels:
-        fix = last_fix(store, v["mmsi"], v, fixes)
-        if fix is None or now is None:
-            continue
-        target = _meet(store, land, v, fix, lat0, lon0, speed_kn, now, dead_reckon_h)
+    for v, fix in located:
+        target = _meet(land, v, fix, lat0, lon0, speed_kn, now, dead_reckon_h, tops.get(v["mmsi"]))
         if target is None or target.meet_hours > within_h:
             missed += 1
         else:
             items.append(target)
     items.sort(key=lambda t: (t.meet_hours, t.mmsi))
     return InterceptList(start_lat=lat0, start_lon=lon0, speed_kn=speed_kn, within_h=within_h,
-                         start_at=now or utcnow(), items=items, out_of_reach=missed)  # fmt: skip
+                         start_at=now, items=items, out_of_reach=missed)  # fmt: skip
 
 
-def _meet(store: Store, land: LandIndex, v: dict[str, Any], fix: TrackPoint, lat0: float, lon0: float,
-          patrol_kn: float, now: datetime, dead_reckon_h: float) -> InterceptTarget | None:  # fmt: skip
+def _course_known(fix: TrackPoint) -> bool:
+    return fix.sog is not None and (fix.cog is not None or fix.sog < MOVING_KN)
+
+
+def _on_course(fix: TrackPoint, now: datetime, dead_reckon_h: float) -> bool:
+    """Whether the vessel is met on its last course and speed (heard recently enough, with a plausible speed and
+    a course), not at its reach."""
+    age_h = max((now - fix.t).total_seconds() / 3600, 0.0)
+    return age_h <= dead_reckon_h and _course_known(fix) and fix.sog is not None and 0 <= fix.sog <= rc.IMPOSSIBLE_KN
+
+
+def _meet(land: LandIndex, v: dict[str, Any], fix: TrackPoint, lat0: float, lon0: float, patrol_kn: float,
+          now: datetime, dead_reckon_h: float, top: tuple[float, str] | None) -> InterceptTarget | None:  # fmt: skip
     age_h = max((now - fix.t).total_seconds() / 3600, 0.0)
     east, north = rc.to_local_km(lat0, lon0, fix.lat, fix.lon)
-    known = fix.sog is not None and (fix.cog is not None or fix.sog < MOVING_KN)
-    if age_h <= dead_reckon_h and known and fix.sog is not None and 0 <= fix.sog <= rc.IMPOSSIBLE_KN:
+    known = _course_known(fix)
+    if _on_course(fix, now, dead_reckon_h) and fix.sog is not None:
         sog = fix.sog if fix.sog >= MOVING_KN else 0.0
         course = math.radians(fix.cog or 0.0)
         vx, vy = sog * math.sin(course), sog * math.cos(course)
@@ -176,15 +200,16 @@ def _meet(store: Store, land: LandIndex, v: dict[str, Any], fix: TrackPoint, lat
         why = (f"on its last course {fix.cog or 0:.0f}° at {sog:.1f} kn, heard {age_h:.1f} h before the patrol "
                "leaves")  # fmt: skip
     else:
-        top, speed_why = speed_for(store, v, fix)
+        assert top is not None  # top_speeds holds every vessel not met on its course
+        top_kn, speed_why = top
         gap_km = math.hypot(east, north)
-        head_km = top * rc.KM_PER_NM * age_h  # how far it can be from its fix when the patrol leaves
-        t = rc.meet_reach_hours(gap_km, head_km, patrol_kn, top)
+        head_km = top_kn * rc.KM_PER_NM * age_h  # how far it can be from its fix when the patrol leaves
+        t = rc.meet_reach_hours(gap_km, head_km, patrol_kn, top_kn)
         run = patrol_kn * rc.KM_PER_NM * t
         meet_e, meet_n = (east * run / gap_km, north * run / gap_km) if gap_km > 0 else (0.0, 0.0)
         model = "reach"
         stale = "no course or speed reported" if not known else f"heard {age_h:.1f} h before the patrol leaves"
-        why = (f"{stale}: met at the nearest edge of where it can have gone (straight lines), at {top:.1f} kn, "
+        why = (f"{stale}: met at the nearest edge of where it can have gone (straight lines), at {top_kn:.1f} kn, "
                f"{speed_why}")  # fmt: skip
     meet_lat, meet_lon = rc.from_local_km(lat0, lon0, meet_e, meet_n)
     return InterceptTarget(

@@ -300,6 +300,20 @@ def test_track_is_thinned_and_pruned(store: Store) -> None:
     assert store.track(9) == []
 
 
+def test_speeds_since_reads_many_vessels_reported_speeds_at_once(store: Store) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    times = [now - timedelta(minutes=5 * k) for k in range(6)]  # one a minute is kept: all six
+    frames = [pl.DataFrame({"mmsi": [m] * 6, "t": times, "lat": [20.0] * 6, "lon": [107.0] * 6,
+                            "sog": [None if (m == 2 and k == 0) else float(10 * m + k) for k in range(6)]},
+                           schema_overrides={"sog": pl.Float64}) for m in (1, 2, 3)]  # fmt: skip
+    store.add_track(pl.concat(frames))
+    got = store.speeds_since([2, 1, 2, 99], now - timedelta(minutes=12))  # 2 twice, 99 has no track
+    assert got.columns == ["mmsi", "t", "sog"] and got["t"].dtype == pl.Datetime("us", "UTC")
+    want_2 = [(2, times[k], float(20 + k)) for k in (2, 1)]  # its newest point, without a speed, left out
+    assert got.rows() == [(1, times[k], float(10 + k)) for k in (2, 1, 0)] + want_2
+    assert store.speeds_since([3], now + timedelta(minutes=1)).height == 0
+
+
 def test_zones_and_keys_crud(store: Store) -> None:
     geometry = {"type": "Polygon", "coordinates": [[[107, 20], [108, 20], [108, 21], [107, 20]]]}
     zone = store.create_zone("Bach Long Vi", "restricted", geometry, {}, "admin")
