@@ -74,6 +74,11 @@ def _detect(args: argparse.Namespace) -> int:
 
 def _backtest(args: argparse.Namespace) -> int:
     _use_threads(args.threads)
+    starting = None
+    if args.workers is not None or args.cluster is not None:  # workers load while this process does
+        from seawatch.dask_start import WORKER_MEMORY, connect_soon
+
+        starting = connect_soon(args.workers, args.cluster, args.worker_memory or WORKER_MEMORY)
     from engine.geo.regions import PackError
     from feeds.archives import ArchiveError
     from feeds.files import InputError
@@ -92,10 +97,14 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     try:
         if _history_run(args):
-            summary = _backtest_history(args, options)
+            summary = _backtest_history(args, options, starting)
         else:
             summary = run_backtest([Path(p) for p in args.inputs], Path(args.out), options)
     except (InputError, ArchiveError, PackError) as exc:
+        if starting is not None:
+            from seawatch.dask_start import close_when_started
+
+            close_when_started(starting)
         sys.stderr.write(f"seawatch backtest: {exc}\n")
         return 2
     sys.stdout.write(summary.render())
@@ -117,13 +126,13 @@ def _history_run(args: argparse.Namespace) -> bool:
     return False
 
 
-def _backtest_history(args: argparse.Namespace, options):
+def _backtest_history(args: argparse.Namespace, options, starting):
     from seawatch.cluster_job import WORKER_MEMORY, ClusterOptions, run_history_backtest
     from seawatch.history import Filters
 
     plan = ClusterOptions(workers=args.workers, cluster=args.cluster, partitions=args.partitions,
                           worker_memory=args.worker_memory or WORKER_MEMORY,
-                          filters=Filters(args.start, args.end, args.bbox))  # fmt: skip
+                          filters=Filters(args.start, args.end, args.bbox), starting=starting)  # fmt: skip
     return run_history_backtest(args.inputs[0], Path(args.out), options, plan)
 
 

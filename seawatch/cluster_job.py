@@ -15,12 +15,12 @@ Dask is imported only here, and only on this path: the command line starts as fa
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,10 +31,10 @@ import polars as pl
 from engine.partitions import split_detectors
 from feeds.files import InputError
 from seawatch.backtest_job import BacktestOptions, BacktestSummary, Setup, finish_backtest
+from seawatch.dask_start import WORKER_MEMORY, connect_soon
 from seawatch.history import Dataset, Filters
 from seawatch.inputs import STALE, readers_columns
 
-WORKER_MEMORY = "2GiB"  # per worker: Dask spills results to disk past 60 % of it and restarts a worker past 95 %
 PARTITIONS_PER_WORKER = 2  # vessel partitions per worker by default: work to steal while the fleet stage runs
 
 
@@ -45,6 +45,7 @@ class ClusterOptions:
     partitions: int | None = None  # vessel partitions (groups of MMSI buckets); default 2 per worker
     worker_memory: str = WORKER_MEMORY
     filters: Filters = field(default_factory=Filters)
+    starting: Future | None = None  # the cluster being reached already (dask_start.connect_soon)
 
     @property
     def distributed(self) -> bool:
@@ -199,22 +200,10 @@ class _DaskJob:
 
 
 def _submit(url: str, buckets: list[int], args: tuple, plan: ClusterOptions) -> _DaskJob:
-    """Start (or reach) the cluster, print its dashboard's address, and submit every stage."""
-    from dask.distributed import Client, LocalCluster
-
-    cluster = None
-    try:
-        if plan.cluster is not None:
-            client = Client(plan.cluster, timeout="30s")
-        else:
-            pools = str(max(1, (os.cpu_count() or 1) // (plan.workers or 1)))  # polars' and Numba's, per worker
-            cluster = LocalCluster(n_workers=plan.workers, threads_per_worker=1, processes=True,
-                                   memory_limit=plan.worker_memory, dashboard_address=":0",
-                                   env={"POLARS_MAX_THREADS": pools, "NUMBA_NUM_THREADS": pools})  # fmt: skip
-            client = Client(cluster)
-    except (OSError, TimeoutError, ValueError) as exc:
-        where = plan.cluster or f"a local cluster of {plan.workers} workers"
-        raise InputError(f"{where}: cannot start or reach the Dask cluster ({exc})") from None
+    """Reach the cluster (started early when the command line did: seawatch/dask_start.py), print its dashboard's
+    address, and submit every stage."""
+    starting = plan.starting or connect_soon(plan.workers, plan.cluster, plan.worker_memory)
+    client, cluster = starting.result()
     sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     token = uuid.uuid4().hex[:8]  # keys of this run: several runs may share a scheduler
@@ -231,3 +220,10 @@ def _submit(url: str, buckets: list[int], args: tuple, plan: ClusterOptions) -> 
         futures[client.submit(run_stage, url, "vessels", group, *args, name=name, pure=False,
                               key=f"seawatch-vessels-{i}-{token}")] = name  # fmt: skip
     return _DaskJob(client, cluster, futures, workers, len(groups), memory)
+
+
+def warm() -> None:
+    """Load what every stage needs (the default region's pack, the land index, every detector's kernels)."""
+    from engine.detectors import default_detectors
+
+    default_detectors(*_context("gulf-of-tonkin", False, None))
