@@ -11,7 +11,6 @@ import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import polars as pl
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -52,18 +51,26 @@ def last_fix(store: Store, mmsi: int, vessel: dict[str, Any], fixes: dict[int, d
 
 def top_speeds(store: Store, vessels: list[tuple[dict[str, Any], TrackPoint]]) -> dict[int, tuple[float, str]]:
     """The speed to draw each vessel's reach at (and why), from its ship type and its speeds reported in the
-    OWN_SPEED_HOURS before its fix: one read of the store for all of them."""
+    OWN_SPEED_HOURS before its fix (rc.observed_top_speed's quantile, over all of them at once): one read of the
+    store for all of them."""
     if not vessels:
         return {}
     since = min(fix.t for _, fix in vessels) - timedelta(hours=OWN_SPEED_HOURS)
-    reported = store.speeds_since([v["mmsi"] for v, _ in vessels], since).partition_by("mmsi", as_dict=True)
-    out = {}
-    for v, fix in vessels:
-        own = reported.get((v["mmsi"],))
-        sog = np.empty(0) if own is None else own.filter(
-            pl.col("t").is_between(fix.t - timedelta(hours=OWN_SPEED_HOURS), fix.t))["sog"].to_numpy()  # fmt: skip
-        out[v["mmsi"]] = rc.top_speed(v.get("ship_type"), sog)
-    return out
+    fixed = pl.DataFrame({"mmsi": [v["mmsi"] for v, _ in vessels], "fix_t": [fix.t for _, fix in vessels]},
+                         schema={"mmsi": pl.Int64, "fix_t": pl.Datetime("us", "UTC")})  # fmt: skip
+    own = dict(
+        store.speeds_since(fixed["mmsi"].to_list(), since)
+        .join(fixed, on="mmsi")
+        .filter(
+            pl.col("t").is_between(pl.col("fix_t") - timedelta(hours=OWN_SPEED_HOURS), pl.col("fix_t")),
+            pl.col("sog").is_between(0, rc.IMPOSSIBLE_KN),
+            pl.col("sog").is_not_nan(),
+        )  # fmt: skip
+        .group_by("mmsi")
+        .agg(pl.col("sog").quantile(rc.OBSERVED_QUANTILE, interpolation="linear"))
+        .iter_rows()
+    )
+    return {v["mmsi"]: rc.top_speed_of(v.get("ship_type"), own.get(v["mmsi"])) for v, _ in vessels}
 
 
 @router.get("/vessels/{mmsi}/reach", responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "no such "

@@ -289,8 +289,13 @@ def observed_top_speed(sog: np.ndarray) -> float | None:
 def top_speed(ship_type: int | None, sog: np.ndarray) -> tuple[float, str]:
     """The speed to draw a reach at: the higher of the class's top speed and the vessel's own observed one; and
     why, in words."""
+    return top_speed_of(ship_type, observed_top_speed(sog))
+
+
+def top_speed_of(ship_type: int | None, own: float | None) -> tuple[float, str]:
+    """:func:`top_speed` from the vessel's own top speed already taken (:func:`observed_top_speed`, or the same
+    quantile computed elsewhere over many vessels at once); None: no speed reported."""
     class_kn, class_name = class_top_speed(ship_type)
-    own = observed_top_speed(sog)
     if own is not None and own > class_kn:
         return own, f"its own top speed: {own:.1f} kn ({OBSERVED_QUANTILE:.0%} of its reported speeds up to it), " \
                     f"above the {class_kn:g} kn of its class ({class_name})"  # fmt: skip

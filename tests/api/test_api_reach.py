@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
@@ -141,3 +142,35 @@ def test_defaults_are_settings_from_the_environment_and_the_query_overrides_them
         body = client.get(f"{V1}/intercept", params=params, headers=viewer).json()
         assert (body["speed_kn"], body["within_h"]) == (60, 2)
         assert {t["mmsi"]: t for t in body["items"]}[FAST]["model"] == "course"
+
+
+def test_top_speeds_of_many_vessels_at_once_equal_each_vessels_own(store: Store) -> None:
+    """The intercept reads every stale vessel's reported speeds in one query and takes their quantile in polars:
+    the same speeds and words as rc.top_speed over each vessel's own track, glitches (over 50 kn), points outside
+    its 72 h and vessels without a track included."""
+    from api.routes.reach import OWN_SPEED_HOURS, last_fix, top_speeds
+
+    rng = np.random.default_rng(5)
+    frame = vessels_frame(20).with_columns(
+        pl.Series("ship_type", [(30, 80, 70, 37, None)[i % 5] for i in range(20)], pl.Int64),
+        pl.lit(NOW).alias("last_seen"),
+    )
+    store.upsert_vessels(frame)
+    rows = []
+    for i, mmsi in enumerate(frame["mmsi"][:16]):  # the last four have no track
+        for k in range(int(rng.integers(1, 40))):
+            sog = float(rng.choice([rng.uniform(0, 14), rng.uniform(14, 35), 80.0]))  # 80: a glitch
+            rows.append((mmsi, NOW - timedelta(hours=i, minutes=97 * k), 20.0, 107.0, sog, 90.0))
+    columns = {"mmsi": pl.Int64, "t": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+               "sog": pl.Float64, "cog": pl.Float64}  # fmt: skip
+    store.add_track(pl.DataFrame(rows, schema=columns, orient="row"))
+    vessels = [store.vessel(m) for m in frame["mmsi"]]
+    fixes = store.latest_fixes(frame["mmsi"].to_list())
+    pairs = [(v, fix) for v in vessels if v is not None and (fix := last_fix(store, v["mmsi"], v, fixes))]
+    got = top_speeds(store, pairs)
+    for v, fix in pairs:
+        track = store.track(v["mmsi"], fix.t - timedelta(hours=OWN_SPEED_HOURS), fix.t)
+        sog = np.array([p["sog"] for p in track if p["sog"] is not None], np.float64)
+        want = rc.top_speed(v["ship_type"], sog)
+        assert got[v["mmsi"]][0] == pytest.approx(want[0], rel=1e-12) and got[v["mmsi"]][1] == want[1]
+    assert len(got) == 20 and any("its own top speed" in why for _, why in got.values())
