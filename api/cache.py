@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+ALIASES_PER_ENTRY = 4  # query strings remembered per entry kept: several spellings of one page (parameter order)
 REFRESH_AT = 0.75  # of max_age: a rebuild then has a quarter of it (0.5 s by default) to finish before anyone waits
 
 
@@ -34,6 +35,7 @@ class RevisionCache:
         self.max_entries, self.max_age, self.clock = max_entries, max_age, clock
         self._entries: OrderedDict[Hashable, tuple[int, float, Any]] = OrderedDict()
         self._building: dict[tuple[Hashable, int], asyncio.Future[Any]] = {}
+        self._aliases: OrderedDict[Hashable, Any] = OrderedDict()
         self.hits = self.misses = 0
 
     def __len__(self) -> int:
@@ -47,6 +49,21 @@ class RevisionCache:
         self._entries.move_to_end(key)
         self.hits += 1
         return True, entry[2]
+
+    def remember(self, alias: Hashable, value: Any) -> None:
+        """Keep ``value`` (an entry's key and how to rebuild it) under ``alias`` (a request as it came: its query
+        string), so that the next identical request finds its entry without being parsed again; bounded, LRU."""
+        self._aliases[alias] = value
+        self._aliases.move_to_end(alias)
+        while len(self._aliases) > ALIASES_PER_ENTRY * self.max_entries:
+            self._aliases.popitem(last=False)
+
+    def alias(self, alias: Hashable) -> Any | None:
+        """What :meth:`remember` kept under ``alias``, if anything."""
+        value = self._aliases.get(alias)
+        if value is not None:
+            self._aliases.move_to_end(alias)
+        return value
 
     def due(self, key: Hashable, revision: int) -> bool:
         """Whether the entry of ``key`` under ``revision`` is past ``REFRESH_AT`` of its age, with no rebuild running:

@@ -118,6 +118,14 @@ def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
+
+
+async def authorize(request: Request, role: str) -> Principal:
+    """The checks of the ``role`` dependency (401, 403, 429 as the same HTTPExceptions, one request-rate token), for
+    a route that answers from memory without FastAPI's dependency solving (api/routes/vessels.py)."""
+    settings: Settings = request.app.state.settings
+    principal = await current_principal(request, settings, await _api_key_header(request), await _bearer(request))
+    return await require(role)(principal)
 Analyst = Annotated[Principal, Depends(require("analyst"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
