@@ -113,7 +113,7 @@ def fill(store: Store, land: LandIndex, n: int, now: datetime) -> list[int]:
     for i in range(len(lat)):
         row: dict[str, Any] = {k: None for k in VESSEL_SCHEMA}
         score = 60.0 + 40.0 * i / max(len(lat) - 1, 1)
-        heard = now if i % 2 else now - timedelta(hours=3)
+        heard = (now if i % 2 else now - timedelta(hours=3)) - timedelta(seconds=7 * i)  # as a feed: no two alike
         row |= {"mmsi": 574_000_000 + i, "name": f"BENCH {i}", "ship_type": (30, 80, 70, 37)[i % 4], "flag": "VN",
                 "lat": float(lat[i]), "lon": float(lon[i]), "first_seen": heard, "last_seen": heard, "positions": 10,
                 "smuggling_score": score, "fire_score": 5.0, "band": "critical" if score > 75 else "high",
@@ -121,7 +121,7 @@ def fill(store: Store, land: LandIndex, n: int, now: datetime) -> list[int]:
                 "fire_reasons": []}  # fmt: skip
         rows.append(row)
     store.upsert_vessels(pl.DataFrame(rows, schema=VESSEL_SCHEMA))
-    track = [(574_000_000 + i, (now if i % 2 else now - timedelta(hours=3)) - timedelta(minutes=10 * k),
+    track = [(574_000_000 + i, rows[i]["last_seen"] - timedelta(minutes=10 * k),
               float(lat[i]), float(lon[i]), 8.0 + i % 5, float(37 * i % 360))
              for i in range(len(lat)) for k in range(3)]  # fmt: skip
     cols = {"mmsi": pl.Int64, "t": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
