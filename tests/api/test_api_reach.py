@@ -174,3 +174,49 @@ def test_top_speeds_of_many_vessels_at_once_equal_each_vessels_own(store: Store)
         want = rc.top_speed(v["ship_type"], sog)
         assert got[v["mmsi"]][0] == pytest.approx(want[0], rel=1e-12) and got[v["mmsi"]][1] == want[1]
     assert len(got) == 20 and any("its own top speed" in why for _, why in got.values())
+
+
+def test_intercept_times_equal_brute_force_over_random_vessels(client: TestClient, keys: dict[str, str]) -> None:
+    """The route's meeting times against tests/reference.py's brute force (time steps, then bisection), from each
+    vessel's stored fix seen from the patrol's start: on course when heard within dead_reckon_h (where it is when
+    the patrol leaves, then its course), else at its reach (its top speed, from its fix's age on)."""
+    from tests import reference as ref
+
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    rng = np.random.default_rng(17)
+    n = 30
+    frame = vessels_frame(n).with_columns(
+        pl.lit("critical").alias("band"),
+        pl.Series("ship_type", [(30, 80, 70)[i % 3] for i in range(n)], pl.Int64),
+        pl.Series(
+            "last_seen", [NOW - timedelta(hours=float(h)) for h in rng.uniform(0, 4, n)], pl.Datetime("us", "UTC")
+        ),  # fmt: skip
+    )
+    store.upsert_vessels(frame)
+    lat = PATROL[0] + rng.uniform(-1.2, 1.2, n)
+    lon = PATROL[1] + rng.uniform(-1.2, 1.2, n)
+    sog, cog = rng.uniform(0, 18, n), rng.uniform(0, 360, n)
+    columns = {"mmsi": pl.Int64, "t": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+               "sog": pl.Float64, "cog": pl.Float64}  # fmt: skip
+    rows = [(m, t, lat[i], lon[i], sog[i], cog[i]) for i, (m, t) in enumerate(frame.select("mmsi", "last_seen").rows())]
+    store.add_track(pl.DataFrame(rows, schema=columns, orient="row"))
+    params = {"from": f"{PATROL[0]},{PATROL[1]}", "speed_kn": 22, "within_h": 72, "dead_reckon_h": 2}
+    body = client.get(f"{V1}/intercept", params=params, headers=auth(keys["viewer"])).json()
+    start = datetime.fromisoformat(body["start_at"])
+    checked = {"course": 0, "reach": 0}
+    for item in body["items"]:
+        i = item["mmsi"] - frame["mmsi"][0]
+        age_h = (start - datetime.fromisoformat(item["last_fix"]["t"])).total_seconds() / 3600
+        east, north = rc.to_local_km(*PATROL, lat[i], lon[i])
+        if item["model"] == "course":
+            assert age_h <= 2
+            vx, vy = sog[i] * math.sin(math.radians(cog[i])), sog[i] * math.cos(math.radians(cog[i]))
+            east, north = east + vx * rc.KM_PER_NM * age_h, north + vy * rc.KM_PER_NM * age_h
+            want = ref.meet_hours(east, north, vx, vy, 22.0, horizon_h=80)
+        else:
+            assert age_h > 2
+            top, _ = rc.top_speed(int(frame["ship_type"][i]), np.array([sog[i]]))
+            want = ref.meet_hours(east, north, top, 0.0, 22.0, head_km=top * rc.KM_PER_NM * age_h, horizon_h=80)
+        assert want is not None and item["meet_hours"] == pytest.approx(want, abs=2e-3), item
+        checked[item["model"]] += 1
+    assert checked["course"] >= 5 and checked["reach"] >= 5 and len(body["items"]) + body["out_of_reach"] == n
