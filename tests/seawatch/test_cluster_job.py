@@ -118,3 +118,17 @@ def test_the_noaa_archive_gives_the_single_process_answer(cluster, tmp_path: Pat
     on_cluster(tmp_path / "ds", tmp_path / "out", cluster.scheduler_address, partitions=5)
     assert pl.read_parquet(tmp_path / "raw" / "alerts.parquet").height > 0
     assert_same_outputs(tmp_path / "raw", tmp_path / "out")
+
+
+def test_the_printed_dashboard_answers() -> None:
+    import urllib.request
+
+    from seawatch.dask_start import connect
+
+    client, cluster = connect(1, None, "1GiB")
+    try:
+        with urllib.request.urlopen(client.dashboard_link, timeout=30) as page:
+            assert page.status == 200 and b"bokeh" in page.read().lower()
+    finally:
+        client.close()
+        cluster.close()
