@@ -221,7 +221,10 @@
   $("patrol-form").addEventListener("submit", (ev) => { ev.preventDefault(); findIntercepts(); });
   $("patrol-pick").addEventListener("click", () => setPicking(!patrol.picking));
   $("patrol-clear").addEventListener("click", clearPatrol);
-  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && patrol.picking) setPicking(false); });
+  // Escape while picking a base stops picking, and only that (the page's own Escape would close the vessel panel)
+  window.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && patrol.picking) { setPicking(false); ev.stopPropagation(); }
+  }, true);
   $("patrol").hidden = false;
 
   sw.reach = { reach, patrol, drawReach, findIntercepts }; // for the end-to-end test

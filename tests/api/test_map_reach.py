@@ -132,6 +132,15 @@ def test_patrol_base_typed_or_picked_lists_what_it_can_intercept(browser, served
               f"document.getElementById('vessel-body').textContent.includes('{other}')",
               what="Enter selects")  # fmt: skip
 
+    # Escape leaves picking a base, and leaves the vessel panel open
+    page.js("document.getElementById('patrol-pick').click()")
+    for kind in ("keyDown", "keyUp"):
+        page.send(
+            "Input.dispatchKeyEvent", {"type": kind, "key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27}
+        )
+    assert page.js("document.getElementById('patrol-pick').getAttribute('aria-pressed')") == "false"
+    assert page.js("document.getElementById('vessel').hidden") is False
+
     # the base picked on the map: the point clicked becomes the base, and the list follows it
     page.js("document.getElementById('patrol-pick').click()")
     assert page.js("document.getElementById('patrol-pick').getAttribute('aria-pressed')") == "true"
