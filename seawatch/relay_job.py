@@ -29,6 +29,7 @@ log = logging.getLogger("seawatch.relay")
 WINDOW = 256  # bus messages sent before waiting for their acknowledgements (each holds a delivery of lines)
 ACK_TIMEOUT_S = 10.0  # a window not acknowledged within this is sent again (the ids make a repeat harmless)
 MAX_HELD = 64 * 1024  # bytes of an unfinished multi-part message held for the next delivery, at most
+MAX_MESSAGE = 256 * 1024  # bytes of lines per bus message, at most (nats-server refuses more than 1 MB by default)
 
 
 @dataclass
@@ -134,8 +135,18 @@ class Relay:
             await source.close()
 
     def _put(self, subject: str, msg_id: str, url: str, received: float, data: bytes) -> None:
-        self.spool.append(subject, msg_id, {RECEIVED: repr(received), SOURCE: url}, data)
-        self.counters.lines += data.count(b"\n")
+        """Spool ``data`` as one bus message, or several of at most ``MAX_MESSAGE`` bytes cut at whole messages
+        (ids ``msg_id``, ``msg_id.1``, ...: a file replay's reads are a megabyte, the server's limit by default)."""
+        part = 0
+        while data:
+            cut = len(data)
+            if cut > MAX_MESSAGE:
+                cut = whole_messages(data[:MAX_MESSAGE]) or data.rfind(b"\n", 0, MAX_MESSAGE) + 1 or MAX_MESSAGE
+            piece, data = data[:cut], data[cut:]
+            self.spool.append(subject, f"{msg_id}.{part}" if part else msg_id,
+                              {RECEIVED: repr(received), SOURCE: url}, piece)  # fmt: skip
+            self.counters.lines += piece.count(b"\n")
+            part += 1
         self._spooled.set()
 
     async def _connect(self, stop: asyncio.Event) -> object | None:

@@ -172,3 +172,18 @@ def twice(messages: list[tuple[str, bytes, dict[str, str]]]) -> list[tuple[str, 
         if again:
             out.append((h[MSG_ID], len(rows), again))
     return out
+
+
+def test_a_large_read_goes_in_messages_the_server_takes(tmp_path: Path, feed: bytes) -> None:
+    """A file replay reads a megabyte at once, nats-server's default limit per message: the relay cuts it."""
+    from seawatch.relay_job import MAX_MESSAGE
+
+    big = feed * (1 + 3 * 1024 * 1024 // len(feed))
+    path = tmp_path / "big.nmea"
+    path.write_bytes(big)
+    with nats_server(tmp_path / "nats") as server:
+        subprocess.run(relay_cmd(server, tmp_path / "spool", f"file://{path}"), check=True, timeout=RUN_S,
+                       capture_output=True)  # fmt: skip
+        messages = stream_messages(server.url)
+    assert b"".join(lines_of(messages)) == big
+    assert max(len(data) for _, data, _ in messages) <= MAX_MESSAGE
