@@ -1,0 +1,159 @@
+"""The bus (issue 16): relay -> NATS JetStream -> engine, sustained throughput with zero loss, beside the file feed.
+
+Each part runs the commands as an operator would, as subprocesses on loopback, with a fresh ``nats-server -js``:
+
+- relay: ``seawatch relay --feed file://FEED --speed 0`` (the whole command, wall time) into an empty stream; then
+  the stream is read back and its lines counted against the file's (zero loss, none twice);
+- engine: ``seawatch serve --feed nats://.../AIS`` on that stream, from /healthz answering until /metrics counts
+  every message of the file (messages/s through the engine), beside ``seawatch serve --feed file://FEED --speed 0``
+  timed the same way in the same run (the baseline: the same engine without the bus);
+- in process: :class:`feeds.nats.NatsSource` alone reading the whole stream (messages/s the consumer delivers).
+
+    .venv/bin/python benchmarks/bench_bus.py [--hours 12 --vessels 1200] [--feed FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from feeds.framing import Framer  # noqa: E402
+from feeds.nats import NatsSource  # noqa: E402
+from seawatch.simulator.config import SimConfig  # noqa: E402
+from seawatch.simulator.scenario import simulate  # noqa: E402
+from tests.nats_server import NatsServer, free_port, stream_messages  # noqa: E402
+
+SEAWATCH = Path(sys.executable).with_name("seawatch")
+out = sys.stdout.write
+
+
+def messages_in(data: bytes) -> int:
+    framer = Framer(clock=time.time)
+    return len(framer.feed(data, received=time.time())) + len(framer.finish())
+
+
+def metrics(url: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for line in httpx.get(url + "/metrics", timeout=10).text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            key = name.split("{", 1)[0]
+            found[key] = found.get(key, 0.0) + float(value)
+    return found
+
+
+def serve_until(folder: Path, feed: str, expected: int) -> tuple[float, float, float]:
+    """``seawatch serve`` on ``feed`` until /metrics counts ``expected`` messages: (seconds from /healthz answering,
+    messages counted, seconds from the command's start)."""
+    port = free_port()
+    env = {**os.environ, "SEAWATCH_ENVIRONMENT": "development", "SEAWATCH_ANONYMOUS_ROLE": "viewer",
+           "SEAWATCH_DATABASE_PATH": str(folder / "seawatch.db"), "SEAWATCH_ALERT_RETENTION_DAYS": "0"}  # fmt: skip
+    env.pop("SEAWATCH_DATABASE_URL", None)
+    url = f"http://127.0.0.1:{port}"
+    cmd = [str(SEAWATCH), "serve", "--feed", feed, "--port", str(port), "--state", str(folder / "state"), "--speed",
+           "0"]  # fmt: skip
+    started = time.perf_counter()
+    with (folder / "serve.log").open("ab") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise SystemExit(f"seawatch serve exited: {(folder / 'serve.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+        up = time.perf_counter()
+        while (n := metrics(url).get("seawatch_stream_messages_total", 0.0)) < expected:
+            if proc.poll() is not None:
+                raise SystemExit(f"seawatch serve exited: {(folder / 'serve.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+        done = time.perf_counter()
+        time.sleep(1.0)
+        n = metrics(url)["seawatch_stream_messages_total"]
+        return done - up, n, done - started
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def consume_all(url: str, last: int) -> tuple[float, int]:
+    source = NatsSource(f"{url}/AIS?durable=bench")
+    started = time.perf_counter()
+    lines = 0
+    while True:
+        chunk = await source.next_batch()
+        assert chunk is not None
+        lines += chunk.data.count(b"\n")
+        if chunk.position >= last:
+            break
+    seconds = time.perf_counter() - started
+    await source.close()
+    return seconds, lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--feed", type=Path, help="an NMEA file (default: simulate --hours x --vessels)")
+    ap.add_argument("--hours", type=float, default=12.0)
+    ap.add_argument("--vessels", type=int, default=1200)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    out(f"bench_bus: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-bus-") as tmp:
+        folder = Path(tmp)
+        feed = args.feed
+        if feed is None:
+            t0 = time.perf_counter()
+            feed = folder / "feed.nmea"
+            feed.write_bytes(simulate(SimConfig(hours=args.hours, seed=args.seed, vessels=args.vessels)).feed)
+            out(f"simulated {args.hours:g} h x {args.vessels} vessels in {time.perf_counter() - t0:.0f} s\n")
+        data = feed.read_bytes()
+        lines, messages = data.count(b"\n"), messages_in(data)
+        out(f"feed: {lines:,} lines, {messages:,} messages, {len(data) / 1e6:.0f} MB\n")
+        server = NatsServer(folder / "nats")
+        server.start()
+        try:
+            t0 = time.perf_counter()
+            cmd = [str(SEAWATCH), "relay", "--feed", f"file://{feed}", "--speed", "0", "--nats", server.url,
+                   "--spool", str(folder / "spool")]  # fmt: skip
+            relay = subprocess.run(cmd, capture_output=True, text=True)
+            relay_s = time.perf_counter() - t0
+            if relay.returncode != 0:
+                raise SystemExit(relay.stderr)
+            held = stream_messages(server.url)
+            on_bus = sum(d.count(b"\n") for _, d, _ in held)
+            out(f"relay (whole command): {relay_s:.1f} s, {lines / relay_s / 1e3:.0f} k lines/s; "
+                f"{len(held):,} bus messages holding {on_bus:,} lines (file: {lines:,}; lost or doubled: "
+                f"{on_bus - lines:+,})\n")  # fmt: skip
+            consumer_s, consumed = asyncio.run(consume_all(server.url, len(held)))
+            out(f"in process, NatsSource alone: {consumed:,} lines in {consumer_s:.2f} s, "
+                f"{consumed / consumer_s / 1e3:.0f} k lines/s\n")  # fmt: skip
+            for name, url in (("bus", f"{server.url}/AIS"), ("file (baseline)", f"file://{feed}")):
+                run = folder / name.split()[0]
+                run.mkdir()
+                seconds, counted, whole = serve_until(run, url, messages)
+                out(f"serve --feed {name}: {counted:,.0f} messages through the engine in {seconds:.1f} s after "
+                    f"/healthz ({whole:.1f} s from the command's start): {counted / seconds / 1e3:.0f} k msg/s; "
+                    f"lost or doubled: {counted - messages:+,.0f}\n")  # fmt: skip
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
