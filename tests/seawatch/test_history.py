@@ -103,6 +103,8 @@ def test_filters_are_pushed_down_to_days_times_and_the_box(scenario: Path, tmp_p
         ingest(str(NOAA), "--out", str(ds))
     dataset = Dataset(str(ds))
     start, end = datetime(2024, 6, 1, 2, tzinfo=UTC), datetime(2024, 6, 1, 5, tzinfo=UTC)
+    days = {p.day for p in dataset.parts if Filters(start, end).day_ok(p.day)}
+    assert days == {"2024-06-01"}, "other days' files are not opened"
     box = (106.5, 19.5, 108.0, 21.0)
     steps = list(dataset.steps(filters=Filters(start, end, box)))
     positions = pl.concat([s.positions for s in steps])
