@@ -449,11 +449,13 @@
   }
 
   // ---------------------------------------------------------------- the vessel panel
-  async function selectVessel(mmsi, fromMap = false) {
+  // refresh: the open panel follows its vessel's new alerts; it keeps what is on screen while the answer comes, and
+  // leaves the panel alone if the analyst opened a dismissal or a mute form meanwhile
+  async function selectVessel(mmsi, fromMap = false, refresh = false) {
     state.selected = mmsi;
     const body = $("vessel-body");
     $("vessel").hidden = false;
-    body.replaceChildren(el("p", {}, `Loading ${mmsi}…`));
+    if (!refresh) body.replaceChildren(el("p", {}, `Loading ${mmsi}…`));
     let detail;
     let decided = null;
     try {
@@ -463,7 +465,7 @@
       body.replaceChildren(el("p", { class: "error" }, err.status === 404 ? `No vessel ${mmsi} in the store.` : err.message));
       return;
     }
-    if (state.selected !== mmsi) return;
+    if (state.selected !== mmsi || (refresh && body.querySelector("form"))) return;
     renderVessel(detail, decided);
     drawTrack(mmsi, !fromMap);
     raiseHalo();
@@ -921,7 +923,7 @@
       upsertAlert(a, true);
       // the open panel follows its vessel's alerts, unless the analyst is typing a dismissal or a mute there
       if ((a.mmsi === state.selected || a.other_mmsi === state.selected) && !$("vessel-body").querySelector("form")) {
-        selectVessel(state.selected, true);
+        selectVessel(state.selected, true, true);
       }
     }
     noteAlerts();
