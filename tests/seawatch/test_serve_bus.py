@@ -266,3 +266,13 @@ def test_a_standby_takes_over_within_10_s_of_the_leaders_death_with_the_same_ale
     assert took <= TAKEOVER_S, f"the standby took {took:.1f} s to lead"
     assert held_messages(tmp_path / "pair") == bus_runs.file_messages, "messages lost or read twice"
     assert sorted(alerts) == sorted(bus_runs.bus)
+
+
+def test_a_bus_feed_is_not_mixed_with_local_feeds() -> None:
+    from feeds.sources import FeedError
+    from seawatch.bus_job import check_feeds
+
+    assert check_feeds(["nats://bus:4222/AIS", "nats://bus:4222/OTHER"])
+    assert not check_feeds(["tcp://127.0.0.1:5631", "file://feed.nmea"])
+    with pytest.raises(FeedError, match="relay the other feeds onto it"):
+        check_feeds(["nats://bus:4222/AIS", "tcp://127.0.0.1:5631"])
