@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -66,6 +67,7 @@ class ServeOptions:
     models: Path | None = None
     stream: StreamSettings = field(default_factory=StreamSettings)
     score_seconds: float = SCORE_SECONDS
+    api: bool = True  # False: an engine-only node (seawatch serve --no-api), no HTTP at all
 
 
 def stream_settings(stream: StreamSettings, settings: Settings) -> StreamSettings:
@@ -467,14 +469,24 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
             await runner.run(feeds, stop)
         await asyncio.to_thread(scoring.score)
 
+    async def serve_api() -> None:
+        if options.api:
+            await server.serve()
+        else:  # the API runs elsewhere (seawatch api) on the same database
+            await stop.wait()
+
     async def announce() -> None:
-        while not server.started:
+        while options.api and not server.started:
             await asyncio.sleep(0.05)
         if ready is not None:
             ready.set()
 
+    # what is loaded by now (libraries, the region pack, the land index: ~0.2 M objects) lives as long as the
+    # process: frozen, the collector's full passes no longer walk it (160-290 ms each on this busy machine, a
+    # stall of the engine's step and of every request in flight: benchmarks/RESULTS.md, Live service)
+    gc.freeze()
     try:
-        await asyncio.gather(server.serve(), run_engine(), watch_stop(), announce(), keep_lease())
+        await asyncio.gather(serve_api(), run_engine(), watch_stop(), announce(), keep_lease())
     finally:
         if lease is not None:
             await lease.release()
