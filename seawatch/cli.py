@@ -706,6 +706,10 @@ def _dossier(args: argparse.Namespace) -> int:
         store = Store(settings.store_url(), migrate=False, track_interval_s=settings.track_interval_s,
                       track_retention=timedelta(hours=settings.track_retention_hours))  # fmt: skip
         try:
+            if not store.is_current():
+                sys.stderr.write(f"seawatch dossier: {settings.store_url()}: the store's schema is not this "
+                                 "seawatch's; open it with `seawatch serve` (or `seawatch api`) once to migrate it\n")
+                return 2
             dossier = build_dossier(store, args.mmsi, bar=settings.noisy_bar(), since=since,
                                     track_max=settings.track_points_max)  # fmt: skip
         finally:

@@ -171,3 +171,24 @@ def test_command_line_writes_each_format_from_the_suffix(db_url: str, tmp_path: 
     assert main(["dossier", str(MMSI), "--database", db_url, "--since", "yesterday", "--out",
                  str(tmp_path / "y.md")]) == 2  # fmt: skip
     assert "--since" in capsys.readouterr().err
+
+
+def test_command_line_on_an_older_store_says_how_to_migrate_it(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dossier command reads without migrating: on a store a release behind it says so, not a database error."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from api.store.engine import alembic_config
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+    engine.dispose()
+    assert main(["dossier", str(MMSI), "--database", db_url, "--out", str(tmp_path / "case.md")]) == 2
+    err = capsys.readouterr().err
+    assert "schema is not this seawatch's" in err and "seawatch serve" in err and "Error" not in err
+    assert not (tmp_path / "case.md").exists()
