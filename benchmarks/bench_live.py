@@ -96,8 +96,10 @@ class Service:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
+        # every load client comes from 127.0.0.1 without a key: no request-rate limit (429s would be measured)
         env = {**os.environ, "SEAWATCH_ENVIRONMENT": "development", "SEAWATCH_ANONYMOUS_ROLE": "viewer",
-               "SEAWATCH_DATABASE_PATH": str(folder / "seawatch.db")}  # fmt: skip
+               "SEAWATCH_DATABASE_PATH": str(folder / "seawatch.db"), "SEAWATCH_RATE_PER_ADDRESS": "0",
+               "SEAWATCH_RATE_PER_KEY": "0"}  # fmt: skip
         env.pop("SEAWATCH_DATABASE_URL", None)
         cmd = [str(SEAWATCH), "serve", "--feed", f"tcp://127.0.0.1:{feed_port}", "--port", str(self.port),
                "--state", str(folder / "state")]  # fmt: skip

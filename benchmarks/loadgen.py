@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import time
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -32,7 +36,9 @@ class LoadResult:
 
     latencies_ms: list[float] = field(default_factory=list)
     send_lag_ms: list[float] = field(default_factory=list)  # open loop: sent this long after the intended time
+    dispatch_lag_ms: list[float] = field(default_factory=list)  # open loop: the generator's own lateness
     errors: int = 0  # non-2xx answers and failed connections
+    error_kinds: dict[str, int] = field(default_factory=dict)  # by status code or exception name
     seconds: float = 0.0
     connections: int = 0
 
@@ -48,6 +54,7 @@ class LoadResult:
             "requests": float(len(self.latencies_ms)),
             "errors": float(self.errors),
             "lag_p99": float(np.percentile(lag, 99)),
+            "generator_late_max": max(self.dispatch_lag_ms, default=0.0),
             "connections": float(self.connections),
         }
 
@@ -87,6 +94,20 @@ class Connection:
         self.writer.close()
 
 
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the load runs: a full pass over a benchmark's heap (polars,
+    the API's modules: a few 100k objects) stops this generator for 0.1-0.3 s, which the open loop would count
+    against the server."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 async def open_loop(url: str, rate: float, seconds: float, max_connections: int = 256,
                     warmup_s: float = 1.0) -> LoadResult:  # fmt: skip
     """GET ``url`` at ``rate`` requests a second for ``seconds`` (after ``warmup_s`` at the same rate, not
@@ -102,25 +123,35 @@ async def open_loop(url: str, rate: float, seconds: float, max_connections: int 
     counted_from = int(round(warmup_s * rate))
     tasks: set[asyncio.Task[None]] = set()
 
-    async def connection() -> Connection:
+    async def connection() -> tuple[Connection, bool]:
+        """A connection for the next request, and whether it served one before."""
         nonlocal opened
         async with freed:
             if not idle and opened >= max_connections:
                 await freed.wait_for(lambda: bool(idle))
             if idle:
-                return idle.pop()
+                return idle.pop(), True
             opened += 1
-        return await Connection.open(url)
+        return await Connection.open(url), False
 
     async def one(i: int, due: float) -> None:
         conn = None
         try:
-            conn = await connection()
+            conn, reused = await connection()
             if i >= counted_from:
                 result.send_lag_ms.append((time.perf_counter() - due) * 1e3)
-            status = await conn.get()
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            result.errors += i >= counted_from
+            try:
+                status = await conn.get()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                if not reused:
+                    raise
+                conn.close()  # the server closed it while it was idle (uvicorn after 5 s): once more, on a new one
+                conn = await Connection.open(url)
+                status = await conn.get()
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            if i >= counted_from:
+                result.errors += 1
+                result.error_kinds[type(exc).__name__] = result.error_kinds.get(type(exc).__name__, 0) + 1
             if conn is not None:
                 conn.close()
             conn = None
@@ -131,26 +162,40 @@ async def open_loop(url: str, rate: float, seconds: float, max_connections: int 
             return
         if i >= counted_from:
             result.latencies_ms.append((time.perf_counter() - due) * 1e3)
-            result.errors += not 200 <= status < 300
+            if not 200 <= status < 300:
+                result.errors += 1
+                result.error_kinds[str(status)] = result.error_kinds.get(str(status), 0) + 1
         async with freed:
             idle.append(conn)
             freed.notify()
 
+    with collector_off():
+        await _dispatch(total, rate, counted_from, result, one, tasks)
+    result.seconds = seconds
+    result.connections = opened
+    for conn in idle:
+        conn.close()
+    return result
+
+
+Request = Callable[[int, float], Coroutine[Any, Any, None]]  # request i, due at (perf_counter seconds)
+
+
+async def _dispatch(total: int, rate: float, counted_from: int, result: LoadResult, one: Request,
+                    tasks: set[asyncio.Task[None]]) -> None:  # fmt: skip
+    """Start request ``i`` at its intended time (``rate`` a second), then wait for every answer."""
     start = time.perf_counter() + 0.05
     for i in range(total):
         due = start + i / rate
         wait = due - time.perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)
+        if i >= counted_from:
+            result.dispatch_lag_ms.append((time.perf_counter() - due) * 1e3)
         task = asyncio.create_task(one(i, due))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await asyncio.gather(*tasks)
-    result.seconds = seconds
-    result.connections = opened
-    for conn in idle:
-        conn.close()
-    return result
 
 
 async def closed_loop(url: str, clients: int, seconds: float) -> LoadResult:
@@ -166,11 +211,14 @@ async def closed_loop(url: str, clients: int, seconds: float) -> LoadResult:
                 t0 = time.perf_counter()
                 status = await conn.get()
                 result.latencies_ms.append((time.perf_counter() - t0) * 1e3)
-                result.errors += not 200 <= status < 300
+                if not 200 <= status < 300:
+                    result.errors += 1
+                    result.error_kinds[str(status)] = result.error_kinds.get(str(status), 0) + 1
         finally:
             conn.close()
 
-    await asyncio.gather(*(client() for _ in range(clients)))
+    with collector_off():
+        await asyncio.gather(*(client() for _ in range(clients)))
     result.seconds = seconds
     return result
 

@@ -14,20 +14,22 @@ STALL_FROM_S, STALL_S = 0.5, 0.5  # the server answers nothing from 0.5 s to 1 s
 
 
 @asynccontextmanager
-async def stalling_server() -> AsyncIterator[str]:
-    """An HTTP/1.1 keep-alive server answering every GET with ``ok``, except during the stall."""
+async def stalling_server(answers_per_connection: int = 10**9) -> AsyncIterator[str]:
+    """An HTTP/1.1 keep-alive server answering every GET with ``ok``, except during the stall; it closes a
+    connection once it gave it ``answers_per_connection`` answers (as uvicorn closes an idle one)."""
     gate = asyncio.Event()
     gate.set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while True:
+            for _ in range(answers_per_connection):
                 await reader.readuntil(b"\r\n\r\n")
                 await gate.wait()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+            pass
+        writer.close()
 
     async def stall() -> None:
         await asyncio.sleep(STALL_FROM_S)
@@ -67,3 +69,12 @@ def test_the_closed_loop_hides_the_same_stall() -> None:
     assert got["errors"] == 0 and got["requests"] > 100
     assert got["max"] > 400.0  # the stall is there, once
     assert got["p90"] < 50.0  # and nowhere in the percentiles
+
+
+def test_a_connection_the_server_closed_is_opened_again_not_counted_as_an_error() -> None:
+    async def run() -> dict[str, float]:
+        async with stalling_server(answers_per_connection=3) as url:
+            return (await open_loop(url, rate=100.0, seconds=1.5, warmup_s=0.0)).summary()
+
+    got = asyncio.run(run())
+    assert got["requests"] == 150 and got["errors"] == 0
