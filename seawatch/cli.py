@@ -75,7 +75,8 @@ def _detect(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     _use_threads(args.threads)
     starting = None
-    if args.workers is not None or args.cluster is not None:  # workers load while this process does
+    one_folder_or_url = len(args.inputs) == 1 and not Path(args.inputs[0]).is_file()  # a dataset, likely
+    if (args.workers is not None or args.cluster is not None) and one_folder_or_url:  # workers load meanwhile
         from seawatch.dask_start import WORKER_MEMORY, connect_soon
 
         starting = connect_soon(args.workers, args.cluster, args.worker_memory or WORKER_MEMORY)
@@ -406,13 +407,27 @@ def _serve(args: argparse.Namespace) -> int:
         options = ServeOptions(feeds=args.feed, host=args.host, port=args.port, state_dir=Path(args.state),
                                region=args.region, examples=args.examples, speed=args.speed,
                                models=Path(args.models) if args.models else None,
-                               stream=StreamSettings(snapshot_seconds=args.snapshot_seconds))  # fmt: skip
+                               stream=StreamSettings(snapshot_seconds=args.snapshot_seconds),
+                               api=not args.no_api)  # fmt: skip
         sys.stdout.write(f"seawatch serve: {len(args.feed)} feed(s); the API and the map on "
                          f"http://{args.host}:{args.port}/ (Ctrl-C stops, state in {args.state})\n")  # fmt: skip
         sys.stdout.flush()
         asyncio.run(serve(options, settings))
     except (ValidationError, FeedError, ValueError, OSError) as exc:
         sys.stderr.write(f"seawatch serve: {exc}\n")
+        return 2
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from seawatch.api_job import run_api
+
+    try:
+        run_api(args.host, args.port, args.workers)
+    except (ValidationError, ValueError, OSError) as exc:
+        sys.stderr.write(f"seawatch api: {exc}\n")
         return 2
     return 0
 
@@ -536,7 +551,20 @@ def _add_serve(sub) -> None:
     sv.add_argument("--models", metavar="DIR", help="model files from `seawatch train` (default: the shipped ones)")
     sv.add_argument("--snapshot-seconds", type=float, default=30.0, metavar="S",
                     help="snapshot the engine this often: what a restart replays of the journal or the bus (30)")
+    sv.add_argument("--no-api", action="store_true",
+                    help="run the engine alone, without HTTP (the API runs elsewhere: seawatch api, same database)")
     sv.set_defaults(func=_serve)
+    ap = sub.add_parser(
+        "api",
+        help="serve the API and the map alone, on the database an engine writes",
+        description="Serve /api/v1, /healthz, /metrics and the map page from the store (SEAWATCH_DATABASE_URL, "
+        "PostgreSQL, or SEAWATCH_DATABASE_PATH) without an engine, in --workers processes; the live alert stream "
+        "in every worker from the database. The engine runs elsewhere: seawatch serve --no-api.",
+    )
+    ap.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    ap.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    ap.set_defaults(func=_api)
     dm = sub.add_parser(
         "demo",
         help="serve a simulated Gulf of Tonkin feed replayed in (sped-up) real time",

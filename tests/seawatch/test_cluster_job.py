@@ -132,3 +132,18 @@ def test_the_printed_dashboard_answers() -> None:
     finally:
         client.close()
         cluster.close()
+
+
+def test_a_bad_option_closes_the_cluster_started_for_it(scenario: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import psutil
+
+    from seawatch.cli import main
+
+    ingest(str(scenario / "feed.nmea"), "--out", str(tmp_path / "ds"))
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    code = main(["backtest", str(tmp_path / "ds"), "--out", str(tmp_path / "out"), "--workers", "2",
+                 "--zones", str(tmp_path / "missing.geojson"), "--progress", "off"])  # fmt: skip
+    assert code == 2 and "missing.geojson" in capsys.readouterr().err
+    workers = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+               and p.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(p.cmdline())]  # fmt: skip
+    assert not workers, "worker processes left running"
