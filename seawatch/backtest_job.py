@@ -277,6 +277,11 @@ class _Tracks:
         return pl.concat(parts).unique(["mmsi", "t"], keep="first").sort("mmsi", "t")
 
 
+def thin_tracks(positions: pl.DataFrame) -> pl.DataFrame:
+    """The report's tracks: one position per vessel and ``TRACK_BIN``, in (mmsi, t) order."""
+    return _thin(positions).sort("mmsi", "t")
+
+
 def _thin(positions: pl.DataFrame) -> pl.DataFrame:
     return (
         positions.select("mmsi", "t", "lat", "lon")

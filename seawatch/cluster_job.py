@@ -30,7 +30,7 @@ import polars as pl
 
 from engine.partitions import split_detectors
 from feeds.files import InputError
-from seawatch.backtest_job import BacktestOptions, BacktestSummary, Setup, finish_backtest
+from seawatch.backtest_job import BacktestOptions, BacktestSummary, Setup, finish_backtest, thin_tracks
 from seawatch.dask_start import WORKER_MEMORY, connect_soon
 from seawatch.history import Dataset, Filters
 from seawatch.inputs import STALE, readers_columns
@@ -118,7 +118,8 @@ def run_history_backtest(url: str, out: Path, options: BacktestOptions, plan: Cl
     """Backtest the dataset at ``url`` into ``out``, in this process or on Dask (``plan``); raises InputError."""
     dataset = Dataset(url)
     started = time.perf_counter()
-    args = (plan.filters, options.region, options.examples, str(options.zones) if options.zones else None)
+    zones = str(options.zones.resolve()) if options.zones else None  # the workers' working folder may differ
+    args = (plan.filters, options.region, options.examples, zones)
     setup = Setup.of(options, out)
     if plan.distributed:
         job = _submit(url, dataset.buckets_present(), args, plan)
@@ -143,8 +144,9 @@ def run_history_backtest(url: str, out: Path, options: BacktestOptions, plan: Cl
     alerts = pl.concat([r.alerts for r in results])
     vessels = pl.concat([r.vessels for r in parts if r.vessels is not None]).sort("mmsi")
     days = pl.concat([r.days for r in parts if r.days is not None]).sort("mmsi", "day")
-    finish_backtest(summary, setup, options, alerts, vessels, days, fleet.outages if fleet.outages is not None else
-                    pl.DataFrame(), lambda top: dataset.read_positions(top, plan.filters), url, started)  # fmt: skip
+    outages = fleet.outages if fleet.outages is not None else pl.DataFrame()
+    tracks = lambda top: thin_tracks(dataset.read_positions(top, plan.filters))  # noqa: E731 - the report's maps
+    finish_backtest(summary, setup, options, alerts, vessels, days, outages, tracks, url, started)
     return summary
 
 

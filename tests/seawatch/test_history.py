@@ -68,7 +68,9 @@ def assert_same_outputs(expected: Path, got: Path) -> None:
 def test_a_dataset_backtests_to_the_raw_logs_answer(scenario: Path, raw: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     ingest(str(scenario / "feed.nmea"), "--out", str(scenario / "one"), "--buckets", "7")
     capsys.readouterr()
-    backtest(str(scenario / "one"), "--out", str(scenario / "one-out"))
+    assert main(["backtest", str(scenario / "one"), "--out", str(scenario / "one-out"), "--progress", "off"]) == 0
+    top = pl.read_parquet(scenario / "one-out" / "vessels.parquet").sort("smuggling_score", descending=True)
+    assert str(top["mmsi"][0]) in (scenario / "one-out" / "report.html").read_text(), "the report draws the top vessel"
     assert_same_outputs(raw, scenario / "one-out")
     assert pl.read_parquet(raw / "alerts.parquet").height > 10, "the scenario must raise alerts of many kinds"
     said = capsys.readouterr().out
