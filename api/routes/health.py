@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from api.deps import StoreDep
 from api.schemas import Health
 from api.store import Store
 
@@ -60,19 +61,39 @@ def _check(store: Store) -> Health:
 LivenessReader = Callable[[], list[str]]  # the live service's troubles in words: silent feeds, the engine behind
 
 
-@router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-async def healthz(request: Request, store: StoreDep, response: Response) -> Health:
-    """Whether the API and its database answer (an answer at most a second old), and, in the live service, whether
-    its feeds and engine keep up: "degraded" with the reasons, still 200 while the API itself can serve."""
+class HealthRoute(APIRoute):
+    """/healthz answered without FastAPI's dependency solving and response validation: a probe is the commonest
+    request a service gets, and those took two thirds of its time (the answer is a model already validated)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        async def handler(request: Request) -> Response:
+            health = await answer(request)
+            return Response(health.model_dump_json(), status_code=200 if health.database else 503,
+                            media_type="application/json")  # fmt: skip
+
+        return handler
+
+
+async def answer(request: Request) -> Health:
+    """The health of the API, its database and, in the live service, its feeds and engine."""
     check: HealthCheck = request.app.state.health_check
-    health = await check.get(store)
-    if not health.database:
-        response.status_code = 503
+    health = await check.get(request.app.state.store)
     liveness: LivenessReader | None = getattr(request.app.state, "liveness", None)
     troubles = liveness() if liveness is not None else []
     if troubles:
         health = health.model_copy(update={"status": "degraded", "reasons": [*health.reasons, *troubles]})
     return health
+
+
+async def healthz(request: Request) -> Health:
+    """Whether the API and its database answer (an answer at most a second old), and, in the live service, whether
+    its feeds and engine keep up: "degraded" with the reasons, still 200 while the API itself can serve; 503 when
+    the database does not answer."""
+    return await answer(request)  # (the OpenAPI's; HealthRoute answers)
+
+
+router.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health,
+                     responses={503: {"model": Health}}, route_class_override=HealthRoute)  # fmt: skip
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
