@@ -147,3 +147,18 @@ def test_a_bad_option_closes_the_cluster_started_for_it(scenario: Path, tmp_path
     workers = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
                and p.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(p.cmdline())]  # fmt: skip
     assert not workers, "worker processes left running"
+
+
+def test_dask_is_imported_only_on_the_cluster_path() -> None:
+    import json
+    import subprocess
+    import sys
+
+    jobs = "seawatch.cli, seawatch.backtest_job, seawatch.ingest_job, seawatch.history"
+    listed = "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))))"
+    code = f"import json, sys; import {jobs}; {listed}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []
+    code = code.replace(jobs, f"{jobs}, dask.distributed")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "distributed" in json.loads(done.stdout), "the check sees Dask when it is imported"
