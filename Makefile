@@ -58,6 +58,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_decode.py --whole  # the commands as users run them, beside pyais and aiscat
 	$(BIN)/python benchmarks/bench_geo.py
+	$(BIN)/python benchmarks/bench_live.py --parts latency  # a distress message and an ordinary alert -> the API
+	$(BIN)/python benchmarks/bench_api.py --fleet 1000000 --rate 500  # open and closed loop; seeding takes ~3 min
 
 # The scoring models shipped in models/default/: simulated Gulf of Tonkin scenarios with fixed seeds (the quality
 # benchmark and the tests use other seeds). Rerun after changing features or detectors (the files are plain arrays
