@@ -12,7 +12,8 @@ step hands the detectors the ready rows sorted by (vessel, time, arrival), and t
 its state per vessel and may finish any decision about times before the watermark. At the end of the input,
 :meth:`Engine.finish` releases everything (the watermark becomes +inf). A detector that processes each vessel's
 rows in time order, carrying its state between steps, therefore sees the same sequence in stream and in batch,
-and reports the same final alerts; :class:`engine.alerts.AlertBook` keeps the latest version of each.
+and reports the same final alerts; :class:`engine.alerts.AlertBook` keeps the latest version of each. The same
+rules let a history be cut by MMSI bucket and still give this answer: :mod:`engine.partitions`.
 
 Rows without a time cannot be placed and are counted (``no_time``); the same message heard by several stations
 (same vessel, time, type and position) is kept once (``duplicate``). A detector that needs every copy (the
