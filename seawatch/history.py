@@ -25,6 +25,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,17 +54,14 @@ def filesystem(url: str) -> tuple[Any, str]:
 
 
 def is_dataset(url: str) -> bool:
-    """Whether ``url`` is a history dataset (a folder with ``_seawatch.json``)."""
-    if not (url.endswith("/") or "://" in url or not url.lower().endswith(_FILE_SUFFIXES)):
+    """Whether ``url`` is a history dataset (a folder or URL with ``_seawatch.json``); a local file is not."""
+    if "://" not in url and not Path(url).is_dir():
         return False
     try:
         fs, root = filesystem(url)
         return bool(fs.isfile(f"{root}/{META}"))
     except (InputError, OSError):
         return False
-
-
-_FILE_SUFFIXES = (".nmea", ".txt", ".log", ".nm4", ".ais", ".gz", ".csv", ".parquet")
 
 
 @dataclass(frozen=True)
