@@ -128,14 +128,16 @@ def _dijkstra(ok, ns_km, ew_km, i0, j0, max_km, steps):
     return km
 
 
-def reach(land: LandIndex, lat: float, lon: float, hours: float, speed_kn: float) -> Reach:
-    """The water ``hours`` at ``speed_kn`` can cover from (lat, lon), going round the land."""
+def reach(land: LandIndex, lat: float, lon: float, hours: float, speed_kn: float,
+          cells_per_radius: int = CELLS_PER_RADIUS) -> Reach:  # fmt: skip
+    """The water ``hours`` at ``speed_kn`` can cover from (lat, lon), going round the land, on a grid of
+    ``cells_per_radius`` cells from the fix to the edge (engine/geo/fleet_reach.py draws many on coarser ones)."""
     if not (math.isfinite(lat) and math.isfinite(lon) and -90.0 <= lat <= 90.0):
         raise ValueError(f"({lat}, {lon}) is not a position: give a latitude in [-90, 90] and a finite longitude")
     if not (hours >= 0 and speed_kn >= 0 and math.isfinite(hours * speed_kn)):
         raise ValueError(f"hours={hours}, speed_kn={speed_kn}: give finite, non-negative numbers")
     radius_km = hours * speed_kn * KM_PER_NM
-    cell_km = max(radius_km / CELLS_PER_RADIUS, GLOBE_CELL_KM)
+    cell_km = max(radius_km / cells_per_radius, GLOBE_CELL_KM)
     d_lat = cell_km / KM_PER_DEG
     d_lon = d_lat / max(math.cos(math.radians(lat)), math.cos(math.radians(MAX_LAT)))
     half_lat = int(math.ceil(radius_km / cell_km)) + 1  # a cell of margin: the traced edge closes inside the grid
