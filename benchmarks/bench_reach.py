@@ -1,8 +1,8 @@
 """Where a vessel can be now and what a patrol can meet (issue 17): the reach and the intercept, in process and as
 an analyst asks for them over HTTP, each beside a baseline in the same run.
 
-    .venv/bin/python benchmarks/bench_reach.py [--reach-vessels 200] [--hours 6] [--meet-vessels 1000000]
-                                               [--risky 2000] [--requests 5]
+    .venv/bin/python benchmarks/bench_reach.py [--reach-vessels 200] [--fleet-vessels 10000] [--hours 6]
+                                               [--meet-vessels 1000000] [--risky 2000] [--requests 5]
 
 In process:
 - reach: ``--reach-vessels`` fixes at random points of open water in the Gulf of Tonkin, each drawn ``--hours``
@@ -10,6 +10,11 @@ In process:
   water plus the polygons (``rc.reach`` + ``rc.reach_feature``); the figure for 10,000 vessels is that rate
   carried over. Baseline: the circle of the same radius minus the land on the same grid (no going round it), the
   least any grid method does.
+- fleet reach: ``--fleet-vessels`` such fixes at once (``engine.geo.fleet_reach.fleet_reach``: each vessel the
+  same reach on a grid of 16 cells per radius, every core), wall and CPU time, best of 3; beside it, the
+  per-vessel path above carried over to as many vessels, and the same grids drawn one by one by ``rc.reach``
+  (``cells_per_radius=16``, the heap's Dijkstra and the land read through numpy) on ``--reach-vessels`` of them,
+  carried over. Its polygons (``rc.reach_feature``) timed apart: the map asks for one vessel's or a few.
 - intercept: ``--meet-vessels`` vessels at random offsets and velocities met by one patrol: ``rc.meet_hours_many``
   (numpy) against ``rc.meet_hours`` called vessel by vessel (the route's loop).
 
@@ -35,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numba
 import numpy as np
 import polars as pl
 import uvicorn
@@ -44,6 +50,7 @@ from api.app import create_app
 from api.keys import create_key
 from api.settings import Settings
 from api.store import Store
+from engine.geo import fleet_reach as fr
 from engine.geo import reach as rc
 from engine.geo.land import LandIndex
 from models.schema import VESSEL_SCHEMA
@@ -88,6 +95,8 @@ def in_process(args: argparse.Namespace, land: LandIndex) -> None:
     print(f"  baseline, the circle minus the land on the same grids: {circle_s:.2f} s, {1000 * circle_s / n:.1f} ms "
           f"a vessel")  # fmt: skip
 
+    fleet(args, land, reach_s / n)
+
     rng = np.random.default_rng(1)
     m = args.meet_vessels
     dx, dy = rng.uniform(-300, 300, m), rng.uniform(-300, 300, m)
@@ -102,6 +111,36 @@ def in_process(args: argparse.Namespace, land: LandIndex) -> None:
     print(f"intercept, {m:,} vessels: meet_hours_many {1000 * many_s:.0f} ms (best of 3); vessel by vessel "
           f"{loop_s:.2f} s{' (carried over from ' + format(loop_n, ',') + ')' if loop_n < m else ''}; "
           f"{loop_s / many_s:.0f}x; the same times: {same}")  # fmt: skip
+
+
+def fleet(args: argparse.Namespace, land: LandIndex, one_s: float) -> None:
+    lat, lon = sea_points(land, args.fleet_vessels, seed=4)
+    n = len(lat)
+    speed = np.array(CLASS_KN)[np.arange(n) % len(CLASS_KN)]
+    fr.fleet_reach(land, lat[:50], lon[:50], args.hours, speed[:50])  # compile
+    wall, cpu = [], []
+    for _ in range(3):
+        t0, c0 = time.perf_counter(), time.process_time()
+        got = fr.fleet_reach(land, lat, lon, args.hours, speed)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    k = min(n, args.reach_vessels)
+    t0 = time.perf_counter()
+    for i in range(k):
+        rc.reach(
+            land, float(lat[i]), float(lon[i]), args.hours, float(speed[i]), cells_per_radius=fr.FLEET_CELLS_PER_RADIUS
+        )
+    coarse_s = (time.perf_counter() - t0) / k
+    t0 = time.perf_counter()
+    for i in range(k):
+        rc.reach_feature(got.one(i), {})
+    poly_s = (time.perf_counter() - t0) / k
+    print(f"fleet reach, {n:,} vessels at once, {args.hours:g} h at 12-30 kn, {fr.FLEET_CELLS_PER_RADIUS} cells "
+          f"a radius (cells {got.cell_km.min():.1f}-{got.cell_km.max():.1f} km): {min(wall):.2f} s (best of 3; "
+          f"{min(cpu):.2f} s of CPU, {numba.config.NUMBA_NUM_THREADS} threads)")  # fmt: skip
+    print(f"  baseline, the per-vessel path (200 cells per radius, polygons included): {one_s * n:.0f} s carried over; "
+          f"the same coarse grids one by one (rc.reach): {coarse_s * n:.2f} s carried over from {k}")  # fmt: skip
+    print(f"  the fleet's polygons (rc.reach_feature): {1000 * poly_s:.2f} ms a vessel, {poly_s * n:.1f} s for all")
 
 
 # ---------------------------------------------------------------- over HTTP
@@ -179,6 +218,7 @@ def over_http(args: argparse.Namespace, land: LandIndex) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reach-vessels", type=int, default=200)
+    ap.add_argument("--fleet-vessels", type=int, default=10_000)
     ap.add_argument("--hours", type=float, default=6.0)
     ap.add_argument("--meet-vessels", type=int, default=1_000_000)
     ap.add_argument("--risky", type=int, default=2_000)
