@@ -220,3 +220,35 @@ def test_intercept_times_equal_brute_force_over_random_vessels(client: TestClien
         assert want is not None and item["meet_hours"] == pytest.approx(want, abs=2e-3), item
         checked[item["model"]] += 1
     assert checked["course"] >= 5 and checked["reach"] >= 5 and len(body["items"]) + body["out_of_reach"] == n
+
+
+def test_fleet_reach_draws_each_vessel_as_the_single_reach_at_the_fleet_resolution(
+    client: TestClient, viewer: dict[str, str]
+) -> None:
+    from engine.geo import fleet_reach as fr
+    from engine.geo.land import LandIndex
+
+    r = client.get(f"{V1}/reach", params={"mmsi": [FAST, NOWHERE, TANKER, 999], "hours": 3}, headers=viewer)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    body = r.json()
+    assert [f["properties"]["mmsi"] for f in body["features"]] == [FAST, TANKER]  # in the order asked
+    assert body["missing"] == [NOWHERE, 999]
+    land = LandIndex.load()
+    for feature, (lat, lon) in zip(body["features"], [(18.5, 107.5), (20.0, 108.0)], strict=True):
+        p = feature["properties"]
+        one = client.get(f"{V1}/vessels/{p['mmsi']}/reach", params={"hours": 3}, headers=viewer).json()["features"][0]
+        assert p["speed_kn"] == one["properties"]["speed_kn"] and p["speed_why"] == one["properties"]["speed_why"]
+        assert "16 cells" in p["method"] and p["at"] == one["properties"]["at"]
+        want = rc.reach(land, lat, lon, 3, p["speed_kn"], cells_per_radius=fr.FLEET_CELLS_PER_RADIUS)
+        assert feature["geometry"] == rc.reach_feature(want, {})["geometry"]
+        assert p["area_km2"] == pytest.approx(one["properties"]["area_km2"], rel=0.1)  # the same sea, coarser
+
+
+def test_fleet_reach_refusals(client: TestClient, viewer: dict[str, str]) -> None:
+    assert client.get(f"{V1}/reach", headers=viewer).status_code == 422  # no vessel asked
+    many = {"mmsi": list(range(1, 502))}
+    assert client.get(f"{V1}/reach", params=many, headers=viewer).status_code == 422
+    assert client.get(f"{V1}/reach", params={"mmsi": TANKER, "hours": 49}, headers=viewer).status_code == 422
+    assert client.get(f"{V1}/reach", params={"mmsi": TANKER}).status_code == 401
+    empty = client.get(f"{V1}/reach", params={"mmsi": 999}, headers=viewer).json()
+    assert empty["features"] == [] and empty["missing"] == [999]
