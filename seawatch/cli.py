@@ -409,8 +409,9 @@ def _serve(args: argparse.Namespace) -> int:
                                models=Path(args.models) if args.models else None,
                                stream=StreamSettings(snapshot_seconds=args.snapshot_seconds),
                                api=not args.no_api)  # fmt: skip
-        sys.stdout.write(f"seawatch serve: {len(args.feed)} feed(s); the API and the map on "
-                         f"http://{args.host}:{args.port}/ (Ctrl-C stops, state in {args.state})\n")  # fmt: skip
+        where = "no API (--no-api)" if args.no_api else f"the API and the map on http://{args.host}:{args.port}/"
+        sys.stdout.write(f"seawatch serve: {len(args.feed)} feed(s); {where} (Ctrl-C stops, state in "
+                         f"{args.state})\n")  # fmt: skip
         sys.stdout.flush()
         asyncio.run(serve(options, settings))
     except (ValidationError, FeedError, ValueError, OSError) as exc:
