@@ -252,3 +252,33 @@ def test_fleet_reach_refusals(client: TestClient, viewer: dict[str, str]) -> Non
     assert client.get(f"{V1}/reach", params={"mmsi": TANKER}).status_code == 401
     empty = client.get(f"{V1}/reach", params={"mmsi": 999}, headers=viewer).json()
     assert empty["features"] == [] and empty["missing"] == [999]
+
+
+def test_all_meeting_times_at_once_equal_each_vessels_own() -> None:
+    """The intercept route's numpy pass (meet_hours_all), which picks the vessels to answer for, against _meet
+    vessel by vessel over random fixes: on course, stale, without a course or a speed, at rest, outrunning the
+    patrol (inf and None), glitches above the impossible speed; and within_h cut at a time _meet rounds."""
+    from api.routes.reach import _meet, meet_hours_all
+    from api.schemas import TrackPoint
+    from engine.geo.land import LandIndex
+
+    rng = np.random.default_rng(23)
+    n = 400
+    located, tops = [], {}
+    for i in range(n):
+        sog = None if i % 11 == 0 else float(rng.choice([0.2, rng.uniform(0, 40), 60.0]))
+        cog = None if i % 7 == 0 else float(rng.uniform(0, 360))
+        t = NOW - timedelta(hours=float(rng.uniform(-0.1, 5)))  # a few heard after the feed's clock
+        fix = TrackPoint(t=t, lat=PATROL[0] + rng.uniform(-2, 2), lon=PATROL[1] + rng.uniform(-2, 2), sog=sog, cog=cog)
+        located.append(({"mmsi": i, "ship_type": 30, "band": "high", "score": 80.0}, fix))
+        tops[i] = (float(rng.choice([12.0, 30.0, 45.0])), "a class")
+    got = meet_hours_all(located, tops, *PATROL, 24.0, NOW, 2.0)
+    land = LandIndex.load()
+    for k, (v, fix) in enumerate(located):
+        one = _meet(land, v, fix, *PATROL, 24.0, NOW, 2.0, tops[k])
+        if one is None:
+            assert got[k] == np.inf
+        else:
+            assert got[k] == pytest.approx(one.meet_hours, abs=5e-4)  # _meet's answer is rounded to 0.001 h
+    assert np.isinf(got).sum() >= 10 and np.isfinite(got).sum() >= 200
+    assert meet_hours_all([], {}, *PATROL, 24.0, NOW, 2.0).shape == (0,)
