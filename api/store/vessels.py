@@ -229,23 +229,38 @@ class VesselsMixin(StoreBase):
 
     def latest_fixes(self, mmsis: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Each vessel's newest stored track point (t, lat, lon, sog, cog), by MMSI; vessels without one are left
-        out. One query per IN_CHUNK vessels: the newest point's time per vessel, then its row."""
+        out. One query per IN_CHUNK vessels: the newest point's time and thinning bucket per vessel, then its row
+        by the primary key (mmsi, bucket). Joined on the time instead, the databases look the rows up by the time
+        index, which costs ~0.5 ms a vessel when many vessels share report times (2,000 at the same times: ~0.9 s);
+        a vessel whose newest bucket does not hold its newest time (the track interval changed between writes)
+        is read again by its time."""
         p = track_points.c
         out: dict[int, dict[str, Any]] = {}
         wanted = list(dict.fromkeys(int(m) for m in mmsis))
         with self._read() as conn:
             for i in range(0, len(wanted), IN_CHUNK):
+                chunk = wanted[i : i + IN_CHUNK]
                 newest = (
-                    sa.select(p.mmsi, sa.func.max(p.t).label("t"))
-                    .where(p.mmsi.in_(wanted[i : i + IN_CHUNK]))
+                    sa.select(p.mmsi, sa.func.max(p.t).label("t"), sa.func.max(p.bucket).label("bucket"))
+                    .where(p.mmsi.in_(chunk))
                     .group_by(p.mmsi)
                     .subquery()
                 )
                 stmt = sa.select(p.mmsi, p.t, p.lat, p.lon, p.sog, p.cog).join(
-                    newest, sa.and_(p.mmsi == newest.c.mmsi, p.t == newest.c.t)
+                    newest, sa.and_(p.mmsi == newest.c.mmsi, p.bucket == newest.c.bucket, p.t == newest.c.t)
                 )
                 out.update({int(r["mmsi"]): r for r in rows_of(conn, stmt)})
+                if len(out) < len(chunk):
+                    out.update(self._latest_by_time(conn, [m for m in chunk if m not in out]))
         return out
+
+    def _latest_by_time(self, conn: sa.Connection, mmsis: list[int]) -> dict[int, dict[str, Any]]:
+        p = track_points.c
+        newest = sa.select(p.mmsi, sa.func.max(p.t).label("t")).where(p.mmsi.in_(mmsis)).group_by(p.mmsi).subquery()
+        stmt = sa.select(p.mmsi, p.t, p.lat, p.lon, p.sog, p.cog).join(
+            newest, sa.and_(p.mmsi == newest.c.mmsi, p.t == newest.c.t)
+        )
+        return {int(r["mmsi"]): r for r in rows_of(conn, stmt)}
 
     def speeds_since(self, mmsis: Sequence[int], since: datetime) -> pl.DataFrame:
         """The reported speeds (mmsi, t, sog; points without one left out) of these vessels' stored track points

@@ -282,3 +282,29 @@ def test_all_meeting_times_at_once_equal_each_vessels_own() -> None:
             assert got[k] == pytest.approx(one.meet_hours, abs=5e-4)  # _meet's answer is rounded to 0.001 h
     assert np.isinf(got).sum() >= 10 and np.isfinite(got).sum() >= 200
     assert meet_hours_all([], {}, *PATROL, 24.0, NOW, 2.0).shape == (0,)
+
+
+def test_latest_fixes_with_shared_report_times_and_a_changed_track_interval(store: Store, db_url: str) -> None:
+    """Each vessel's newest stored point, as its track says, when all vessels report at the same times (the read
+    by the primary key) and when the track interval changed between writes, so that a vessel's newest thinning
+    bucket holds an older point (read again by its time)."""
+    columns = {"mmsi": pl.Int64, "t": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+               "sog": pl.Float64, "cog": pl.Float64}  # fmt: skip
+    rows = [(1000 + i, NOW - timedelta(minutes=10 * k), 20.0 + i / 100, 107.0 + k / 100, float(k), 90.0)
+            for i in range(300) for k in range(4)]  # fmt: skip
+    store.add_track(pl.DataFrame(rows, schema=columns, orient="row"))
+    hourly = Store(db_url, track_interval_s=3600)
+    minutely = Store(db_url, track_interval_s=60)
+    try:
+        hourly.add_track(pl.DataFrame([(7, NOW - timedelta(hours=2), 19.0, 106.0, 3.0, 10.0)], columns, orient="row"))
+        minutely.add_track(pl.DataFrame([(7, NOW - timedelta(hours=3), 18.0, 105.0, 4.0, 20.0)], columns, orient="row"))
+    finally:
+        hourly.close()
+        minutely.close()
+    got = store.latest_fixes([7, 999, *range(1000, 1300)])
+    assert set(got) == {7, *range(1000, 1300)}  # 999 has no track
+    for m in [7, 1000, 1123, 1299]:
+        newest = store.track(m, NOW - timedelta(days=1), NOW)[-1]
+        assert {k: got[m][k] for k in newest} == newest
+    assert got[7]["t"] == NOW - timedelta(hours=2) and got[7]["lat"] == 19.0
+    assert got[1123]["t"] == NOW and got[1123]["lat"] == pytest.approx(21.23) and got[1123]["sog"] == 0.0
