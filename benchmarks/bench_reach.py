@@ -18,6 +18,9 @@ In process:
 - intercept: ``--meet-vessels`` vessels at random offsets and velocities met by one patrol: ``rc.meet_hours_many``
   (numpy) against ``rc.meet_hours`` called vessel by vessel (the route's loop).
 
+``Store.latest_fixes`` over ``--risky`` vessels reporting at the same times (3 points each, SQLite), beside the
+join on the time it replaced (``Store._latest_by_time``, its fallback now).
+
 Over HTTP (the app under uvicorn on a loopback port, a temporary SQLite store, httpx; medians of ``--requests``):
 ``GET /api/v1/intercept`` over ``--risky`` high and critical vessels (the route reads at most 2,000; half heard
 now, met on their course, half heard 3 h before, met by their reach) beside ``GET /api/v1/vessels`` reading the
@@ -179,6 +182,29 @@ def median_ms(client: httpx.Client, urls: list[str], runs: int) -> tuple[float, 
     return 1000 * statistics.median(times), body
 
 
+def same_times(args: argparse.Namespace) -> None:
+    """Store.latest_fixes when the vessels report at the same times (a feed's second holds many vessels), beside
+    the read it replaced (the join on the time: Store._latest_by_time, now its fallback)."""
+    store = Store(f"sqlite:///{Path(tempfile.mkdtemp(prefix='seawatch-bench-fixes-')) / 'seawatch.db'}")
+    now = datetime.now(UTC).replace(microsecond=0)
+    n = args.risky
+    track = [(574_000_000 + i, now - timedelta(minutes=10 * k), 20.0, 107.5, 8.0, 90.0) for i in range(n)
+             for k in range(3)]  # fmt: skip
+    cols = {"mmsi": pl.Int64, "t": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+            "sog": pl.Float64, "cog": pl.Float64}  # fmt: skip
+    store.add_track(pl.DataFrame(track, schema=cols, orient="row"))
+    mmsis = list(range(574_000_000, 574_000_000 + n))
+    try:
+        new_s = best_of(3, lambda: store.latest_fixes(mmsis))
+        with store._read() as conn:
+            old_s = best_of(3, lambda: store._latest_by_time(conn, mmsis))
+            same = store._latest_by_time(conn, mmsis) == store.latest_fixes(mmsis)
+    finally:
+        store.close()
+    print(f"Store.latest_fixes, {n:,} vessels reporting at the same times: {1000 * new_s:.0f} ms (best of 3); "
+          f"baseline, the join on the time: {1000 * old_s:.0f} ms; the same rows: {same}")  # fmt: skip
+
+
 def over_http(args: argparse.Namespace, land: LandIndex) -> None:
     folder = Path(tempfile.mkdtemp(prefix="seawatch-bench-reach-"))
     store = Store(f"sqlite:///{folder / 'seawatch.db'}")
@@ -228,6 +254,7 @@ def main() -> None:
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
     land = LandIndex.load()
     in_process(args, land)
+    same_times(args)
     over_http(args, land)
 
 

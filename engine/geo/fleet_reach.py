@@ -6,7 +6,7 @@ corner, the same leave-the-port allowance near the fix), on a coarser grid: :dat
 cells from the fix to the edge instead of 200. All of it runs in compiled code, the land read from the GLOBE
 index inside the loop (no coordinate arrays), vessels split across the cores.
 
-What the coarser grid costs: a cell is 1/FLEET_CELLS_PER_RADIUS of the radius (a 6 h reach at 20 kn: 7 km), so
+What the coarser grid costs: a cell is 1/FLEET_CELLS_PER_RADIUS of the radius (a 6 h reach at 20 kn: 14 km), so
 a strait narrower than a cell may close, and the traced edge runs up to half a cell off the coast; the grid
 distances stay never shorter than the straight line and at most 2.7 % longer in open water (the 16 directions),
 so in open water the reach is the circle less at most 2.7 % of its radius at either resolution. The proof
@@ -26,11 +26,13 @@ from engine.geo import reach as rc
 from engine.geo.land import LandIndex, land_at
 from feeds.jit import kernel
 
-# 24 cells per radius: 49 x ~49 cells a vessel (2,400, 1/65 of the single reach's), which is what 10,000 reaches
-# in under a second on 2 cores allow (benchmarks/bench_reach.py); the traced edge is still ~2 % of the radius.
+# 16 cells per radius: 35 x ~37 cells a vessel (~1,300, 1/125 of the single reach's ~160,000), what 10,000 reaches
+# in about a second of CPU allow (benchmarks/bench_reach.py: 24 cells took 3.4 s); a cell is 6 % of the radius
+# (a 6 h reach at 12 kn: 8.3 km cells, at 30 kn: 21 km), the dark vessels' proof still holds at it.
 FLEET_CELLS_PER_RADIUS = 16
 COS_MAX_LAT = math.cos(math.radians(rc.MAX_LAT))
-VESSELS_PER_THREAD = 16  # a vessel's grid is thousands of cells: a few dozen vessels are worth a thread
+VESSELS_PER_THREAD = 16  # a vessel's grid is a thousand cells and more: a few dozen vessels are worth a thread
+BLOCKS_PER_THREAD = 8
 
 
 @dataclass(frozen=True)
@@ -97,18 +99,20 @@ def fleet_reach(land: LandIndex, lat: np.ndarray, lon: np.ndarray, hours: np.nda
 
 def _run(land: LandIndex, la: np.ndarray, lo: np.ndarray, radius: np.ndarray, grid: np.ndarray, shape: np.ndarray,
          offset: np.ndarray, km: np.ndarray, threads: int | None) -> None:  # fmt: skip
-    """_reaches split across ``threads`` (default: Numba's number; the kernel releases the GIL), a thread per
-    VESSELS_PER_THREAD vessels at most."""
+    """_reaches split across ``threads`` (default: Numba's number; the kernel releases the GIL) in contiguous
+    blocks (strided views would cost the kernel a slower compiled variant), BLOCKS_PER_THREAD of them a thread
+    so that a block of vessels near land, which cost more, does not leave the other threads idle."""
     n = la.shape[0]
     workers = min(threads or int(getattr(numba.config, "NUMBA_NUM_THREADS")), max(n // VESSELS_PER_THREAD, 1))  # noqa: B009
     fixed = (land.tiles, land.band, rc.STEPS, km)
+    rows = (la, lo, radius, grid, shape, offset[:-1])
     if workers <= 1:
-        _reaches(*fixed, la, lo, radius, grid, shape, offset)
+        _reaches(*fixed, *rows)
         return
-    # interleaved, not in blocks: vessels near land cost more than those in open water, and they come in clumps
+    bounds = np.linspace(0, n, workers * BLOCKS_PER_THREAD + 1).astype(np.int64)
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda w: _reaches(*fixed, *(a[w::workers] for a in (la, lo, radius, grid, shape, offset[:-1]))),
-                      range(workers)))  # fmt: skip
+        blocks = [slice(bounds[b], bounds[b + 1]) for b in range(len(bounds) - 1)]
+        list(pool.map(lambda part: _reaches(*fixed, *(r[part] for r in rows)), blocks))
 
 
 @kernel
@@ -197,7 +201,8 @@ def _bucket_paths(ok, width, ns_km, ew_km, start, max_km, steps):
     step_km = min(ns_km, ew_km.min())
     n_buckets = int(max_km / step_km) + 2
     head = np.full(n_buckets, -1, np.int64)  # each bucket a stack linked through nxt
-    cell = np.empty(4 * ok.shape[0] + 1, np.int64)
+    # a cell is taken once and improves at most its n_steps neighbours: room for every push, never grown
+    cell = np.empty(n_steps * ok.shape[0] + 1, np.int64)
     nxt = np.empty_like(cell)
     done = np.zeros(ok.shape[0], np.bool_)
     cell[0], nxt[0], head[0], used = start, -1, 0, 1
@@ -217,9 +222,6 @@ def _bucket_paths(ok, width, ns_km, ew_km, start, max_km, steps):
                 nd = d + length[row, s]
                 if nd < km[t] and nd <= max_km:
                     km[t] = nd
-                    if used == cell.shape[0]:  # more improvements than room: twice the room
-                        cell = np.concatenate((cell, np.empty_like(cell)))
-                        nxt = np.concatenate((nxt, np.empty_like(nxt)))
                     # rounding may put it in bucket b itself: the next one, where nothing can come before it
                     into = min(max(int(nd / step_km), b + 1), n_buckets - 1)
                     cell[used], nxt[used], head[into] = t, head[into], used
