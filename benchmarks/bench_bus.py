@@ -7,9 +7,12 @@ Each part runs the commands as an operator would, as subprocesses on loopback, w
 - engine: ``seawatch serve --feed nats://.../AIS`` on that stream, from /healthz answering until /metrics counts
   every message of the file (messages/s through the engine), beside ``seawatch serve --feed file://FEED --speed 0``
   timed the same way in the same run (the baseline: the same engine without the bus);
-- in process: :class:`feeds.nats.NatsSource` alone reading the whole stream (messages/s the consumer delivers).
+- in process: :class:`feeds.nats.NatsSource` alone reading the whole stream (messages/s the consumer delivers);
+- api: ``seawatch api --workers 1`` then ``--workers 2`` on one store of ``--fleet`` vessels (SQLite), GET
+  /api/v1/vessels in an open loop at ``--rate`` requests/s (latency from each request's intended time: a stall
+  counts for every request due during it) and in a closed loop of 32 clients (the most it answers).
 
-    .venv/bin/python benchmarks/bench_bus.py [--hours 12 --vessels 1200] [--feed FILE]
+    .venv/bin/python benchmarks/bench_bus.py [--parts bus api] [--hours 12 --vessels 1200] [--feed FILE]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from feeds.framing import Framer  # noqa: E402
 from feeds.nats import NatsSource  # noqa: E402
@@ -106,17 +110,91 @@ async def consume_all(url: str, last: int) -> tuple[float, int]:
     return seconds, lines
 
 
+async def open_loop(url: str, rate: float, seconds: float) -> dict[str, float]:
+    """Requests due at ``i / rate``; each one's latency from when it was due to its answer."""
+    took: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+        start = time.perf_counter()
+
+        async def one(due: float) -> None:
+            nonlocal errors
+            try:
+                r = await client.get(url)
+                errors += r.status_code != 200
+            except httpx.HTTPError:
+                errors += 1
+            took.append((time.perf_counter() - due) * 1e3)
+
+        tasks = []
+        for i in range(int(rate * seconds)):
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(due)))
+        await asyncio.gather(*tasks)
+    took.sort()
+    return {"p50": took[len(took) // 2], "p99": took[int(len(took) * 0.99)], "rps": len(took) / seconds,
+            "errors": float(errors)}  # fmt: skip
+
+
+def bench_api(folder: Path, fleet: int, rate: float, seconds: float) -> None:
+    from bench_live import fleet_rows, httpx_run
+
+    from api.app import open_store
+    from api.settings import Settings
+
+    store = open_store(Settings(environment="development", database_path=folder / "api.db"))
+    store.upsert_vessels(fleet_rows(fleet))
+    store.close()
+    env = {**os.environ, "SEAWATCH_ENVIRONMENT": "development", "SEAWATCH_ANONYMOUS_ROLE": "viewer",
+           "SEAWATCH_DATABASE_PATH": str(folder / "api.db"), "SEAWATCH_RATE_PER_ADDRESS": "0",
+           "SEAWATCH_RATE_PER_KEY": "0"}  # fmt: skip  (the load comes from one address)
+    env.pop("SEAWATCH_DATABASE_URL", None)
+    out(f"api: GET /api/v1/vessels, {fleet:,} vessels in the store (SQLite), seawatch api on loopback\n")
+    for workers in (1, 2):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([str(SEAWATCH), "api", "--workers", str(workers), "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            while True:
+                try:
+                    if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            for _ in range(20 * workers):  # every worker warm (its first page and count built)
+                httpx.get(base + "/api/v1/vessels", timeout=30)
+            opened = asyncio.run(open_loop(base + "/api/v1/vessels", rate, seconds))
+            closed = asyncio.run(httpx_run(base + "/api/v1/vessels", 32, seconds))
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        out(f"  --workers {workers}: open loop {rate:g}/s: p50 {opened['p50']:.1f} ms, p99 {opened['p99']:.1f} ms, "
+            f"{opened['errors']:.0f} errors; closed loop 32 clients: {closed['rps']:,.0f} requests/s, "
+            f"p50 {closed['p50']:.1f} ms, p99 {closed['p99']:.1f} ms, {closed['errors']:.0f} errors\n")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--feed", type=Path, help="an NMEA file (default: simulate --hours x --vessels)")
     ap.add_argument("--hours", type=float, default=12.0)
     ap.add_argument("--vessels", type=int, default=1200)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--parts", nargs="+", choices=("bus", "api"), default=["bus", "api"])
+    ap.add_argument("--fleet", type=int, default=100_000, help="vessels in the store for the api part")
+    ap.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s for the api part")
+    ap.add_argument("--seconds", type=float, default=10.0, help="seconds of load per api run")
     args = ap.parse_args()
     out(f"bench_bus: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-bus-") as tmp:
         folder = Path(tmp)
+        if "api" in args.parts:
+            bench_api(folder, args.fleet, args.rate, args.seconds)
+        if "bus" not in args.parts:
+            return
         feed = args.feed
         if feed is None:
             t0 = time.perf_counter()
