@@ -48,22 +48,19 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import groupby
 from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
 
 from engine.alerts import empty_alerts
-from engine.decode import decode, empty_tables
+from engine.deliveries import TABLES, decode_all, may_be_distress
 from engine.durable import crash_point, fsync_dir, fsync_file
-from engine.fast_path import DistressFastPath, distress_headers
+from engine.fast_path import DistressFastPath
 from engine.runner import EVICT_AFTER_S, Detector, Engine
-from feeds.framing import MessageBatch
 from feeds.sources import FeedBatch
 
 log = logging.getLogger("seawatch.stream")
-TABLES = ("positions", "statics", "events")
 Clock = Callable[[], float]
 LIVE_LATENESS_S = 0.5  # live rows are stamped on arrival (or carry a station's time): seconds out of order at most
 REPLAY_SNAPSHOT_BATCHES = 1  # a start that replayed this many journal batches snapshots at once (open())
@@ -297,7 +294,7 @@ class StreamRunner:
                         opened = self.clock() - max(0.0, time.time() - item.received)
                     pending.append(item)
                     count += _size(item)
-                    urgent = urgent or _may_be_distress(item)
+                    urgent = urgent or may_be_distress(item)
                 if stopper.done():
                     break
                 if pending and (urgent or self.clock() - opened >= self.settings.batch_seconds):
@@ -341,7 +338,7 @@ class StreamRunner:
         machine, as long as a step or longer); no sink is given anything of the batch before it is in the journal,
         so a crash still loses only what the journal never held, and no sink holds anything of that."""
         self._run_chores()
-        tables = self._number(_decode_all(deliveries))
+        tables = self._number(decode_all(deliveries))
         n = self._journal_next
         written: Future[None] | None = None
         if self.settings.journal:
@@ -408,7 +405,7 @@ class StreamRunner:
     def finish(self) -> pl.DataFrame:
         """End of a finite input: release every waiting row (:meth:`Engine.finish`) and hand the sinks the alerts
         new or changed; afterwards they hold exactly the engine's alerts, the batch run's."""
-        tables = _decode_all([])[0]
+        tables = decode_all([])[0]
         return self._publish(tables, self.engine.finish())
 
     def _step(self, tables: dict[str, pl.DataFrame], batch: int = -1,
@@ -519,32 +516,5 @@ def _size(d: FeedBatch) -> int:
     return int(d.records.messages) if d.records is not None else 0
 
 
-def _may_be_distress(d: FeedBatch) -> bool:
-    """A delivery with a message that may be distress evidence closes its micro-batch at once: the distress fast
-    path announces it after that step, without the rest of the window (JSON rows wait for the window)."""
-    return d.messages is not None and bool(distress_headers(d.messages).any())
-
-
 def _max_seq(tables: dict[str, pl.DataFrame]) -> int:
     return max((int(t["seq"].max()) for t in tables.values() if t.height), default=-1)  # type: ignore[arg-type]
-
-
-def _decode_all(deliveries: Sequence[FeedBatch]) -> list[dict[str, pl.DataFrame]]:
-    """The tables of the deliveries (empty tables where there are none), in the decoder's schema: consecutive
-    deliveries of NMEA messages decoded at once (a decode per delivery was a third of a live step's time)."""
-    empty = empty_tables()
-    parts = []
-    for nmea, run in groupby(deliveries, key=lambda d: d.messages is not None):
-        if nmea:
-            decoded = decode(MessageBatch.concat([d.messages for d in run if d.messages is not None]), details=False)
-            parts.append({name: getattr(decoded, name) for name in TABLES})
-            continue
-        for d in run:
-            if d.records is None:
-                continue
-            parts.append({
-                "positions": d.records.positions.select(empty.positions.columns),
-                "statics": d.records.statics.select(empty.statics.columns),
-                "events": empty.events,
-            })  # fmt: skip
-    return parts or [{name: getattr(empty, name) for name in TABLES}]
