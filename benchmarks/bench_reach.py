@@ -25,7 +25,8 @@ Over HTTP (the app under uvicorn on a loopback port, a temporary SQLite store, h
 ``GET /api/v1/intercept`` over ``--risky`` high and critical vessels (the route reads at most 2,000; half heard
 now, met on their course, half heard 3 h before, met by their reach) beside ``GET /api/v1/vessels`` reading the
 same vessels (500 a page, every page); ``GET /api/v1/vessels/{mmsi}/reach?hours=H`` beside ``GET
-/api/v1/vessels/{mmsi}``.
+/api/v1/vessels/{mmsi}``; ``GET /api/v1/reach`` for 200 of them at once (the route's most) beside the single
+route's time for each.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from bench_decode import best_of
 
 from api.app import create_app
 from api.keys import create_key
+from api.routes.reach import FLEET_REACH_MAX
 from api.settings import Settings
 from api.store import Store
 from engine.geo import fleet_reach as fr
@@ -236,6 +238,12 @@ def over_http(args: argparse.Namespace, land: LandIndex) -> None:
             reach_ms, _ = median_ms(client, [f"{base}/vessels/{one}/reach?hours={args.hours:g}"], args.requests)
             print(f"GET /vessels/{{mmsi}}/reach?hours={args.hours:g}: {reach_ms:.0f} ms; "
                   f"baseline GET /vessels/{{mmsi}}: {plain_ms:.0f} ms")  # fmt: skip
+            some = mmsis[:FLEET_REACH_MAX]
+            query = "&".join(f"mmsi={m}" for m in some)
+            fleet_ms, (reaches,) = median_ms(client, [f"{base}/reach?{query}&hours={args.hours:g}"], args.requests)
+            print(f"GET /reach?mmsi=..&hours={args.hours:g} for {len(some)} vessels ({len(reaches['features'])} "
+                  f"reaches): {fleet_ms:.0f} ms; baseline, GET /vessels/{{mmsi}}/reach for each: "
+                  f"{reach_ms * len(some) / 1000:.1f} s (carried over)")  # fmt: skip
     finally:
         server.should_exit = True
         store.close()

@@ -39,9 +39,10 @@ INTERCEPT_HOURS_MAX = 72.0
 INTERCEPT_VESSELS_MAX = 2_000  # high and critical vessels read at most: a watch floor's whole list
 RISKY_BANDS = ("high", "critical")
 GEOJSON = "application/geo+json"
-# vessels in one GET /reach: their grids take ~0.1 ms each, their polygons ~1.6 ms (benchmarks/bench_reach.py), so
-# 500 answer within a second: the dark vessels on a watch floor's screen
-FLEET_REACH_MAX = 500
+# vessels in one GET /reach: their grids take ~0.1 ms each, but their polygons ~1.4 ms and reading each vessel
+# ~0.4 ms (benchmarks/bench_reach.py: 500 took 1.4 s), so 200 answer in about half a second: the dark vessels on a
+# watch floor's screen
+FLEET_REACH_MAX = 200
 FLEET_METHOD = (f"shortest paths over water on a grid of {fr.FLEET_CELLS_PER_RADIUS} cells from the fix to the edge "
                 "(16 directions, GLOBE land mask), at most 2.7 % longer than straight in open water")  # fmt: skip
 
