@@ -8,7 +8,8 @@ Two pieces wire the bus into the live service (seawatch/serve_job.py):
 - :class:`AlertPublisher` publishes every alert new or changed on ``seawatch.alerts.<kind>`` and every withdrawal
   on ``seawatch.alerts.withdrawn``, as JSON with DESIGN's alert columns, for other systems to subscribe to. An
   alert may come again with the same ``alert_id`` (a newer version, or a restart replaying the bus since the last
-  snapshot): consumers keep the latest by ``alert_id``, as the store does.
+  snapshot): consumers keep the latest by ``alert_id``, as the store does. A vessel whose scores or band changed
+  at a scoring comes on ``seawatch.alerts.score`` (mmsi, the two scores, the band, the reasons).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("seawatch.bus")
 ALERTS_SUBJECT = "seawatch.alerts"
 ALERT_COLUMNS = ("alert_id", "kind", "mmsi", "other_mmsi", "start", "end", "lat", "lon", "score", "reasons")
+SCORE_COLUMNS = ("mmsi", "smuggling_score", "fire_score", "band", "reasons")
 
 
 def is_bus(url: str) -> bool:
@@ -82,6 +84,8 @@ class AlertPublisher:
         self._nc: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sends: set[asyncio.Task[None]] = set()
+        self._scores = pl.DataFrame(schema={"mmsi": pl.Int64, "smuggling_score": pl.Float64, "fire_score": pl.Float64,
+                                            "band": pl.String})  # fmt: skip  # as last published
 
     @classmethod
     def for_feeds(cls, urls: list[str]) -> AlertPublisher | None:
@@ -100,6 +104,16 @@ class AlertPublisher:
 
     def withdraw(self, alert_ids: list[str]) -> None:
         self._post([(f"{ALERTS_SUBJECT}.withdrawn", json.dumps({"alert_id": i}).encode()) for i in alert_ids])
+
+    def scored(self, table: pl.DataFrame) -> None:
+        """A scoring's vessels table (the scoring thread): publish the vessels whose scores or band changed."""
+        now = table.select(SCORE_COLUMNS).with_columns(pl.col("mmsi").cast(pl.Int64))
+        keys = ["mmsi", "smuggling_score", "fire_score", "band"]
+        changed = now.join(self._scores, on=keys, how="anti", nulls_equal=True)
+        self._scores = pl.concat([self._scores.join(changed.select("mmsi"), on="mmsi", how="anti"),
+                                  changed.select(keys).cast(self._scores.schema)])  # fmt: skip
+        if changed.height:
+            self._post([(f"{ALERTS_SUBJECT}.score", json.dumps(row).encode()) for row in changed.to_dicts()])
 
     def _post(self, messages: list[tuple[str, bytes]]) -> None:
         if self._loop is not None and not self._loop.is_closed():

@@ -196,6 +196,7 @@ class ScoringSink:
         self._muted: tuple[int, ...] | None = None  # the mutes in force the latest scores were made with
         self._listed: tuple[int, int] | None = None  # the watchlists' mark the latest scores were made with
         self._closed = threading.Event()
+        self.on_scores: list[Callable[[pl.DataFrame], None]] = []  # each scoring's table (the bus publishes changes)
         self._watcher = threading.Thread(target=self._watch_decisions, name="seawatch-decisions", daemon=True)
         self._watcher.start()
 
@@ -270,6 +271,8 @@ class ScoringSink:
                                   watchlist=matches)  # fmt: skip
         if table.height:
             self.store.upsert_vessels(with_watchlists(table, matches))
+            for listener in self.on_scores:
+                listener(table)
         self.store.record_sightings(matches)
         self.vessels = table.height
         self._decided, self._muted, self._listed = mark, _mute_ids(mutes), listed
@@ -421,6 +424,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     if publisher is not None:
         await publisher.connect()
         runner.sinks.append(publisher)
+        scoring.on_scores.append(publisher.scored)
     registry = CollectorRegistry()
     feeds = FeedSet(bus_feeds(options.feeds, runner, options.speed))
     registry.register(RunnerMetrics(runner, feeds, store_sink))

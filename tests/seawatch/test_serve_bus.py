@@ -229,8 +229,13 @@ def test_kill_9_at_random_moments_and_a_server_restart_lose_no_alert_and_double_
     assert not lost and not extra, f"{len(lost)} alert(s) lost, {len(extra)} not in the uninterrupted run"
 
 
-def test_alerts_are_published_on_the_bus_with_the_design_columns(bus_runs: BusRuns) -> None:
-    alerts = [a for a in bus_runs.published if a["subject"] != "seawatch.alerts.withdrawn"]
+def test_alerts_and_score_changes_are_published_on_the_bus(bus_runs: BusRuns) -> None:
+    scores = [a for a in bus_runs.published if a["subject"] == "seawatch.alerts.score"]
+    assert scores and set(scores[0]) == {"subject", "mmsi", "smuggling_score", "fire_score", "band", "reasons"}
+    last = {(s["mmsi"], s["smuggling_score"], s["fire_score"], s["band"]) for s in scores}
+    assert len(last) == len(scores), "a vessel's scores are published when they change, not at every scoring"
+    alerts = [a for a in bus_runs.published if a["subject"] not in ("seawatch.alerts.withdrawn",
+                                                                     "seawatch.alerts.score")]  # fmt: skip
     assert {a["alert_id"] for a in alerts} >= set(bus_runs.bus) - {
         w["alert_id"] for w in bus_runs.published if w["subject"] == "seawatch.alerts.withdrawn"
     }
