@@ -107,7 +107,13 @@ def get_reach(
         raise HTTPException(404, f"no position of vessel {mmsi} in the store")
     hours = settings.reach_hours if hours is None else hours
     speed, why = top_speeds(store, [(vessel, fix)])[mmsi]
-    r = rc.reach(land_index(request), fix.lat, fix.lon, hours, speed)
+    if abs(fix.lat) > rc.MAX_LAT:
+        raise HTTPException(422, f"vessel {mmsi}'s last fix lies at latitude {fix.lat}: reaches are drawn up to "
+                            f"+-{rc.MAX_LAT:g} degrees (the grid's steps shrink to nothing at the pole)")  # fmt: skip
+    # the fleet's kernel at the single reach's resolution: the same reach, ~4x faster than rc.reach's heap
+    one = fr.fleet_reach(land_index(request), np.array([fix.lat]), np.array([fix.lon]), hours, speed,
+                         cells_per_radius=rc.CELLS_PER_RADIUS)  # fmt: skip
+    r = one.one(0)
     props = {"kind": "reach", "mmsi": mmsi, "hours": hours, "speed_kn": round(speed, 2), "speed_why": why,
              "last_fix_t": fix.t.isoformat(), "at": (fix.t + timedelta(hours=hours)).isoformat(),
              "method": "shortest paths over water on a grid (16 directions, GLOBE land mask), at most 2.7 % longer "
@@ -147,8 +153,8 @@ def get_fleet_reach(
 ) -> JSONResponse:
     """The reaches of many vessels at once (engine/geo/fleet_reach.py): as GET /vessels/{mmsi}/reach draws each,
     on a coarser grid (FLEET_CELLS_PER_RADIUS cells from the fix to the edge, not 200). A GeoJSON
-    FeatureCollection of one reach a vessel, in the order asked; ``missing``: the vessels unknown or without a
-    position."""
+    FeatureCollection of one reach a vessel, in the order asked; ``missing``: the vessels unknown, without a
+    position or beyond +-85 degrees of latitude."""
     hours = settings.reach_hours if hours is None else hours
     wanted = list(dict.fromkeys(mmsi))
     fixes = store.latest_fixes(wanted)
@@ -156,7 +162,7 @@ def get_fleet_reach(
     for m in wanted:
         vessel = store.vessel(m)
         fix = last_fix(store, m, vessel, fixes) if vessel is not None else None
-        if vessel is not None and fix is not None:
+        if vessel is not None and fix is not None and abs(fix.lat) <= rc.MAX_LAT:  # beyond: no grid, missing
             located.append((vessel, fix))
     tops = top_speeds(store, located)
     lat = [fix.lat for _, fix in located]

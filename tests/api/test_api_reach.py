@@ -309,3 +309,14 @@ def test_latest_fixes_with_shared_report_times_and_a_changed_track_interval(stor
         assert {k: got[m][k] for k in newest} == newest
     assert got[7]["t"] == NOW - timedelta(hours=2) and got[7]["lat"] == 19.0
     assert got[1123]["t"] == NOW and got[1123]["lat"] == pytest.approx(21.23) and got[1123]["sog"] == 0.0
+
+
+def test_no_reach_is_drawn_beyond_85_degrees(client: TestClient, viewer: dict[str, str]) -> None:
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    columns = {"mmsi": pl.Int64, "t": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+               "sog": pl.Float64, "cog": pl.Float64}  # fmt: skip
+    store.add_track(pl.DataFrame([(LOW, NOW + timedelta(minutes=1), 86.0, 10.0, 5.0, 0.0)], columns, orient="row"))
+    r = client.get(f"{V1}/vessels/{LOW}/reach", headers=viewer)
+    assert r.status_code == 422 and "85 degrees" in r.text
+    body = client.get(f"{V1}/reach", params={"mmsi": [LOW, TANKER]}, headers=viewer).json()
+    assert body["missing"] == [LOW] and [f["properties"]["mmsi"] for f in body["features"]] == [TANKER]

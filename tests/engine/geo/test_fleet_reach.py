@@ -56,9 +56,10 @@ def fixes(land: LandIndex, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.r_[lat, 84.5, -84.9, 10.0, -16.5, 21.03], np.r_[lon, 20.0, 150.0, 179.9, -179.95, 105.85]
 
 
-@pytest.mark.parametrize("cells", [fr.FLEET_CELLS_PER_RADIUS, 7])
-def test_each_vessel_is_the_single_reach_at_the_same_resolution(land: LandIndex, cells: int) -> None:
-    lat, lon = fixes(land, 60, seed=cells)
+@pytest.mark.parametrize(("cells", "n"), [(fr.FLEET_CELLS_PER_RADIUS, 60), (7, 60), (rc.CELLS_PER_RADIUS, 12)])
+def test_each_vessel_is_the_single_reach_at_the_same_resolution(land: LandIndex, cells: int, n: int) -> None:
+    """At the fleet's resolution, a coarser one, and the single reach's own (which its route draws this way)."""
+    lat, lon = fixes(land, n, seed=cells)
     rng = np.random.default_rng(3)
     hours, speed = rng.uniform(0.0, 12.0, lat.size), rng.choice([0.0, 8.0, 12.0, 20.0, 30.0], lat.size)
     fleet = fr.fleet_reach(land, lat, lon, hours, speed, cells_per_radius=cells)
