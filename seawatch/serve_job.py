@@ -53,6 +53,9 @@ from seawatch.lease import Lease, LeaseLost
 
 log = logging.getLogger("seawatch.serve")
 SCORE_SECONDS = 5.0  # how often every vessel is re-scored: fresh enough for a watch floor, cheap at 100k vessels
+# how often the stored zones are read for edits made by another process (seawatch api): one small query, and an
+# analyst's new zone watches the traffic within seconds
+ZONES_POLL_S = 2.0
 
 
 @dataclass
@@ -445,6 +448,22 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
         runner.call_between(swap)
 
     add_zones_listener(app, zones_changed)
+
+    async def follow_zones() -> None:
+        """Zones edited in another process (seawatch api on the same database) reach the engine too."""
+        last = zones_collection(await asyncio.to_thread(store.zones))
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), ZONES_POLL_S)
+            try:
+                now = zones_collection(await asyncio.to_thread(store.zones))
+            except SQLAlchemyError as exc:
+                log.warning("could not read the zones (tried again in %g s): %s", ZONES_POLL_S, exc)
+                continue
+            if now != last:
+                last = now
+                zones_changed(now)
+
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host=options.host, port=options.port, log_level="warning",
@@ -490,7 +509,7 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     # stall of the engine's step and of every request in flight: benchmarks/RESULTS.md, Live service)
     gc.freeze()
     try:
-        await asyncio.gather(serve_api(), run_engine(), watch_stop(), announce(), keep_lease())
+        await asyncio.gather(serve_api(), run_engine(), watch_stop(), announce(), keep_lease(), follow_zones())
     finally:
         if lease is not None:
             await lease.release()

@@ -3,7 +3,8 @@
 SEAWATCH_TEST_POSTGRES_URL is set, as in CI, else a SQLite file).
 
 The API processes have no engine: they list the alerts the engine wrote, and their live streams carry them as
-the engine writes them.
+the engine writes them; a zone an analyst adds through them reaches the engine, which alerts on a vessel that
+enters it afterwards.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from seawatch.serve_job import ZONES_POLL_S
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
 from tests.api.conftest import POSTGRES_ENV, _reset_postgres
 from tests.api.helpers import sse_events
+from tests.engine.live import position_line
 from tests.nats_server import nats_server
 from tests.seawatch.test_serve_job import START_S, free_port
 
 SEAWATCH = Path(sys.executable).with_name("seawatch")
 WORKERS = 2
 STREAMS = 4  # live streams opened at once: the workers share them
+ADMIN = "a" * 40
+VISITOR = 574_999_001  # a vessel that enters the analyst's zone after the scenario
+ZONE = [[107.40, 19.90], [107.50, 19.90], [107.50, 20.00], [107.40, 20.00], [107.40, 19.90]]  # open sea, [lon, lat]
+AFTER_MS = 1_717_222_200_000  # 2024-06-01 06:10 UTC: after the 6 h scenario
 
 
 def database(tmp_path: Path) -> str:
@@ -81,7 +88,7 @@ def test_an_engine_without_api_and_api_workers_share_one_database(tmp_path: Path
     db = database(tmp_path)
     env = {**os.environ, "SEAWATCH_ENVIRONMENT": "development", "SEAWATCH_ANONYMOUS_ROLE": "viewer",
            "SEAWATCH_DATABASE_URL": db, "SEAWATCH_ALERT_RETENTION_DAYS": "0",
-           "SEAWATCH_STREAM_POLL_S": "0.2"}  # fmt: skip
+           "SEAWATCH_STREAM_POLL_S": "0.2", "SEAWATCH_ADMIN_KEY": ADMIN}  # fmt: skip
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     streamed: list[list[dict[str, Any]]] = [[] for _ in range(STREAMS)]
@@ -116,6 +123,22 @@ def test_an_engine_without_api_and_api_workers_share_one_database(tmp_path: Path
             time.sleep(2.0)
             stored = stored_ids(db)
             listed = api_ids(base)
+            zone = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ZONE]},
+                    "properties": {"name": "analyst box", "zone_kind": "restricted"}}  # fmt: skip
+            made = httpx.post(f"{base}/api/v1/zones", json=zone, headers={"X-API-Key": ADMIN}, timeout=10)
+            assert made.status_code == 201, made.text
+            time.sleep(ZONES_POLL_S + 1.0)  # the engine reads the stored zones every ZONES_POLL_S
+            visit = tmp_path / "visit.nmea"
+            visit.write_bytes(b"".join(position_line(VISITOR, 0, AFTER_MS + 60_000 * k, lat=19.85 if k == 0 else 19.95,
+                                                     lon=107.45) for k in range(6)))  # fmt: skip
+            relay[3] = f"file://{visit}"
+            subprocess.run(relay, check=True, stdout=log, stderr=log, timeout=60)
+
+            def entered() -> bool:
+                r = httpx.get(f"{base}/api/v1/alerts", params={"mmsi": VISITOR}, timeout=10).json()
+                return any(a["kind"] == "zone_entry" for a in r["items"])
+
+            wait_for(entered, 60.0, "the engine to alert on the vessel entering the analyst's new zone", procs)
             engine.send_signal(signal.SIGTERM)
             assert engine.wait(20) == 0, "seawatch serve --no-api stops cleanly on SIGTERM"
         finally:
