@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from api.deps import SettingsDep, StoreDep, Viewer, unprocessable
 from api.routes.map import _land as land_index
@@ -135,7 +136,7 @@ def get_fleet_reach(
     store: StoreDep,
     settings: SettingsDep,
     mmsi: Annotated[
-        list[int],
+        list[Annotated[int, Field(ge=0, le=999_999_999)]],
         Query(
             min_length=1,
             max_length=FLEET_REACH_MAX,

@@ -250,6 +250,8 @@ def test_fleet_reach_refusals(client: TestClient, viewer: dict[str, str]) -> Non
     many = {"mmsi": list(range(1, 202))}
     assert client.get(f"{V1}/reach", params=many, headers=viewer).status_code == 422
     assert client.get(f"{V1}/reach", params={"mmsi": TANKER, "hours": 49}, headers=viewer).status_code == 422
+    for bad in (-1, 10**12, "x"):
+        assert client.get(f"{V1}/reach", params={"mmsi": [TANKER, bad]}, headers=viewer).status_code == 422
     assert client.get(f"{V1}/reach", params={"mmsi": TANKER}).status_code == 401
     empty = client.get(f"{V1}/reach", params={"mmsi": 999}, headers=viewer).json()
     assert empty["features"] == [] and empty["missing"] == [999]
