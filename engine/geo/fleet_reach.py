@@ -4,7 +4,9 @@ Each vessel gets exactly the grid and the shortest paths over water that :func:`
 it (the same cells, the same land mask sampled at their centres, the same 16-step Dijkstra that cuts no land
 corner, the same leave-the-port allowance near the fix), on a coarser grid: :data:`FLEET_CELLS_PER_RADIUS`
 cells from the fix to the edge instead of 200. All of it runs in compiled code, the land read from the GLOBE
-index inside the loop (no coordinate arrays), vessels split across the cores.
+index inside the loop (no coordinate arrays), the heap replaced by buckets (Dial's algorithm: the same
+distances), vessels split across the cores. The single vessel's route draws its reach with it too, at 200 cells
+a radius (4x faster than rc.reach's heap, the same reach).
 
 What the coarser grid costs: a cell is 1/FLEET_CELLS_PER_RADIUS of the radius (a 6 h reach at 20 kn: 14 km), so
 a strait narrower than a cell may close, and the traced edge runs up to half a cell off the coast; the grid
@@ -26,13 +28,13 @@ from engine.geo import reach as rc
 from engine.geo.land import LandIndex, land_at
 from feeds.jit import kernel
 
-# 16 cells per radius: 35 x ~37 cells a vessel (~1,300, 1/125 of the single reach's ~160,000), what 10,000 reaches
-# in about a second of CPU allow (benchmarks/bench_reach.py: 24 cells took 3.4 s); a cell is 6 % of the radius
-# (a 6 h reach at 12 kn: 8.3 km cells, at 30 kn: 21 km), the dark vessels' proof still holds at it.
+# 16 cells per radius: 35 x ~37 cells a vessel (~1,300, 1/125 of the single reach's ~160,000): 10,000 reaches in
+# 0.6-0.8 s of CPU (benchmarks/bench_reach.py; 24 cells cost ~2.5x as much); a cell is 6 % of the radius (a 6 h
+# reach at 12 kn: 8.3 km cells, at 30 kn: 21 km), and the dark vessels' proof still holds at it.
 FLEET_CELLS_PER_RADIUS = 16
 COS_MAX_LAT = math.cos(math.radians(rc.MAX_LAT))
 VESSELS_PER_THREAD = 16  # a vessel's grid is a thousand cells and more: a few dozen vessels are worth a thread
-BLOCKS_PER_THREAD = 8
+BLOCKS_PER_THREAD = 8  # blocks near land cost more: several a thread keep both threads busy to the end
 
 
 @dataclass(frozen=True)
