@@ -146,6 +146,13 @@ PAD = 2  # land round each grid, two cells deep: a step (at most two cells) neve
 def _reaches(tiles, band, steps, km_out, lat, lon, radius_km, grid, shape, offset):
     """Each vessel's water grid (GLOBE land at the cell centres, passable within LEAVE_PORT_KM of the fix) and its
     shortest paths from the fix, written to its own slice of km_out."""
+    most = 0
+    for k in range(lat.shape[0]):
+        most = max(most, (shape[k, 0] + 2 * PAD) * (shape[k, 1] + 2 * PAD))
+    # the buckets' room, shared by the vessels in turn: a cell is taken once and improves at most its
+    # steps.shape[0] neighbours (allocated per vessel, it cost a system call or two each)
+    cell = np.empty(steps.shape[0] * most + 1, np.int64)
+    nxt = np.empty_like(cell)
     for k in range(lat.shape[0]):
         n_rows, n_cols = shape[k, 0], shape[k, 1]
         i0, half_lon = shape[k, 2], (n_cols - 1) // 2
@@ -162,7 +169,7 @@ def _reaches(tiles, band, steps, km_out, lat, lon, radius_km, grid, shape, offse
                 near = math.hypot(a - lat[k], (b - lon[k]) * c) * rc.KM_PER_DEG <= rc.LEAVE_PORT_KM
                 ok[(i + PAD) * width + j + PAD] = near or not land_at(tiles, band, a, b)
         km = _bucket_paths(ok, width, d_lat * rc.KM_PER_DEG, ew, (i0 + PAD) * width + half_lon + PAD, radius_km[k],
-                           steps)  # fmt: skip
+                           steps, cell, nxt)  # fmt: skip
         o = offset[k]
         for i in range(n_rows):
             for j in range(n_cols):
@@ -170,11 +177,12 @@ def _reaches(tiles, band, steps, km_out, lat, lon, radius_km, grid, shape, offse
 
 
 @kernel
-def _bucket_paths(ok, width, ns_km, ew_km, start, max_km, steps):
+def _bucket_paths(ok, width, ns_km, ew_km, start, max_km, steps, cell, nxt):
     """engine.geo.reach's Dijkstra over ``ok`` (a grid ``width`` cells wide, flattened, PAD land cells round it):
     the same steps, the same step lengths, so the same distances; its heap replaced by buckets as wide as the
     shortest step (Dial's algorithm): a cell taken from bucket b can only put its neighbours in later buckets,
-    so the cells of one bucket are final in any order, and pushing and popping are array writes."""
+    so the cells of one bucket are final in any order, and pushing and popping are array writes (``cell``,
+    ``nxt``: the buckets' room, steps.shape[0] x ok's size + 1)."""
     n_steps = steps.shape[0]
     to, via1, via2 = np.empty(n_steps, np.int64), np.empty(n_steps, np.int64), np.empty(n_steps, np.int64)
     for s in range(n_steps):  # the cells a step passes beside (engine.geo.reach._step_open), as flat offsets
@@ -203,9 +211,6 @@ def _bucket_paths(ok, width, ns_km, ew_km, start, max_km, steps):
     step_km = min(ns_km, ew_km.min())
     n_buckets = int(max_km / step_km) + 2
     head = np.full(n_buckets, -1, np.int64)  # each bucket a stack linked through nxt
-    # a cell is taken once and improves at most its n_steps neighbours: room for every push, never grown
-    cell = np.empty(n_steps * ok.shape[0] + 1, np.int64)
-    nxt = np.empty_like(cell)
     done = np.zeros(ok.shape[0], np.bool_)
     cell[0], nxt[0], head[0], used = start, -1, 0, 1
     for b in range(n_buckets):
@@ -245,5 +250,7 @@ def water_km(passable: np.ndarray, ns_km: float, ew_km: np.ndarray, i0: int, j0:
     padded = np.zeros((ok.shape[0] + 2 * PAD, ok.shape[1] + 2 * PAD), np.bool_)
     padded[PAD:-PAD, PAD:-PAD] = ok
     width = padded.shape[1]
-    km = _bucket_paths(padded.ravel(), width, float(ns_km), ew, (i0 + PAD) * width + j0 + PAD, float(max_km), rc.STEPS)
+    room = np.empty(len(rc.STEPS) * padded.size + 1, np.int64)
+    start = (i0 + PAD) * width + j0 + PAD
+    km = _bucket_paths(padded.ravel(), width, float(ns_km), ew, start, float(max_km), rc.STEPS, room, room.copy())
     return km.reshape(padded.shape)[PAD:-PAD, PAD:-PAD].copy()
