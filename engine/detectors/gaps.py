@@ -346,6 +346,8 @@ class GapDetector:
             self.is_b[vids] = f.class_b[starts[1:] - 1]  # each vessel's latest fix
         retain_us = int(s.retain_h * US_PER_H)
         keep_from = -(2**62) if step.final else step.watermark_us - retain_us - 2 * self.bucket_us
+        if self.waiting:  # a step may carry the watermark past retain_h: the coverage its gaps are judged on stays
+            keep_from = min(keep_from, min(max(g[1], g[4] - retain_us) for g in self.waiting))
         self.grid.close(step.watermark_us, keep_from)
         complete = FINAL_WATERMARK if step.final else (step.watermark_us // self.bucket_us) * self.bucket_us
         # a gap is judged once its coverage buckets and the window after its reappearance are complete

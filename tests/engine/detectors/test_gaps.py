@@ -163,6 +163,17 @@ def test_stream_equals_batch_on_a_simulated_scenario() -> None:
         assert chunked_alerts(sim, lambda: [GapDetector()], chunks=23, seed=seed).equals(batch)
 
 
+def test_a_step_longer_than_the_coverage_kept_judges_its_gaps_on_their_coverage() -> None:
+    """A backtest's chunk may carry the watermark further than ``retain_h`` in one step: the coverage its silences
+    are judged on stays until they are judged (it was forgotten first, and a 7-day log lost 4 gaps at 64 MiB)."""
+    sim = simulated()
+    short = GapSettings(retain_h=2.0)  # a step of this 6 h day cut in two spans 3 h
+    small_steps = chunked_alerts(sim, lambda: [GapDetector(short)], chunks=97)
+    assert small_steps.height >= 1
+    for seed in (1, 2):
+        assert chunked_alerts(sim, lambda: [GapDetector(short)], chunks=2, seed=seed).equals(small_steps)
+
+
 def test_recall_on_a_simulated_scenario() -> None:
     sim = simulated()
     alerts = chunked_alerts(sim, lambda: [GapDetector()], chunks=1)
