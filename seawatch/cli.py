@@ -462,7 +462,8 @@ def _add_relay(sub) -> None:
         "SEAWATCH_BUS_DUPLICATE_WINDOW_S (600), SEAWATCH_BUS_REPLICAS (1).",
     )
     rl.add_argument("--feed", action="append", required=True, metavar="URL", help="a feed URL (repeat for more)")
-    rl.add_argument("--nats", default="nats://127.0.0.1:4222", metavar="URL", help="the NATS server (or cluster)")
+    rl.add_argument("--nats", default="nats://127.0.0.1:4222", metavar="URL",
+                    help="the NATS server, or a cluster's servers comma-separated (any one that answers)")
     rl.add_argument("--stream", default="AIS", help="the JetStream stream (default AIS; created when missing)")
     rl.add_argument("--station", help="the source name in the subjects (default: from each feed URL)")
     rl.add_argument("--speed", type=float, help="replay speed of file:// feeds (1 real time, 0 as fast as possible)")

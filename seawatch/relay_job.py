@@ -35,7 +35,7 @@ MAX_MESSAGE = 256 * 1024  # bytes of lines per bus message, at most (nats-server
 @dataclass
 class RelayOptions:
     feeds: list[str]
-    nats: str = "nats://127.0.0.1:4222"
+    nats: str = "nats://127.0.0.1:4222"  # or several servers of a cluster, comma-separated
     stream: str = "AIS"
     station: str | None = None  # the subject's source token (default: from each feed's URL)
     speed: float | None = None  # file:// replay speed
@@ -155,7 +155,8 @@ class Relay:
         backoff = Backoff(0.2, 5.0)
         while not stop.is_set():
             try:
-                nc = await nats.connect(self.options.nats, name="seawatch-relay", max_reconnect_attempts=-1,
+                servers = [u.strip() for u in self.options.nats.split(",") if u.strip()]  # a cluster's servers
+                nc = await nats.connect(servers, name="seawatch-relay", max_reconnect_attempts=-1,
                                         reconnect_time_wait=0.5, connect_timeout=2)  # fmt: skip
                 js = nc.jetstream()
                 await ensure_stream(js, self.options.stream, self.options.limits)

@@ -187,3 +187,15 @@ def test_a_large_read_goes_in_messages_the_server_takes(tmp_path: Path, feed: by
         messages = stream_messages(server.url)
     assert b"".join(lines_of(messages)) == big
     assert max(len(data) for _, data, _ in messages) <= MAX_MESSAGE
+
+
+def test_the_relay_takes_a_cluster_s_servers_and_uses_one_that_answers(tmp_path: Path, feed: bytes) -> None:
+    from tests.nats_server import free_port
+
+    path = tmp_path / "feed.nmea"
+    path.write_bytes(feed)
+    with nats_server(tmp_path / "nats") as server:
+        cmd = relay_cmd(server, tmp_path / "spool", f"file://{path}")
+        cmd[cmd.index("--nats") + 1] = f"nats://127.0.0.1:{free_port()},{server.url}"  # the first one is down
+        subprocess.run(cmd, check=True, timeout=RUN_S, capture_output=True)
+        assert b"".join(lines_of(stream_messages(server.url))) == feed
