@@ -33,8 +33,7 @@ class IngestOptions:
     buckets: int = DEFAULT_BUCKETS
     skip_untimed: bool = False
     # The backtest's own step: a dataset is read back one ingest chunk per engine step, so the steps fall where
-    # `seawatch backtest INPUT` puts them. Alerts should not depend on where steps fall (stream = batch), but the
-    # 7-day benchmark log gives 4 more ais_gap alerts with 16 MiB steps than with 64 MiB (benchmarks/RESULTS.md).
+    # `seawatch backtest INPUT` puts them (alerts do not depend on where steps fall: stream = batch; the memory does).
     chunk_bytes: int = BACKTEST_CHUNK_BYTES
     progress: bool | None = None
 
