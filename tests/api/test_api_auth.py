@@ -57,6 +57,7 @@ ROLES_NEEDED: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/models/{{version}}/promote"): "admin",
     ("POST", f"{V1}/models/rollback"): "admin",
     ("GET", f"{V1}/watchlists"): "viewer",
+    ("GET", f"{V1}/reach"): "viewer",
     ("POST", f"{V1}/watchlists"): "analyst",
     ("GET", f"{V1}/watchlists/{{list_id}}"): "viewer",
     ("DELETE", f"{V1}/watchlists/{{list_id}}"): "analyst",
