@@ -98,6 +98,14 @@ def _intercepts(page: Any) -> list[int]:
     ]
 
 
+def _at_rest(page) -> None:
+    """Wait until the map's view holds still (two looks 0.2 s apart agree): a fly or a pan has ended."""
+    page.js("window.__view = ''")
+    page.wait("(() => { const m = window.seawatch.map, v = m.getCenter().toString() + m.getZoom();"
+              " const same = v === window.__view; window.__view = v; return same; })()",
+              what="the view at rest")  # fmt: skip
+
+
 def test_patrol_base_typed_or_picked_lists_what_it_can_intercept(browser, served, tmp_path):  # noqa: F811
     page = _open(browser, served)
     assert page.js("document.getElementById('patrol').hidden") is False
@@ -144,7 +152,7 @@ def test_patrol_base_typed_or_picked_lists_what_it_can_intercept(browser, served
     # the base picked on the map: the point clicked becomes the base, and the list follows it
     page.js("document.getElementById('patrol-pick').click()")
     assert page.js("document.getElementById('patrol-pick').getAttribute('aria-pressed')") == "true"
-    time.sleep(1)  # the view has flown to the selected vessel
+    _at_rest(page)  # the view has flown to the selected vessel
     # a spot of open sea in view (the view follows the selected vessel): 40 px off the centre, clear of vessels
     x, y, at_lat, at_lon = page.js(
         "(() => { const m = window.seawatch.map, r = m.getContainer().getBoundingClientRect();"
@@ -162,6 +170,7 @@ def test_patrol_base_typed_or_picked_lists_what_it_can_intercept(browser, served
     listed = json.dumps([t["mmsi"] for t in picked["items"]], separators=(",", ":"))
     page.wait(f"JSON.stringify([...document.querySelectorAll('#patrol-list li.intercept')].map(li => +li.dataset.mmsi))"
               f" === {listed!r}", what="the picked base's list")  # fmt: skip
+    _at_rest(page)
     base = page.js("(() => { const b = document.querySelector('.leaflet-patrol-pane path.patrol-base')"
                    ".getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]; })()")  # fmt: skip
     at = page.js(f"(() => {{ const m = window.seawatch.map, r = m.getContainer().getBoundingClientRect();"
