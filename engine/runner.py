@@ -202,58 +202,32 @@ class Engine:
         return step
 
     def snapshot(self, path: Path, extra: dict[str, Any] | None = None) -> None:
-        """Write the whole state to the folder ``path``, atomically and durably: a crash at any point leaves the
-        old snapshot or the new one, which :meth:`recover` puts back in place. ``extra`` (the stream runner's
-        journal position) is kept in it, so the state and what it covers change together.
+        """Write the whole state to the folder ``path``, atomically and durably (:meth:`capture`, then
+        :func:`write_snapshot`). ``extra`` (the stream runner's journal position) is kept in it, so the state and
+        what it covers change together."""
+        write_snapshot(self.capture(extra), path)
 
-        The new snapshot is written to a temporary folder beside ``path`` and synced; then ``path`` is renamed to
-        ``.path.old`` and the new folder to ``path`` (a folder cannot be renamed over a full one), and the parent
-        folder synced; then the old one is removed.
-        """
-        path = Path(path)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
-            meta = {
-                "version": SNAPSHOT_VERSION,
-                "detectors": [d.name for d in self.detectors],
-                "lateness_us": self.lateness_us,
-                "offset": self._offset,
-                "next_arrival": self._next_arrival,
-                "max_t": self._max_t,
-                "counts": dict(self.counts),
-                "evict_after_us": self.evict_after_us,
-                "evictions": self.evictions,
-                "extra": extra or {},
-            }
-            crash_point("snapshot.write")
-            files = [tmp / "fleet.npz", *(tmp / f"detector-{d.name}.npz" for d in self.detectors)]
-            _save(files[0], {**self.fleet.state(), "heard": self.heard, "evicted": self.evicted})
-            for file, d in zip(files[1:], self.detectors, strict=True):
-                _save(file, d.snapshot())
-            files.append(tmp / "alerts.parquet")
-            self.book.table().write_parquet(files[-1])
-            for name, frame in self._pending.items():
-                if frame is not None:
-                    files.append(tmp / f"pending-{name}.parquet")
-                    frame.write_parquet(files[-1])
-            files.append(tmp / "engine.json")  # last: a folder with it is complete
-            files[-1].write_text(json.dumps(meta))
-            for file in files:
-                fsync_file(file)
-            fsync_dir(tmp)
-            crash_point("snapshot.written")
-            old = _old(path)
-            if path.exists():
-                shutil.rmtree(old, ignore_errors=True)  # a leftover: path is whole, so old is not needed
-                os.replace(path, old)
-                crash_point("snapshot.old_moved")  # only .path.old is left: recover() moves it back
-            os.replace(tmp, path)
-            fsync_dir(path.parent)
-            crash_point("snapshot.replaced")
-            shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)  # a failed write (a full disk); a crash leaves it to recover()
-            raise
+    def capture(self, extra: dict[str, Any] | None = None) -> Captured:
+        """The whole state now, as copies nothing later changes: a live runner captures it between micro-batches
+        and writes it in another thread while the engine steps on (engine/stream.py). Detectors' ``snapshot()``
+        return copies; polars tables are not changed in place."""
+        meta = {
+            "version": SNAPSHOT_VERSION,
+            "detectors": [d.name for d in self.detectors],
+            "lateness_us": self.lateness_us,
+            "offset": self._offset,
+            "next_arrival": self._next_arrival,
+            "max_t": self._max_t,
+            "counts": dict(self.counts),
+            "evict_after_us": self.evict_after_us,
+            "evictions": self.evictions,
+            "extra": extra or {},
+        }
+        arrays = {"fleet.npz": {**self.fleet.state(), "heard": self.heard.copy(), "evicted": self.evicted.copy()}}
+        arrays.update({f"detector-{d.name}.npz": d.snapshot() for d in self.detectors})
+        tables = {"alerts.parquet": self.book.table()}
+        tables.update({f"pending-{name}.parquet": f for name, f in self._pending.items() if f is not None})
+        return Captured(meta, arrays, tables)
 
     @staticmethod
     def recover(path: Path) -> bool:
@@ -556,6 +530,54 @@ _EMPTY = {name: (lambda n=name: _empty(n).clear()) for name in ("positions", "st
 
 def _old(path: Path) -> Path:
     return path.with_name(f".{path.name}.old")
+
+
+@dataclass(frozen=True)
+class Captured:
+    """An engine's state at a batch boundary (:meth:`Engine.capture`): what :func:`write_snapshot` puts on disk."""
+
+    meta: dict[str, Any]  # engine.json
+    arrays: dict[str, dict[str, np.ndarray]]  # by file name: the fleet's and each detector's arrays
+    tables: dict[str, pl.DataFrame]  # by file name: the alerts and the rows waiting for the watermark
+
+
+def write_snapshot(state: Captured, path: Path) -> None:
+    """Write ``state`` to the folder ``path``, atomically and durably: a crash at any point leaves the old snapshot
+    or the new one, which :meth:`Engine.recover` puts back in place.
+
+    The new snapshot is written to a temporary folder beside ``path`` and synced; then ``path`` is renamed to
+    ``.path.old`` and the new folder to ``path`` (a folder cannot be renamed over a full one), and the parent
+    folder synced; then the old one is removed.
+    """
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        crash_point("snapshot.write")
+        files = []
+        for name, arrays in state.arrays.items():
+            files.append(tmp / name)
+            _save(files[-1], arrays)
+        for name, table in state.tables.items():
+            files.append(tmp / name)
+            table.write_parquet(files[-1])
+        files.append(tmp / "engine.json")  # last: a folder with it is complete
+        files[-1].write_text(json.dumps(state.meta))
+        for file in files:
+            fsync_file(file)
+        fsync_dir(tmp)
+        crash_point("snapshot.written")
+        old = _old(path)
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)  # a leftover: path is whole, so old is not needed
+            os.replace(path, old)
+            crash_point("snapshot.old_moved")  # only .path.old is left: recover() moves it back
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+        crash_point("snapshot.replaced")
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed write (a full disk); a crash leaves it to recover()
+        raise
 
 
 def _snapshot_meta(path: Path, names: list[str]) -> dict[str, Any]:
