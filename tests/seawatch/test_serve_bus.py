@@ -160,7 +160,7 @@ async def _acked(url: str, durable: str) -> tuple[int, int]:
     try:
         js = nc.jetstream()
         last = int((await js.stream_info("AIS")).state.last_seq)
-        for _ in range(50):  # the server applies an acknowledgement a moment after it came
+        for _ in range(200):  # the server applies an acknowledgement a moment after it came (a loaded machine: s)
             acked = int((await js.consumer_info("AIS", durable)).ack_floor.stream_seq)
             if acked >= last:
                 break
