@@ -1,0 +1,66 @@
+"""How long a due snapshot holds the live engine's thread (issue 13 item 5), in-process.
+
+A :class:`StreamRunner` takes a simulated feed in micro-batches (its journal and snapshot in a temporary folder on
+this disk); then, repeatedly, the time of :meth:`StreamRunner.snapshot` (copy, write 16 files, fsync, rename: what
+the engine thread did before) against the time of the copy alone (what it does now; the rest runs in the snapshot
+thread), and of a background write to its end.
+
+    .venv/bin/python benchmarks/bench_snapshot.py [--hours 6 --vessels 600 --repeat 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.detectors import default_detectors
+from engine.geo.land import LandIndex
+from engine.geo.regions import load_pack
+from engine.stream import StreamRunner, StreamSettings
+from feeds.framing import Framer
+from feeds.sources import FeedBatch
+from seawatch.simulator.config import SimConfig
+from seawatch.simulator.scenario import simulate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=6.0)
+    ap.add_argument("--vessels", type=int, default=600)
+    ap.add_argument("--repeat", type=int, default=10)
+    args = ap.parse_args()
+    print(f"machine: {platform.machine()}, 2 cores; python {platform.python_version()}; "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    feed = simulate(SimConfig(hours=args.hours, vessels=args.vessels, seed=31)).feed
+    framer, step = Framer(), len(feed) // 40 + 1
+    pack, land = load_pack("gulf-of-tonkin"), LandIndex.load()
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        runner = StreamRunner.open(default_detectors(pack, land), Path(tmp), [], StreamSettings(snapshot_seconds=1e9))
+        for i in range(0, len(feed), step):
+            runner.process([FeedBatch(0, "file://feed", time.time(), messages=framer.feed(feed[i : i + step]))])
+        inline, copy, behind = [], [], []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            runner.snapshot()
+            t1 = time.perf_counter()
+            runner._snapshot_behind()
+            t2 = time.perf_counter()
+            runner._settle()
+            t3 = time.perf_counter()
+            inline.append(t1 - t0)
+            copy.append(t2 - t1)
+            behind.append(t3 - t1)
+    print(f"{args.hours:g} h, {args.vessels} vessels, {runner.stats.batches} micro-batches, {args.repeat} snapshots:")
+    for name, xs in (("engine thread, snapshot written in line (before)", inline),
+                     ("engine thread, state copied (after)", copy),
+                     ("copy + background write to its end (after)", behind)):  # fmt: skip
+        print(f"  {name}: median {statistics.median(xs) * 1e3:.1f} ms, max {max(xs) * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
