@@ -180,8 +180,6 @@ class NatsSource:
         self.counters.connects += 1
 
     async def next_batch(self) -> Chunk | None:
-        from nats.errors import TimeoutError as NatsTimeout
-
         if self._sub is None:
             await self._connect()
         assert self._sub is not None
@@ -204,7 +202,7 @@ class NatsSource:
                 return Chunk(data, received, seq)
             try:
                 got = await self._sub.fetch(self.fetch, timeout=FETCH_WAIT_S)
-            except NatsTimeout:
+            except TimeoutError:  # nats' own, or asyncio's from inside fetch when the loop is slow: nothing came
                 continue
             self._held.extend(got)
 
