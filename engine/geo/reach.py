@@ -349,13 +349,15 @@ def meet_hours_many(dx_km: np.ndarray, dy_km: np.ndarray, vx_kn: np.ndarray, vy_
     b = 2.0 * (dx * vx + dy * vy)
     c = dx * dx + dy * dy
     level = np.abs(a) < 1e-12 * max(s * s, 1.0)  # as fast as the patrol: one root, if it comes towards it
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # the branches not taken divide by zero, and a tiny b overflows -c / b to inf (never met): no warning for those
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         one = np.where(b < 0, -c / b, np.nan)
-        root = np.sqrt(np.where(level, 0.0, b * b - 4.0 * a * c))
+        disc = b * b - 4.0 * a * c
+        root = np.sqrt(np.where(level, 0.0, disc))
         r1, r2 = (-b - root) / (2 * a), (-b + root) / (2 * a)
     lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
     two = np.where(lo >= 0, lo, np.where(hi >= 0, hi, np.nan))
-    out = np.where(level, one, np.where(b * b - 4.0 * a * c < 0, np.nan, two))
+    out = np.where(level, one, np.where(disc < 0, np.nan, two))
     return np.where(c == 0.0, 0.0, out)
 
 
