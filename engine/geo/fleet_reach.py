@@ -239,14 +239,7 @@ def _bucket_paths(ok, width, ns_km, ew_km, start, max_km, steps, cell, nxt):
 def water_km(passable: np.ndarray, ns_km: float, ew_km: np.ndarray, i0: int, j0: int, max_km: float) -> np.ndarray:
     """:func:`engine.geo.reach.water_km` by the fleet's bucket kernel (the same arguments, the same answer): for
     the tests against the slow reference and the single reach's kernel."""
-    ok = np.ascontiguousarray(passable, np.bool_)
-    ew = np.ascontiguousarray(ew_km, np.float64)
-    if ok.ndim != 2 or ew.shape != (ok.shape[0],):
-        raise ValueError(f"passable must be 2-D and ew_km one width per row: {ok.shape}, {ew.shape}")
-    if not (0 <= i0 < ok.shape[0] and 0 <= j0 < ok.shape[1]):
-        raise ValueError(f"start cell ({i0}, {j0}) lies outside the {ok.shape} grid")
-    if not (ns_km > 0 and np.all(ew > 0) and max_km >= 0):
-        raise ValueError("cell sizes must be positive and max_km not negative")
+    ok, ew = rc.checked_grid(passable, ns_km, ew_km, i0, j0, max_km)
     padded = np.zeros((ok.shape[0] + 2 * PAD, ok.shape[1] + 2 * PAD), np.bool_)
     padded[PAD:-PAD, PAD:-PAD] = ok
     width = padded.shape[1]

@@ -75,6 +75,14 @@ def water_km(passable: np.ndarray, ns_km: float, ew_km: np.ndarray, i0: int, j0:
     """Shortest water distance (km) from cell (i0, j0) to every cell of ``passable`` (rows south to north) within
     ``max_km``; inf beyond it, on land and where water is cut off. ``ns_km``: a row's height; ``ew_km[i]``: a
     cell's width in row i. The fix's own cell is the start even when it is land."""
+    ok, ew = checked_grid(passable, ns_km, ew_km, i0, j0, max_km)
+    return _dijkstra(ok, float(ns_km), ew, int(i0), int(j0), float(max_km), STEPS)
+
+
+def checked_grid(passable: np.ndarray, ns_km: float, ew_km: np.ndarray, i0: int, j0: int,
+                 max_km: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`water_km`'s arguments checked, the grid and the row widths as the kernels take them (contiguous);
+    raises ValueError naming what is wrong."""
     ok = np.ascontiguousarray(passable, np.bool_)
     ew = np.ascontiguousarray(ew_km, np.float64)
     if ok.ndim != 2 or ew.shape != (ok.shape[0],):
@@ -83,7 +91,7 @@ def water_km(passable: np.ndarray, ns_km: float, ew_km: np.ndarray, i0: int, j0:
         raise ValueError(f"start cell ({i0}, {j0}) lies outside the {ok.shape} grid")
     if not (ns_km > 0 and np.all(ew > 0) and max_km >= 0):
         raise ValueError("cell sizes must be positive and max_km not negative")
-    return _dijkstra(ok, float(ns_km), ew, int(i0), int(j0), float(max_km), STEPS)
+    return ok, ew
 
 
 @kernel
