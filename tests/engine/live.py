@@ -9,6 +9,8 @@ import polars as pl
 import pyais
 
 from engine.alerts import ALERT_SCHEMA
+from engine.decode import decode_bytes
+from engine.runner import Detector, Engine
 from feeds.framing import Framer
 from feeds.sources import FeedBatch
 
@@ -57,3 +59,12 @@ class Upserts:
         """The alerts held, in the engine's canonical order."""
         frame = pl.DataFrame(list(self.alerts.values()), schema=ALERT_SCHEMA, orient="row")
         return frame.sort(["kind", "start", "mmsi", "alert_id"])
+
+
+def batch_alerts_of(feed: bytes, detectors: list[Detector]) -> pl.DataFrame:
+    """The alerts of one batch run of ``detectors`` over the whole ``feed``: what a stream must give."""
+    d = decode_bytes(feed, details=False)
+    engine = Engine(detectors)
+    engine.process(d.positions, d.statics, d.events)
+    engine.finish()
+    return engine.alerts()

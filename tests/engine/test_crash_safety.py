@@ -23,19 +23,19 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
 from api.store import Store
-from engine.decode import decode, decode_bytes
+from engine.decode import decode
 from engine.detectors import default_detectors
 from engine.durable import set_crash_hook
 from engine.geo.land import LandIndex
 from engine.geo.regions import load_pack
-from engine.runner import LATENESS_S, Engine, Step
+from engine.runner import LATENESS_S, Step
 from engine.stream import StreamRunner, StreamSettings
 from feeds.framing import Framer
 from feeds.sources import FeedBatch
 from seawatch.serve_job import StoreSink
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
-from tests.engine.live import Upserts, delivery, position_line
+from tests.engine.live import Upserts, batch_alerts_of, delivery, position_line
 
 SETTINGS = StreamSettings(lateness_s=LATENESS_S, snapshot_seconds=1e9, retry_first_s=0.001, retry_max_s=0.004)
 SNAPSHOT_EVERY = 4  # the drivers below snapshot after every 4th batch: crashes land between and inside snapshots
@@ -76,11 +76,7 @@ def detectors() -> Callable[[], list]:
 
 @pytest.fixture(scope="module")
 def batch_alerts(feed: bytes, detectors) -> pl.DataFrame:
-    d = decode_bytes(feed, details=False)
-    engine = Engine(detectors())
-    engine.process(d.positions, d.statics, d.events)
-    engine.finish()
-    return engine.alerts()
+    return batch_alerts_of(feed, detectors())
 
 
 def deliveries(feed: bytes, pieces: int = 16) -> list[FeedBatch]:

@@ -18,16 +18,15 @@ import polars as pl
 import pytest
 
 from api.store import Store
-from engine.decode import decode_bytes
 from engine.detectors import default_detectors
 from engine.geo.land import LandIndex
 from engine.geo.regions import load_pack
-from engine.runner import Engine
 from engine.stream import StreamRunner
 from feeds.sources import FeedBatch
 from seawatch.serve_job import StoreSink
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
+from tests.engine.live import batch_alerts_of
 from tests.engine.test_crash_safety import SETTINGS, Killed, crash_hook, deliveries, same_alerts
 
 
@@ -44,11 +43,7 @@ def detectors() -> Callable[[], list]:
 
 @pytest.fixture(scope="module")
 def batch_alerts(feed: bytes, detectors) -> pl.DataFrame:
-    d = decode_bytes(feed, details=False)
-    engine = Engine(detectors())
-    engine.process(d.positions, d.statics, d.events)
-    engine.finish()
-    return engine.alerts()
+    return batch_alerts_of(feed, detectors())
 
 
 BEHIND = dataclasses.replace(SETTINGS, snapshot_seconds=0.0)  # a snapshot is due after every micro-batch
