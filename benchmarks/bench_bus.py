@@ -6,13 +6,14 @@ Each part runs the commands as an operator would, as subprocesses on loopback, w
   the stream is read back and its lines counted against the file's (zero loss, none twice);
 - engine: ``seawatch serve --feed nats://.../AIS`` on that stream, from /healthz answering until /metrics counts
   every message of the file (messages/s through the engine), beside ``seawatch serve --feed file://FEED --speed 0``
-  timed the same way in the same run (the baseline: the same engine without the bus);
+  timed the same way in the same run (the baseline: the same engine without the bus), alternated ``--runs`` times,
+  after an untimed warm-up run that fills Numba's cache (a cold cache cost the first command ~80 s);
 - in process: :class:`feeds.nats.NatsSource` alone reading the whole stream (messages/s the consumer delivers);
 - api: ``seawatch api --workers 1`` then ``--workers 2`` on one store of ``--fleet`` vessels (SQLite), GET
   /api/v1/vessels in an open loop at ``--rate`` requests/s (latency from each request's intended time: a stall
   counts for every request due during it) and in a closed loop of 32 clients (the most it answers).
 
-    .venv/bin/python benchmarks/bench_bus.py [--parts bus api] [--hours 12 --vessels 1200] [--feed FILE]
+    .venv/bin/python benchmarks/bench_bus.py [--parts bus api] [--hours 12 --vessels 1200] [--feed FILE] [--runs 2]
 """
 
 from __future__ import annotations
@@ -58,9 +59,17 @@ def metrics(url: str) -> dict[str, float]:
     return found
 
 
-def serve_until(folder: Path, feed: str, expected: int) -> tuple[float, float, float]:
-    """``seawatch serve`` on ``feed`` until /metrics counts ``expected`` messages: (seconds from /healthz answering,
-    messages counted, seconds from the command's start)."""
+POLL_S = 0.5  # /metrics is read this often: each read builds the quality report, CPU taken from the engine
+
+
+def serve_until(folder: Path, feed: str, expected: int) -> dict[str, float]:
+    """``seawatch serve`` on ``feed`` until /metrics counts ``expected`` messages: seconds from /healthz answering
+    to the micro-batch that completed them (``after_healthz``), from the first micro-batch to that one
+    (``engine``: the file feed starts before /healthz answers, the bus feed after the lease), from the command's
+    start (``whole``), and the messages counted (``messages``).
+
+    The end is the engine's own time of its last micro-batch (``seawatch_stream_last_batch_timestamp_seconds``), so
+    /metrics is read only every ``POLL_S``: read every 50 ms, its quality report took a sixth of the engine's CPU."""
     port = free_port()
     env = {**os.environ, "SEAWATCH_ENVIRONMENT": "development", "SEAWATCH_ANONYMOUS_ROLE": "viewer",
            "SEAWATCH_DATABASE_PATH": str(folder / "seawatch.db"), "SEAWATCH_ALERT_RETENTION_DAYS": "0"}  # fmt: skip
@@ -68,7 +77,7 @@ def serve_until(folder: Path, feed: str, expected: int) -> tuple[float, float, f
     url = f"http://127.0.0.1:{port}"
     cmd = [str(SEAWATCH), "serve", "--feed", feed, "--port", str(port), "--state", str(folder / "state"), "--speed",
            "0"]  # fmt: skip
-    started = time.perf_counter()
+    started = time.time()
     with (folder / "serve.log").open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -81,18 +90,32 @@ def serve_until(folder: Path, feed: str, expected: int) -> tuple[float, float, f
             if proc.poll() is not None:
                 raise SystemExit(f"seawatch serve exited: {(folder / 'serve.log').read_text()[-2000:]}")
             time.sleep(0.05)
-        up = time.perf_counter()
-        while (n := metrics(url).get("seawatch_stream_messages_total", 0.0)) < expected:
+        up = time.time()
+        while (found := metrics(url)).get("seawatch_stream_messages_total", 0.0) < expected:
             if proc.poll() is not None:
                 raise SystemExit(f"seawatch serve exited: {(folder / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.05)
-        done = time.perf_counter()
+            time.sleep(POLL_S)
+        first, done = (found[f"seawatch_stream_{w}_batch_timestamp_seconds"] for w in ("first", "last"))
         time.sleep(1.0)
         n = metrics(url)["seawatch_stream_messages_total"]
-        return done - up, n, done - started
+        return {"after_healthz": done - up, "engine": done - first, "whole": done - started, "messages": n}
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def warm_up(folder: Path, feed: Path) -> float:
+    """``seawatch serve`` on a tenth of ``feed`` until the engine has it all, untimed: the first run on a tree
+    compiles Numba's kernels into its cache (~80 s here), and whichever command came first paid for it (a bus
+    "regression" from 71 k to 10 k msg/s was this). Seconds it took."""
+    data = feed.read_bytes()
+    part = folder / "warm-up.nmea"
+    part.write_bytes(data[: data.find(b"\n", len(data) // 10) + 1])
+    run = folder / "warm-up"
+    run.mkdir()
+    t0 = time.perf_counter()
+    serve_until(run, f"file://{part}", messages_in(part.read_bytes()))
+    return time.perf_counter() - t0
 
 
 async def consume_all(url: str, last: int) -> tuple[float, int]:
@@ -183,6 +206,7 @@ def main() -> None:
     ap.add_argument("--vessels", type=int, default=1200)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--parts", nargs="+", choices=("bus", "api"), default=["bus", "api"])
+    ap.add_argument("--runs", type=int, default=2, help="serve runs of each feed (bus, file, bus, file, ...)")
     ap.add_argument("--fleet", type=int, default=100_000, help="vessels in the store for the api part")
     ap.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s for the api part")
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds of load per api run")
@@ -222,13 +246,19 @@ def main() -> None:
             consumer_s, consumed = asyncio.run(consume_all(server.url, len(held)))
             out(f"in process, NatsSource alone: {consumed:,} lines in {consumer_s:.2f} s, "
                 f"{consumed / consumer_s / 1e3:.0f} k lines/s\n")  # fmt: skip
-            for name, url in (("bus", f"{server.url}/AIS"), ("file (baseline)", f"file://{feed}")):
-                run = folder / name.split()[0]
-                run.mkdir()
-                seconds, counted, whole = serve_until(run, url, messages)
-                out(f"serve --feed {name}: {counted:,.0f} messages through the engine in {seconds:.1f} s after "
-                    f"/healthz ({whole:.1f} s from the command's start): {counted / seconds / 1e3:.0f} k msg/s; "
-                    f"lost or doubled: {counted - messages:+,.0f}\n")  # fmt: skip
+            out(f"warm-up (serve on a tenth of the feed, untimed: Numba's cache): {warm_up(folder, feed):.1f} s\n")
+            for i in range(args.runs):  # alternated: a busier spell of the machine hits both
+                for name, url in (("bus", f"{server.url}/AIS"), ("file (baseline)", f"file://{feed}")):
+                    run = folder / f"{name.split()[0]}-{i}"
+                    run.mkdir()
+                    load = os.getloadavg()[0]
+                    r = serve_until(run, url, messages)
+                    out(f"run {i + 1}: serve --feed {name}: {r['messages']:,.0f} messages through the engine in "
+                        f"{r['engine']:.2f} s from its first micro-batch: {r['messages'] / r['engine'] / 1e3:.0f} k "
+                        f"msg/s ({r['after_healthz']:.2f} s after /healthz: "
+                        f"{r['messages'] / r['after_healthz'] / 1e3:.0f} k msg/s; {r['whole']:.1f} s from the "
+                        f"command's start); lost or doubled: {r['messages'] - messages:+,.0f}; load average "
+                        f"{load:.1f}\n")  # fmt: skip
         finally:
             server.stop()
 

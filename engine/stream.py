@@ -109,6 +109,7 @@ class StreamStats:
     replayed_batches: int = 0
     snapshots: int = 0
     engine_seconds: float = 0.0
+    first_batch_at: float = 0.0  # unix time the first micro-batch since the start was done (0: none yet)
     last_batch_at: float = 0.0
     quarantined: int = 0  # journal batches the engine failed on twice, moved to quarantine/
     write_failures: dict[str, int] = field(default_factory=dict)  # failed writes by what: journal, snapshot
@@ -432,6 +433,7 @@ class StreamRunner:
         self.stats.rows += sum(t.height for t in tables.values())
         self.stats.engine_seconds += spent
         self.stats.last_batch_at = time.time()
+        self.stats.first_batch_at = self.stats.first_batch_at or self.stats.last_batch_at
         self.stats.history = [*self.stats.history[-99:], spent]
         return alerts
 

@@ -309,6 +309,11 @@ class RunnerMetrics(Collector):
         yield CounterMetricFamily("seawatch_stream_snapshots", "engine snapshots written", value=s.snapshots)
         yield CounterMetricFamily("seawatch_stream_engine_seconds", "seconds spent in the engine",
                                   value=s.engine_seconds)  # fmt: skip
+        yield GaugeMetricFamily("seawatch_stream_first_batch_timestamp_seconds", "when the engine finished its "
+                                "first micro-batch since the start (unix time; 0: none yet)",
+                                value=s.first_batch_at)  # fmt: skip
+        yield GaugeMetricFamily("seawatch_stream_last_batch_timestamp_seconds", "when the engine finished its "
+                                "latest micro-batch (unix time; 0: none yet)", value=s.last_batch_at)  # fmt: skip
         yield GaugeMetricFamily("seawatch_stream_alerts", "alerts known to the engine",
                                 value=len(self.runner.engine.book))  # fmt: skip
         yield CounterMetricFamily("seawatch_stream_quarantined", "journal batches the engine failed on twice, "
