@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -65,25 +65,53 @@ class StreamLimits:
 
 @dataclass(frozen=True)
 class BusAddress:
-    server: str  # nats://host:port
+    servers: tuple[str, ...]  # nats://host:port each: one server, or several of a cluster (any that answers is used)
     stream: str
     durable: str
 
+    @property
+    def url(self) -> str:
+        """The feed URL naming all of it: ``nats://h1:4222,h2:4222/STREAM?durable=NAME``."""
+        hosts = ",".join(s.removeprefix("nats://") for s in self.servers)
+        return f"nats://{hosts}/{self.stream}?durable={self.durable}"
+
 
 def bus_address(url: str) -> BusAddress:
-    """``nats://host:port/STREAM[?durable=NAME]`` -> the server, the stream and the engine's durable consumer."""
+    """``nats://host:port[,host:port...]/STREAM[?durable=NAME]`` -> the servers (a cluster's, comma-separated), the
+    stream and the engine's durable consumer."""
+    example = "e.g. nats://127.0.0.1:4222/AIS or nats://h1:4222,h2:4222/AIS"
     parts = urlsplit(url)
-    if parts.scheme.lower() != "nats" or not parts.hostname:
-        raise FeedError(f"{url}: a bus feed is nats://host:port/STREAM, e.g. nats://127.0.0.1:4222/AIS")
-    try:
-        port = parts.port or 4222
-    except ValueError:
-        raise FeedError(f"{url}: the port must be a number 0-65535, e.g. nats://127.0.0.1:4222/AIS") from None
+    if parts.scheme.lower() != "nats" or not parts.netloc:
+        raise FeedError(f"{url}: a bus feed is nats://host:port/STREAM, {example}")
+    servers = []
+    for netloc in parts.netloc.split(","):
+        one = urlsplit(f"nats://{netloc.strip()}")
+        if not one.hostname:
+            raise FeedError(f"{url}: a bus feed is nats://host:port/STREAM, {example}")
+        try:
+            port = one.port or 4222
+        except ValueError:
+            raise FeedError(f"{url}: the port must be a number 0-65535, {example}") from None
+        servers.append(f"nats://{one.hostname}:{port}")
     stream = parts.path.strip("/") or DEFAULT_STREAM
     if not re.fullmatch(r"[A-Za-z0-9_-]+", stream):
         raise FeedError(f"{url}: stream name {stream!r} may hold letters, digits, '_' and '-' only, e.g. /AIS")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return BusAddress(f"nats://{parts.hostname}:{port}", stream, query.get("durable", DEFAULT_DURABLE))
+    return BusAddress(tuple(dict.fromkeys(servers)), stream, query.get("durable", DEFAULT_DURABLE))
+
+
+def one_per_consumer(urls: Sequence[str]) -> list[str]:
+    """The bus feeds ``urls`` with those naming the same stream and consumer made one (``--feed`` repeated for each
+    server of a cluster): a URL listing all their servers, in the order given; a feed given once is kept as given."""
+    given: dict[tuple[str, str], list[str]] = {}
+    for url in urls:
+        a = bus_address(url)
+        given.setdefault((a.stream, a.durable), []).append(url)
+    out = []
+    for (stream, durable), same in given.items():
+        servers = dict.fromkeys(s for url in same for s in bus_address(url).servers)
+        out.append(same[0] if len(same) == 1 else BusAddress(tuple(servers), stream, durable).url)
+    return out
 
 
 def subject_token(source: str) -> str:
@@ -156,10 +184,11 @@ class NatsSource:
 
         self._loop = asyncio.get_running_loop()
         try:
-            nc = await nats.connect(self.address.server, name="seawatch-engine", max_reconnect_attempts=-1,
+            nc = await nats.connect(list(self.address.servers), name="seawatch-engine", max_reconnect_attempts=-1,
                                     connect_timeout=5)  # fmt: skip
         except (OSError, TimeoutError, nats.errors.NoServersError) as exc:
-            raise FeedError(f"{self.url}: cannot reach the NATS server at {self.address.server} ({exc}); start it "
+            where = ", ".join(self.address.servers)
+            raise FeedError(f"{self.url}: cannot reach a NATS server at {where} ({exc}); start it "
                             f"(nats-server -js) or give its address") from None  # fmt: skip
         self._nc = nc
         js = nc.jetstream()

@@ -18,13 +18,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from engine.stream import StreamRunner
-from feeds.nats import NatsSource, bus_address, on_snapshot
+from feeds.nats import NatsSource, bus_address, on_snapshot, one_per_consumer
 from feeds.sources import FeedError, Source, open_feed
 
 if TYPE_CHECKING:
@@ -53,14 +54,29 @@ def bus_feeds(urls: list[str], runner: StreamRunner, speed: float | None = None)
     """The feeds' sources; bus feeds start after what the runner's snapshot holds and are acknowledged by its
     snapshots."""
     sources: list[Source] = []
-    for url in urls:
-        if is_bus(url):
-            bus = NatsSource(url, after=runner.positions.get(url, 0))
-            runner.on_snapshot.append(on_snapshot(bus))
-            sources.append(bus)
-        else:
-            sources.append(open_feed(url, speed=speed))
-    return sources
+    for url in one_per_consumer([u for u in urls if is_bus(u)]):
+        bus = NatsSource(url, after=held_position(runner.positions, url))
+        runner.on_snapshot.append(on_snapshot(bus))
+        sources.append(bus)
+    return sources + [open_feed(url, speed=speed) for url in urls if not is_bus(url)]
+
+
+def held_position(positions: dict[str, int], url: str) -> int:
+    """The stream position a snapshot holds for the bus feed ``url``: the one it holds for the same stream and
+    consumer, whatever servers named them then (a cluster's list changed, or given in another order)."""
+    a = bus_address(url)
+    same = [p for held, p in positions.items() if _consumer(held) == (a.stream, a.durable)]
+    return max(same, default=0)
+
+
+def _consumer(url: str) -> tuple[str, str] | None:
+    if not is_bus(url):
+        return None
+    try:
+        a = bus_address(url)
+    except FeedError:
+        return None
+    return a.stream, a.durable
 
 
 def alert_messages(alerts: pl.DataFrame) -> list[tuple[str, bytes]]:
@@ -78,8 +94,8 @@ def _iso(x: Any) -> str:
 class AlertPublisher:
     """A stream runner sink: alerts and withdrawals onto the bus (core NATS; called in the engine's thread)."""
 
-    def __init__(self, server: str) -> None:
-        self.server = server
+    def __init__(self, servers: Sequence[str]) -> None:
+        self.servers = list(servers)
         self.published = 0
         self._nc: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -89,14 +105,15 @@ class AlertPublisher:
 
     @classmethod
     def for_feeds(cls, urls: list[str]) -> AlertPublisher | None:
-        bus = [u for u in urls if is_bus(u)]
-        return cls(bus_address(bus[0]).server) if bus else None
+        """The publisher on the first bus feed's servers (all those given for its consumer), or None."""
+        bus = one_per_consumer([u for u in urls if is_bus(u)])
+        return cls(bus_address(bus[0]).servers) if bus else None
 
     async def connect(self) -> None:
         import nats
 
         self._loop = asyncio.get_running_loop()
-        self._nc = await nats.connect(self.server, name="seawatch-alerts", max_reconnect_attempts=-1)
+        self._nc = await nats.connect(self.servers, name="seawatch-alerts", max_reconnect_attempts=-1)
 
     def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
         if alerts.height:

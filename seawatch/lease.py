@@ -20,9 +20,10 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from feeds.nats import bus_address
+from feeds.nats import bus_address, one_per_consumer
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -43,9 +44,9 @@ class LeaseLost(Exception):
 class Lease:
     """The leader lease of one bus consumer (``name``) for this process (``holder``)."""
 
-    def __init__(self, server: str, name: str, holder: str | None = None, ttl_s: float = LEASE_S,
+    def __init__(self, servers: Sequence[str], name: str, holder: str | None = None, ttl_s: float = LEASE_S,
                  poll_s: float = POLL_S) -> None:  # fmt: skip
-        self.server, self.name, self.ttl_s, self.poll_s = server, name, ttl_s, poll_s
+        self.servers, self.name, self.ttl_s, self.poll_s = list(servers), name, ttl_s, poll_s
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.revision = 0
         self.acquired_at = 0.0  # time.time() when this process became the leader
@@ -54,19 +55,20 @@ class Lease:
 
     @classmethod
     def for_feeds(cls, urls: list[str]) -> Lease | None:
-        """The lease of the first bus feed's consumer, or None when no feed is on the bus."""
-        for url in urls:
-            if url.lower().startswith("nats://"):
-                a = bus_address(url)
-                return cls(a.server, f"{a.stream}-{a.durable}")
-        return None
+        """The lease of the first bus feed's consumer (on all the servers given for it), or None when no feed is on
+        the bus."""
+        bus = one_per_consumer([u for u in urls if u.lower().startswith("nats://")])
+        if not bus:
+            return None
+        a = bus_address(bus[0])
+        return cls(a.servers, f"{a.stream}-{a.durable}")
 
     async def _bucket(self) -> KeyValue:
         import nats
         from nats.js.errors import BucketNotFoundError
 
         if self._kv is None:
-            self._nc = await nats.connect(self.server, name="seawatch-lease", max_reconnect_attempts=-1)
+            self._nc = await nats.connect(self.servers, name="seawatch-lease", max_reconnect_attempts=-1)
             js = self._nc.jetstream()
             try:
                 self._kv = await js.key_value(BUCKET)

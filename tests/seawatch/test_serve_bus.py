@@ -38,9 +38,9 @@ RELAY_SPEED = 2400.0  # the 6 h scenario in 9 s: the kills land while the relay 
 class FeedService(Service):
     """``seawatch serve`` on any feed URL, snapshotting every second."""
 
-    def __init__(self, folder: Path, feed: str, log: str = "serve.log") -> None:
+    def __init__(self, folder: Path, feed: str | list[str], log: str = "serve.log") -> None:
         super().__init__(folder, 0)
-        self.feed = feed
+        self.feeds = [feed] if isinstance(feed, str) else feed
         self.log = folder / log
 
     def start(self, wait: bool = True) -> None:
@@ -51,8 +51,9 @@ class FeedService(Service):
                "SEAWATCH_DATABASE_PATH": str(self.folder / "seawatch.db"),
                "SEAWATCH_ALERT_RETENTION_DAYS": "0"}  # fmt: skip
         env.pop("SEAWATCH_DATABASE_URL", None)
-        cmd = [str(SEAWATCH), "serve", "--feed", self.feed, "--port", str(self.port), "--state",
-               str(self.folder / "state"), "--speed", "0", "--snapshot-seconds", "1"]  # fmt: skip
+        feeds = [arg for feed in self.feeds for arg in ("--feed", feed)]
+        cmd = [str(SEAWATCH), "serve", *feeds, "--port", str(self.port), "--state", str(self.folder / "state"),
+               "--speed", "0", "--snapshot-seconds", "1"]  # fmt: skip
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         if wait:
@@ -281,6 +282,41 @@ def test_a_standby_takes_over_within_10_s_of_the_leaders_death_with_the_same_ale
     assert took <= TAKEOVER_S, f"the standby took {took:.1f} s to lead"
     assert held_messages(tmp_path / "pair") == bus_runs.file_messages, "messages lost or read twice"
     assert sorted(alerts) == sorted(bus_runs.bus)
+
+
+def test_leader_standby_and_publisher_take_a_cluster_s_servers_and_use_one_that_answers(tmp_path: Path) -> None:
+    """The leader's feed lists a server that is down beside the one that runs (``nats://down,up/AIS``), the
+    standby's repeats ``--feed`` per server: the lease, the consumer and the alerts' publisher reach the one that
+    answers; the standby waits on the lease and leads once the leader is killed; every message is taken in once
+    and acknowledged."""
+    from tests.seawatch.test_serve_job import START_S, free_port
+
+    feed = tmp_path / "feed.nmea"
+    feed.write_bytes(simulate(SimConfig(hours=2, vessels=20, seed=5)).feed)
+    with nats_server(tmp_path / "nats") as server, Subscriber(server.url) as published:
+        relay = start_relay(server, feed, tmp_path / "spool", 600)  # 12 s: the standby leads while it publishes
+        up, down = server.url.removeprefix("nats://"), f"127.0.0.1:{free_port()}"
+        leader = FeedService(tmp_path / "pair", f"nats://{down},{up}/AIS", log="leader.log")
+        standby = FeedService(tmp_path / "pair", [f"nats://{down}/AIS", f"nats://{up}/AIS"], log="standby.log")
+        try:
+            leader.start()
+            standby.start(wait=False)
+            standby.wait(lambda: "waiting to take over" in standby.tail(), START_S, "the standby to wait, loaded")
+            leader.wait(lambda: leader.metrics().get("seawatch_stream_messages_total", 0) > 0, START_S,
+                        "the leader to take messages in")  # fmt: skip
+            leader.stop(signal.SIGKILL)
+            standby.wait(lambda: standby.get("/healthz").status_code == 200, 3 * TAKEOVER_S, "the standby to lead")
+            wait_consumed(standby, server, "seawatch-engine", relay)
+            alerts = standby.alert_ids()
+            assert standby.stop(signal.SIGTERM)[0] == 0
+        finally:
+            relay.kill()
+            leader.close()
+            standby.close()
+        acked, last = asyncio.run(_acked(server.url, "seawatch-engine"))
+    assert held_messages(tmp_path / "pair") == message_count(feed.read_bytes()), "messages lost or read twice"
+    assert acked == last, "the clean stop's snapshot holds the whole stream: all of it is acknowledged"
+    assert alerts and {a["alert_id"] for a in published.got if "alert_id" in a} >= set(alerts)
 
 
 def test_a_bus_feed_is_not_mixed_with_local_feeds() -> None:
