@@ -258,12 +258,16 @@ def _details(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.nda
     variant, vals, blob = dr.decode_fields(six, batch.start, nbits, mt, ev_idx[rare])
     is_rare = np.zeros(ev_idx.shape[0], bool)
     is_rare[rare] = True
-    fields = _scatter("fields", dr.fields_json(variant, vals, blob), is_rare)
-    seq, t = events["seq"], events["t"]
-    messages = {
-        name: table.insert_column(0, t.gather(rare[rows])).insert_column(0, seq.gather(rare[rows]))
-        for name, (rows, table) in dr.variant_tables(variant, vals, blob).items()
-    }
+    tables, json = dr.rare_tables(variant, vals, blob)
+    fields = _scatter("fields", json, is_rare)
+    # seq and t of every variant's rows gathered at once, then cut (a gather each is a polars query each)
+    rows = [rows for rows, _ in tables.values()]
+    keys = events.select("seq", "t")[rare[np.concatenate(rows)] if rows else []]
+    messages, at = {}, 0
+    for name, (rows_v, table) in tables.items():
+        own = keys.slice(at, rows_v.shape[0])
+        messages[name] = table.insert_column(0, own["t"]).insert_column(0, own["seq"])
+        at += rows_v.shape[0]
     return events.with_columns(fields), messages
 
 

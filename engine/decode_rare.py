@@ -270,55 +270,123 @@ _DEG = {"deg": 10, "deg600": 10000, "deg60000": 100}  # round(raw / unit, 6) as 
 _PRESSURE = {"p800": 800, "p799": 799}
 
 
-def _column(f: Field, raw: np.ndarray, blob: np.ndarray, slot: int, json: bool) -> pl.Series:
-    """One field of a variant's rows, from its raw values (``json``: enums as pyais maps them)."""
-    missing = raw == NONE
-    if f.kind in (K_S, K_X):
-        width = _slot_width(f)
-        text = np.ascontiguousarray(blob[:, slot : slot + width]).view(f"S{width}").ravel()
-        s = pl.Series(f.name, text).cast(pl.String)
-    elif f.kind == K_B:
-        s = pl.Series(f.name, raw != 0)
-    else:
-        x = np.where(missing, 0, raw)
-        if f.conv in _DEG:
-            values: np.ndarray = ((_DEG[f.conv] * x + 3) // 6) / 1e6
-        elif f.conv in _SCALE:
-            values = x / _SCALE[f.conv]
-        elif f.conv in _OFFSET_SCALE:  # round(raw * 0.1 - 60, 1) is (raw - 600) / 10 for every raw value
-            offset, scale = _OFFSET_SCALE[f.conv]
-            values = (x - offset) / scale
-        elif f.conv in _PRESSURE:
-            values = x + _PRESSURE[f.conv]
-        elif f.conv.startswith("enum") and json:
-            values = np.asarray(ENUMS[f.conv[4:]], np.int64)[x]
-        elif f.kind in (K_FU, K_FI):
-            values = x.astype(np.float64)
-        else:
-            values = x
-        s = pl.Series(f.name, values)
-    return s.set(pl.Series(missing), None) if missing.any() else s
+def _values(f: Field, x: np.ndarray, json: bool) -> np.ndarray:
+    """A number field's values from its raw integers (0 where missing), scaled as pyais scales them (``json``:
+    enums as pyais maps them): int64 or float64."""
+    if f.conv in _DEG:
+        return ((_DEG[f.conv] * x + 3) // 6) / 1e6
+    if f.conv in _SCALE:
+        return x / _SCALE[f.conv]
+    if f.conv in _OFFSET_SCALE:  # round(raw * 0.1 - 60, 1) is (raw - 600) / 10 for every raw value
+        offset, scale = _OFFSET_SCALE[f.conv]
+        return (x - offset) / scale
+    if f.conv in _PRESSURE:
+        return x + _PRESSURE[f.conv]
+    if f.conv.startswith("enum") and json:
+        return np.asarray(ENUMS[f.conv[4:]], np.int64)[x]
+    if f.kind in (K_FU, K_FI):
+        return x.astype(np.float64)
+    return x
 
 
-def variant_tables(variant: np.ndarray, vals: np.ndarray, blob: np.ndarray,
-                   json: bool = False) -> dict[str, tuple[np.ndarray, pl.DataFrame]]:  # fmt: skip
-    """Each variant present -> (its rows, the typed table of its fields) from :func:`decode_fields`'s output."""
+class _Flat:
+    """Columns of one kind laid end to end, made into one polars Series at the end and cut into the columns: a
+    chunk's rarer messages hold hundreds of short columns (~30 variants x their fields), and a Series each costs
+    ~30 us of Python (and a polars query each to set its nulls); a slice of one costs ~2 us."""
+
+    def __init__(self) -> None:
+        self.values: list[np.ndarray] = []
+        self.missing: list[np.ndarray] = []
+        self.at = 0
+        self.made: pl.Series | None = None
+
+    def add(self, values: np.ndarray, missing: np.ndarray) -> _Place:
+        self.values.append(values)
+        self.missing.append(missing)
+        self.at += values.shape[0]
+        return self, self.at - values.shape[0], values.shape[0]
+
+    def _series(self) -> pl.Series:
+        return pl.Series("", np.concatenate(self.values))
+
+    def cut(self, at: int, n: int, name: str) -> pl.Series:
+        """Rows ``at:at + n`` of the column, named ``name`` (null where missing)."""
+        if self.made is None:
+            s, missing = self._series(), np.concatenate(self.missing)
+            self.made = s.set(pl.Series(missing), None) if missing.any() else s
+        return self.made.slice(at, n).alias(name)
+
+
+class _Texts(_Flat):
+    """Text and hex fields (blob slots of any width) as one zero-padded byte matrix: numpy's bytes strings drop
+    the trailing zeros, so each value is what its own slot gives."""
+
+    def _series(self) -> pl.Series:
+        width = max(v.shape[1] for v in self.values)
+        matrix = np.zeros((self.at, width), np.uint8)
+        at = 0
+        for v in self.values:
+            matrix[at : at + v.shape[0], : v.shape[1]] = v
+            at += v.shape[0]
+        return pl.Series("", matrix.view(f"S{width}").ravel()).cast(pl.String)
+
+
+_Place = tuple[_Flat, int, int]  # a column's rows in a flat one
+
+
+def rare_tables(variant: np.ndarray, vals: np.ndarray,
+                blob: np.ndarray) -> tuple[dict[str, tuple[np.ndarray, pl.DataFrame]], pl.Series]:  # fmt: skip
+    """From :func:`decode_fields`'s output: each variant present -> (its rows, the typed table of its fields); and
+    pyais's ``asdict(enum_as_int=True)`` of each message as JSON (null where no variant): the same keys, in the same
+    order, and the same values (numbers may be written differently: 2e-6, 2e-06), made from the typed columns with
+    pyais's enum mapping in place of the raw codes."""
     p = plan()
-    out = {}
+    ints, floats, flags, texts = _Flat(), _Flat(), _Flat(), _Texts()
+    variants = []  # (variant, rows, [(field, its typed column, its JSON column if not the same)])
     for v in np.unique(variant[variant >= 0]).tolist():
         rows = np.flatnonzero(variant == v)
-        fs = p.fields[v]
         first = int(p.v_first[v])
         sub_vals, sub_blob = vals[rows], blob[rows]
-        cols = [_column(f, sub_vals[:, k], sub_blob, int(p.f_slot[first + k]), json) for k, f in enumerate(fs)]
-        out[p.names[v]] = (rows, pl.DataFrame(cols))
-    return out
+        columns: list[tuple[str, _Place, _Place | None]] = []
+        for k, f in enumerate(p.fields[v]):
+            raw = sub_vals[:, k]
+            missing = raw == NONE
+            enum = None
+            if f.kind in (K_S, K_X):
+                slot = int(p.f_slot[first + k])
+                typed = texts.add(sub_blob[:, slot : slot + _slot_width(f)], missing)
+            elif f.kind == K_B:
+                typed = flags.add(raw != 0, missing)
+            else:
+                x = np.where(missing, 0, raw)
+                values = _values(f, x, json=False)
+                typed = (floats if values.dtype.kind == "f" else ints).add(values, missing)
+                if f.conv.startswith("enum"):
+                    enum = ints.add(_values(f, x, json=True), missing)
+            columns.append((f.name, typed, enum))
+        variants.append((v, rows, columns))
+
+    tables, encoded = {}, []
+    for v, rows, columns in variants:
+        typed_columns = [flat.cut(at, n, name) for name, (flat, at, n), _ in columns]
+        tables[p.names[v]] = (rows, pl.DataFrame(typed_columns))
+        as_json = [s if enum is None else enum[0].cut(enum[1], enum[2], s.name)
+                   for s, (_, _, enum) in zip(typed_columns, columns, strict=True)]  # fmt: skip
+        encoded.append(pl.DataFrame(as_json).select(pl.struct(pl.all()).struct.json_encode()).to_series())
+    n_json = sum(s.len() for s in encoded)
+    where = np.full(variant.shape[0], n_json, np.int64)  # the null after the JSON of every variant
+    if variants:
+        where[np.concatenate([rows for _, rows, _ in variants])] = np.arange(n_json)
+    json = pl.concat([*encoded, pl.Series([None], dtype=pl.String)])
+    return tables, json.gather(where).alias("fields")
+
+
+def variant_tables(variant: np.ndarray, vals: np.ndarray,
+                   blob: np.ndarray) -> dict[str, tuple[np.ndarray, pl.DataFrame]]:  # fmt: skip
+    """Each variant present -> (its rows, the typed table of its fields): :func:`rare_tables`' first half."""
+    return rare_tables(variant, vals, blob)[0]
 
 
 def fields_json(variant: np.ndarray, vals: np.ndarray, blob: np.ndarray) -> pl.Series:
-    """pyais's ``asdict(enum_as_int=True)`` of each message as JSON (null where no variant), from typed columns:
-    the same keys, in the same order, and the same values (numbers may be written differently: 2e-6, 2e-06)."""
-    out = pl.repeat(None, variant.shape[0], dtype=pl.String, eager=True).alias("fields")
-    for rows, table in variant_tables(variant, vals, blob, json=True).values():
-        out = out.scatter(rows, table.select(pl.struct(pl.all()).struct.json_encode()).to_series())
-    return out
+    """Each message as pyais's JSON: :func:`rare_tables`' second half."""
+    return rare_tables(variant, vals, blob)[1]
