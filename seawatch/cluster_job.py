@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import resource
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -28,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from engine.partitions import split_detectors
+from engine.partitions import FLEET_DETECTORS, FLEET_GROUPS, split_detectors
 from feeds.files import InputError
 from seawatch.backtest_job import BacktestOptions, BacktestSummary, Setup, finish_backtest, thin_tracks
 from seawatch.dask_start import WORKER_MEMORY, connect_soon
@@ -43,6 +44,7 @@ class ClusterOptions:
     workers: int | None = None  # start a local Dask cluster of this many worker processes
     cluster: str | None = None  # or use the scheduler at this address (tcp://host:8786)
     partitions: int | None = None  # vessel partitions (groups of MMSI buckets); default 2 per worker
+    fleet_stages: int | None = None  # stages the fleet detectors are dealt into (1-3); default from the workers
     worker_memory: str = WORKER_MEMORY
     filters: Filters = field(default_factory=Filters)
     starting: Future | None = None  # the cluster being reached already (dask_start.connect_soon)
@@ -77,10 +79,12 @@ def _context(region: str, examples: bool, zones: str | None) -> tuple[Any, Any]:
 
 
 def run_stage(url: str, which: str, buckets: tuple[int, ...] | None, filters: Filters, region: str,
-              examples: bool, zones: str | None, name: str) -> StageResult:  # fmt: skip
+              examples: bool, zones: str | None, name: str,
+              fleet: tuple[str, ...] | None = None) -> StageResult:  # fmt: skip
     """One stage over the dataset at ``url``: ``which`` is "vessels" (per-vessel detectors and features of
-    ``buckets``), "fleet" (the fleet detectors over everything) or "all" (every detector and the features: the
-    single-process backtest of a dataset)."""
+    ``buckets``), "fleet" (the fleet detectors named in ``fleet``, default all four, over everything) or "all"
+    (every detector and the features: the single-process backtest of a dataset). A fleet stage with the gap
+    detector gives the receiving stations' outages."""
     from engine.detectors import default_detectors
     from engine.runner import COLUMNS as ENGINE_COLUMNS
     from engine.runner import Engine
@@ -91,8 +95,10 @@ def run_stage(url: str, which: str, buckets: tuple[int, ...] | None, filters: Fi
     try:
         pack, land = _context(region, examples, zones)
         every = default_detectors(pack, land)
-        per_vessel, fleet = split_detectors(every)  # each in the order of default_detectors
-        engine = Engine({"vessels": per_vessel, "fleet": fleet}.get(which, every))
+        per_vessel, fleet_detectors = split_detectors(every)  # each in the order of default_detectors
+        if fleet is not None:
+            fleet_detectors = [d for d in fleet_detectors if d.name in fleet]
+        engine = Engine({"vessels": per_vessel, "fleet": fleet_detectors}.get(which, every))
         features = FeatureAccumulator(land) if which != "fleet" else None
         positions = 0
         columns = readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS)  # what the raw backtest decodes
@@ -108,7 +114,7 @@ def run_stage(url: str, which: str, buckets: tuple[int, ...] | None, filters: Fi
         name, engine.alerts(), engine.counts, positions,
         vessels=features.vessels() if features is not None else None,
         days=features.days() if features is not None else None,
-        outages=engine.outages() if which != "vessels" else None,
+        outages=engine.outages() if any(hasattr(d, "outages") for d in engine.detectors) else None,
         seconds=time.perf_counter() - started,
         peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     )  # fmt: skip
@@ -121,19 +127,33 @@ def run_history_backtest(url: str, out: Path, options: BacktestOptions, plan: Cl
     zones = str(options.zones.resolve()) if options.zones else None  # the workers' working folder may differ
     args = (plan.filters, options.region, options.examples, zones)
     setup = Setup.of(options, out)
+    closing = None
     if plan.distributed:
         job = _submit(url, dataset.buckets_present(), args, plan)
         try:
             results = job.gather(options.progress)
-        finally:
+        except BaseException:
             job.close()
+            raise
+        closing = threading.Thread(target=job.close, name="dask-close")  # while this thread scores and writes
+        closing.start()
     else:
         results = [run_stage(url, "all", None, *args, name="the backtest")]
+    try:
+        return _finish(url, dataset, out, options, plan, setup, results, job if plan.distributed else None, started)
+    finally:
+        if closing is not None:
+            closing.join()
+
+
+def _finish(url: str, dataset: Dataset, out: Path, options: BacktestOptions, plan: ClusterOptions, setup: Setup,
+            results: list[StageResult], job: _DaskJob | None, started: float) -> BacktestSummary:  # fmt: skip
+    """The stages' results put together as the single-process backtest's, scored and written."""
     runs = dataset.runs
     summary = BacktestSummary(out=out, files=sum(len(r["inputs"]) for r in runs), notices=list(setup.notices))
-    if plan.distributed:
+    if job is not None:
         summary.notices.append(job.notice(results))
-    fleet = next(r for r in results if r.outages is not None)
+    fleet = next(r for r in results if r.outages is not None)  # a stage over every kept row: the engine's counts
     parts = [r for r in results if r.vessels is not None]
     summary.positions = sum(r.positions for r in parts)
     summary.messages = sum(int(r["messages"]) for r in runs) if not plan.filters.any else summary.positions
@@ -189,7 +209,9 @@ class _DaskJob:
 
     def notice(self, results: list[StageResult]) -> str:
         peak = max(r.peak_rss for r in results)
-        stages = f"{self.partitions} vessel partition(s) + the fleet stage" if self.partitions else "one stage"
+        fleet = sum(1 for name in self.futures.values() if name.startswith("the fleet stage"))
+        stages = (f"{self.partitions} vessel partition(s) + the fleet stage" + (f" in {fleet}" if fleet > 1 else "")
+                  if self.partitions else "one stage")  # fmt: skip
         return (f"Dask: {self.workers} worker(s), {stages}; peak memory of a worker {peak / 2**30:.2f} GiB "
                 f"(limit {self.memory})")  # fmt: skip
 
@@ -207,7 +229,9 @@ def _submit(url: str, buckets: list[int], args: tuple, plan: ClusterOptions) -> 
     starting = plan.starting or connect_soon(plan.workers, plan.cluster, plan.worker_memory)
     client, cluster = starting.result()
     sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    # a local cluster's worker processes may still be starting: count the workers asked for
+    workers = plan.workers if cluster is not None and plan.workers else len(client.scheduler_info()["workers"])
+    workers = max(1, workers)
     token = uuid.uuid4().hex[:8]  # keys of this run: several runs may share a scheduler
     memory = plan.worker_memory if cluster is not None else "the cluster's"
     if workers == 1 and plan.partitions is None:  # one worker: cutting would only add work
@@ -215,13 +239,25 @@ def _submit(url: str, buckets: list[int], args: tuple, plan: ClusterOptions) -> 
                                key=f"seawatch-all-{token}")  # fmt: skip
         return _DaskJob(client, cluster, {future: "the backtest"}, workers, 0, memory)
     groups = bucket_groups(buckets, plan.partitions or PARTITIONS_PER_WORKER * workers)
-    futures = {client.submit(run_stage, url, "fleet", None, *args, name="the fleet stage", pure=False, priority=1,
-                             key=f"seawatch-fleet-{token}"): "the fleet stage"}  # fmt: skip
+    futures = {}
+    for i, fleet in enumerate(fleet_groups(plan.fleet_stages or min(len(FLEET_GROUPS), max(1, workers - 1)))):
+        name = "the fleet stage" + (f" ({', '.join(fleet)})" if len(fleet) < len(FLEET_DETECTORS) else "")
+        futures[client.submit(run_stage, url, "fleet", None, *args, name=name, fleet=fleet, pure=False, priority=1,
+                              key=f"seawatch-fleet-{i}-{token}")] = name  # fmt: skip
     for i, group in enumerate(groups):
         name = f"vessel partition {i} (MMSI buckets {', '.join(map(str, group))})"
         futures[client.submit(run_stage, url, "vessels", group, *args, name=name, pure=False,
                               key=f"seawatch-vessels-{i}-{token}")] = name  # fmt: skip
     return _DaskJob(client, cluster, futures, workers, len(groups), memory)
+
+
+def fleet_groups(stages: int) -> list[tuple[str, ...]]:
+    """The fleet detectors dealt into ``stages`` stages (at most one per group of
+    :data:`engine.partitions.FLEET_GROUPS`). By default one stage on two workers or fewer, one fewer than the
+    workers beyond: each stage reads every row again (~0.6 s a pass on the 7-day log, benchmarks/RESULTS.md), so
+    a cut pays only when the fleet work would otherwise be one worker's alone while the others wait."""
+    n = max(1, min(stages, len(FLEET_GROUPS)))
+    return [*FLEET_GROUPS[: n - 1], tuple(sorted(d for g in FLEET_GROUPS[n - 1 :] for d in g))]
 
 
 def warm() -> None:

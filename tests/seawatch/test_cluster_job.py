@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.partitions import FLEET_DETECTORS, FLEET_GROUPS
 from feeds.files import InputError
 from seawatch.backtest_job import BacktestOptions
-from seawatch.cluster_job import ClusterOptions, bucket_groups, run_history_backtest
+from seawatch.cluster_job import ClusterOptions, bucket_groups, fleet_groups, run_history_backtest
 from tests.seawatch.test_history import NOAA, assert_same_outputs, backtest, ingest, jitter
 
 distributed = pytest.importorskip("dask.distributed", reason="the cluster extra: pip install 'seawatch[cluster]'")
@@ -43,9 +44,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def on_cluster(dataset: Path, out: Path, address: str, partitions: int | None = None) -> None:
+def on_cluster(dataset: Path, out: Path, address: str, partitions: int | None = None,
+               fleet_stages: int | None = None) -> None:  # fmt: skip
     run_history_backtest(str(dataset), out, BacktestOptions(report=False, progress=False),
-                         ClusterOptions(cluster=address, partitions=partitions))  # fmt: skip
+                         ClusterOptions(cluster=address, partitions=partitions, fleet_stages=fleet_stages))  # fmt: skip
 
 
 def test_bucket_groups_deal_every_bucket_once() -> None:
@@ -55,13 +57,21 @@ def test_bucket_groups_deal_every_bucket_once() -> None:
         assert len(groups) == min(n, 7)
 
 
+def test_fleet_groups_deal_every_fleet_detector_once() -> None:
+    for n in range(1, 6):
+        groups = fleet_groups(n)
+        assert sorted(d for g in groups for d in g) == sorted(FLEET_DETECTORS) and all(groups)
+        assert len(groups) == min(n, len(FLEET_GROUPS))
+
+
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.integers(1, 24), st.integers(1, 10))
+@given(st.integers(1, 24), st.integers(1, 10), st.integers(1, 3))
 def test_any_buckets_and_partitions_give_the_single_process_answer(cluster, scenario: Path, tmp_path_factory,  # type: ignore[no-untyped-def]
-                                                                    buckets: int, partitions: int) -> None:  # fmt: skip
+                                                                    buckets: int, partitions: int,
+                                                                    fleet_stages: int) -> None:  # fmt: skip
     work = tmp_path_factory.mktemp("run")
     ingest(str(scenario / "feed.nmea"), "--out", str(work / "ds"), "--buckets", str(buckets))
-    on_cluster(work / "ds", work / "out", cluster.scheduler_address, partitions)
+    on_cluster(work / "ds", work / "out", cluster.scheduler_address, partitions, fleet_stages)
     assert_same_outputs(scenario / "raw", work / "out")
 
 
@@ -98,7 +108,14 @@ def test_a_failed_partition_is_named(cluster, scenario: Path, tmp_path: Path) ->
         on_cluster(tmp_path / "ds", tmp_path / "out", cluster.scheduler_address, partitions=4)
 
 
-@pytest.mark.parametrize(("workers", "stages"), [(1, "one stage"), (2, "4 vessel partition(s) + the fleet stage")])
+@pytest.mark.parametrize(
+    ("workers", "stages"),
+    [
+        (1, "one stage"),
+        (2, "4 vessel partition(s) + the fleet stage"),
+        (3, "6 vessel partition(s) + the fleet stage in 2"),
+    ],
+)
 def test_the_command_starts_its_own_cluster_and_says_where_its_dashboard_is(  # type: ignore[no-untyped-def]
     scenario: Path, tmp_path: Path, capsys, workers: int, stages: str
 ) -> None:
@@ -162,3 +179,16 @@ def test_dask_is_imported_only_on_the_cluster_path() -> None:
     code = code.replace(jobs, f"{jobs}, dask.distributed")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "distributed" in json.loads(done.stdout), "the check sees Dask when it is imported"
+
+
+def test_a_local_cluster_has_one_worker_in_the_command_and_the_others_in_processes() -> None:
+    from seawatch.dask_start import connect
+
+    client, cluster = connect(3, None, "1GiB")
+    try:
+        client.wait_for_workers(3, timeout=120)
+        pids = sorted(client.run(os.getpid).values())
+        assert pids.count(os.getpid()) == 1 and len(set(pids)) == 3, pids
+    finally:
+        client.close()
+        cluster.close()
