@@ -59,6 +59,7 @@ from engine.alerts import empty_alerts
 from engine.deliveries import TABLES, decode_all, may_be_distress
 from engine.durable import crash_point, fsync_dir, fsync_file
 from engine.fast_path import DistressFastPath
+from engine.quarantine import quarantine_delivered, quarantined_positions, recent_quarantines
 from engine.runner import EVICT_AFTER_S, Captured, Detector, Engine, write_snapshot
 from feeds.sources import FeedBatch
 
@@ -190,6 +191,10 @@ class StreamRunner:
             runner._write_snapshot(*runner._state())
         for leftover in runner.journal.glob(".tmp-*"):  # a batch whose write a crash cut short: never accepted
             shutil.rmtree(leftover, ignore_errors=True)
+        recent = recent_quarantines(runner.quarantine, QUARANTINE_REPORTED_S)  # before a stop: still to report
+        if recent:
+            runner.stats.quarantined = len(recent)
+            runner._quarantined_at, runner._last_quarantine = clock() - recent[0][0], recent[0][1]
         runner._replay()
         if runner.stats.replayed_batches >= REPLAY_SNAPSHOT_BATCHES:
             runner.snapshot()
@@ -263,6 +268,21 @@ class StreamRunner:
         self._last_quarantine = f"{target} ({type(cause).__name__}: {cause})"
         log.error("the engine failed twice on journal batch %d: moved to %s, the engine goes on without it; "
                   "look at it, fix the engine and feed it again if it matters", n, target, exc_info=cause)  # fmt: skip
+
+    def _quarantine_delivered(self, tables: dict[str, pl.DataFrame], deliveries: Sequence[FeedBatch],
+                              cause: BaseException) -> Path:  # fmt: skip
+        """A feed that is its own journal: keep the failed batch with its feed positions (engine/quarantine.py)."""
+        target = quarantine_delivered(self.quarantine, tables, deliveries, cause)
+        self.stats.quarantined += 1
+        self._quarantined_at = self.clock()
+        self._last_quarantine = f"{target} ({type(cause).__name__}: {cause})"
+        log.error("the engine failed on a micro-batch of its feed: kept in %s with its feed positions, which the "
+                  "next start passes over", target, exc_info=cause)  # fmt: skip
+        return target
+
+    def quarantined_positions(self) -> dict[str, set[int]]:
+        """The feed positions of the batches of a feed without a journal quarantined here, by feed URL."""
+        return quarantined_positions(self.quarantine)
 
     def troubles(self) -> list[str]:
         """What is wrong with the stream now, in words (for /healthz): writes failing, batches quarantined."""
@@ -359,9 +379,11 @@ class StreamRunner:
         except _EngineFailed as failed:
             if written is not None:
                 written.result()  # in the journal before it is replayed from there (below)
-            if not self.settings.journal:  # nothing here to replay: the restart does it from the feed
-                raise RuntimeError(f"the engine failed on a micro-batch of its feed ({failed.cause}); a restart "
-                                   "resumes from the last snapshot and reads the feed again") from failed.cause
+            if not self.settings.journal:  # nothing here to replay it from: quarantined, a restart passes over it
+                where = self._quarantine_delivered(tables, deliveries, failed.cause)
+                raise RuntimeError(f"the engine failed on a micro-batch of its feed ({failed.cause}), quarantined in "
+                                   f"{where}; a restart resumes from the last snapshot and reads the feed again "
+                                   "without it") from failed.cause  # fmt: skip
             log.warning("the engine failed on batch %d (%s): back to the snapshot to replay the journal", n,
                         failed.cause)  # fmt: skip
             self._rewind()

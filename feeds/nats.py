@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -154,21 +154,25 @@ def whole_messages(data: bytes) -> int:
 
 
 class NatsSource:
-    """``nats://host:port/STREAM``: the stream's messages from sequence ``after + 1`` on, as :class:`Chunk` s.
+    """``nats://host:port/STREAM``: the stream's messages from sequence ``after + 1`` on, as :class:`Chunk` s; those
+    in ``skip`` (a batch the engine failed on, quarantined) come empty, with their position.
 
     Each chunk's ``position`` is the message's stream sequence; :meth:`acknowledge` (any thread) acknowledges every
     message up to a position once a snapshot holds it. The consumer is made again at every start, just after the
     snapshot's position: messages delivered to a process that died are sent again at once, in order.
     """
 
-    def __init__(self, url: str, *, after: int = 0, clock: Clock = time.time, fetch: int = FETCH) -> None:
+    def __init__(self, url: str, *, after: int = 0, skip: Collection[int] = (), clock: Clock = time.time,
+                 fetch: int = FETCH) -> None:  # fmt: skip
         self.url = url
         self.address = bus_address(url)
         self.after = after
+        self.skip = frozenset(s for s in skip if s > after)  # quarantined messages (engine/quarantine.py): passed over
         self.clock = clock
         self.fetch = fetch
         self.counters = FeedCounters(url)
         self.redelivered = 0  # messages the server sent again that the engine already had (skipped)
+        self.passed = 0  # quarantined messages passed over (handed on empty: acknowledged with the rest)
         self._nc: Client | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
         self._held: deque[Msg] = deque()
@@ -221,6 +225,9 @@ class NatsSource:
                     continue
                 self._last = seq
                 self._replies.append((seq, msg.reply))
+                if seq in self.skip:  # its position only, so that a snapshot holds it and it is acknowledged
+                    self.passed += 1
+                    return Chunk(b"", self.clock(), seq)
                 data = msg.data
                 headers = msg.headers or {}
                 try:

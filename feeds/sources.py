@@ -285,7 +285,11 @@ class FeedSet:
             if n and reason not in _NOT_REJECTS:
                 src.counters.rejects[reason] = n
         src.counters.note_messages(len(batch), chunk.received, batch.time)
-        return FeedBatch(i, src.url, chunk.received, messages=batch, position=chunk.position) if len(batch) else None
+        if not len(batch) and chunk.position < 0:
+            return None
+        # a positioned chunk without a message (all of it rejected, or quarantined before) still moves the feed's
+        # position on: a snapshot holds it and the feed acknowledges it instead of sending it again at every start
+        return FeedBatch(i, src.url, chunk.received, messages=batch, position=chunk.position)
 
     async def _put(self, counters: FeedCounters, batch: FeedBatch | None) -> None:
         if batch is None:

@@ -51,11 +51,14 @@ def check_feeds(urls: list[str]) -> bool:
 
 
 def bus_feeds(urls: list[str], runner: StreamRunner, speed: float | None = None) -> list[Source]:
-    """The feeds' sources; bus feeds start after what the runner's snapshot holds and are acknowledged by its
-    snapshots."""
+    """The feeds' sources; bus feeds start after what the runner's snapshot holds, pass over the messages of batches
+    the engine failed on (quarantined: engine/quarantine.py) and are acknowledged by its snapshots."""
     sources: list[Source] = []
+    quarantined = runner.quarantined_positions()
     for url in one_per_consumer([u for u in urls if is_bus(u)]):
-        bus = NatsSource(url, after=held_position(runner.positions, url))
+        consumer = _consumer(url)
+        skip = {p for held, ps in quarantined.items() if _consumer(held) == consumer for p in ps}
+        bus = NatsSource(url, after=held_position(runner.positions, url), skip=skip)
         runner.on_snapshot.append(on_snapshot(bus))
         sources.append(bus)
     return sources + [open_feed(url, speed=speed) for url in urls if not is_bus(url)]
