@@ -33,10 +33,11 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from seawatch.cluster_job import bucket_groups, run_stage  # noqa: E402
+from seawatch.cluster_job import bucket_groups  # noqa: E402
 from seawatch.history import Dataset, Filters  # noqa: E402
 from seawatch.simulator.config import SimConfig  # noqa: E402
 from seawatch.simulator.scenario import simulate  # noqa: E402
+from seawatch.stages import run_stage  # noqa: E402
 
 SEAWATCH = [sys.executable, "-m", "seawatch.cli"]
 

@@ -15,26 +15,24 @@ Dask is imported only here, and only on this path: the command line starts as fa
 
 from __future__ import annotations
 
-import resource
 import sys
 import threading
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from engine.partitions import FLEET_DETECTORS, FLEET_GROUPS, split_detectors
+from engine.partitions import FLEET_DETECTORS, FLEET_GROUPS
 from feeds.files import InputError
 from seawatch.backtest_job import BacktestOptions, BacktestSummary, Setup, finish_backtest, thin_tracks
 from seawatch.dask_start import WORKER_MEMORY, connect_soon
 from seawatch.history import Dataset, Filters
-from seawatch.inputs import STALE, readers_columns
+from seawatch.inputs import STALE
+from seawatch.stages import StageResult, context, run_stage
 
 PARTITIONS_PER_WORKER = 2  # vessel partitions per worker by default: work to steal while the fleet stage runs
 
@@ -52,72 +50,6 @@ class ClusterOptions:
     @property
     def distributed(self) -> bool:
         return self.workers is not None or self.cluster is not None
-
-
-@dataclass
-class StageResult:
-    """What one stage made: its alerts, and the features (vessel partitions) or the outages (fleet stage)."""
-
-    name: str
-    alerts: pl.DataFrame
-    counts: Counter[str]
-    positions: int = 0
-    vessels: pl.DataFrame | None = None
-    days: pl.DataFrame | None = None
-    outages: pl.DataFrame | None = None
-    seconds: float = 0.0
-    peak_rss: int = 0  # bytes: the process's peak resident memory when the stage ended
-
-
-@cache
-def _context(region: str, examples: bool, zones: str | None) -> tuple[Any, Any]:
-    """The region pack and the land index, loaded once per process (a worker runs many stages)."""
-    from engine.geo.land import LandIndex
-    from engine.geo.regions import engine_pack
-
-    return engine_pack(region, examples=examples, zones=Path(zones) if zones else None), LandIndex.load()
-
-
-def run_stage(url: str, which: str, buckets: tuple[int, ...] | None, filters: Filters, region: str,
-              examples: bool, zones: str | None, name: str,
-              fleet: tuple[str, ...] | None = None) -> StageResult:  # fmt: skip
-    """One stage over the dataset at ``url``: ``which`` is "vessels" (per-vessel detectors and features of
-    ``buckets``), "fleet" (the fleet detectors named in ``fleet``, default all four, over everything) or "all"
-    (every detector and the features: the single-process backtest of a dataset). A fleet stage with the gap
-    detector gives the receiving stations' outages."""
-    from engine.detectors import default_detectors
-    from engine.runner import COLUMNS as ENGINE_COLUMNS
-    from engine.runner import Engine
-    from models.features import COLUMNS as FEATURE_COLUMNS
-    from models.features import FeatureAccumulator
-
-    started = time.perf_counter()
-    try:
-        pack, land = _context(region, examples, zones)
-        every = default_detectors(pack, land)
-        per_vessel, fleet_detectors = split_detectors(every)  # each in the order of default_detectors
-        if fleet is not None:
-            fleet_detectors = [d for d in fleet_detectors if d.name in fleet]
-        engine = Engine({"vessels": per_vessel, "fleet": fleet_detectors}.get(which, every))
-        features = FeatureAccumulator(land) if which != "fleet" else None
-        positions = 0
-        columns = readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS)  # what the raw backtest decodes
-        for step in Dataset(url).steps(set(buckets) if buckets is not None else None, filters, columns):
-            engine.process(*step.kept())
-            if features is not None:
-                features.add(step.positions.drop("kept"), step.statics.drop("kept"))
-            positions += step.positions.height
-        engine.finish()
-    except (InputError, OSError, pl.exceptions.PolarsError) as exc:
-        raise InputError(f"{name} of {url}: {exc}") from None
-    return StageResult(
-        name, engine.alerts(), engine.counts, positions,
-        vessels=features.vessels() if features is not None else None,
-        days=features.days() if features is not None else None,
-        outages=engine.outages() if any(hasattr(d, "outages") for d in engine.detectors) else None,
-        seconds=time.perf_counter() - started,
-        peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    )  # fmt: skip
 
 
 def run_history_backtest(url: str, out: Path, options: BacktestOptions, plan: ClusterOptions) -> BacktestSummary:
@@ -227,6 +159,8 @@ def _submit(url: str, buckets: list[int], args: tuple, plan: ClusterOptions) -> 
     """Reach the cluster (started early when the command line did: seawatch/dask_start.py), print its dashboard's
     address, and submit every stage."""
     starting = plan.starting or connect_soon(plan.workers, plan.cluster, plan.worker_memory)
+    if plan.workers is not None:  # a local cluster's worker here needs them: loaded while the cluster starts
+        context(*args[1:])
     client, cluster = starting.result()
     sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
     # a local cluster's worker processes may still be starting: count the workers asked for
@@ -258,10 +192,3 @@ def fleet_groups(stages: int) -> list[tuple[str, ...]]:
     a cut pays only when the fleet work would otherwise be one worker's alone while the others wait."""
     n = max(1, min(stages, len(FLEET_GROUPS)))
     return [*FLEET_GROUPS[: n - 1], tuple(sorted(d for g in FLEET_GROUPS[n - 1 :] for d in g))]
-
-
-def warm() -> None:
-    """Load what every stage needs (the default region's pack, the land index, every detector's kernels)."""
-    from engine.detectors import default_detectors
-
-    default_detectors(*_context("gulf-of-tonkin", False, None))

@@ -81,6 +81,6 @@ def close_when_started(starting: Future) -> None:
 
 def dask_setup(worker: Any) -> None:
     """A local worker's preload: seawatch's modules and the Numba kernels of every detector, loaded once."""
-    from seawatch.cluster_job import warm
+    from seawatch.stages import warm
 
     warm()
