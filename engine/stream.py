@@ -101,6 +101,9 @@ class Sink(Protocol):
         """Alerts announced early (the distress fast path) that later evidence proved wrong: remove them."""
         ...
 
+    # optional: ``caught_up() -> bool``, whether everything given is written (after waiting for the writes under
+    # way, for a sink that writes in a thread of its own); the runner snapshots only when every sink is caught up
+
 
 @dataclass
 class StreamStats:
@@ -437,7 +440,9 @@ class StreamRunner:
         """End of a finite input: release every waiting row (:meth:`Engine.finish`) and hand the sinks the alerts
         new or changed; afterwards they hold exactly the engine's alerts, the batch run's."""
         tables = decode_all([])[0]
-        return self._publish(tables, self.engine.finish())
+        alerts = self._publish(tables, self.engine.finish())
+        self._waiting_sinks()  # the sinks that write in a thread of their own have written it all
+        return alerts
 
     def _step(self, tables: dict[str, pl.DataFrame], batch: int = -1,
               before_publish: Callable[[], Any] | None = None) -> pl.DataFrame:  # fmt: skip
@@ -517,11 +522,16 @@ class StreamRunner:
     def _capture(self) -> tuple[Captured, dict[str, int]] | None:
         """The engine's state with the journal position it covers and the feeds' positions (None: a sink has not
         written everything yet, see :meth:`snapshot`); the next snapshot is due ``snapshot_seconds`` from now."""
-        waiting = [type(s).__name__ for s in self.sinks if not getattr(s, "caught_up", lambda: True)()]
+        waiting = self._waiting_sinks()
         if waiting:
             log.info("snapshot put off: %s has not written everything yet", ", ".join(waiting))
             return None
         return self._state()
+
+    def _waiting_sinks(self) -> list[str]:
+        """The sinks that have not written everything they were given (the store down), once those that write in a
+        thread of their own (seawatch/serve_job.py StoreSink) have done what they had under way."""
+        return [type(s).__name__ for s in self.sinks if not getattr(s, "caught_up", lambda: True)()]
 
     def _state(self) -> tuple[Captured, dict[str, int]]:
         positions = dict(self.positions)

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,9 @@ from seawatch.lease import Lease, LeaseLost
 
 log = logging.getLogger("seawatch.serve")
 SCORE_SECONDS = 5.0  # how often every vessel is re-scored: fresh enough for a watch floor, cheap at 100k vessels
+# the store's hand-overs (a micro-batch's alerts and track points; withdrawals) under way while the engine steps on:
+# the step after a batch overlaps its writes, and a store slower than the engine holds the engine back
+STORE_WRITES_AHEAD = 2
 # how often the stored zones are read for edits made by another process (seawatch api): one small query, and an
 # analyst's new zone watches the traffic within seconds
 ZONES_POLL_S = 2.0
@@ -85,8 +89,14 @@ def stream_settings(stream: StreamSettings, settings: Settings) -> StreamSetting
 class StoreSink:
     """Alerts as they change, and positions for the tracks, into the store.
 
+    The writes run in a thread of their own while the engine steps on (the track points of a 20,000-message batch
+    take as long as the engine's step: half the engine thread's time was here). A micro-batch's rows are handed
+    over in order and written in order; at most ``ahead`` hand-overs are under way, so a store slower than the
+    engine makes the engine wait (backpressure) instead of queueing without bound. :meth:`caught_up` waits for the
+    writes under way: the runner snapshots only once everything it gave is written.
+
     The database may be away (a PostgreSQL restart, a full disk, a locked file): writes that fail are kept in
-    order, in memory, and tried again at the next micro-batch once ``retry_first_s`` (doubling up to
+    order, in memory, and tried again at the next hand-over once ``retry_first_s`` (doubling up to
     ``retry_max_s``) has passed; the service goes on and /healthz says so (:meth:`troubles`). Meanwhile
     :meth:`caught_up` is False, which puts off the engine's snapshots: the journal keeps every batch whose
     alerts are not stored yet, so a crash then loses nothing either (the restart replays them into the store).
@@ -94,36 +104,60 @@ class StoreSink:
     """
 
     def __init__(self, store: Store, retry_first_s: float = 1.0, retry_max_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.monotonic, ahead: int = STORE_WRITES_AHEAD) -> None:  # fmt: skip
         self.store = store
         self.retry_first_s, self.retry_max_s, self.clock = retry_first_s, retry_max_s, clock
         self.failures = 0  # writes that failed, for /metrics
         self._waiting: list[tuple[str, Any]] = []  # ("alerts" | "track" | "withdraw", what), in order
+        self._held = threading.Lock()  # _waiting: handed over in the engine's thread, written in the writer's
         self._failing_since: float | None = None
         self._error = ""
         self._delay = retry_first_s
         self._next_try = 0.0
+        self._ahead = max(1, ahead)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="seawatch-store")
+        self._writes: deque[Future[bool]] = deque()  # hand-overs whose flush has not been waited for
+        self._died: BaseException | None = None  # what killed a write (a crash point): nothing is written after
 
     def consume(self, tables: dict[str, pl.DataFrame], alerts: pl.DataFrame) -> None:
+        handed: list[tuple[str, Any]] = []
         if alerts.height:
-            self._waiting.append(("alerts", alerts))
+            handed.append(("alerts", alerts))
         p = tables["positions"]
         if p.height:
-            self._waiting.append(("track", p.select("mmsi", "t", "lat", "lon", "sog", "cog").filter(
+            handed.append(("track", p.select("mmsi", "t", "lat", "lon", "sog", "cog").filter(
                 pl.col("lat").is_not_nan() & pl.col("lon").is_not_nan() & pl.col("t").is_not_null()
             )))  # fmt: skip
-        self.flush()
+        self._hand(handed)
 
     def withdraw(self, alert_ids: list[str]) -> None:
-        self._waiting.append(("withdraw", list(alert_ids)))
-        self.flush()
+        self._hand([("withdraw", list(alert_ids))])
+
+    def _hand(self, items: list[tuple[str, Any]]) -> None:
+        """Queue ``items`` and have the writer flush, after waiting until fewer than ``ahead`` flushes are under
+        way; raises what a finished flush raised (not a database error: those are held and retried)."""
+        with self._held:
+            self._waiting.extend(items)
+        while self._writes and (self._writes[0].done() or len(self._writes) >= self._ahead):
+            self._writes.popleft().result()
+        self._writes.append(self._writer.submit(self.flush))
 
     def caught_up(self) -> bool:
-        """Whether everything given has been written (the engine snapshots only then)."""
+        """Whether everything given has been written (the engine snapshots only then), once the writes under way
+        are done."""
+        while self._writes:
+            self._writes.popleft().result()
         return not self._waiting
 
+    def close(self) -> None:
+        """Wait for the writes under way, without raising what they raised (the store's owner closes it next)."""
+        self._writer.shutdown(wait=True)
+
     def flush(self) -> bool:
-        """Write what waits, in order, unless the last failure is too recent; whether all of it is written."""
+        """Write what waits, in order, unless the last failure is too recent; whether all of it is written. Runs
+        in the writer thread (one flush at a time)."""
+        if self._died is not None:
+            raise self._died
         if not self._waiting or self.clock() < self._next_try:
             return not self._waiting
         try:
@@ -136,7 +170,8 @@ class StoreSink:
                     self.store.add_track(rows)
                 else:
                     self.store.withdraw_alerts(rows)
-                self._waiting.pop(0)
+                with self._held:
+                    self._waiting.pop(0)
         except (SQLAlchemyError, OSError) as exc:
             self.failures += 1
             if self._failing_since is None:
@@ -147,6 +182,9 @@ class StoreSink:
                       len(self._waiting), self._delay)  # fmt: skip
             self._delay = min(2 * self._delay, self.retry_max_s)
             return False
+        except BaseException as exc:  # the process dies here (a test's crash point): no write after it
+            self._died = exc
+            raise
         if self._failing_since is not None:
             log.warning("the store is written again after %.0f s", self.clock() - self._failing_since)
         self._failing_since, self._delay, self._next_try = None, self.retry_first_s, 0.0
@@ -520,4 +558,5 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
             await lease.release()
         if publisher is not None:
             await publisher.close()
+        await asyncio.to_thread(store_sink.close)
         store.close()

@@ -130,17 +130,23 @@ def run_with_crash(tmp: Path, got: list[FeedBatch], detectors, point: str, hit: 
     url = f"sqlite:///{tmp / 'seawatch.db'}"
     state = tmp / "state"
     seen = Counter[str]()
+    dead = False
 
-    def hook(name: str) -> None:
+    def hook(name: str) -> None:  # from the kill on, every thread of the process dies at its next write point
+        nonlocal dead
         seen[name] += 1
-        if name == point and seen[name] == hit:
+        if dead or (name == point and seen[name] == hit):
+            dead = True
             raise Killed(point)
 
     store = Store(url)
-    with crash_hook(hook), pytest.raises(Killed):
-        first = StreamRunner.open(detectors(), state, [StoreSink(store, 0.0, 0.0)], SETTINGS)
-        drive(first, got, 0)
-        first.snapshot()
+    sink = StoreSink(store, 0.0, 0.0)  # its writes run in a thread of their own
+    with crash_hook(hook):
+        with pytest.raises(Killed):
+            first = StreamRunner.open(detectors(), state, [sink], SETTINGS)
+            drive(first, got, 0)
+            first.snapshot()
+        sink.close()  # the write under way at the kill ends (a database transaction is whole or not at all)
     store.close()
     if point == "snapshot.old_moved":  # the only snapshot left is the old one, beside where it belongs
         assert not (state / "engine").exists() and (state / ".engine.old" / "engine.json").is_file()
@@ -158,9 +164,11 @@ def run_with_crash(tmp: Path, got: list[FeedBatch], detectors, point: str, hit: 
 def write_points(got: list[FeedBatch], detectors, tmp: Path) -> Counter[str]:
     seen = Counter[str]()
     store = Store(f"sqlite:///{tmp / 'seawatch.db'}")
+    sink = StoreSink(store, 0.0, 0.0)
     with crash_hook(lambda name: seen.update([name])):
-        runner = StreamRunner.open(detectors(), tmp / "state", [StoreSink(store, 0.0, 0.0)], SETTINGS)
+        runner = StreamRunner.open(detectors(), tmp / "state", [sink], SETTINGS)
         drive(runner, got, 0)
+        sink.close()
     store.close()
     return seen
 

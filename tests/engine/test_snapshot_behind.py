@@ -110,11 +110,13 @@ def test_a_crash_during_a_background_snapshot_restarts_to_the_batch_alerts(
                 raise Killed(point)
 
     store = Store(url)
+    sink = StoreSink(store, 0.0, 0.0)
     with crash_hook(hook), pytest.raises(Killed):
-        first = StreamRunner.open(detectors(), state, [StoreSink(store, 0.0, 0.0)], BEHIND)
+        first = StreamRunner.open(detectors(), state, [sink], BEHIND)
         for d in got:
             first.process([d])
         first.snapshot()
+    sink.close()  # its writes under way end before the restart (the kill came after them, in this timeline)
     store.close()
     assert seen[point] == 3
     store = Store(url)  # the restarted process
