@@ -82,3 +82,14 @@ def map_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes | m
     for start in range(0, size, chunk_bytes):
         yield view[start : start + chunk_bytes]
     # the map is left to the garbage collector: arrays made over a chunk may outlive the loop
+
+
+def map_whole(path: Path) -> memoryview | None:
+    """An uncompressed, non-empty file mapped into memory whole (its bytes read as they are used), or None for a
+    .gz or empty one. The file must not shrink while it is read."""
+    with open_binary(path) as f:
+        if not isinstance(f, io.BufferedReader) or not os.fstat(f.fileno()).st_size:
+            return None
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    mapped.madvise(mmap.MADV_SEQUENTIAL)
+    return memoryview(mapped)  # the map is left to the garbage collector: arrays made over it may outlive the caller

@@ -9,10 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from feeds import nmea_kernel as nk
+
+if TYPE_CHECKING:
+    from feeds.framing_ranges import RangeFrame
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ class MessageBatch:
 # The longest line kept: an NMEA sentence is at most 82 characters; a tag block, a $PGHP wrapper or several
 # sentences on one line (all in ../shared/data/nmea) stay far below this. Longer is a feed without newlines.
 MAX_LINE = 4096
+
+
+def _not_deferred() -> tuple[np.ndarray, ...]:
+    """frame()'s outputs for deferred parts (m_rec, part_i, part_h, part_t, info): unused when it assembles them."""
+    return (np.zeros(1, np.int64), np.zeros((1, nk.P_COLUMNS), np.int64), np.zeros((1, 2), np.uint64),
+            np.zeros(1, np.float64), np.zeros(nk.INFO_SIZE, np.int64))  # fmt: skip
 
 
 def _empty_counts() -> dict[str, int]:
@@ -269,6 +279,8 @@ class Framer:
                 r_len,
                 self._counts,
                 self._notes,
+                False,  # parts assembled here, in the pending table
+                *_not_deferred(),
             )
             m_start[nm : nm + got] += pay  # the kernel counts payload offsets from where it was told to write
             self._lines += lines
@@ -288,6 +300,68 @@ class Framer:
             channel=m_chan[:nm],
             line=m_line[:nm],
             parts=m_parts[:nm],
+            seq=seq,
+            sources=self.sources,
+        )
+
+    def take(self, framed: RangeFrame) -> MessageBatch:
+        """The messages of a byte range framed on its own (:func:`feeds.framing_ranges.frame_range`, in any thread),
+        as :meth:`feed` would give them had it been fed the input up to the range's end: ranges must be taken in
+        input order, each cut at a line's end. Its multi-part messages are assembled here with the parts still
+        pending from earlier ranges, and a $PGHP wrapper left pending at the previous range's end gives its time to
+        the range's first AIS sentence; what is left pending goes on to the next range. Serial and cheap: only the
+        parts (~4 % of the sentences) are looked at one by one."""
+        if self._tail or self._discarding:
+            raise ValueError("a framed range follows a cut line: ranges and fed chunks cannot be mixed mid-line")
+        info, st = framed.info, self._state
+        wrapper = float(st[14][0])
+        if info[nk.I_FIRST_TAKES] and not math.isnan(wrapper):
+            if info[nk.I_FIRST_KIND] == nk.FIRST_MESSAGE:
+                framed.time[info[nk.I_FIRST_INDEX]] = wrapper
+            elif info[nk.I_FIRST_KIND] == nk.FIRST_PART:
+                framed.part_t[info[nk.I_FIRST_INDEX]] = wrapper
+        if info[nk.I_ANY_AIS] or info[nk.I_ANY_WRAPPER]:
+            st[14][0] = framed.wrapper_left
+        n_parts = int(info[nk.I_PARTS])
+        cap = n_parts + 1
+        a_start, a_line, a_rec = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
+        a_len, a_fill, a_time = np.empty(cap, np.int32), np.empty(cap, np.int8), np.empty(cap, np.float64)
+        a_src, a_chan, a_parts = np.empty(cap, np.uint64), np.empty(cap, np.uint8), np.empty(cap, np.int8)
+        buffer = framed.buffer  # the completed messages go after the range's payloads
+        room = int(framed.part_i[:n_parts, nk.P_LEN].sum()) + st[0].shape[0] * nk.MAX_PARTS * nk.PART_CAP
+        if buffer.shape[0] < framed.used + room:
+            buffer = np.concatenate([buffer[: framed.used], np.empty(room, np.uint8)])
+        na, a_used = nk.assemble(
+            framed.part_i, framed.part_h, framed.part_t, n_parts, self._records, self._lines, buffer, self.max_age,
+            *st[:14], self._counts, buffer[framed.used :], a_start, a_len, a_fill, a_time, a_src, a_chan, a_line,
+            a_parts, a_rec,
+        )  # fmt: skip
+        n = framed.start.shape[0] + na
+        o_start, o_line = np.empty(n, np.int64), np.empty(n, np.int64)
+        o_len, o_fill, o_time = np.empty(n, np.int32), np.empty(n, np.int8), np.empty(n, np.float64)
+        o_src, o_chan, o_parts = np.empty(n, np.uint64), np.empty(n, np.uint8), np.empty(n, np.int8)
+        nk.interleave(
+            framed.rec, self._records, self._lines, framed.start, framed.length, framed.fill, framed.time, framed.src,
+            framed.channel, framed.line, framed.parts, a_rec, na, a_start + framed.used, a_len, a_fill, a_time, a_src,
+            a_chan, a_line, a_parts, o_start, o_len, o_fill, o_time, o_src, o_chan, o_line, o_parts,
+        )  # fmt: skip
+        self._register_sources(framed.data, framed.src_hash, framed.src_off, framed.src_len)
+        self._counts += framed.counts
+        self._notes += framed.notes
+        self._lines += framed.lines
+        self._records += framed.records
+        seq = np.arange(self._messages, self._messages + n, dtype=np.int64)
+        self._messages += n
+        return MessageBatch(
+            payload=buffer[: framed.used + a_used],
+            start=o_start,
+            length=o_len,
+            fill=o_fill,
+            time=o_time,
+            source=self._source_index(o_src),
+            channel=o_chan,
+            line=o_line,
+            parts=o_parts,
             seq=seq,
             sources=self.sources,
         )

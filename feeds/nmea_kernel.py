@@ -55,6 +55,17 @@ MAX_PARTS = 9  # the fragment count is one digit
 PART_CAP = 128  # bytes of payload one part may carry (NMEA caps a sentence at 82 characters)
 
 
+# Deferred parts (``frame(defer=True)``, framing a byte range on its own): each part of a multi-part message is kept
+# as a row of ``part_i`` (these columns), ``part_h`` (group id and source hashes) and ``part_t`` (its time), its
+# payload left in the output buffer, for :func:`assemble` to put together in input order with the framer's state.
+P_REC, P_LINE, P_OFF, P_LEN, P_COUNT, P_NUM, P_SEQ, P_CHAN, P_FILL = range(9)
+P_COLUMNS = 9
+# What a range tells about the Gatehouse wrapper ($PGHP) state it would hand on and take in: ``info`` slots.
+I_FIRST_KIND, I_FIRST_INDEX, I_FIRST_TAKES, I_ANY_AIS, I_ANY_WRAPPER, I_PARTS = range(6)
+FIRST_NONE, FIRST_REJECTED, FIRST_MESSAGE, FIRST_PART = range(4)  # what the range's first AIS sentence became
+INFO_SIZE = 6
+
+
 @kernel
 def _evict(slot, st_used, st_mask, counts):
     m = st_mask[slot]
@@ -173,8 +184,18 @@ def frame(  # noqa: C901 - one pass, one loop, by design
     r_src_len,
     counts,
     notes,
+    defer,
+    m_rec,
+    part_i,
+    part_h,
+    part_t,
+    info,
 ):
-    """Frame buf[:n] (whole lines). Returns (messages, payload bytes used, sources seen, lines, records)."""
+    """Frame buf[:n] (whole lines). Returns (messages, payload bytes used, sources seen, lines, records).
+
+    With ``defer``, the parts of multi-part messages are not assembled but written to ``part_i``/``part_h``/
+    ``part_t`` (``info[I_PARTS]`` of them), each message's record to ``m_rec``, and ``info`` says how this range
+    met the $PGHP wrapper state (see :class:`feeds.framing.RangeFrame`); the pending table is not touched."""
     nm = 0
     pay = 0
     ns = 0
@@ -182,6 +203,10 @@ def frame(  # noqa: C901 - one pass, one loop, by design
     rec = rec0
     line = line0
     p = 0
+    n_parts = 0
+    info[I_FIRST_KIND] = FIRST_NONE
+    info[I_ANY_AIS] = 0
+    info[I_ANY_WRAPPER] = 0
     while p < n:
         q = p
         while q < n and buf[q] != 10:
@@ -300,8 +325,8 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 break
             # the sentence runs to '*hh'
             # One pass to the '*' finds the checksum, the commas after the address (count, number, sequence id,
-            # channel, payload, fill) and validates and copies the payload (the fifth field) to the output; this
-            # loop sees nearly every byte of the input. A part of a multi-part message is moved from the output
+            # channel, payload, fill) and validates and copies the payload (the fifth field) to the output; these
+            # loops see nearly every byte of the input. A part of a multi-part message is moved from the output
             # to its pending slot below; what a sentence that is not AIS leaves there is overwritten.
             star = -1
             cs = 0
@@ -310,7 +335,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             c2 = c3 = c4 = c5 = c6 = -1
             w = pay
             bad = False
-            while i < le:
+            while i < le:  # the address and the fields before the payload
                 c = buf[i]
                 if c == STAR:
                     break
@@ -325,14 +350,30 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                         c4 = i
                     elif commas == 5:
                         c5 = i
-                    elif commas == 6:
-                        c6 = i
-                elif commas == 5:
+                        i += 1
+                        break
+                i += 1
+            if commas == 5:
+                while i < le:  # the payload, most of the bytes: a loop of its own, without the comma count
+                    c = buf[i]
+                    if c == COMMA or c == STAR:  # noqa: PLR1714, SIM109 - two compares, no tuple, in the hot loop
+                        break
+                    cs ^= c
                     if c < 48 or c > 119 or (87 < c < 96):
                         bad = True
                     out_pay[w] = c
                     w += 1
-                i += 1
+                    i += 1
+                while i < le:  # the fill bits and anything after them, to the '*'
+                    c = buf[i]
+                    if c == STAR:
+                        break
+                    cs ^= c
+                    if c == COMMA:
+                        commas += 1
+                        if commas == 6:
+                            c6 = i
+                    i += 1
             if i < le:
                 star = i
             if star < 0 or star + 3 > le:
@@ -383,6 +424,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             if is_pghp:
                 if good_cs:
                     st_pghp[0] = parse_pghp_time(buf, star - ln, star)
+                    info[I_ANY_WRAPPER] = 1
                     counts[O_WRAPPER] += 1
                 else:
                     counts[O_BAD_CHECKSUM] += 1
@@ -392,6 +434,11 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 continue
             wrapper_time = st_pghp[0]
             st_pghp[0] = np.nan
+            first = info[I_ANY_AIS] == 0  # a wrapper before this range's first AIS sentence is the range's input
+            if first:
+                info[I_ANY_AIS] = 1
+                info[I_FIRST_KIND] = FIRST_REJECTED
+                info[I_FIRST_TAKES] = np.isnan(tag_time) and info[I_ANY_WRAPPER] == 0  # a wrapper handed in
             if not good_cs:
                 if not keep_bad:
                     counts[O_BAD_CHECKSUM] += 1
@@ -449,6 +496,11 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 m_chan[nm] = chan
                 m_line[nm] = cur_line
                 m_parts[nm] = 1
+                if defer:
+                    m_rec[nm] = rec
+                if first:
+                    info[I_FIRST_KIND] = FIRST_MESSAGE
+                    info[I_FIRST_INDEX] = nm
                 nm += 1
                 pay += plen
                 counts[O_MESSAGE] += 1
@@ -456,13 +508,31 @@ def frame(  # noqa: C901 - one pass, one loop, by design
             if plen > PART_CAP:
                 counts[O_TOO_LONG] += 1
                 continue
-            # multi-part: find the pending slot of this message, expiring stale slots on the way
-            use_group = gid != 0 and g_total == count
+            key = gid if gid != 0 and g_total == count else np.uint64(0)  # by tag-block group, else by sequence id
             chan_key = np.int64(chan)
+            if defer:  # assembled later, in input order, with the framer's state
+                part_i[n_parts, P_REC] = rec
+                part_i[n_parts, P_LINE] = cur_line
+                part_i[n_parts, P_OFF] = pay
+                part_i[n_parts, P_LEN] = plen
+                part_i[n_parts, P_COUNT] = count
+                part_i[n_parts, P_NUM] = num
+                part_i[n_parts, P_SEQ] = seq
+                part_i[n_parts, P_CHAN] = chan
+                part_i[n_parts, P_FILL] = fill
+                part_h[n_parts, 0] = key
+                part_h[n_parts, 1] = src
+                part_t[n_parts] = t
+                if first:
+                    info[I_FIRST_KIND] = FIRST_PART
+                    info[I_FIRST_INDEX] = n_parts
+                n_parts += 1
+                pay += plen
+                continue
+            # find the pending slot of this message, expiring stale slots on the way (as :func:`assemble` does)
             slot = _open_slot(
                 st_used, st_group, st_src, st_chan, st_seq, st_count, st_mask, st_age, st_time, st_line, st_fill,
-                st_hwm, counts, rec, max_age, gid if use_group else np.uint64(0), src, chan_key, seq, count, num,
-                cur_line,
+                st_hwm, counts, rec, max_age, key, src, chan_key, seq, count, num, cur_line,
             )  # fmt: skip
             st_pool[slot, num - 1, :plen] = out_pay[pay : pay + plen]
             st_plen[slot, num - 1] = plen
@@ -491,6 +561,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 counts[O_PART] += count
                 st_used[slot] = False
                 st_mask[slot] = 0
+    info[I_PARTS] = n_parts
     return nm, pay, ns, line - line0, rec - rec0
 
 
@@ -519,3 +590,90 @@ def flush_pending(st_used, st_mask, st_hwm, counts):
         if st_used[k]:
             _evict(k, st_used, st_mask, counts)
     st_hwm[0] = 0
+
+
+@kernel
+def assemble(  # the deferred parts of one range, then the framer's pending table, then the completed messages
+    part_i, part_h, part_t, n_parts, rec0, line0, part_pay, max_age,
+    st_used, st_group, st_src, st_chan, st_seq, st_count, st_mask, st_age, st_time, st_line, st_fill, st_plen,
+    st_pool, st_hwm, counts, out_pay, m_start, m_len, m_fill, m_time, m_src, m_chan, m_line, m_parts, m_rec,
+):  # fmt: skip
+    """The parts :func:`frame` deferred (records and lines counted from rec0 and line0), in input order, through
+    the pending table as :func:`frame` puts them; each message completed is written to out_pay and row ``m_*``,
+    with the record that completed it in ``m_rec``. Returns (messages, payload bytes)."""
+    nm = 0
+    pay = 0
+    for j in range(n_parts):  # each part as frame() puts it in the pending table (the same lines, in the same order)
+        rec = part_i[j, P_REC] + rec0
+        count = part_i[j, P_COUNT]
+        num = part_i[j, P_NUM]
+        plen = part_i[j, P_LEN]
+        slot = _open_slot(
+            st_used, st_group, st_src, st_chan, st_seq, st_count, st_mask, st_age, st_time, st_line, st_fill, st_hwm,
+            counts, rec, max_age, part_h[j, 0], part_h[j, 1], part_i[j, P_CHAN], part_i[j, P_SEQ], count, num,
+            part_i[j, P_LINE] + line0,
+        )  # fmt: skip
+        off = part_i[j, P_OFF]
+        st_pool[slot, num - 1, :plen] = part_pay[off : off + plen]
+        st_plen[slot, num - 1] = plen
+        st_mask[slot] |= 1 << num
+        if np.isnan(st_time[slot]):
+            st_time[slot] = part_t[j]
+        if st_src[slot] == 0:
+            st_src[slot] = part_h[j, 1]
+        if num == count:
+            st_fill[slot] = part_i[j, P_FILL]
+        full = ((1 << (count + 1)) - 1) ^ 1
+        if st_mask[slot] == full:
+            m_start[nm] = pay
+            for k in range(count):
+                kl = st_plen[slot, k]
+                out_pay[pay : pay + kl] = st_pool[slot, k, :kl]
+                pay += kl
+            m_len[nm] = pay - m_start[nm]
+            m_fill[nm] = st_fill[slot]
+            m_time[nm] = st_time[slot]
+            m_src[nm] = st_src[slot]
+            m_chan[nm] = st_chan[slot] & 0xFF
+            m_line[nm] = st_line[slot]
+            m_parts[nm] = count
+            m_rec[nm] = rec
+            nm += 1
+            counts[O_PART] += count
+            st_used[slot] = False
+            st_mask[slot] = 0
+    return nm, pay
+
+
+@kernel
+def interleave(  # a range's own messages, then those its parts completed, then where the merged rows go
+    m_rec, rec0, line0, m_start, m_len, m_fill, m_time, m_src, m_chan, m_line, m_parts,
+    a_rec, na, a_start, a_len, a_fill, a_time, a_src, a_chan, a_line, a_parts,
+    o_start, o_len, o_fill, o_time, o_src, o_chan, o_line, o_parts,
+):  # fmt: skip
+    """The range's messages (records and lines counted from rec0 and line0) and the ``na`` messages its parts
+    completed (records and lines already counted in full), merged in the order of the records that completed them
+    (one record completes at most one message)."""
+    i = 0
+    j = 0
+    for k in range(m_rec.shape[0] + na):
+        if j < na and (i >= m_rec.shape[0] or a_rec[j] < m_rec[i] + rec0):
+            o_start[k] = a_start[j]
+            o_len[k] = a_len[j]
+            o_fill[k] = a_fill[j]
+            o_time[k] = a_time[j]
+            o_src[k] = a_src[j]
+            o_chan[k] = a_chan[j]
+            o_line[k] = a_line[j]
+            o_parts[k] = a_parts[j]
+            j += 1
+        else:
+            o_start[k] = m_start[i]
+            o_len[k] = m_len[i]
+            o_fill[k] = m_fill[i]
+            o_time[k] = m_time[i]
+            o_src[k] = m_src[i]
+            o_chan[k] = m_chan[i]
+            o_line[k] = m_line[i] + line0
+            o_parts[k] = m_parts[i]
+            i += 1

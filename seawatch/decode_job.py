@@ -7,10 +7,12 @@ rarer types' typed tables (with details: one per layout variant, :mod:`engine.de
 (Arrow IPC, uncompressed: written at memory speed, read back once) in a scratch folder that polars streams into
 one Parquet file per table at the end.
 
-Both cores by default: the framer runs in the caller's thread, chunk after chunk (it carries multi-part messages
-and tag-block groups across chunks, so its output does not depend on the cut), while up to ``threads`` workers
-decode the framed chunks and write their parts (the kernels release the GIL); results come back in input order,
-so the outputs are the same for any number of threads. ``SEAWATCH_THREADS`` (or ``--threads``) sets the number.
+Both cores by default: an uncompressed file is cut at line ends and up to ``threads`` workers frame its ranges
+(:mod:`feeds.framing_ranges`; the caller's thread joins what crosses each cut, in order: multi-part messages,
+tag-block groups, the framer's state), while up to ``threads`` more decode the framed chunks and write their parts
+(the kernels release the GIL); a .gz file is framed in the caller's thread, chunk after chunk. Results come back in
+input order, so the outputs are the same for any number of threads and any cut. ``SEAWATCH_THREADS`` (or
+``--threads``) sets the number.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from engine.decode import DECODE_REJECTS, Decoded, decode
-from feeds.files import CHUNK_BYTES, InputError, map_chunks, sniff
+from feeds.files import CHUNK_BYTES, InputError, map_chunks, map_whole, sniff
 from feeds.framing import Framer, MessageBatch
+from feeds.framing_ranges import RangeFrame, frame_range, line_ranges
 from feeds.nmea_kernel import NOTES, OUTCOMES
 
 THREADS_ENV = "SEAWATCH_THREADS"
@@ -135,11 +138,25 @@ def ordered_map(fn: Callable[[_In], _Out], items: Iterable[_In], threads: int) -
             yield pending.popleft().result()
 
 
-def framed_chunks(path: Path, framer: Framer, chunk_bytes: int) -> Iterator[tuple[MessageBatch, int]]:
+def framed_chunks(path: Path, framer: Framer, chunk_bytes: int,
+                  threads: int = 1) -> Iterator[tuple[MessageBatch, int]]:  # fmt: skip
     """The framer's batches of ``path``, chunk by chunk, each with the bytes it read (the last, 0, flushes the
-    framer's partial lines and parts)."""
-    for chunk in _with_end(map_chunks(path, chunk_bytes)):
-        yield framer.feed(chunk or b"", final=chunk is None), len(chunk or b"")
+    framer's partial lines and parts). On several threads an uncompressed file is cut at line ends and its ranges
+    framed by up to ``threads`` workers (:mod:`feeds.framing_ranges`), what crosses a cut joined here in order: the
+    same messages as one framer fed it all."""
+    whole = map_whole(path) if threads > 1 and framer.clock is None else None  # a clock times by arrival: serial
+    if whole is None:
+        for chunk in _with_end(map_chunks(path, chunk_bytes)):
+            yield framer.feed(chunk or b"", final=chunk is None), len(chunk or b"")
+        return
+
+    def frame(cut: tuple[int, int]) -> tuple[RangeFrame, int]:
+        framed = frame_range(whole, *cut, keep_bad_checksums=framer.keep_bad_checksums, max_line=framer.max_line)
+        return framed, cut[1] - cut[0]
+
+    for framed, n_bytes in ordered_map(frame, line_ranges(whole, chunk_bytes), threads):
+        yield framer.take(framed), n_bytes
+    yield framer.finish(), 0
 
 
 def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool,
@@ -153,7 +170,8 @@ def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool,
     def decode_one(item: tuple[MessageBatch, int]) -> tuple[Decoded, int]:
         return decode(item[0], details=details, columns=columns), item[1]
 
-    yield from ordered_map(decode_one, framed_chunks(path, framer, chunk_bytes), worker_threads(threads))
+    threads = worker_threads(threads)
+    yield from ordered_map(decode_one, framed_chunks(path, framer, chunk_bytes, threads), threads)
 
 
 @dataclass
@@ -266,7 +284,7 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
         with progress_bar(total, options.progress) as bar:
             for path in inputs:
                 framer = Framer(keep_bad_checksums=options.keep_bad_checksums)
-                numbered = enumerate(framed_chunks(path, framer, options.chunk_bytes), start=index)
+                numbered = enumerate(framed_chunks(path, framer, options.chunk_bytes, threads), start=index)
                 for done in ordered_map(decode_and_write, numbered, threads):
                     summary.types.update(done.types)
                     summary.outcomes.update(done.rejects)
