@@ -58,17 +58,20 @@ class RangeFrame:
     records: int
 
 
-def line_ranges(data: bytes | memoryview, chunk_bytes: int) -> Iterator[tuple[int, int]]:
-    """``data`` cut into ranges of about ``chunk_bytes``, each ending just after a line feed (the last at the end)."""
+def line_ranges(data: bytes | memoryview, chunk_bytes: int) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, bytes read)`` of the lines a :class:`Framer` frames when ``data`` is fed to it in chunks of
+    ``chunk_bytes``: each chunk's whole lines, to its last line feed (a line cut by the chunk's end goes with the
+    next; a chunk without a line feed frames nothing), then the last line if it has no line feed (bytes read 0: the
+    end). The batches, and so the tables made of them, are those of the serial framer chunk for chunk."""
     buf = np.frombuffer(data, np.uint8)
     start, n = 0, buf.shape[0]
-    while start < n:
-        end = min(n, start + max(1, chunk_bytes))
-        if end < n:
-            nl = nk.first_newline(buf[end - 1 :])
-            end = n if nl < 0 else end + nl
-        yield start, end
-        start = end
+    for cut in range(0, n, max(1, chunk_bytes)):
+        end = min(n, cut + max(1, chunk_bytes))
+        nl = nk.last_newline(buf[cut:end])
+        line_end = cut + nl + 1 if nl >= 0 else start
+        yield start, line_end, end - cut
+        start = line_end
+    yield start, n, 0
 
 
 def frame_range(data: bytes | memoryview, start: int, end: int, *, keep_bad_checksums: bool = False,

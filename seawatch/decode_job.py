@@ -41,6 +41,9 @@ from feeds.framing_ranges import RangeFrame, frame_range, line_ranges
 from feeds.nmea_kernel import NOTES, OUTCOMES
 
 THREADS_ENV = "SEAWATCH_THREADS"
+# The rarer types' tables (~1.4 % of the messages of real feeds, ~30 tables) are held in memory up to this many rows
+# in all, then written to part files: hundreds of tiny part files per table cost more than their rows.
+HELD_ROWS = 200_000
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 TABLES = ("positions", "statics", "events")
@@ -150,13 +153,16 @@ def framed_chunks(path: Path, framer: Framer, chunk_bytes: int,
             yield framer.feed(chunk or b"", final=chunk is None), len(chunk or b"")
         return
 
-    def frame(cut: tuple[int, int]) -> tuple[RangeFrame, int]:
-        framed = frame_range(whole, *cut, keep_bad_checksums=framer.keep_bad_checksums, max_line=framer.max_line)
-        return framed, cut[1] - cut[0]
+    def frame(cut: tuple[int, int, int]) -> tuple[RangeFrame, int]:
+        framed = frame_range(whole, cut[0], cut[1], keep_bad_checksums=framer.keep_bad_checksums,
+                             max_line=framer.max_line)  # fmt: skip
+        return framed, cut[2]
 
     for framed, n_bytes in ordered_map(frame, line_ranges(whole, chunk_bytes), threads):
-        yield framer.take(framed), n_bytes
-    yield framer.finish(), 0
+        batch = framer.take(framed)
+        if n_bytes == 0:  # the last line, framed at the end: then the parts still pending are orphans
+            framer.finish()
+        yield batch, n_bytes
 
 
 def decode_file(path: Path, framer: Framer, chunk_bytes: int, details: bool,
@@ -181,7 +187,7 @@ class _ChunkParts:
     types: Counter[int]
     rejects: Counter[str]
     parts: dict[str, tuple[Path, int]]  # table -> (part file, rows)
-    frames: dict[str, pl.DataFrame]  # the tables that are streamed, to be handed over in order
+    frames: dict[str, pl.DataFrame]  # the tables streamed or held in memory, to be handed over in order
     n_bytes: int
 
 
@@ -193,7 +199,7 @@ def _write_parts(decoded: Decoded, scratch: Path, index: int, n_bytes: int,
     for table, frame in tables.items():
         if not frame.height:
             continue
-        if table in streamed:
+        if table in streamed or table not in TABLES:  # the rarer types' few rows are held, not written
             frames[table] = frame
         else:
             part = scratch / f"{table}-{index:06d}.arrow"
@@ -273,6 +279,15 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
     total = sum(p.stat().st_size for p in inputs)
     index = 0
     streams: dict[str, _StreamedTable] = {}
+    held: dict[str, list[pl.DataFrame]] = {}  # the rarer types' tables since the last flush to part files
+
+    def flush_held() -> None:
+        for table, frames in held.items():
+            if frames:
+                part = scratch / f"{table}-{index:06d}.arrow"
+                pl.concat(frames).write_ipc(part, compression="uncompressed")
+                parts.setdefault(table, []).append(part)
+        held.clear()
 
     def decode_and_write(item: tuple[int, tuple[MessageBatch, int]]) -> _ChunkParts:
         i, (batch, n_bytes) = item
@@ -292,8 +307,13 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
                         parts.setdefault(table, []).append(part)
                         rows[table] += n
                     for table, frame in done.frames.items():
-                        streams[table].put(frame)
+                        if table in streams:
+                            streams[table].put(frame)
+                        else:
+                            held.setdefault(table, []).append(frame)
                         rows[table] += frame.height
+                    if sum(frame.height for frames in held.values() for frame in frames) > HELD_ROWS:
+                        flush_held()
                     summary.bytes += done.n_bytes
                     bar.update(done.n_bytes)
                     index += 1
@@ -304,12 +324,14 @@ def run_decode(inputs: list[Path], out: Path, options: DecodeOptions) -> DecodeS
             stream.close()
             os.replace(stream.target, out / f"{table}.parquet")
             summary.rows[table] = rows[table]
-        if len(parts) > len(TABLES):
+        if len(parts.keys() | held.keys()) > len(TABLES):
             (out / "messages").mkdir(exist_ok=True)
-        for table in parts.keys() - streams.keys():
+        for table in (parts.keys() | held.keys()) - streams.keys():
             target = out / f"{table}.parquet"
-            if parts[table]:
-                pl.scan_ipc(parts[table]).sink_parquet(target)
+            written = [pl.scan_ipc(parts[table])] if parts.get(table) else []
+            written += [pl.concat(held[table]).lazy()] if held.get(table) else []
+            if written:
+                pl.concat(written).sink_parquet(target)
             else:
                 _empty(table).write_parquet(target)
             summary.rows[table] = rows[table]

@@ -101,15 +101,19 @@ def test_every_cut_of_a_grouped_multipart_stretch():
         assert_as_serial(data, [at, at + 500])
 
 
-def test_line_ranges_end_at_line_ends_and_cover_the_input():
-    data = b"a\n" * 10 + b"bbbbbbbbbbbb\n" + b"c"
-    for size in (1, 2, 5, 13, 100):
+def test_line_ranges_are_the_lines_a_framer_frames_chunk_by_chunk():
+    data = b"!AIVDM,1,1,,B,402=481uaUcf;OQ55JS9ITi025Jp,0*2B\n" * 3 + b"!AIVDM,1,1,,B,402=481uaUcf;OQ55JS9ITi025Jp,0*2B"
+    for size in (1, 7, 50, 51, 52, 120, 1000):
         ranges = list(line_ranges(data, size))
+        framer = Framer()
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        fed = [framer.feed(chunk) for chunk in chunks] + [framer.feed(b"", final=True)]
+        assert [n for _, _, n in ranges] == [len(c) for c in chunks] + [0]
         assert ranges[0][0] == 0 and ranges[-1][1] == len(data)
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
-        assert all(data[e - 1 : e] == b"\n" for _, e in ranges[:-1])
-        assert all(e - s >= size or e == len(data) for s, e in ranges)
-    assert list(line_ranges(b"", 10)) == []
+        joined = Framer()
+        assert [record(joined.take(frame_range(data, s, e))) for s, e, _ in ranges] == [record(b) for b in fed]
+    assert list(line_ranges(b"", 10)) == [(0, 0, 0)]
 
 
 def test_a_wrapper_at_a_range_end_times_the_next_ranges_first_sentence():
