@@ -59,7 +59,7 @@ def metrics(url: str) -> dict[str, float]:
     return found
 
 
-POLL_S = 0.5  # /metrics is read this often: each read builds the quality report, CPU taken from the engine
+POLL_S = 1.0  # /metrics is read this often: each read builds the quality report, CPU taken from the engine
 
 
 def serve_until(folder: Path, feed: str, expected: int) -> dict[str, float]:
