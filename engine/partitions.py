@@ -16,12 +16,33 @@ The single-process engine (:mod:`engine.runner`) depends on the whole input in t
    buckets to a partition. Four read other vessels (:data:`FLEET_DETECTORS`): encounters and transfers (pairs by
    grid hash, dark partners), the gap detector (the coverage grid of every vessel heard, the station monitor),
    loitering (the company of other slow vessels) and MMSI handovers (a new MMSI where an old one fell silent). They
-   run together as **one fleet stage** over every kept row, in arrival order, exactly as in one process.
+   run over every kept row, in arrival order, exactly as in one process. They share no state, so each may be a
+   **fleet stage** of its own (:data:`FLEET_GROUPS`: the gap detector with its station monitor, encounters,
+   loitering with handovers); every fleet stage reads every row again (the reading, the arrival numbering and
+   the steps' sorting: ~0.6 s of the ~1.7 s one-stage backtest of the 7-day benchmark log), so the fleet detectors
+   are cut only when the workers outnumber what the per-vessel partitions and one fleet stage keep busy
+   (seawatch/cluster_job.py, ``fleet_groups``). Their alerts do not depend on the cut (tested with random
+   counts of buckets, partitions and fleet stages).
 
-The fleet stage runs beside the bucket partitions on the cluster, so it bounds the speed-up: once the buckets
-are spread over enough workers, the run takes as long as the fleet stage (benchmarks/RESULTS.md). Cutting it by
-time ranges with a warm-up would need every look-back bounded; the gap detector's and the identity detectors'
-are not (a gap of any length is a gap: :mod:`engine.runner`, "Bounded memory"), so it is not cut.
+The fleet stages bound the speed-up: once the buckets are spread over enough workers, the run takes as long as
+the slowest fleet stage (the gap detector's, ~40 % of the fleet work; benchmarks/RESULTS.md). Cutting them by
+**time ranges** with a warm-up -- each range read from a warm-up before its start, only the alerts of its own span
+kept -- gives the single-process answer only when nothing a detector decides at a time depends on rows older than
+the warm-up. None of the four has that bound today, each for a decision a patrol relies on:
+
+- loitering: a slow spell lasts as long as the vessel drifts (its alert starts where the spell began, days back for
+  a vessel drifting at anchor offshore); a range starting inside it would report a shorter spell, or none;
+- encounters: a meeting lasts as long as the pair stays together (the same), and the dark-partner search looks
+  back ``dark_window_h`` (12 h) from a reappearance that may follow a silence of any length;
+- gaps: a silence of any length is an ``ais_gap`` (the vanishing point is kept), and the coverage it is judged on
+  looks back ``retain_h`` (72 h);
+- handovers: a *new* MMSI (never heard before, in the whole history) is matched with the vessels that fell silent;
+  a range cannot know whether an MMSI is new without every earlier row, nor the first static data of a hull.
+
+A time cut that is exact would need those look-backs bounded in the detectors first (a longest spell, meeting and
+gap; "new" within a horizon), then ranges read from a warm-up of the longest horizon, each alert kept by the range
+whose span holds its last update; or the engine's state handed from range to range, which is sequential again.
+Until then the fleet detectors are cut by detector, not by time.
 
 Per-vessel features (models/features.py) are sums per MMSI and MMSI-day: they too are computed per bucket, over
 every row (kept or not, as the single-process backtest adds them), and concatenated.
