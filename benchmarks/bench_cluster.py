@@ -22,17 +22,20 @@ import argparse
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.partitions import FLEET_GROUPS  # noqa: E402
 from seawatch.cluster_job import bucket_groups  # noqa: E402
 from seawatch.history import Dataset, Filters  # noqa: E402
 from seawatch.simulator.config import SimConfig  # noqa: E402
@@ -42,11 +45,15 @@ from seawatch.stages import run_stage  # noqa: E402
 SEAWATCH = [sys.executable, "-m", "seawatch.cli"]
 
 
-def command(args: list[str]) -> tuple[float, str]:
-    """Wall time and standard output of one whole ``seawatch`` process."""
+def command(args: list[str]) -> tuple[float, float, str]:
+    """Wall time, CPU time (user + system, with the worker processes it started and waited for) and standard
+    output of one whole ``seawatch`` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([*SEAWATCH, *args], check=True, capture_output=True, text=True)
-    return time.perf_counter() - start, done.stdout
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, done.stdout
 
 
 def same(a: Path, b: Path) -> bool:
@@ -56,11 +63,12 @@ def same(a: Path, b: Path) -> bool:
     )
 
 
-def stage_costs(dataset: str, out) -> None:  # type: ignore[no-untyped-def]
+def stage_costs(dataset: str, out: Callable[[str], None]) -> None:
     """Each stage alone, in this process (after one warm-up), for the scaling model."""
     args = (Filters(), "gulf-of-tonkin", False, None)
     run_stage(dataset, "all", None, *args, name="warm-up")  # Numba kernels loaded, files in the page cache
     fleet = run_stage(dataset, "fleet", None, *args, name="the fleet stage")
+    groups_alone = [run_stage(dataset, "fleet", None, *args, name="fleet", fleet=g) for g in FLEET_GROUPS]
     groups = bucket_groups(Dataset(dataset).buckets_present(), 8)
     parts = [run_stage(dataset, "vessels", g, *args, name=f"partition {i}") for i, g in enumerate(groups)]
     every = run_stage(dataset, "all", None, *args, name="all")
@@ -68,6 +76,8 @@ def stage_costs(dataset: str, out) -> None:  # type: ignore[no-untyped-def]
     out(f"in process: the fleet stage {fleet.seconds:.2f} s; {len(parts)} vessel partitions "
         f"{sum(p.seconds for p in parts):.2f} s in all ({', '.join(f'{p.seconds:.2f}' for p in parts)}); "
         f"every detector in one stage {every.seconds:.2f} s; {rows:,} positions\n")  # fmt: skip
+    alone = ", ".join(f"{'+'.join(g)} {r.seconds:.2f} s" for g, r in zip(FLEET_GROUPS, groups_alone, strict=True))
+    out(f"in process: each fleet group as a stage of its own: {alone}\n")
     out(f"in process: fleet stage {rows / fleet.seconds:,.0f} positions/s, vessel partitions "
         f"{rows / sum(p.seconds for p in parts):,.0f} positions/s on one core\n")  # fmt: skip
 
@@ -96,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         out(f"input: {args.hours:g} h x {args.vessels} vessels simulated (seed {args.seed}), "
             f"{feed.stat().st_size / 1e6:,.0f} MB\n")  # fmt: skip
         if not dataset.exists():
-            seconds, said = command(["ingest", str(feed), "--out", str(dataset), "--progress", "off"])
+            seconds, _, said = command(["ingest", str(feed), "--out", str(dataset), "--progress", "off"])
             out(f"seawatch ingest: {seconds:.1f} s whole command ({said.splitlines()[0]})\n")
         runs = {
             "backtest feed.nmea (single process)": [str(feed)],
@@ -105,26 +115,30 @@ def main(argv: list[str] | None = None) -> int:
             "backtest DATASET/ --workers 2": [str(dataset), "--workers", "2"],
         }
         times: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
         memory: dict[str, str] = {}
         for round_ in range(args.runs + 1):  # round 0 warms Numba's cache and the page cache
             out(f"round {round_}{' (warm-up)' if round_ == 0 else ''}: load average {os.getloadavg()[0]:.2f}\n")
             baseline = None
             for i, (name, extra) in enumerate(runs.items()):
                 target = work / f"out-{i}"
-                seconds, said = command(["backtest", *extra, "--out", str(target), "--no-report", "--progress", "off"])
+                seconds, used, said = command(["backtest", *extra, "--out", str(target), "--no-report", "--progress",
+                                               "off"])  # fmt: skip
                 found = re.search(r"peak memory of a worker ([\d.]+ GiB)", said)
                 if found:
                     memory[name] = found.group(1)
                 if round_:
                     times[name].append(seconds)
+                    cpu[name].append(used)
                 baseline = baseline or target
                 if not same(baseline, target):
                     out(f"  {name}: alerts or vessels differ from the plain backtest's\n")
         base = statistics.median(times["backtest feed.nmea (single process)"])
         for name, ts in times.items():
-            extra = f"; peak memory of a worker {memory[name]}" if name in memory else ""
+            peak = f"; peak memory of a worker {memory[name]}" if name in memory else ""
             out(f"{name:>38}: best {min(ts):.1f} s, median {statistics.median(ts):.1f} s, "
-                f"{statistics.median(ts) / base:.2f}x the plain backtest{extra}\n")  # fmt: skip
+                f"{statistics.median(ts) / base:.2f}x the plain backtest; "
+                f"CPU median {statistics.median(cpu[name]):.1f} s{peak}\n")  # fmt: skip
         one, two = (statistics.median(times[f"backtest DATASET/ --workers {n}"]) for n in (1, 2))
         out(f"2 workers against 1 worker (medians): {one / two:.2f}x\n")
         stage_costs(str(dataset), out)
