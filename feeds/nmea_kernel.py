@@ -4,7 +4,9 @@ One pass over a buffer of whole lines. Each sentence record (a line may hold mor
 sentence repeated) ends in exactly one outcome counter: a single-part message, a part of a multi-part message,
 a skipped line (blank, comment, other NMEA, Gatehouse wrapper) or a reject with its reason. Multi-part
 messages are assembled in a bounded table of pending slots that lives in arrays owned by the caller, so
-assembly continues across buffers (see :class:`feeds.framing.Framer`).
+assembly continues across buffers (see :class:`feeds.framing.Framer`). A byte range framed on its own, in any
+thread (:mod:`feeds.framing_ranges`), defers its parts instead: :func:`assemble` puts them through the table later,
+range after range in input order, and :func:`interleave` merges the messages they complete among the range's own.
 """
 
 from __future__ import annotations
@@ -195,7 +197,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
 
     With ``defer``, the parts of multi-part messages are not assembled but written to ``part_i``/``part_h``/
     ``part_t`` (``info[I_PARTS]`` of them), each message's record to ``m_rec``, and ``info`` says how this range
-    met the $PGHP wrapper state (see :class:`feeds.framing.RangeFrame`); the pending table is not touched."""
+    met the $PGHP wrapper state (see :mod:`feeds.framing_ranges`); the pending table is not touched."""
     nm = 0
     pay = 0
     ns = 0
@@ -434,7 +436,7 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 continue
             wrapper_time = st_pghp[0]
             st_pghp[0] = np.nan
-            first = info[I_ANY_AIS] == 0  # a wrapper before this range's first AIS sentence is the range's input
+            first = info[I_ANY_AIS] == 0  # the range's first AIS sentence: a wrapper pending before the range times it
             if first:
                 info[I_ANY_AIS] = 1
                 info[I_FIRST_KIND] = FIRST_REJECTED
