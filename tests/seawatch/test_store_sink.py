@@ -6,7 +6,7 @@ its crash point (engine/durable.py) by a hook that waits for the test, as a slow
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,7 +47,7 @@ def held() -> Iterator[threading.Event]:
         set_crash_hook(None)
 
 
-def in_thread(call) -> threading.Thread:  # type: ignore[no-untyped-def]
+def in_thread(call: Callable[[], object]) -> threading.Thread:
     t = threading.Thread(target=call, daemon=True)
     t.start()
     return t
