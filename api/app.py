@@ -103,6 +103,14 @@ def create_app(
         app.state.vessels_cache = RevisionCache(settings.vessels_cache_entries, settings.vessels_cache_s)
         app.state.health_check = health.HealthCheck()
         app.state.store.add_listener(app.state.broadcaster.notify)
+        checker: KeyChecker = app.state.keys
+
+        def forget_keys(topics: frozenset[str]) -> None:  # a key revoked in any process is refused here at once
+            if "keys" in topics:
+                checker.forget()
+
+        app.state.store.changes.subscribe(forget_keys)
+        following = settings.follow_changes and app.state.store.follow_changes() is not None
         pruning = None
         if settings.prune_every_s > 0:
             pruning = asyncio.create_task(prune_periodically(app.state.store, settings.prune_every_s))
@@ -113,6 +121,9 @@ def create_app(
                 pruning.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pruning
+            app.state.store.changes.unsubscribe(forget_keys)
+            if following:
+                app.state.store.stop_following()
             app.state.store.remove_listener(app.state.broadcaster.notify)
             app.state.broadcaster.close()
             if owned:

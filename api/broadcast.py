@@ -1,7 +1,8 @@
 """Wakes the live streams of this process when the store commits alert changes.
 
 The store is the source of truth: a woken stream reads what changed since its cursor (``Store.alerts_since``).
-Streams also poll on a timer, which carries changes written by other processes.
+Other processes' commits wake them too, through the store's change follower (api/store/changes.py); streams also
+poll on a timer, for a follower that is off or lost its database.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ REFRESH_AT = 0.75  # of max_age: a rebuild then has a quarter of it (0.5 s by de
 class RevisionCache:
     """``await cache.get(key, revision, build)``: the value built for ``key`` under ``revision``.
 
-    An entry is used while the revision is the same and it is younger than ``max_age`` (the bound for writers the
-    revision cannot see: another process writing to the same database). ``max_age=0`` turns caching off.
+    An entry is used while the revision is the same and it is younger than ``max_age`` (the bound for writes the
+    revision does not see: another process's, when changes are not followed, api/store/changes.py).
+    ``max_age=0`` turns caching off.
     """
 
     def __init__(self, max_entries: int, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:

@@ -27,7 +27,9 @@ from api.store import ROLES, Store
 PREFIX = "sw"
 # scrypt cost: n=2**14, r=8 is the interactive-login setting of the scrypt paper (Percival 2009), ~16 MB
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2**14, 8, 1, 32
-CACHE_SECONDS = 60.0  # a key revoked in another process stops working within this time (at once in this one)
+# a key revoked in another process stops working within this time; at once while the app follows the database's
+# changes (api/store/changes.py: the default), and in this process always
+CACHE_SECONDS = 60.0
 BOOTSTRAP_ID = "bootstrap"
 LAST_USED_EVERY_S = 60.0  # last_used_at is at most this stale: a write a minute per key, not one per request
 MAX_KEY_CHARS = 200  # a generated key is ~60 characters; anything far longer is not one of ours

@@ -39,8 +39,14 @@ class Settings(BaseSettings):
     vessels_cache_s: float = Field(
         default=2.0,
         ge=0,
-        description="how long a vessels page may be served from memory: writes by this process show at once, "
-        "writes by other processes sharing the database within this time; 0 turns the cache off",
+        description="how long a vessels page may be served from memory: writes by this process show at once, and "
+        "writes by other processes sharing the database too while changes are followed (follow_changes), within "
+        "this time otherwise; 0 turns the cache off",
+    )
+    follow_changes: bool = Field(
+        default=True,
+        description="hear other processes' writes to the database at once (PostgreSQL LISTEN/NOTIFY, or SQLite's "
+        "change counters polled every 50 ms: api/store/changes.py), so that caches and live streams follow them",
     )
     # a page is ~0.7 kB a vessel: 256 pages of 50 hold ~9 MB, 256 of the largest (page_size_max) ~90 MB
     vessels_cache_entries: int = Field(default=256, ge=1, description="vessels pages (and totals) kept in memory")

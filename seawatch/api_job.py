@@ -3,8 +3,9 @@
 Each of the N worker processes (uvicorn's, sharing one listening socket) builds the app from the ``SEAWATCH_*``
 settings (:func:`app`); the store is the database they share with the engine (``seawatch serve --no-api`` or a
 whole ``seawatch serve``): PostgreSQL (``SEAWATCH_DATABASE_URL``) for a service, a SQLite file on one machine.
-Every worker serves the live alert stream from the database: its streams poll it (``SEAWATCH_STREAM_POLL_S``),
-which carries what the engine and the other workers write. No engine runs here, so /healthz reports the API and
+Every worker serves the live alert stream from the database, woken at once by what the engine and the other
+workers commit (api/store/changes.py: PostgreSQL NOTIFY, or SQLite's change counters), and its caches (vessels
+pages, remembered keys) follow those commits too. No engine runs here, so /healthz reports the API and
 its database, not the feeds.
 """
 

@@ -136,7 +136,7 @@ async def stream_alerts(
                     yield ServerSentEvent(data=data, event="alert", id=event_id)
                 if got == STREAM_BATCH:
                     continue
-                # woken by a commit in this process, or poll for other processes' writes
+                # woken by a commit (this process's, or another's through the change follower), or poll
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), settings.stream_poll_s)
         finally:

@@ -35,7 +35,8 @@ def list_keys(_: Admin, store: StoreDep, include_revoked: bool = False) -> list[
 def revoke_key(
     request: Request, principal: Admin, store: StoreDep, key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
 ) -> Response:
-    """Revoke a key: it stops working at once in this process (within a minute in others)."""
+    """Revoke a key: it stops working at once, in every API process following the database's changes (the
+    default; within a minute in one that does not)."""
     if not store.revoke_key(key_id, by=principal.name, by_key_id=principal.key_id):
         raise HTTPException(404, f"no active key {key_id!r}")
     checker: KeyChecker = request.app.state.keys

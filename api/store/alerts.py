@@ -178,7 +178,9 @@ def _alert_frame(df: pl.DataFrame, now: datetime, rev: int) -> pl.DataFrame:
 class AlertsMixin(MutesMixin):
     def _next_rev(self, conn: sa.Connection) -> int:
         """A revision above every one given so far, to alerts or to withdrawals (a deleted alert's revision is not
-        given again: a client whose cursor passed it would miss what gets it)."""
+        given again: a client whose cursor passed it would miss what gets it). The live streams hear of it at the
+        commit, in every process (api/store/changes.py)."""
+        self._mark(conn, "alerts")
         if self.dialect == "postgresql":
             return int(conn.execute(sa.text("SELECT nextval('alerts_rev_seq')")).scalar_one())
         tops = (conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.rev), 0))).scalar_one()
@@ -209,7 +211,6 @@ class AlertsMixin(MutesMixin):
 
             update = ["end", "score", "reasons", "lat", "lon", "updated_at", "rev"]
             self._bulk(conn, alerts, frame, ["alert_id"], update, changed)
-        self._notify()
         return frame.height
 
     def withdraw_alerts(self, alert_ids: Sequence[str]) -> int:
@@ -227,8 +228,6 @@ class AlertsMixin(MutesMixin):
                 conn.execute(sa.delete(withdrawn_alerts).where(withdrawn_alerts.c.alert_id.in_(gone)))
                 conn.execute(sa.insert(withdrawn_alerts), [{"alert_id": a, "rev": rev, "at": now} for a in gone])
                 conn.execute(sa.delete(alerts).where(alerts.c.alert_id.in_(gone)))
-        if gone:
-            self._notify()
         return len(gone)
 
     def triage(self, alert_id: str, status: str, note: str, by: str, *, reason: str | None = None,
@@ -245,6 +244,7 @@ class AlertsMixin(MutesMixin):
             if found is None:
                 return None
             rev = self._next_rev(conn)
+            self._mark(conn, "decisions")
             conn.execute(
                 sa.update(alerts).where(alerts.c.alert_id == alert_id).values(status=status, updated_at=now, rev=rev)
             )
@@ -254,7 +254,6 @@ class AlertsMixin(MutesMixin):
             ))  # fmt: skip
             record(conn, "triage", alert_id, actor=by, key_id=key_id, at=now, details={
                 "status": status, "reason": reason, "note": note, "kind": found.kind, "mmsi": found.mmsi})  # fmt: skip
-        self._notify()
         return self.alert(alert_id)
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:

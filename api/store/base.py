@@ -12,6 +12,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from api.store.changes import ChangeFollower, Changes, mark
 from api.store.types import UTCDateTime
 
 EXECUTEMANY_CHUNK = 20_000  # rows per executemany call: bounds memory of the bound parameters
@@ -31,6 +32,13 @@ class StoreBase:
         # follows them (the live stream) never skips one.
         self._write_lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
+        # what this process's writes changed, told to the others (api/store/changes.py); what the write under way
+        # marked, and the SQLite counters seen (this process's own, which its follower then does not count again)
+        self.changes = Changes()
+        self.changes.subscribe(self._on_changes)
+        self._marked: dict[str, int] = {}
+        self._seen: dict[str, int] = {}
+        self._follower: ChangeFollower | None = None
         # the raised bars in force, kept by QualityMixin.bars_in_force: (decisions mark and bar, when, the bars)
         self._bars_cache: tuple[Any, float, Any] | None = None
         if self.dialect == "sqlite":
@@ -39,9 +47,41 @@ class StoreBase:
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
         with self._write_lock, self.engine.connect() as conn:
+            self._marked = {}
             conn = conn.execution_options(sqlite_write=True)
             with conn.begin():
                 yield conn
+            marked, self._marked = self._marked, {}
+            if marked:  # after the commit, in order: a page cached under the old revision is then never newer
+                for topic, rev in marked.items():
+                    self._seen[topic] = max(self._seen.get(topic, 0), rev)
+                self.changes.bump(marked)
+
+    def _mark(self, conn: sa.Connection, *topics: str) -> None:
+        """Inside a write transaction (:meth:`_write`): it changes ``topics``. This process's revisions go up after
+        the commit; other processes hear of it at the commit (api/store/changes.py)."""
+        new = [t for t in topics if t not in self._marked]
+        if new:
+            self._marked.update(dict.fromkeys(new, 0) | mark(conn, self.dialect, self.changes.origin, new))
+
+    def follow_changes(self) -> ChangeFollower | None:
+        """Hear other processes' writes at once (a thread; stopped by :meth:`stop_following`). None for a SQLite
+        database in memory: no other process can write to it."""
+        if self.dialect == "sqlite" and self.engine.url.database in (None, "", ":memory:"):
+            return None
+        if self._follower is None:
+            self._follower = ChangeFollower(self.engine, self.changes, self._seen)
+            self._follower.start()
+        return self._follower
+
+    def stop_following(self) -> None:
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
+
+    def _on_changes(self, topics: frozenset[str]) -> None:
+        if "alerts" in topics:  # the alerts' revision feed moved (here or in another process): wake the streams
+            self._notify()
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
@@ -108,7 +148,8 @@ class StoreBase:
             conn.exec_driver_sql(compiled.string, values.slice(i, EXECUTEMANY_CHUNK).rows())
 
     def add_listener(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` (from the writing thread) after every commit that changed alerts."""
+        """Call ``callback()`` after every commit that changed alerts: from the writing thread, or from the change
+        follower's for another process's commit (:meth:`follow_changes`)."""
         self._listeners.append(callback)
 
     def remove_listener(self, callback: Callable[[], None]) -> None:

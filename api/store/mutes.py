@@ -80,6 +80,7 @@ class MutesMixin(StoreBase):
         values = check_mute(pattern, kind=kind, mmsi=mmsi, other_mmsi=other_mmsi, zone=zone, station=station,
                             reason=reason, expires_at=expires_at, now=now)  # fmt: skip
         with self._write() as conn:
+            self._mark(conn, "mutes")
             mute_id = conn.execute(
                 sa.insert(mutes).values(**values, key_id=key_id, by=by, created_at=now).returning(mutes.c.id)
             ).scalar_one()
@@ -113,6 +114,7 @@ class MutesMixin(StoreBase):
         now = now or utcnow()
         m = mutes.c
         with self._write() as conn:
+            self._mark(conn, "mutes")
             ended = conn.execute(
                 sa.update(mutes)
                 .where(m.id == mute_id, m.ended_at.is_(None), m.expires_at > now)

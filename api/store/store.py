@@ -53,7 +53,6 @@ class Store(WatchlistsMixin, AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin
         self.alert_retention = alert_retention
         self.history_retention = history_retention
         self._last_prune = 0.0
-        self.vessels_revision = 0
         if migrate:
             self.migrate()
 
@@ -125,6 +124,7 @@ class Store(WatchlistsMixin, AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin
         return out.stat().st_size
 
     def close(self) -> None:
+        self.stop_following()
         self.engine.dispose()
 
 

@@ -264,3 +264,12 @@ watchlist_sightings = sa.Table(
     sa.Column("rev", sa.BigInteger, nullable=False),
     sa.Index("ix_watchlist_sightings_rev", "rev", "key"),
 )
+
+# What each write told other processes it changed (api/store/changes.py): a counter per topic, put up in the
+# writing transaction. SQLite's processes read it when the file changed; PostgreSQL's hear NOTIFY and leave it empty.
+store_changes = sa.Table(
+    "store_changes",
+    metadata,
+    sa.Column("topic", sa.String(32), primary_key=True),
+    sa.Column("rev", sa.BigInteger, nullable=False),
+)

@@ -82,8 +82,12 @@ class VesselsMixin(StoreBase):
     track_interval_s: float
     track_retention: timedelta
     _last_prune: float
-    # bumped after every commit that changed the vessels table in this process: readers cache pages under it
-    vessels_revision: int
+
+    @property
+    def vessels_revision(self) -> int:
+        """Put up after every commit that changed the vessels table, in this process or (heard by the change
+        follower) another: readers cache pages under it."""
+        return self.changes.revision("vessels")
 
     def upsert_vessels(self, df: pl.DataFrame) -> int:
         """Replace the snapshot of every vessel in ``df`` (models.schema.VESSEL_SCHEMA), recording identity changes.
@@ -107,11 +111,10 @@ class VesselsMixin(StoreBase):
         df = df.select(*VESSEL_COLUMNS, "score", "updated_at")
         update = [c for c in VESSEL_COLUMNS if c != "mmsi"] + ["score", "updated_at"]
         with self._write() as conn:
+            self._mark(conn, "vessels")
             history = self._identity_changes(conn, df, now)
             self._bulk(conn, vessels, df, ["mmsi"], update)
             self._bulk(conn, vessel_history, history, ())
-        with self._write_lock:  # after the commit: a page cached under the old revision is then never newer
-            self.vessels_revision += 1
         return df.height
 
     def _identity_changes(self, conn: sa.Connection, df: pl.DataFrame, now: datetime) -> pl.DataFrame:

@@ -68,6 +68,7 @@ class WatchlistsMixin(AlertsMixin):
             raise WatchlistError("a watchlist needs a name")
         try:
             with self._write() as conn:
+                self._mark(conn, "watchlists")
                 list_id = conn.execute(sa.insert(watchlists).values(
                     name=name, description=description, created_by=by, created_at=now).returning(watchlists.c.id)
                 ).scalar_one()  # fmt: skip
@@ -112,6 +113,7 @@ class WatchlistsMixin(AlertsMixin):
         if found is None:
             return None
         with self._write() as conn:
+            self._mark(conn, "watchlists")
             conn.execute(sa.delete(watchlist_entries).where(watchlist_entries.c.watchlist_id == list_id))
             conn.execute(sa.delete(watchlists).where(watchlists.c.id == list_id))
             record(conn, "watchlist.delete", list_id, actor=by, key_id=key_id, at=now,
@@ -129,6 +131,7 @@ class WatchlistsMixin(AlertsMixin):
             raise WatchlistError(f"no watchlist {list_id}")
         added = []
         with self._write() as conn:
+            self._mark(conn, "watchlists")
             for values in checked:
                 entry_id = conn.execute(sa.insert(watchlist_entries).values(
                     watchlist_id=list_id, **values, added_by=by, added_at=now).returning(watchlist_entries.c.id)
@@ -153,6 +156,7 @@ class WatchlistsMixin(AlertsMixin):
         """Delete one entry (audited with what it was); returns it, or None when the list has no such entry."""
         e, now = watchlist_entries.c, now or utcnow()
         with self._write() as conn:
+            self._mark(conn, "watchlists")
             found = rows_of(conn, sa.select(watchlist_entries).where(e.id == entry_id, e.watchlist_id == list_id))
             if not found:
                 return None
@@ -198,8 +202,6 @@ class WatchlistsMixin(AlertsMixin):
                 conn.execute(sa.insert(watchlist_sightings), [
                     {"key": k, "rev": rev, "at": now, **{c: rows[k][c] for c in MATCH_SCHEMA}} for k in fresh
                 ])  # fmt: skip
-        if fresh:
-            self._notify()
         return len(fresh)
 
     def vessel_watchlist_entries(self, mmsi: int) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ class ZonesMixin(StoreBase):
             "updated_by": by,
         }
         with self._write() as conn:
+            self._mark(conn, "zones")
             conn.execute(sa.insert(zones).values(**row))
             record(conn, "zone.create", zone_id, actor=by, key_id=key_id, at=now,
                    details={"name": name, "zone_kind": zone_kind})  # fmt: skip
@@ -49,6 +50,7 @@ class ZonesMixin(StoreBase):
         values = {"name": name, "zone_kind": zone_kind, "geometry": geometry, "properties": properties}
         now = utcnow()
         with self._write() as conn:
+            self._mark(conn, "zones")
             done = conn.execute(
                 sa.update(zones).where(zones.c.id == zone_id).values(**values, updated_at=now, updated_by=by)
             )
@@ -61,6 +63,7 @@ class ZonesMixin(StoreBase):
     def delete_zone(self, zone_id: str, by: str = "unknown", key_id: str | None = None) -> bool:
         """Delete a zone; its deletion (with the zone's name and kind) stays in the audit log."""
         with self._write() as conn:
+            self._mark(conn, "zones")
             gone = conn.execute(
                 sa.delete(zones).where(zones.c.id == zone_id).returning(zones.c.name, zones.c.zone_kind)
             ).first()
@@ -103,6 +106,7 @@ class KeysMixin(StoreBase):
         """Revoke a key (kept for the record); False when there is no such active key."""
         k, now = api_keys.c, utcnow()
         with self._write() as conn:
+            self._mark(conn, "keys")
             stmt = sa.update(api_keys).where(k.id == key_id, k.revoked_at.is_(None)).values(revoked_at=now)
             if not conn.execute(stmt).rowcount:
                 return False

@@ -24,7 +24,7 @@ from tests.api.helpers import T0, alerts_frame, vessels_frame
 
 
 def test_migrations_create_exactly_the_tables(store: Store) -> None:
-    assert store.schema_version() == latest_version() == "0006"
+    assert store.schema_version() == latest_version() == "0007"
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diffs == []
