@@ -6,6 +6,7 @@ its crash point (engine/durable.py) by a hook that waits for the test, as a slow
 from __future__ import annotations
 
 import threading
+from functools import partial
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_the_engine_steps_on_while_the_store_writes_and_a_snapshot_waits(tmp_pat
     sink = StoreSink(store, 0.0, 0.0, ahead=2)
     try:
         for minute in (0, 1):  # two hand-overs under way, the first one's write held: neither waits for it
-            handed = in_thread(lambda m=minute: sink.consume(batch(m), empty_alerts()))
+            handed = in_thread(partial(sink.consume, batch(minute), empty_alerts()))
             handed.join(QUICK_S)
             assert not handed.is_alive(), "a hand-over waited for the store's write"
         third = in_thread(lambda: sink.consume(batch(2), empty_alerts()))
