@@ -6,9 +6,9 @@ its crash point (engine/durable.py) by a hook that waits for the test, as a slow
 from __future__ import annotations
 
 import threading
-from functools import partial
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import polars as pl
