@@ -182,7 +182,8 @@ class StoreSink:
                       len(self._waiting), self._delay)  # fmt: skip
             self._delay = min(2 * self._delay, self.retry_max_s)
             return False
-        except BaseException as exc:  # the process dies here (a test's crash point): no write after it
+        except BaseException as exc:  # a bug, or a test's kill at its crash point: no write after it, and the
+            # engine's thread raises it at its next hand-over or caught_up() (the service stops, as it did)
             self._died = exc
             raise
         if self._failing_since is not None:
