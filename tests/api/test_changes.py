@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from api.keys import create_key, key_id_of
 from api.store import Store
@@ -149,3 +150,32 @@ def test_a_change_made_in_one_process_is_in_another_s_next_answers(
     finally:
         engine.close()
     print(f"seen by the other process after (s): {took}")
+
+
+def test_a_store_hears_another_s_writes_and_after_a_lost_connection_takes_everything_as_changed(db_url: str) -> None:
+    """The follower alone (no HTTP): another store's write puts the topic up here; on PostgreSQL its listening
+    connection is then killed (as a database restart would): it comes back, takes every topic as changed (what
+    it missed is unknown) and hears the next write."""
+    mine, other = Store(db_url), Store(db_url)
+    try:
+        follower = mine.follow_changes()
+        assert follower is not None and follower.connected.wait(10)
+        before = mine.vessels_revision
+        other.upsert_vessels(vessels_frame(1))
+        took = until(lambda: mine.vessels_revision > before, DEADLINE_S, "the vessels' revision to go up")
+        assert mine.changes.revision("keys") == 0, "only what was written is taken as changed"
+        if mine.dialect == "postgresql":
+            with other.engine.begin() as conn:
+                killed = conn.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                              "WHERE query LIKE 'LISTEN%'")).scalar_one()  # fmt: skip
+            assert killed == 1
+            until(lambda: mine.changes.revision("keys") == 1, 10 * DEADLINE_S, "the follower to be back")
+            assert follower.connected.wait(10)
+            before = mine.changes.revision("zones")
+            other.create_zone("Bach Long Vi", "restricted", {"type": "Polygon", "coordinates": [[[107.7, 20.1],
+                              [107.8, 20.1], [107.8, 20.2], [107.7, 20.1]]]}, {}, "test")  # fmt: skip
+            until(lambda: mine.changes.revision("zones") > before, DEADLINE_S, "a write after the loss to be heard")
+    finally:
+        mine.close()
+        other.close()
+    print(f"heard after {took:.3f} s")
