@@ -93,7 +93,8 @@ class StoreSink:
     take as long as the engine's step: half the engine thread's time was here). A micro-batch's rows are handed
     over in order and written in order; at most ``ahead`` hand-overs are under way, so a store slower than the
     engine makes the engine wait (backpressure) instead of queueing without bound. :meth:`caught_up` waits for the
-    writes under way: the runner snapshots only once everything it gave is written.
+    writes under way: the runner snapshots only once everything it gave is written. Like every sink, it is called
+    from one thread at a time (the engine's).
 
     The database may be away (a PostgreSQL restart, a full disk, a locked file): writes that fail are kept in
     order, in memory, and tried again at the next hand-over once ``retry_first_s`` (doubling up to

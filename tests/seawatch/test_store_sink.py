@@ -56,6 +56,7 @@ def in_thread(call: Callable[[], object]) -> threading.Thread:
 
 def test_the_engine_steps_on_while_the_store_writes_and_a_snapshot_waits(tmp_path: Path,
                                                                          held: threading.Event) -> None:  # fmt: skip
+    """The sink is called from one thread at a time (the engine's): each call below runs alone."""
     store = Store(f"sqlite:///{tmp_path / 'seawatch.db'}")
     sink = StoreSink(store, 0.0, 0.0, ahead=2)
     try:
@@ -63,19 +64,27 @@ def test_the_engine_steps_on_while_the_store_writes_and_a_snapshot_waits(tmp_pat
             handed = in_thread(partial(sink.consume, batch(minute), empty_alerts()))
             handed.join(QUICK_S)
             assert not handed.is_alive(), "a hand-over waited for the store's write"
-        third = in_thread(lambda: sink.consume(batch(2), empty_alerts()))
-        snapshot = in_thread(sink.caught_up)
+        third = in_thread(partial(sink.consume, batch(2), empty_alerts()))
         third.join(0.5)
-        snapshot.join(0.1)
         assert third.is_alive(), "a third hand-over did not wait: the writes under way are not bounded"
-        assert snapshot.is_alive(), "caught_up() answered while a write was under way"
         assert store.track(MMSI) == []
         held.set()
         third.join(QUICK_S)
-        snapshot.join(QUICK_S)
-        assert not third.is_alive() and not snapshot.is_alive()
+        assert not third.is_alive()
         assert sink.caught_up()
         assert [p["lat"] for p in store.track(MMSI)] == pytest.approx([20.0, 20.01, 20.02])  # all, in order
+
+        held.clear()  # the next write is held: a snapshot waits for it
+        sink.consume(batch(3), empty_alerts())
+        answer: list[bool] = []
+        snapshot = in_thread(lambda: answer.append(sink.caught_up()))
+        snapshot.join(0.5)
+        assert snapshot.is_alive(), "caught_up() answered while a write was under way"
+        held.set()
+        snapshot.join(QUICK_S)
+        assert answer == [True]
+        assert len(store.track(MMSI)) == 4
     finally:
+        held.set()
         sink.close()
         store.close()
