@@ -45,6 +45,7 @@ FETCH_WAIT_S = 1.0  # a fetch that finds nothing returns after this long (the ru
 # unacknowledged messages are not sent again for this long: the engine acknowledges only after a snapshot, which a
 # database outage may put off for minutes; a redelivery that comes anyway is recognised by its sequence and skipped
 ACK_WAIT_S = 3600.0
+UNAVAILABLE_RETRY_S = 0.5  # a bus without a leader for the request is asked again after this long (elections: s)
 MAX_GROUP_LINES = 9  # an AIS message has at most 9 sentences (ITU-R M.1371 / IEC 61162): a longer "group" is broken
 _TOKEN = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -98,6 +99,16 @@ def bus_address(url: str) -> BusAddress:
         raise FeedError(f"{url}: stream name {stream!r} may hold letters, digits, '_' and '-' only, e.g. /AIS")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return BusAddress(tuple(dict.fromkeys(servers)), stream, query.get("durable", DEFAULT_DURABLE))
+
+
+def unavailable() -> tuple[type[Exception], ...]:
+    """What JetStream raises while a cluster has no leader for what is asked (an election after a node died, or no
+    quorum): the same request works once one is elected."""
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import ServiceUnavailableError
+
+    return ServiceUnavailableError, NoRespondersError, NatsTimeout
 
 
 def one_per_consumer(urls: Sequence[str]) -> list[str]:
@@ -180,11 +191,10 @@ class NatsSource:
         self._last = after  # the highest stream sequence handed to the engine
         self._loop: asyncio.AbstractEventLoop | None = None
         self._acks: set[asyncio.Task[None]] = set()
+        self._unavailable_since: float | None = None  # monotonic time the bus stopped answering (None: it answers)
 
     async def _connect(self) -> None:
         import nats
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-        from nats.js.errors import NotFoundError
 
         self._loop = asyncio.get_running_loop()
         try:
@@ -195,7 +205,21 @@ class NatsSource:
             raise FeedError(f"{self.url}: cannot reach a NATS server at {where} ({exc}); start it "
                             f"(nats-server -js) or give its address") from None  # fmt: skip
         self._nc = nc
-        js = nc.jetstream()
+        while True:
+            try:
+                await self._subscribe(nc.jetstream())
+                break
+            except unavailable() as exc:  # a cluster electing a leader (its own, the stream's): wait for it
+                self._waiting(exc)
+                await asyncio.sleep(UNAVAILABLE_RETRY_S)
+        self._unavailable_since = None
+        self.counters.connects += 1
+
+    async def _subscribe(self, js: JetStreamContext) -> None:
+        """The engine's durable consumer made again just after ``after``, and a pull subscription on it."""
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        from nats.js.errors import NotFoundError
+
         a = self.address
         try:
             await js.stream_info(a.stream)
@@ -210,7 +234,14 @@ class NatsSource:
         config = ConsumerConfig(durable_name=a.durable, ack_policy=AckPolicy.ALL, ack_wait=ACK_WAIT_S,
                                 max_ack_pending=-1, max_deliver=-1, **start)  # fmt: skip
         self._sub = await js.pull_subscribe(f"{a.stream}.>", durable=a.durable, stream=a.stream, config=config)
-        self.counters.connects += 1
+
+    def _waiting(self, exc: BaseException) -> None:
+        """Say once per outage that the bus does not answer and the feed waits for it."""
+        if self._unavailable_since is None:
+            self._unavailable_since = time.monotonic()
+            log.warning("%s: the bus does not answer (%s: a cluster electing a leader, or without a quorum); the "
+                        "feed waits for it, trying every %g s", self.url, type(exc).__name__ or exc,
+                        UNAVAILABLE_RETRY_S)  # fmt: skip
 
     async def next_batch(self) -> Chunk | None:
         if self._sub is None:
@@ -240,6 +271,14 @@ class NatsSource:
                 got = await self._sub.fetch(self.fetch, timeout=FETCH_WAIT_S)
             except TimeoutError:  # nats' own, or asyncio's from inside fetch when the loop is slow: nothing came
                 continue
+            except unavailable() as exc:  # the consumer's leader lost (a cluster's node died): a new one is elected
+                self._waiting(exc)
+                await asyncio.sleep(UNAVAILABLE_RETRY_S)
+                continue
+            if self._unavailable_since is not None:
+                log.warning("%s: the bus answers again after %.1f s", self.url,
+                            time.monotonic() - self._unavailable_since)  # fmt: skip
+                self._unavailable_since = None
             self._held.extend(got)
 
     def acknowledge(self, position: int) -> None:

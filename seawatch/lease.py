@@ -45,8 +45,9 @@ class Lease:
     """The leader lease of one bus consumer (``name``) for this process (``holder``)."""
 
     def __init__(self, servers: Sequence[str], name: str, holder: str | None = None, ttl_s: float = LEASE_S,
-                 poll_s: float = POLL_S) -> None:  # fmt: skip
+                 poll_s: float = POLL_S, stream: str | None = None) -> None:  # fmt: skip
         self.servers, self.name, self.ttl_s, self.poll_s = list(servers), name, ttl_s, poll_s
+        self.stream = stream  # the bucket is made with as many replicas as this stream has (on a cluster: 3)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.revision = 0
         self.acquired_at = 0.0  # time.time() when this process became the leader
@@ -61,7 +62,7 @@ class Lease:
         if not bus:
             return None
         a = bus_address(bus[0])
-        return cls(a.servers, f"{a.stream}-{a.durable}")
+        return cls(a.servers, f"{a.stream}-{a.durable}", stream=a.stream)
 
     async def _bucket(self) -> KeyValue:
         import nats
@@ -73,7 +74,12 @@ class Lease:
             try:
                 self._kv = await js.key_value(BUCKET)
             except BucketNotFoundError:
-                self._kv = await js.create_key_value(bucket=BUCKET, ttl=self.ttl_s, history=1)
+                # replicated as the stream is: a lease on one node of a cluster would stop the leader with that node
+                replicas = 1
+                if self.stream is not None:
+                    with contextlib.suppress(nats.js.errors.NotFoundError):
+                        replicas = (await js.stream_info(self.stream)).config.num_replicas or 1
+                self._kv = await js.create_key_value(bucket=BUCKET, ttl=self.ttl_s, history=1, replicas=replicas)
         return self._kv
 
     async def acquire(self) -> None:

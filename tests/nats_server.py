@@ -39,10 +39,12 @@ def free_port() -> int:
 class NatsServer:
     """``nats-server -js`` on ``port`` with its store in ``folder``; stop and start it again on the same port."""
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, cluster: list[str] | None = None) -> None:
         self.folder = folder
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cluster = cluster or []  # extra arguments: this node's name, its cluster's and its routes
+        self.monitor = free_port()  # HTTP monitoring (/connz: who is connected here)
         folder.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -51,7 +53,7 @@ class NatsServer:
 
     def start(self) -> None:
         cmd = [str(nats_server_binary()), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd",
-               str(self.folder / "jetstream")]  # fmt: skip
+               str(self.folder / "jetstream"), "-m", str(self.monitor), *self.cluster]  # fmt: skip
         with (self.folder / "nats.log").open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_S
@@ -72,6 +74,52 @@ class NatsServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def clients(self) -> list[str]:
+        """The names of the clients connected to this server now."""
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/connz", timeout=5) as r:
+            return [str(c.get("name", "")) for c in json.load(r).get("connections", [])]
+
+
+@contextlib.contextmanager
+def nats_cluster(folder: Path, nodes: int = 3) -> Iterator[list[NatsServer]]:
+    """``nodes`` servers clustered with JetStream (RAFT), started and ready: a stream of ``nodes`` replicas
+    survives the loss of one. Each runs as :class:`NatsServer` (stop and start it again)."""
+    routes = [free_port() for _ in range(nodes)]
+    joined = ",".join(f"nats://127.0.0.1:{p}" for p in routes)
+    servers = [NatsServer(folder / f"n{i}", cluster=["--name", f"n{i}", "--cluster_name", "seawatch", "--cluster",
+                                                      f"nats://127.0.0.1:{routes[i]}", "--routes", joined])
+               for i in range(nodes)]  # fmt: skip
+    try:
+        for server in servers:
+            server.start()
+        asyncio.run(_jetstream_ready([s.url for s in servers]))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+async def _jetstream_ready(urls: list[str]) -> None:
+    """Until the cluster's JetStream answers (its meta leader is elected)."""
+    import nats
+
+    nc = await nats.connect(urls)
+    try:
+        deadline = time.monotonic() + START_S
+        while True:
+            try:
+                await nc.jetstream().account_info()
+                return
+            except Exception:  # noqa: BLE001  # not ready yet: no meta leader (nats' errors have no common base)
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ alerts, none twice; the uninterrupted bus run counts every message of the file; 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from seawatch.simulator.config import SimConfig
@@ -76,6 +78,8 @@ async def _consumer_pending(url: str, durable: str) -> tuple[int, int]:
         stream = await js.stream_info("AIS")
         consumer = await js.consumer_info("AIS", durable)
         return int(stream.state.last_seq), int(consumer.delivered.stream_seq)
+    except (nats.errors.Error, TimeoutError):  # a cluster electing a leader after a node died: not known yet
+        return 0, 0
     finally:
         await nc.close()
 
@@ -160,10 +164,12 @@ async def _acked(url: str, durable: str) -> tuple[int, int]:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        last = int((await js.stream_info("AIS")).state.last_seq)
+        acked, last = 0, -1
         for _ in range(200):  # the server applies an acknowledgement a moment after it came (a loaded machine: s)
-            acked = int((await js.consumer_info("AIS", durable)).ack_floor.stream_seq)
-            if acked >= last:
+            with contextlib.suppress(nats.errors.Error, TimeoutError):  # a cluster electing a leader: ask again
+                last = int((await js.stream_info("AIS")).state.last_seq)
+                acked = int((await js.consumer_info("AIS", durable)).ack_floor.stream_seq)
+            if acked >= last >= 0:
                 break
             await asyncio.sleep(0.1)
         return acked, last
@@ -317,6 +323,74 @@ def test_leader_standby_and_publisher_take_a_cluster_s_servers_and_use_one_that_
     assert held_messages(tmp_path / "pair") == message_count(feed.read_bytes()), "messages lost or read twice"
     assert acked == last, "the clean stop's snapshot holds the whole stream: all of it is acknowledged"
     assert alerts and {a["alert_id"] for a in published.got if "alert_id" in a} >= set(alerts)
+
+
+def test_leader_and_standby_on_a_3_node_cluster_ride_out_the_death_of_the_node_the_leader_reads_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three clustered nats-servers, the stream and the lease bucket replicated on all three (RAFT); the feed
+    lists the three; the node the leader reads from is killed (kill -9) while the relay publishes. The leader goes
+    on through another node; or, when that node also led the lease bucket (which then has no leader for the RAFT
+    election, longer than the lease's 3 s), the leader stops, as it must when it cannot renew, and the standby
+    leads once the bucket answers. Either way every message is taken in once and all of them are acknowledged."""
+    from tests.nats_server import nats_cluster
+    from tests.seawatch.test_serve_job import START_S
+
+    feed = tmp_path / "feed.nmea"
+    feed.write_bytes(simulate(SimConfig(hours=2, vessels=20, seed=5)).feed)
+    monkeypatch.setenv("SEAWATCH_BUS_REPLICAS", "3")  # the relay's stream (the lease bucket follows it)
+    with nats_cluster(tmp_path / "nats") as nodes:
+        servers = ",".join(n.url.removeprefix("nats://") for n in nodes)
+        cmd = [str(SEAWATCH), "relay", "--feed", f"file://{feed}", "--nats", ",".join(n.url for n in nodes),
+               "--spool", str(tmp_path / "spool"), "--speed", "600"]  # fmt: skip  # 12 s of publishing
+        relay = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pair = [FeedService(tmp_path / "pair", f"nats://{servers}/AIS", log=f"{who}.log")
+                for who in ("leader", "standby")]  # fmt: skip
+        leader, standby = pair
+        try:
+            leader.start()
+            standby.start(wait=False)
+            standby.wait(lambda: "waiting to take over" in standby.tail(), START_S, "the standby to wait, loaded")
+            leader.wait(lambda: leader.metrics().get("seawatch_stream_messages_total", 0) > 0, START_S,
+                        "the leader to take messages in")  # fmt: skip
+            (reading,) = [n for n in nodes if "seawatch-engine" in n.clients()]
+            assert reading.proc is not None
+            reading.proc.kill()  # kill -9 of the node the leader reads from
+            reading.proc.wait()
+            alive = next(n for n in nodes if n is not reading)
+            deadline = time.monotonic() + 120.0
+            while relay.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert relay.returncode == 0, "the relay did not finish through the two nodes left"
+
+            def answering() -> list[FeedService]:
+                out = []
+                for svc in pair:
+                    if svc.proc is not None and svc.proc.poll() is None:
+                        try:
+                            if svc.get("/healthz").status_code == 200:
+                                out.append(svc)
+                        except httpx.HTTPError:
+                            pass
+                return out
+
+            deadline = time.monotonic() + 3 * TAKEOVER_S + 30
+            while len(answering()) != 1 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            (active,) = answering()
+            wait_consumed(active, alive, "seawatch-engine", None)
+            assert active.stop(signal.SIGTERM)[0] == 0
+            survived = active is leader
+        finally:
+            relay.kill()
+            for svc in pair:
+                svc.close()
+        acked, last = asyncio.run(_acked(alive.url, "seawatch-engine"))
+    print(
+        "the leader went on" if survived else "the leader stopped (its lease bucket lost its leader), the standby led"
+    )
+    assert held_messages(tmp_path / "pair") == message_count(feed.read_bytes()), "messages lost or read twice"
+    assert acked == last, "the clean stop's snapshot holds the whole stream: all of it is acknowledged"
 
 
 def test_a_bus_feed_is_not_mixed_with_local_feeds() -> None:
