@@ -236,3 +236,17 @@ def test_float_keys_match_the_reference(values: list[float]) -> None:
     assert out[0, 1] == out[1, 1] and out[2, 1] == out[3, 1] == 0  # NaNs one key, zeros one key
     with pytest.raises(ValueError, match="int64 rows"):
         float_key(x, np.zeros((x.shape[0], 1), np.int64), 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(0, 2)),
+                          st.one_of(st.none(), st.sampled_from(["", "a", "b", "ab"]))), max_size=40))  # fmt: skip
+def test_first_distinct_is_polars_is_first_distinct(rows: list[tuple[int, int | None, str | None]]) -> None:
+    """The hashed pre-filter keeps exactly the rows polars' ``struct(...).is_first_distinct()`` keeps (many copies,
+    nulls, empty strings); and a row whose hash is its own is kept without a comparison."""
+    from engine.runner import first_distinct
+
+    table = pl.DataFrame(rows, schema={"mmsi": pl.Int64, "t_us": pl.Int64, "text": pl.String}, orient="row")
+    want = table.select(pl.struct(table.columns).is_first_distinct()).to_series().to_numpy()
+    assert first_distinct(table, table.columns).tolist() == want.tolist()
+    assert first_distinct(table, ["mmsi"]).tolist() == table["mmsi"].is_first_distinct().to_list()
