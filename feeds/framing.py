@@ -310,19 +310,12 @@ class Framer:
         input order, each cut at a line's end. Its multi-part messages are assembled here with the parts still
         pending from earlier ranges, and a $PGHP wrapper left pending at the previous range's end gives its time to
         the range's first AIS sentence; what is left pending goes on to the next range. Serial and cheap: only the
-        parts (~4 % of the sentences) are looked at one by one."""
+        parts (~4 % of the sentences) are looked at one by one. ``framed`` is used up (its times are set here)."""
         if self._tail or self._discarding:
             raise ValueError("a framed range follows a cut line: ranges and fed chunks cannot be mixed mid-line")
-        info, st = framed.info, self._state
-        wrapper = float(st[14][0])
-        if info[nk.I_FIRST_TAKES] and not math.isnan(wrapper):
-            if info[nk.I_FIRST_KIND] == nk.FIRST_MESSAGE:
-                framed.time[info[nk.I_FIRST_INDEX]] = wrapper
-            elif info[nk.I_FIRST_KIND] == nk.FIRST_PART:
-                framed.part_t[info[nk.I_FIRST_INDEX]] = wrapper
-        if info[nk.I_ANY_AIS] or info[nk.I_ANY_WRAPPER]:
-            st[14][0] = framed.wrapper_left
-        n_parts = int(info[nk.I_PARTS])
+        self._hand_over_wrapper(framed)
+        st = self._state
+        n_parts = int(framed.info[nk.I_PARTS])
         cap = n_parts + 1
         a_start, a_line, a_rec = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
         a_len, a_fill, a_time = np.empty(cap, np.int32), np.empty(cap, np.int8), np.empty(cap, np.float64)
@@ -365,6 +358,20 @@ class Framer:
             seq=seq,
             sources=self.sources,
         )
+
+    def _hand_over_wrapper(self, framed: RangeFrame) -> None:
+        """A $PGHP time pending at the previous range's end times this range's first AIS sentence if nothing before
+        it in the range would have (no tag-block time, no wrapper of its own); the range's own pending wrapper, if
+        it met a wrapper or an AIS sentence, is the one handed on."""
+        info, pending = framed.info, self._state[14]  # the pending $PGHP time
+        wrapper = float(pending[0])
+        if info[nk.I_FIRST_TAKES] and not math.isnan(wrapper):
+            if info[nk.I_FIRST_KIND] == nk.FIRST_MESSAGE:
+                framed.time[info[nk.I_FIRST_INDEX]] = wrapper
+            elif info[nk.I_FIRST_KIND] == nk.FIRST_PART:
+                framed.part_t[info[nk.I_FIRST_INDEX]] = wrapper
+        if info[nk.I_ANY_AIS] or info[nk.I_ANY_WRAPPER]:
+            pending[0] = framed.wrapper_left
 
     def _register_sources(self, data: bytes | memoryview, hashes: np.ndarray, off: np.ndarray, ln: np.ndarray) -> None:
         if hashes.shape[0] == 0:
