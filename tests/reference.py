@@ -878,3 +878,29 @@ def distress_header(payload: str) -> bool:
     kind, mmsi = field(0, 6), field(8, 30)
     status = field(38, 4) if kind in (1, 2, 3) else field(40, 4) if kind == 27 else None
     return kind == 14 or (mmsi is not None and mmsi // 1_000_000 in (970, 972, 974)) or status in (14, 6, 2)
+
+
+def cover_walk(rows, last_t: dict[int, int], slots: dict[int, list[list[int]]], min_gap_us: int, cover_us: int,
+               k_slots: int = 8) -> list[tuple[int, int, list[int]]]:  # fmt: skip
+    """The station monitor's walk (engine/detectors/stations.py ``_cover_walk``), row by row: ``rows`` (vid, t, station
+    id or -1, has a position) in arrival order, taken vessel by vessel in time order (stable). Each silence of at
+    least ``min_gap_us`` between a vessel's fixes with a position: (vid, its last fix before, the stations in its
+    slots heard within ``cover_us`` before that, in slot order). ``last_t`` and ``slots`` ([station, latest t] per
+    slot, station -1 when empty) are updated in place; a new station takes the last empty slot, else the first of
+    the oldest."""
+    out = []
+    for v, t, s, has_pos in sorted(rows, key=lambda r: (r[0], r[1])):
+        mine = slots.setdefault(v, [[-1, -1] for _ in range(k_slots)])
+        if has_pos:
+            before = last_t.get(v, -1)
+            if before >= 0 and t - before >= min_gap_us:
+                out.append((v, before, [x for x, tx in mine if x >= 0 and tx >= before - cover_us]))
+            last_t[v] = t
+        if s < 0:
+            continue
+        found = [k for k in range(k_slots) if mine[k][0] == s]
+        empty = [k for k in range(k_slots) if mine[k][0] < 0]
+        k = found[0] if found else empty[-1] if empty else min(range(k_slots), key=lambda k: mine[k][1])
+        mine[k][0] = s
+        mine[k][1] = max(mine[k][1], t)
+    return out

@@ -76,46 +76,67 @@ def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, c
     n = vid.shape[0]
     k_slots = slot_sid.shape[1]
     # the walk's order: by vessel, then time (they come nearly in time order; equal times stay in the order given)
-    order, _, t_o = vessel_rows_by_time(vid, t_us, last_t.shape[0])
+    order, start, t_o = vessel_rows_by_time(vid, t_us, last_t.shape[0])
     # silences are few (hours long): room for some, doubled when full (not a row per copy: tens of MB a day)
     room = 16 + n // 256
     out_v = np.empty(room, np.int64)
     out_t = np.empty(room, np.int64)
     out_s = np.full((room, k_slots), -1, np.int64)
-    vid, sid, has_pos = vid[order], sid[order], has_pos[order]  # then read in order (t_o already is)
+    sid, has_pos = sid[order], has_pos[order]  # then read in order (t_o already is)
+    # a vessel's state is held in locals over its rows, and the slot of its last station tried first: a vessel is
+    # heard by a few stations, one of them mostly (a station is in at most one slot, so the first match is it)
+    ss = np.empty(k_slots, np.int64)
+    st = np.empty(k_slots, np.int64)
     m = 0
-    for r in range(n):
-        v = vid[r]
-        if has_pos[r]:
-            if last_t[v] >= 0 and t_o[r] - last_t[v] >= min_gap_us:
-                if m == out_v.shape[0]:
-                    out_v = np.concatenate((out_v, np.empty(m, np.int64)))
-                    out_t = np.concatenate((out_t, np.empty(m, np.int64)))
-                    out_s = np.concatenate((out_s, np.full((m, k_slots), -1, np.int64)))
-                out_v[m] = v
-                out_t[m] = last_t[v]
-                j = 0
-                for k in range(k_slots):
-                    if slot_sid[v, k] >= 0 and slot_t[v, k] >= last_t[v] - cover_us:
-                        out_s[m, j] = slot_sid[v, k]
-                        j += 1
-                m += 1
-            last_t[v] = t_o[r]
-        s = sid[r]
-        if s < 0:
+    for v in range(last_t.shape[0]):
+        a, b = start[v], start[v + 1]
+        if a == b:
             continue
-        at = -1
-        oldest = 0
         for k in range(k_slots):
-            if slot_sid[v, k] == s:
-                at = k
-                break
-            if slot_sid[v, k] < 0 or (slot_sid[v, oldest] >= 0 and slot_t[v, k] < slot_t[v, oldest]):
-                oldest = k
-        if at < 0:
-            at = oldest
-            slot_sid[v, at] = s
-        slot_t[v, at] = max(slot_t[v, at], t_o[r])
+            ss[k] = slot_sid[v, k]
+            st[k] = slot_t[v, k]
+        lt = last_t[v]
+        hint = 0
+        for r in range(a, b):
+            t = t_o[r]
+            if has_pos[r]:
+                if lt >= 0 and t - lt >= min_gap_us:
+                    if m == out_v.shape[0]:
+                        out_v = np.concatenate((out_v, np.empty(m, np.int64)))
+                        out_t = np.concatenate((out_t, np.empty(m, np.int64)))
+                        out_s = np.concatenate((out_s, np.full((m, k_slots), -1, np.int64)))
+                    out_v[m] = v
+                    out_t[m] = lt
+                    j = 0
+                    for k in range(k_slots):
+                        if ss[k] >= 0 and st[k] >= lt - cover_us:
+                            out_s[m, j] = ss[k]
+                            j += 1
+                    m += 1
+                lt = t
+            s = sid[r]
+            if s < 0:
+                continue
+            at = hint
+            if ss[hint] != s:
+                # its slot, else the last empty one, else the first of the oldest
+                at = -1
+                oldest = 0
+                for k in range(k_slots):
+                    if ss[k] == s:
+                        at = k
+                        break
+                    if ss[k] < 0 or (ss[oldest] >= 0 and st[k] < st[oldest]):
+                        oldest = k
+                if at < 0:
+                    at = oldest
+                    ss[at] = s
+                hint = at
+            st[at] = max(st[at], t)
+        last_t[v] = lt
+        for k in range(k_slots):
+            slot_sid[v, k] = ss[k]
+            slot_t[v, k] = st[k]
     return out_v[:m], out_t[:m], out_s[:m]
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.detectors.gaps import GapDetector
 from engine.detectors.stations import StationMonitor, StationSettings, _cover_walk, _per_bucket
@@ -145,3 +147,29 @@ def test_the_walk_takes_each_vessel_in_time_order_whatever_order_the_copies_come
     by_vessel_time = np.lexsort((t, vid))  # equal times keep the given order, as the walk does
     assert walk(np.arange(n)) == walk(by_vessel_time)
     assert len(walk(np.arange(n))[0]) > 5
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40), st.integers(-1, 11), st.booleans()), max_size=80),
+       st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40), st.integers(-1, 11), st.booleans()), max_size=80),
+       st.integers(1, 8))  # fmt: skip
+def test_the_walk_matches_the_reference(first: list, second: list, k_slots: int) -> None:
+    """Two walks in a row (the state carried between steps) against the plain row-by-row walk: silences, their
+    stations, and the slots; up to 12 stations for as few as one slot, so slots are taken over."""
+    from tests import reference as ref
+
+    n_v, gap, cover = 4, 10, 5
+    last_t, slot_sid, slot_t = np.full(n_v, -1, np.int64), np.full((n_v, k_slots), -1, np.int64), np.full(
+        (n_v, k_slots), -1, np.int64)  # fmt: skip
+    ref_last: dict[int, int] = {}
+    ref_slots: dict[int, list[list[int]]] = {}
+    for rows in (first, second):
+        vid, t, sid = (np.array([r[i] for r in rows], np.int64) for i in range(3))
+        has_pos = np.array([r[3] for r in rows], np.bool_)
+        v, t0, stations = _cover_walk(vid, t, sid, has_pos, last_t, slot_sid, slot_t, gap, cover)
+        found = zip(v.tolist(), t0.tolist(), stations.tolist(), strict=True)
+        got = [(a, b, [x for x in row if x >= 0]) for a, b, row in found]
+        assert got == ref.cover_walk(rows, ref_last, ref_slots, gap, cover, k_slots)
+    assert last_t.tolist() == [ref_last.get(v, -1) for v in range(n_v)]
+    empty = [[-1, -1]] * k_slots
+    assert np.stack([slot_sid, slot_t], axis=2).tolist() == [ref_slots.get(v, empty) for v in range(n_v)]
