@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         "writes by other processes sharing the database too while changes are followed (follow_changes), within "
         "this time otherwise; 0 turns the cache off",
     )
+    zones_poll_s: float = Field(
+        default=2.0, gt=0, description="the live engine reads the stored zones this often, for an edit it did not "
+        "hear of at once (follow_changes off, or the notice lost)",
+    )  # fmt: skip
     follow_changes: bool = Field(
         default=True,
         description="hear other processes' writes to the database at once (PostgreSQL LISTEN/NOTIFY, or SQLite's "

@@ -57,9 +57,6 @@ SCORE_SECONDS = 5.0  # how often every vessel is re-scored: fresh enough for a w
 # the store's hand-overs (a micro-batch's alerts and track points; withdrawals) under way while the engine steps on:
 # the step after a batch overlaps its writes, and a store slower than the engine holds the engine back
 STORE_WRITES_AHEAD = 2
-# how often the stored zones are read for edits made by another process (seawatch api): one small query, and an
-# analyst's new zone watches the traffic within seconds
-ZONES_POLL_S = 2.0
 
 
 @dataclass
@@ -495,15 +492,29 @@ async def serve(options: ServeOptions, settings: Settings, ready: asyncio.Event 
     add_zones_listener(app, zones_changed)
 
     async def follow_zones() -> None:
-        """Zones edited in another process (seawatch api on the same database) reach the engine too."""
+        """Zones edited in another process (seawatch api on the same database) reach the engine too: at once when
+        the store hears of the edit (api/store/changes.py), else at the next read, every ``zones_poll_s``."""
+        edited = asyncio.Event()
+
+        def heard(topics: frozenset[str]) -> None:  # the writing thread or the change follower's
+            if "zones" in topics:
+                loop.call_soon_threadsafe(edited.set)
+
+        if settings.follow_changes:
+            store.follow_changes()  # this process hears other processes' commits (the app's lifespan may too)
+        store.changes.subscribe(heard)
+        every = settings.zones_poll_s
         last = zones_collection(await asyncio.to_thread(store.zones))
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), ZONES_POLL_S)
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(edited.wait())]
+            await asyncio.wait(waits, timeout=every, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
+            edited.clear()
             try:
                 now = zones_collection(await asyncio.to_thread(store.zones))
             except SQLAlchemyError as exc:
-                log.warning("could not read the zones (tried again in %g s): %s", ZONES_POLL_S, exc)
+                log.warning("could not read the zones (tried again in %g s): %s", every, exc)
                 continue
             if now != last:
                 last = now

@@ -3,8 +3,8 @@
 SEAWATCH_TEST_POSTGRES_URL is set, as in CI, else a SQLite file).
 
 The API processes have no engine: they list the alerts the engine wrote, and their live streams carry them as
-the engine writes them; a zone an analyst adds through them reaches the engine, which alerts on a vessel that
-enters it afterwards.
+the engine writes them; a zone an analyst adds through them reaches the engine at once (the store's change
+notice, api/store/changes.py), which alerts on a vessel that enters it afterwards.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from seawatch.serve_job import ZONES_POLL_S
 from seawatch.simulator.config import SimConfig
 from seawatch.simulator.scenario import simulate
 from tests.api.conftest import POSTGRES_ENV, _reset_postgres
@@ -88,7 +87,7 @@ def test_an_engine_without_api_and_api_workers_share_one_database(tmp_path: Path
     db = database(tmp_path)
     env = {**os.environ, "SEAWATCH_ENVIRONMENT": "development", "SEAWATCH_ANONYMOUS_ROLE": "viewer",
            "SEAWATCH_DATABASE_URL": db, "SEAWATCH_ALERT_RETENTION_DAYS": "0",
-           "SEAWATCH_STREAM_POLL_S": "0.2", "SEAWATCH_ADMIN_KEY": ADMIN}  # fmt: skip
+           "SEAWATCH_STREAM_POLL_S": "0.2", "SEAWATCH_ADMIN_KEY": ADMIN, "SEAWATCH_ZONES_POLL_S": "60"}  # fmt: skip
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     streamed: list[list[dict[str, Any]]] = [[] for _ in range(STREAMS)]
@@ -127,7 +126,9 @@ def test_an_engine_without_api_and_api_workers_share_one_database(tmp_path: Path
                     "properties": {"name": "analyst box", "zone_kind": "restricted"}}  # fmt: skip
             made = httpx.post(f"{base}/api/v1/zones", json=zone, headers={"X-API-Key": ADMIN}, timeout=10)
             assert made.status_code == 201, made.text
-            time.sleep(ZONES_POLL_S + 1.0)  # the engine reads the stored zones every ZONES_POLL_S
+            # the engine hears of the edit at once (api/store/changes.py): its own read of the zones, every 60 s
+            # here (SEAWATCH_ZONES_POLL_S), would not have come yet
+            time.sleep(1.0)
             visit = tmp_path / "visit.nmea"
             visit.write_bytes(b"".join(position_line(VISITOR, 0, AFTER_MS + 60_000 * k, lat=19.85 if k == 0 else 19.95,
                                                      lon=107.45) for k in range(6)))  # fmt: skip
