@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from feeds import nmea_kernel as nk
+from feeds import ranges_kernel as rk
 
 if TYPE_CHECKING:
     from feeds.framing_ranges import RangeFrame
@@ -324,7 +325,7 @@ class Framer:
         room = int(framed.part_i[:n_parts, nk.P_LEN].sum()) + st[0].shape[0] * nk.MAX_PARTS * nk.PART_CAP
         if buffer.shape[0] < framed.used + room:
             buffer = np.concatenate([buffer[: framed.used], np.empty(room, np.uint8)])
-        na, a_used = nk.assemble(
+        na, a_used = rk.assemble(
             framed.part_i, framed.part_h, framed.part_t, n_parts, self._records, self._lines, buffer, self.max_age,
             *st[:14], self._counts, buffer[framed.used :], a_start, a_len, a_fill, a_time, a_src, a_chan, a_line,
             a_parts, a_rec,
@@ -333,7 +334,7 @@ class Framer:
         o_start, o_line = np.empty(n, np.int64), np.empty(n, np.int64)
         o_len, o_fill, o_time = np.empty(n, np.int32), np.empty(n, np.int8), np.empty(n, np.float64)
         o_src, o_chan, o_parts = np.empty(n, np.uint64), np.empty(n, np.uint8), np.empty(n, np.int8)
-        nk.interleave(
+        rk.interleave(
             framed.rec, self._records, self._lines, framed.start, framed.length, framed.fill, framed.time, framed.src,
             framed.channel, framed.line, framed.parts, a_rec, na, a_start + framed.used, a_len, a_fill, a_time, a_src,
             a_chan, a_line, a_parts, o_start, o_len, o_fill, o_time, o_src, o_chan, o_line, o_parts,
