@@ -54,7 +54,9 @@ def framed_in_ranges(data: bytes, cuts: list[int], **options) -> tuple[list[tupl
     framer, batches, start = Framer(**options), [], 0
     for end in ends:
         if end > start:
-            batches.append(framer.take(frame_range(data, start, end)))
+            framed = frame_range(data, start, end, keep_bad_checksums=framer.keep_bad_checksums,
+                                 max_line=framer.max_line)  # fmt: skip
+            batches.append(framer.take(framed))
             start = end
     batches.append(framer.finish())
     return [m for b in batches for m in record(b)], framer
@@ -83,11 +85,14 @@ def test_recordings_framed_in_ranges_equal_one_framer(cuts, scale):
     cuts=st.lists(st.integers(min_value=0, max_value=10**6), max_size=20),
     max_pending=st.sampled_from([1, 2, 4, 512]),
     max_age=st.sampled_from([1, 3, 10, 10_000]),
+    max_line=st.sampled_from([60, 4096]),  # 60: many real lines too long, dropped
+    keep_bad=st.booleans(),
 )
-def test_shuffled_parts_groups_and_wrappers_equal_one_framer(picks, cuts, max_pending, max_age):
+def test_shuffled_parts_groups_and_wrappers_equal_one_framer(picks, cuts, max_pending, max_age, max_line, keep_bad):
     lines = stateful_lines()
     data = b"".join(lines[p % len(lines)] + b"\n" for p in picks)
-    assert_as_serial(data, [c % len(data) for c in cuts], max_pending=max_pending, max_age=max_age)
+    assert_as_serial(data, [c % len(data) for c in cuts], max_pending=max_pending, max_age=max_age, max_line=max_line,
+                     keep_bad_checksums=keep_bad)  # fmt: skip
 
 
 @needs_data
