@@ -174,6 +174,7 @@ class StationMonitor:
         self._ids: dict[str, int] = {}
         self.next_bucket = np.zeros(0, np.int64)  # per station: the first bucket not yet judged
         self.ring = np.zeros((0, self.history), np.int64)  # per station: counts of the last day's buckets (-1: none)
+        self._peak: list[int] = []  # per station: at least its ring's largest count (read from the ring when low)
         self.last_heard = np.zeros(0, np.int64)
         self.current = np.zeros(0, np.int64)  # messages in the latest judged bucket
         self.down = np.zeros(0, np.int64)  # index of the station's ongoing outage in ``outages``, -1 when up
@@ -276,6 +277,8 @@ class StationMonitor:
         # by the latest time (the last one, cut short by the end of the data, is never judged)
         limit = self.max_t if watermark_us == FINAL_WATERMARK else watermark_us
         upto = limit // self.bucket_us
+        if len(self._peak) < len(self.names):  # a new station (or a restored monitor): its ring's largest count
+            self._peak.extend(int(x) for x in self.ring[len(self._peak) :].max(axis=1))
         for s in range(len(self.names)):
             b = int(self.next_bucket[s])
             if b == _NONE:
@@ -297,22 +300,30 @@ class StationMonitor:
             if cell is not None and n > st.down_share * row[3] / 1000:
                 row[2] = cell[1]
                 self.down[s] = -1
-                self.ring[s, slot] = n
+                self._ring(s, slot, n)
             else:
                 row[4] += n
                 self.ring[s, slot] = -1  # an outage's buckets are not the station's usual traffic
         else:
             # the median only when the bucket could be a collapse (at most down_share of the busiest bucket kept)
-            usual = self.usual(s) if n <= st.down_share * int(self.ring[s].max()) else None
+            # (the ring's largest count read only when the bound it never exceeds could allow a collapse)
+            usual = None
+            if n <= st.down_share * self._peak[s]:
+                self._peak[s] = int(self.ring[s].max())
+                usual = self.usual(s) if n <= st.down_share * self._peak[s] else None
             if usual is not None and usual >= st.busy_messages and n <= st.down_share * usual:
                 start = cell[2] if cell is not None else int(self.last_heard[s])
                 self.outage_rows.append([s, start, -1, round(usual * 1000), 0])
                 self.down[s] = len(self.outage_rows) - 1
                 self.ring[s, slot] = -1
             else:
-                self.ring[s, slot] = n
+                self._ring(s, slot, n)
         if cell is not None:
             self.last_heard[s] = max(int(self.last_heard[s]), cell[2])
+
+    def _ring(self, s: int, slot: int, n: int) -> None:
+        self.ring[s, slot] = n
+        self._peak[s] = max(self._peak[s], n)
 
     def usual(self, s: int) -> float | None:
         """Messages station ``s`` usually hears per bucket (median of its last day's normal buckets), or None."""
@@ -427,6 +438,7 @@ class StationMonitor:
         self.names = [str(x) for x in arrays["names"].tolist()]
         self._ids = {name: i for i, name in enumerate(self.names)}
         self.next_bucket, self.ring = arrays["next_bucket"], arrays["ring"].reshape(len(self.names), self.history)
+        self._peak = []
         self.last_heard, self.current, self.down = arrays["last_heard"], arrays["current"], arrays["down"]
         self.outage_rows = [[int(x) for x in row] for row in arrays["outages"].tolist()]
         self.open = {(int(r[0]), int(r[1])): [int(x) for x in r[2:]] for r in arrays["open"].tolist()}
