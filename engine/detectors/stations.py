@@ -140,23 +140,39 @@ def _cover_walk(vid, t_us, sid, has_pos, last_t, slot_sid, slot_t, min_gap_us, c
     return out_v[:m], out_t[:m], out_s[:m]
 
 
+@kernel
+def _bucket_cells(sid, t, bucket_us, b0, span, n, lo, hi):
+    """Count each row into its cell ``sid * span + (t // bucket_us - b0)`` with its first and last time, in one pass
+    (``n``, ``lo``, ``hi`` filled in place)."""
+    for i in range(sid.shape[0]):
+        c = sid[i] * span + (t[i] // bucket_us - b0)
+        n[c] += 1
+        lo[c] = min(lo[c], t[i])
+        hi[c] = max(hi[c], t[i])
+
+
 def _per_bucket(sid: np.ndarray, t: np.ndarray, bucket_us: int) -> tuple[list[int], ...]:
-    """(station, bucket, messages, first t, last t) of each (station, bucket) the rows fall in, as lists."""
-    b = t // bucket_us
-    b0 = int(b.min())
-    span = int(b.max()) - b0 + 1
-    cell = sid * span + (b - b0)
+    """(station, bucket, messages, first t, last t) of each (station, bucket) the rows fall in, as lists, by
+    station then bucket."""
+    b0 = int(t.min()) // bucket_us
+    span = int(t.max()) // bucket_us - b0 + 1
     size = (int(sid.max()) + 1) * span
     if size > 4 * sid.shape[0] + 4096:  # times spread far apart (a clock gone wrong): number the cells used
-        used, cell = np.unique(cell, return_inverse=True)
+        b = t // bucket_us
+        used, cell = np.unique(sid * span + (b - b0), return_inverse=True)
         size = used.shape[0]
+        n = np.bincount(cell, minlength=size)
+        lo = np.full(size, np.iinfo(np.int64).max, np.int64)
+        hi = np.full(size, np.iinfo(np.int64).min, np.int64)
+        np.minimum.at(lo, cell, t)
+        np.maximum.at(hi, cell, t)
     else:
         used = np.arange(size, dtype=np.int64)
-    n = np.bincount(cell, minlength=size)
-    lo = np.full(size, np.iinfo(np.int64).max, np.int64)
-    hi = np.full(size, np.iinfo(np.int64).min, np.int64)
-    np.minimum.at(lo, cell, t)
-    np.maximum.at(hi, cell, t)
+        n = np.zeros(size, np.int64)
+        lo = np.full(size, np.iinfo(np.int64).max, np.int64)
+        hi = np.full(size, np.iinfo(np.int64).min, np.int64)
+        _bucket_cells(np.ascontiguousarray(sid, np.int64), np.ascontiguousarray(t, np.int64), bucket_us, b0, span, n,
+                      lo, hi)  # fmt: skip
     nz = np.flatnonzero(n)
     s, k = np.divmod(used[nz], span)
     return s.tolist(), (k + b0).tolist(), n[nz].tolist(), lo[nz].tolist(), hi[nz].tolist()

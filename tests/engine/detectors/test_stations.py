@@ -173,3 +173,19 @@ def test_the_walk_matches_the_reference(first: list, second: list, k_slots: int)
     assert last_t.tolist() == [ref_last.get(v, -1) for v in range(n_v)]
     empty = [[-1, -1]] * k_slots
     assert np.stack([slot_sid, slot_t], axis=2).tolist() == [ref_slots.get(v, empty) for v in range(n_v)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(-3_000, 3_000)), min_size=1, max_size=60),
+       st.sampled_from([1, 7, 600]))  # fmt: skip
+def test_the_counts_per_bucket_match_the_plain_count(rows: list[tuple[int, int]], bucket: int) -> None:
+    """The compiled count against a dict, with times before 1970 (floor division) and buckets of every size
+    (many cells, the numbered path, or one)."""
+    sid, t = (np.array(col, np.int64) for col in zip(*rows, strict=True))
+    want: dict[tuple[int, int], list[int]] = {}
+    for s, x in rows:
+        n, lo, hi = want.get((s, x // bucket), [0, x, x])
+        want[(s, x // bucket)] = [n + 1, min(lo, x), max(hi, x)]
+    cells = list(zip(*_per_bucket(sid, t, bucket), strict=True))
+    assert [(s, b) for s, b, *_ in cells] == sorted(want)
+    assert {(s, b): [n, lo, hi] for s, b, n, lo, hi in cells} == want
