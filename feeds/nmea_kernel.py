@@ -82,6 +82,28 @@ def _evict(slot, st_used, st_mask, counts):
 
 
 @kernel
+def _emit_complete(  # a pending slot whose parts are all in, written out as message row ``nm``
+    slot, count, st_pool, st_plen, st_fill, st_time, st_src, st_chan, st_line,
+    out_pay, pay, nm, m_start, m_len, m_fill, m_time, m_src, m_chan, m_line, m_parts,
+):  # fmt: skip
+    """The payload of ``slot``'s ``count`` parts joined at ``out_pay[pay:]`` and its row ``nm`` of ``m_*`` filled
+    in; returns where the next payload goes."""
+    m_start[nm] = pay
+    for k in range(count):
+        kl = st_plen[slot, k]
+        out_pay[pay : pay + kl] = st_pool[slot, k, :kl]
+        pay += kl
+    m_len[nm] = pay - m_start[nm]
+    m_fill[nm] = st_fill[slot]
+    m_time[nm] = st_time[slot]
+    m_src[nm] = st_src[slot]
+    m_chan[nm] = st_chan[slot] & 0xFF
+    m_line[nm] = st_line[slot]
+    m_parts[nm] = count
+    return pay
+
+
+@kernel
 def _open_slot(  # the pending table is a struct of arrays
     st_used, st_group, st_src, st_chan, st_seq, st_count, st_mask, st_age, st_time, st_line, st_fill, st_hwm,
     counts, rec, max_age, gid, src, chan_key, seq, count, num, cur_line,
@@ -546,20 +568,11 @@ def frame(  # noqa: C901 - one pass, one loop, by design
                 st_src[slot] = src
             if num == count:
                 st_fill[slot] = fill
-            full = ((1 << (count + 1)) - 1) ^ 1
-            if st_mask[slot] == full:
-                m_start[nm] = pay
-                for k in range(count):
-                    kl = st_plen[slot, k]
-                    out_pay[pay : pay + kl] = st_pool[slot, k, :kl]
-                    pay += kl
-                m_len[nm] = pay - m_start[nm]
-                m_fill[nm] = st_fill[slot]
-                m_time[nm] = st_time[slot]
-                m_src[nm] = st_src[slot]
-                m_chan[nm] = st_chan[slot] & 0xFF
-                m_line[nm] = st_line[slot]
-                m_parts[nm] = count
+            if st_mask[slot] == ((1 << (count + 1)) - 1) ^ 1:
+                pay = _emit_complete(
+                    slot, count, st_pool, st_plen, st_fill, st_time, st_src, st_chan, st_line,
+                    out_pay, pay, nm, m_start, m_len, m_fill, m_time, m_src, m_chan, m_line, m_parts,
+                )  # fmt: skip
                 nm += 1
                 counts[O_PART] += count
                 st_used[slot] = False

@@ -7,7 +7,20 @@ from __future__ import annotations
 import numpy as np
 
 from feeds.jit import kernel
-from feeds.nmea_kernel import O_PART, P_CHAN, P_COUNT, P_FILL, P_LEN, P_LINE, P_NUM, P_OFF, P_REC, P_SEQ, _open_slot
+from feeds.nmea_kernel import (
+    O_PART,
+    P_CHAN,
+    P_COUNT,
+    P_FILL,
+    P_LEN,
+    P_LINE,
+    P_NUM,
+    P_OFF,
+    P_REC,
+    P_SEQ,
+    _emit_complete,
+    _open_slot,
+)
 
 
 @kernel
@@ -41,20 +54,11 @@ def assemble(  # the deferred parts of one range, then the framer's pending tabl
             st_src[slot] = part_h[j, 1]
         if num == count:
             st_fill[slot] = part_i[j, P_FILL]
-        full = ((1 << (count + 1)) - 1) ^ 1
-        if st_mask[slot] == full:
-            m_start[nm] = pay
-            for k in range(count):
-                kl = st_plen[slot, k]
-                out_pay[pay : pay + kl] = st_pool[slot, k, :kl]
-                pay += kl
-            m_len[nm] = pay - m_start[nm]
-            m_fill[nm] = st_fill[slot]
-            m_time[nm] = st_time[slot]
-            m_src[nm] = st_src[slot]
-            m_chan[nm] = st_chan[slot] & 0xFF
-            m_line[nm] = st_line[slot]
-            m_parts[nm] = count
+        if st_mask[slot] == ((1 << (count + 1)) - 1) ^ 1:
+            pay = _emit_complete(
+                slot, count, st_pool, st_plen, st_fill, st_time, st_src, st_chan, st_line,
+                out_pay, pay, nm, m_start, m_len, m_fill, m_time, m_src, m_chan, m_line, m_parts,
+            )  # fmt: skip
             m_rec[nm] = rec
             nm += 1
             counts[O_PART] += count
