@@ -50,7 +50,7 @@ from models.indicators import (
 )
 from models.packed import PackedEvidence, PackedUnusual
 from models.schema import VESSEL_SCHEMA, band_expr
-from models.watchlist import watchlist_evidence
+from models.watchlist import match, watchlist_evidence, with_watchlists
 
 # the unusual-behaviour model's inputs: the day's behaviour, the vessel's type group and where it was
 UNUSUAL_FEATURES = (*DAY_FEATURES, "type_group", "lat", "lon")
@@ -140,6 +140,18 @@ class Scorer:
         fire = combine(fire_evidence(counted, vessels, when, w), vessels, w, corroborate=False,
                        dismissed=fire_dismissed(dismissed, vessels, when, w))  # fmt: skip
         return assemble(vessels, alerts, smuggling, fire)
+
+    def score_listed(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame, entries: pl.DataFrame,
+                     decisions: pl.DataFrame | None = None, mutes: pl.DataFrame | None = None,
+                     bars: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+        """:meth:`score` with the analysts' watchlists: ``entries`` (:data:`models.watchlist.ENTRY_SCHEMA`) matched
+        against ``vessels`` (:func:`models.watchlist.match`), the matches a reason on the smuggling score each, and
+        the table's ``watchlists`` the names of the lists each vessel is on (null: none). Returns the table and the
+        matches. The live service (every scoring, the store's lists) and the backtest (``--watchlist FILE``) both
+        score through here; ``decisions``, ``mutes``, ``bars``: as :meth:`score` takes them."""
+        matches = match(vessels, entries)
+        table = self.score(alerts, vessels, days, decisions=decisions, mutes=mutes, bars=bars, watchlist=matches)
+        return with_watchlists(table, matches), matches
 
     def evidence(self, alerts: pl.DataFrame, vessels: pl.DataFrame, days: pl.DataFrame,
                  asof: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip

@@ -163,3 +163,9 @@ def watchlist_evidence(matches: pl.DataFrame, points: float = WATCHLIST_POINTS) 
 def listed_names(matches: pl.DataFrame) -> pl.DataFrame:
     """mmsi -> the names of the lists it is on (the vessels table's ``watchlists``, the map's mark)."""
     return matches.sort("watchlist_id").group_by("mmsi", maintain_order=True).agg(watchlists=pl.col("watchlist"))
+
+
+def with_watchlists(table: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """The risk table with ``watchlists``: the names of the lists each vessel matches (null: none), as the live
+    service stores them and the backtest writes them into vessels.parquet (in the table's order)."""
+    return table.join(listed_names(matches), on="mmsi", how="left", maintain_order="left")

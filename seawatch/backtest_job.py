@@ -37,6 +37,7 @@ TRACK_BIN = "10m"  # tracks for the report keep one position per vessel per bin
 TRACK_ROWS_MAX = 3_000_000  # beyond this many kept positions, tracks are read again for the top vessels only
 TOP_TRACKS = 10  # vessels drawn with their tracks in the report
 TOP = 8  # vessels shown with their reasons in the summary
+SHOWN_LISTED = 20  # watchlist matches named in the summary and the report; the rest are in vessels.parquet
 
 
 # Input read per engine step. Each step costs the detectors ~20 ms whatever its size (polars calls, state per
@@ -56,6 +57,7 @@ class BacktestOptions:
     report: bool = True
     progress: bool | None = None
     chunk_bytes: int = BACKTEST_CHUNK_BYTES
+    watchlists: tuple[Path, ...] = ()  # watchlist files (CSV, FollowTheMoney JSON): each a list, as the store's
 
 
 @dataclass
@@ -72,6 +74,7 @@ class BacktestSummary:
     outages: pl.DataFrame = field(default_factory=pl.DataFrame)
     metrics: pl.DataFrame | None = None
     notices: list[str] = field(default_factory=list)
+    listed: pl.DataFrame | None = None  # with --watchlist: the matches (models.watchlist.MATCH_SCHEMA)
 
     def lines(self) -> list[str]:
         rate = self.messages / self.seconds if self.seconds > 0 else 0.0
@@ -83,6 +86,7 @@ class BacktestSummary:
                 pl.col("first_seen").min().dt.strftime(fmt), pl.col("last_seen").max().dt.strftime(fmt)
             )
             out.append(f"{self.vessels.height:,} vessels heard from {ends.item(0, 0)} to {ends.item(0, 1)} UTC")
+        out.extend(self._listed_lines())
         out.extend(f"skipped (no times): {p}" for p in self.skipped)
         set_aside = {k: v for k, v in self.engine.items() if v}
         if set_aside:
@@ -92,6 +96,20 @@ class BacktestSummary:
                       for r in self.outages.head(5).iter_rows(named=True)]  # fmt: skip
             out.append(f"{self.outages.height:,} receiving station outage(s): " + ", ".join(spells))
         out.extend(self.notices)
+        return out
+
+    def _listed_lines(self) -> list[str]:
+        """The listed vessels seen, most suspicious first, each with its lists and what matched."""
+        if self.listed is None:
+            return []
+        seen = self.listed.join(self.vessels.select("mmsi", "name", "smuggling_score"), on="mmsi", how="left")
+        seen = seen.sort("smuggling_score", "mmsi", "watchlist_id", descending=[True, False, False], nulls_last=True)
+        out = [f"{self.listed['mmsi'].n_unique():,} listed vessel(s) seen on the watchlists"]
+        for r in seen.head(SHOWN_LISTED).iter_rows(named=True):
+            name = f" {r['name']}" if r["name"] else ""
+            out.append(f"  {r['mmsi']}{name}: on '{r['watchlist']}': {r['detail']}")
+        if seen.height > SHOWN_LISTED:
+            out.append(f"  ... and {seen.height - SHOWN_LISTED:,} more in vessels.parquet (its watchlists column)")
         return out
 
     def render(self) -> str:
@@ -130,6 +148,7 @@ class Setup:
     scorer: Scorer
     labels: pl.DataFrame | None
     notices: list[str] = field(default_factory=list)
+    entries: pl.DataFrame | None = None  # the --watchlist files' entries (models.watchlist.ENTRY_SCHEMA)
 
     @classmethod
     def of(cls, options: BacktestOptions, out: Path) -> Setup:
@@ -142,7 +161,11 @@ class Setup:
         except OSError as exc:
             raise InputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
         notices = [scorer] if isinstance(scorer, str) else []
-        return cls(pack, LandIndex.load(), Scorer() if isinstance(scorer, str) else scorer, labels, notices)
+        entries = None
+        if options.watchlists:
+            entries, said = _read_watchlists(options.watchlists)
+            notices += said
+        return cls(pack, LandIndex.load(), Scorer() if isinstance(scorer, str) else scorer, labels, notices, entries)
 
 
 def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> BacktestSummary:
@@ -183,7 +206,10 @@ def finish_backtest(summary: BacktestSummary, setup: Setup, options: BacktestOpt
     ends here: one process over inputs or a dataset, or a cluster; seawatch/cluster_job.py)."""
     out = summary.out
     summary.alerts = alerts.sort("start", "alert_id")
-    summary.vessels = setup.scorer.score(summary.alerts, vessels, days)
+    if setup.entries is None:
+        summary.vessels = setup.scorer.score(summary.alerts, vessels, days)
+    else:  # as the live service scores: the lists' matches a reason each, and the vessels' watchlists column
+        summary.vessels, summary.listed = setup.scorer.score_listed(summary.alerts, vessels, days, setup.entries)
     summary.seconds = time.perf_counter() - started
     summary.alerts.write_parquet(out / "alerts.parquet")
     summary.vessels.write_parquet(out / "vessels.parquet")
@@ -210,6 +236,18 @@ def _scorer(options: BacktestOptions) -> Scorer | str:
         if options.models is not None:
             raise InputError(str(exc)) from None
         return f"scores from the indicator model only: {exc}"
+
+
+def _read_watchlists(paths: tuple[Path, ...]) -> tuple[pl.DataFrame, list[str]]:
+    """The entries of watchlist files and what was read, in words; InputError naming a file that is not one."""
+    from seawatch.watchlist_job import WatchlistFileError, read_lists
+
+    try:
+        return read_lists(paths)
+    except WatchlistFileError as exc:
+        raise InputError(f"--watchlist {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--watchlist: cannot read it ({exc})") from None
 
 
 def _read_labels(path: Path) -> pl.DataFrame:

@@ -33,6 +33,7 @@ def _backtest(args: argparse.Namespace) -> int:
         report=not args.no_report,
         progress=None if args.progress == "auto" else args.progress == "on",
         chunk_bytes=int(args.chunk_mb * 1024 * 1024),
+        watchlists=tuple(Path(p) for p in args.watchlist or ()),
     )
     try:
         if _history_run(args):
@@ -287,6 +288,10 @@ def add_backtest_parsers(sub) -> None:
     bt.add_argument("--examples", action="store_true",
                     help="also alert on the region pack's example zones (made up, for the demo; off: facts only)")
     bt.add_argument("--models", metavar="DIR", help="folder of model files from `seawatch train` (default: shipped)")
+    bt.add_argument("--watchlist", action="append", metavar="FILE",
+                    help="a watchlist file (CSV or FollowTheMoney JSON, as `seawatch watchlist import` reads), named "
+                    "after the file; its vessels get the live service's reason on the smuggling score and "
+                    "vessels.parquet a watchlists column (repeat for more lists)")  # fmt: skip
     bt.add_argument("--skip-untimed", action="store_true", help="leave out NMEA logs without any time, saying so")
     bt.add_argument("--no-report", action="store_true", help="write the Parquet files only")
     bt.add_argument(

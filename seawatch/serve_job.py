@@ -48,7 +48,6 @@ from models.files import ModelFileError
 from models.quality import NoisyBar, raised_bars, window_start
 from models.registry import ModelWatcher, Registry
 from models.scoring import Scorer
-from models.watchlist import listed_names, match
 from seawatch.bus_job import AlertPublisher, bus_feeds, check_feeds
 from seawatch.lease import Lease, LeaseLost
 
@@ -306,21 +305,15 @@ class ScoringSink:
         if self.bar is not None and self.bar.min_precision > 0:
             bars = raised_bars(self.store.triaged(window_start(datetime.now(UTC), self.bar)), self.bar)
         listed = self.store.watchlists_mark()  # before reading the entries, as the decisions' mark
-        matches = match(vessels, self.store.watchlist_entries_frame())
-        table = self.scorer.score(alerts, vessels, days, decisions=self.store.decisions(), mutes=mutes, bars=bars,
-                                  watchlist=matches)  # fmt: skip
+        table, matches = self.scorer.score_listed(alerts, vessels, days, self.store.watchlist_entries_frame(),
+                                                  decisions=self.store.decisions(), mutes=mutes, bars=bars)  # fmt: skip
         if table.height:
-            self.store.upsert_vessels(with_watchlists(table, matches))
+            self.store.upsert_vessels(table)
             for listener in self.on_scores:
                 listener(table)
         self.store.record_sightings(matches)
         self.vessels = table.height
         self._decided, self._muted, self._listed = mark, _mute_ids(mutes), listed
-
-
-def with_watchlists(table: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
-    """The risk table with ``watchlists``: the names of the lists each vessel matches (null: none), for the store."""
-    return table.join(listed_names(matches), on="mmsi", how="left")
 
 
 def _mute_ids(mutes: pl.DataFrame) -> tuple[int, ...]:

@@ -17,10 +17,13 @@ import getpass
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
 
 FIELDS = ("mmsi", "imo", "callsign", "name", "reason", "source")
 IDENTIFIERS = ("mmsi", "imo", "callsign", "name")
@@ -34,6 +37,7 @@ ALIASES = {
     "source": "source",
 }  # fmt: skip
 SHOWN_PROBLEMS = 10  # skipped rows named one by one; the rest counted
+LIST_SUFFIXES = (".csv", ".json", ".jsonl", ".ftm", ".txt")  # left out of a file's list name
 
 
 class WatchlistFileError(ValueError):
@@ -138,13 +142,11 @@ def read_file(path: Path, reason: str = "", source: str = "") -> Parsed:
     return read_ftm(path, reason, source) if head[:1] in (b"{", b"[") else read_csv(path, reason, source)
 
 
-def run_import(store: Any, path: Path, name: str, *, reason: str = "", source: str = "",
-               by: str = "command line") -> tuple[int, Parsed]:  # fmt: skip
-    """Import ``path`` into the list ``name`` (created when missing); returns how many entries were added and what
-    was read (its ``skipped`` rows say why)."""
+def checked(path: Path, parsed: Parsed) -> list[dict[str, Any]]:
+    """The entries of ``parsed`` (read from ``path``) that name a vessel with good numbers, checked as the store
+    checks them; the others join ``parsed.skipped``, said by line. :class:`WatchlistFileError` when none is left."""
     from api.store.watchlists import WatchlistError, check_entry
 
-    parsed = read_file(path, reason, source)
     good = []
     for entry in parsed.entries:
         where = entry.pop("_where")
@@ -153,8 +155,54 @@ def run_import(store: Any, path: Path, name: str, *, reason: str = "", source: s
         except WatchlistError as exc:
             parsed.skipped.append(str(exc))
     if not good:
+        shown = "".join(f"\n  {s}" for s in parsed.skipped[:SHOWN_PROBLEMS])
         raise WatchlistFileError(f"{path}: no entry to import ({len(parsed.skipped)} skipped, {parsed.ignored} "
-                                 "entities not vessels)" + "".join(f"\n  {s}" for s in parsed.skipped[:SHOWN_PROBLEMS]))
+                                 f"entities not vessels){shown}")  # fmt: skip
+    return good
+
+
+def list_name(path: Path) -> str:
+    """A file's list name without a store: its name without the file type ("caught 2025" for caught 2025.csv,
+    "entities" for entities.ftm.json)."""
+    name = path.name
+    while Path(name).suffix.lower() in LIST_SUFFIXES:
+        name = Path(name).stem
+    return name or path.name
+
+
+def read_lists(paths: Sequence[Path]) -> tuple[pl.DataFrame, list[str]]:
+    """Watchlist files (CSV or FollowTheMoney JSON, as ``import`` reads them) as the matcher takes them
+    (:data:`models.watchlist.ENTRY_SCHEMA`), without a store: each file one list named by :func:`list_name`, its
+    entries numbered in order. Returns them and what was left out, in words (``seawatch backtest --watchlist``).
+    :class:`WatchlistFileError` names a file that is not a watchlist or holds no usable entry."""
+    import polars as pl
+
+    from models.watchlist import ENTRY_SCHEMA
+
+    rows: list[dict[str, Any]] = []
+    said: list[str] = []
+    names: set[str] = set()
+    for list_id, path in enumerate(paths, start=1):
+        parsed = read_file(path)
+        good = checked(path, parsed)
+        name = list_name(path)
+        name = name if name not in names else f"{name} ({list_id})"
+        names.add(name)
+        rows += [{"watchlist_id": list_id, "watchlist": name, "entry_id": len(rows) + i + 1, **e}
+                 for i, e in enumerate(good)]  # fmt: skip
+        left = [f"{len(parsed.skipped)} rows skipped"] if parsed.skipped else []
+        left += [f"{parsed.ignored} entities not vessels ignored"] if parsed.ignored else []
+        said.append(f"watchlist {name!r}: {len(good)} entries from {path}" + (f" ({', '.join(left)})" if left else ""))
+        said += [f"  {s}" for s in parsed.skipped[:SHOWN_PROBLEMS]]
+    return pl.DataFrame(rows, schema=ENTRY_SCHEMA, orient="row") if rows else pl.DataFrame(schema=ENTRY_SCHEMA), said
+
+
+def run_import(store: Any, path: Path, name: str, *, reason: str = "", source: str = "",
+               by: str = "command line") -> tuple[int, Parsed]:  # fmt: skip
+    """Import ``path`` into the list ``name`` (created when missing); returns how many entries were added and what
+    was read (its ``skipped`` rows say why)."""
+    parsed = read_file(path, reason, source)
+    good = checked(path, parsed)
     found = store.watchlist_named(name) or store.create_watchlist(name, by=by, description=f"imported from {path.name}")
     added = store.add_entries(found["id"], good, by=by, imported_from=str(path))
     return len(added), parsed

@@ -12,8 +12,7 @@ import polars as pl
 from fastapi.testclient import TestClient
 
 from api.store import Store
-from models.watchlist import match
-from seawatch.serve_job import with_watchlists
+from models.watchlist import match, with_watchlists
 from tests.api.helpers import alerts_frame, auth, sse_events, vessels_frame
 
 V1 = "/api/v1"

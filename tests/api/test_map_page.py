@@ -630,8 +630,7 @@ def test_watchlisted_vessels_are_marked_and_a_live_sighting_is_said(browser, ser
     """A vessel on a watchlist (as the live scorer stores it: models.watchlist.match, then the vessels' rows and the
     sightings) is drawn with the watchlist ring and its panel has a watchlist line; a vessel listed while the page
     is open is announced by the stream's watchlist event and gets its ring without a reload."""
-    from models.watchlist import match
-    from seawatch.serve_job import with_watchlists
+    from models.watchlist import match, with_watchlists
 
     store, vessels = served["store"], served["vessels"]
 
