@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -277,12 +276,23 @@ def test_hundred_thousand_vessels_upsert_in_seconds(store: Store) -> None:
         ],
         how="diagonal_relaxed",
     )
-    started = time.perf_counter()
-    store.upsert_vessels(df)
-    store.upsert_vessels(df.with_columns(pl.col("fire_score") / 2))
-    elapsed = time.perf_counter() - started
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        store.upsert_vessels(df)
+        store.upsert_vessels(df.with_columns(pl.col("fire_score") / 2))
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", count)
     assert store.vessels_page(VesselFilter())[1] == n
-    assert elapsed < 30, f"two upserts of {n} vessels took {elapsed:.1f} s"  # ~3 s each on 2 shared cores
+    vessel = store.vessel(200_000_007)
+    assert vessel is not None and vessel["fire_score"] == pytest.approx(df["fire_score"][7] / 2)
+    # in batches, not a statement a vessel (~3 s each on 2 shared cores; a statement a row takes minutes): the bound
+    # is on the work, not the clock, so a busy machine cannot fail it
+    assert len(statements) < n / 100, f"two upserts of {n} vessels ran {len(statements)} statements"
 
 
 def test_track_is_thinned_and_pruned(store: Store) -> None:
