@@ -49,6 +49,7 @@ def open_store(settings: Settings) -> Store:
         track_retention=timedelta(hours=settings.track_retention_hours),
         alert_retention=days(settings.alert_retention_days),
         history_retention=days(settings.history_retention_days),
+        sighting_retention=days(settings.sighting_retention_days),
     )
 
 

@@ -126,6 +126,12 @@ class Settings(BaseSettings):
         "ago than this (by the data's time: a replayed archive's would go at once) is deleted; 0, the default, keeps "
         "it: it is small, and evidence",
     )  # fmt: skip
+    sighting_retention_days: float = Field(
+        default=365.0, ge=0, description="watchlist sightings (a listed vessel's first match, which the live stream "
+        "announced) recorded longer ago than this, by the store's clock, of vessels no scoring within it found "
+        "listed, are deleted; a vessel still listed keeps its own. 365 as the undecided alerts: a sighting is an "
+        "event of the same stream, not the analysts' word (their lists are kept)",
+    )  # fmt: skip
     prune_every_s: float = Field(
         default=3600.0, ge=0, description="how often the API deletes what is past retention (tracks too: "
         "SEAWATCH_TRACK_RETENTION_HOURS); 0: never (prune from outside with Store.prune)",

@@ -32,8 +32,8 @@ class Store(WatchlistsMixin, AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin
 
     ``Store("sqlite:///seawatch.db")`` or ``Store("postgresql+psycopg://user@host/db")``; the schema is migrated
     to the latest version on opening (``migrate=False`` to leave it). Methods are synchronous and thread-safe:
-    call them from a worker thread in async code. ``alert_retention``, ``history_retention``: what
-    :meth:`prune` deletes (None: kept forever).
+    call them from a worker thread in async code. ``alert_retention``, ``history_retention``,
+    ``sighting_retention``: what :meth:`prune` deletes (None: kept forever).
     """
 
     def __init__(
@@ -45,6 +45,7 @@ class Store(WatchlistsMixin, AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin
         track_retention: timedelta = DEFAULT_TRACK_RETENTION,
         alert_retention: timedelta | None = None,
         history_retention: timedelta | None = None,
+        sighting_retention: timedelta | None = None,
     ) -> None:
         super().__init__(make_engine(url))
         self.url = url
@@ -52,6 +53,7 @@ class Store(WatchlistsMixin, AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin
         self.track_retention = track_retention
         self.alert_retention = alert_retention
         self.history_retention = history_retention
+        self.sighting_retention = sighting_retention
         self._last_prune = 0.0
         if migrate:
             self.migrate()
@@ -77,16 +79,19 @@ class Store(WatchlistsMixin, AlertsMixin, QualityMixin, VesselsMixin, ZonesMixin
     def prune(self, now: datetime | None = None) -> dict[str, int]:
         """Delete what is past retention at ``now``: track points, undecided alerts the engine has not changed for
         the alert retention (stored times, not the data's: a replay of last year's archive is not pruned as it is
-        stored; decided alerts are the models' labels: kept), identity history. Triage decisions, mutes and the
-        audit log are never pruned. Returns how many rows of each went."""
+        stored; decided alerts are the models' labels: kept), identity history, watchlist sightings of vessels no
+        longer listed (:meth:`prune_sightings`). Triage decisions, mutes, the watchlists and the audit log are never
+        pruned. Returns how many rows of each went."""
         now = now or utcnow()
-        done = {"track_points": self.prune_tracks(now), "alerts": 0, "vessel_history": 0}
+        done = {"track_points": self.prune_tracks(now), "alerts": 0, "vessel_history": 0, "watchlist_sightings": 0}
         if self.alert_retention is not None:
             done["alerts"] = self._prune_alerts(now - self.alert_retention)
         if self.history_retention is not None:
             with self._write() as conn:
                 stmt = sa.delete(vessel_history).where(vessel_history.c.t < now - self.history_retention)
                 done["vessel_history"] = int(conn.execute(stmt).rowcount)
+        if self.sighting_retention is not None:
+            done["watchlist_sightings"] = self.prune_sightings(now - self.sighting_retention)
         return done
 
     def _prune_alerts(self, cutoff: datetime) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from api.store.alerts import AlertsMixin
 from api.store.audit import record
 from api.store.base import rows_of, utcnow
-from api.store.tables import vessels, watchlist_entries, watchlist_sightings, watchlists
+from api.store.tables import alerts, vessels, watchlist_entries, watchlist_sightings, watchlists, withdrawn_alerts
 from models.watchlist import ENTRY_SCHEMA, MATCH_SCHEMA, match
 
 IDENTIFIERS = ("mmsi", "imo", "callsign", "name")
@@ -203,6 +203,23 @@ class WatchlistsMixin(AlertsMixin):
                     {"key": k, "rev": rev, "at": now, **{c: rows[k][c] for c in MATCH_SCHEMA}} for k in fresh
                 ])  # fmt: skip
         return len(fresh)
+
+    def prune_sightings(self, cutoff: datetime) -> int:
+        """Delete the sightings recorded before ``cutoff`` (the store's clock) of vessels no scoring since then has
+        found on a list: a list or entry deleted, an identity that no longer matches, a vessel not heard. A vessel
+        still listed keeps its sightings, so the live stream does not announce it again and the dossier's first
+        match stays true; one listed again after that is announced anew. Returns how many went."""
+        s, v = watchlist_sightings.c, vessels.c
+        listed = sa.select(v.mmsi).where(v.mmsi == s.mmsi, v.watchlists.is_not(None), v.updated_at >= cutoff)
+        stale = [s.at < cutoff, ~sa.exists(listed)]
+        with self._write() as conn:
+            if self.dialect == "sqlite":
+                # SQLite's next revision is the highest stored plus one (AlertsMixin._next_rev): the sightings holding
+                # it stay until a newer one, so no revision is given twice (a live stream client past it would miss it)
+                tops = [sa.select(sa.func.coalesce(sa.func.max(t.c.rev), 0)).scalar_subquery()
+                        for t in (alerts, withdrawn_alerts, watchlist_sightings)]  # fmt: skip
+                stale.append(s.rev < sa.func.max(*tops))
+            return int(conn.execute(sa.delete(watchlist_sightings).where(*stale)).rowcount)
 
     def vessel_watchlist_entries(self, mmsi: int) -> list[dict[str, Any]]:
         """The entries naming a vessel by its stored identity, each with its list, what matched and the match in

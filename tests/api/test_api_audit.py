@@ -129,7 +129,7 @@ def test_prune_deletes_what_is_past_retention_and_keeps_the_record(db_url: str) 
         later = datetime.now(UTC) + timedelta(days=45)  # alerts age by when they were stored, vessel history too
         assert store.prune(datetime.now(UTC))["alerts"] == 0  # from March 2025, but stored just now: kept
         done = store.prune(later)
-        assert done == {"track_points": 1, "alerts": 2, "vessel_history": history}
+        assert done == {"track_points": 1, "alerts": 2, "vessel_history": history, "watchlist_sightings": 0}
         assert store.alert(decided) is not None  # decided: a label, kept
         assert [store.alert(a) for a in old["alert_id"][1:]] == [None, None]
         assert len(store.triage_history(decided)) == 1 and store.audit(AuditFilter())[0][0]["kind"] == "triage"
@@ -137,7 +137,8 @@ def test_prune_deletes_what_is_past_retention_and_keeps_the_record(db_url: str) 
         # revisions never go back: a live stream client past the pruned alerts sees what comes next
         store.upsert_alerts(alerts_frame(1, kind="loitering", mmsi0=574000009))
         assert store.alerts_since(head)[0][-1]["kind"] == "loitering"
-        assert store.prune(later) == {"track_points": 0, "alerts": 1, "vessel_history": 0}  # only that new one
+        assert store.prune(later) == {"track_points": 0, "alerts": 1, "vessel_history": 0,
+                                    "watchlist_sightings": 0}  # only that new one  # fmt: skip
     finally:
         store.close()
 

@@ -6,12 +6,17 @@ SEAWATCH_TEST_POSTGRES_URL is set."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import polars as pl
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.store import Store
+from api.app import open_store
+from api.settings import Settings
+from api.store import Store, tables
+from api.store.tables import watchlist_sightings
 from models.watchlist import match, with_watchlists
 from tests.api.helpers import alerts_frame, auth, sse_events, vessels_frame
 
@@ -132,3 +137,37 @@ def test_a_listed_vessel_first_matched_reaches_the_live_stream_once(live_api: tu
         threading.Timer(0.3, store.upsert_alerts, [alerts_frame(1)]).start()
         (after,) = sse_events(r.iter_lines(), 1)
     assert after["event"] == "alert"
+
+
+def test_sightings_of_vessels_no_longer_listed_are_pruned_past_retention(db_url: str) -> None:
+    """SEAWATCH_SIGHTING_RETENTION_DAYS through the app's store: sightings recorded before the retention go when no
+    scoring within it found their vessel listed (its entry deleted, or not heard since); a vessel still listed
+    keeps its own (no second announcement), recent ones stay, and revisions never go back."""
+    store = open_store(Settings(database_url=db_url, sighting_retention_days=30))
+    try:
+        assert store.sighting_retention == timedelta(days=30)
+        wl = store.create_watchlist("caught 2025", by="test")
+        entries = store.add_entries(wl["id"], [{"mmsi": 574000001 + i} for i in range(4)], by="test")
+        vessels = vessels_frame(4)
+        assert listed_scoring(store, vessels).height == 4
+        store.delete_entry(wl["id"], entries[1]["id"], by="test")  # vessel 2 is no longer listed
+        listed_scoring(store, vessels)
+        now = datetime.now(UTC)
+        s, v = watchlist_sightings.c, tables.vessels.c
+        with store.engine.begin() as conn:  # recorded 40 days ago, vessel 3 last scored then (not heard since)
+            conn.execute(sa.update(watchlist_sightings).where(s.mmsi != 574000004).values(at=now - timedelta(days=40)))
+            conn.execute(sa.update(tables.vessels).where(v.mmsi == 574000003).values(updated_at=now - timedelta(40)))
+        head = store.alerts_head()  # the sightings' revision, the latest
+        first = store.prune(now)["watchlist_sightings"]
+        assert first == (0 if store.dialect == "sqlite" else 2)  # SQLite's latest revision stays till a newer one
+        store.upsert_alerts(alerts_frame(1))  # a newer revision than the sightings': not the one they had
+        assert first + store.prune(now)["watchlist_sightings"] == 2
+        with store.engine.connect() as conn:
+            assert sorted(conn.execute(sa.select(s.mmsi)).scalars()) == [574000001, 574000004]
+        matches = match(vessels, store.watchlist_entries_frame())  # vessel 3 heard again: announced anew, alone
+        assert matches.height == 3 and store.record_sightings(matches) == 1
+        store.upsert_alerts(alerts_frame(1, kind="loitering", mmsi0=574000009))
+        kinds = [r.get("kind") for r in store.alerts_since(head)[0]]
+        assert kinds[0] == "encounter" and kinds[-1] == "loitering"  # a client at the sightings' head misses nothing
+    finally:
+        store.close()
