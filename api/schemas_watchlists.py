@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, model_validator
 
 from api.schemas import Text
-from api.store.watchlists import IMO_RANGE, MMSI_MAX
+from models.watchlist import IMO_RANGE, MMSI_MAX
 
 
 class WatchlistIn(BaseModel):

@@ -8,6 +8,7 @@ named 'SEA STAR'"). Names and call signs are compared after :func:`normalise_nam
 and diacritics do not matter (a Vietnamese name typed without its accents matches the accented entry).
 
 A sighting is not an alert kind (DESIGN.md): :func:`watchlist_evidence` makes it a reason on the smuggling score.
+An entry is checked by :func:`check_entry` wherever it comes from (the API, an import, a backtest's file).
 """
 
 from __future__ import annotations
@@ -25,6 +26,42 @@ WATCHLIST_FAMILY = "watchlist"
 # the identifiers in the order a match on them is trusted: MMSI and IMO name one hull, a call sign one licence,
 # a name is the weakest (many boats share one)
 MATCH_ORDER = ("MMSI", "IMO", "call sign", "name")
+
+IDENTIFIERS = ("mmsi", "imo", "callsign", "name")
+ENTRY_FIELDS = (*IDENTIFIERS, "reason", "source")
+IMO_RANGE = (1_000_000, 9_999_999)  # seven digits (IMO Res. A.1078(28)); the check digit is the registry's concern
+MMSI_MAX = 999_999_999
+
+
+class WatchlistError(ValueError):
+    """A list or an entry that cannot be taken: a name in use or blank, an entry naming no vessel, a bad number."""
+
+
+def check_entry(entry: dict[str, Any], where: str = "entry") -> dict[str, Any]:
+    """``entry``'s fields, blanks as None, checked (:class:`WatchlistError` naming ``where`` and the fix)."""
+    out: dict[str, Any] = {}
+    for k in ENTRY_FIELDS:
+        v = entry.get(k)
+        out[k] = v.strip() if isinstance(v, str) else v
+        if out[k] == "":
+            out[k] = None
+    if all(out[k] is None for k in IDENTIFIERS):
+        raise WatchlistError(f"{where} names no vessel: give at least one of MMSI, IMO, call sign or name")
+    for k, low, high in (("mmsi", 1, MMSI_MAX), ("imo", *IMO_RANGE)):
+        if out[k] is None:
+            continue
+        try:
+            out[k] = int(out[k])
+        except (TypeError, ValueError):
+            raise WatchlistError(f"{where}: {k.upper()} {out[k]!r} is not a number") from None
+        if not low <= out[k] <= high:
+            raise WatchlistError(f"{where}: {k.upper()} {out[k]} is out of range ({low}-{high})")
+    for k, longest in (("callsign", 32), ("name", 200), ("source", 200)):
+        if out[k] is not None and len(str(out[k])) > longest:
+            raise WatchlistError(f"{where}: {k} longer than {longest} characters")
+    out["reason"], out["source"] = out["reason"] or "", out["source"] or ""
+    return out
+
 
 ENTRY_SCHEMA: dict[str, pl.DataType] = {
     "watchlist_id": pl.Int64(),

@@ -145,7 +145,7 @@ def read_file(path: Path, reason: str = "", source: str = "") -> Parsed:
 def checked(path: Path, parsed: Parsed) -> list[dict[str, Any]]:
     """The entries of ``parsed`` (read from ``path``) that name a vessel with good numbers, checked as the store
     checks them; the others join ``parsed.skipped``, said by line. :class:`WatchlistFileError` when none is left."""
-    from api.store.watchlists import WatchlistError, check_entry
+    from models.watchlist import WatchlistError, check_entry
 
     good = []
     for entry in parsed.entries:

@@ -7,7 +7,7 @@ from api.store.mutes import MAX_MUTE, MuteError
 from api.store.store import Store
 from api.store.tables import ALERT_STATUSES, AUDIT_KINDS, DISMISSAL_REASONS, ROLES
 from api.store.vessels import SORTABLE, VesselFilter
-from api.store.watchlists import WatchlistError
+from models.watchlist import WatchlistError
 
 __all__ = [
     "ALERT_STATUSES",

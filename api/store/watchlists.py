@@ -21,42 +21,7 @@ from api.store.alerts import AlertsMixin
 from api.store.audit import record
 from api.store.base import rows_of, utcnow
 from api.store.tables import alerts, vessels, watchlist_entries, watchlist_sightings, watchlists, withdrawn_alerts
-from models.watchlist import ENTRY_SCHEMA, MATCH_SCHEMA, match
-
-IDENTIFIERS = ("mmsi", "imo", "callsign", "name")
-ENTRY_FIELDS = (*IDENTIFIERS, "reason", "source")
-IMO_RANGE = (1_000_000, 9_999_999)  # seven digits (IMO Res. A.1078(28)); the check digit is the registry's concern
-MMSI_MAX = 999_999_999
-
-
-class WatchlistError(ValueError):
-    """A list or an entry the store cannot take: a name in use or blank, an entry naming no vessel, a bad number."""
-
-
-def check_entry(entry: dict[str, Any], where: str = "entry") -> dict[str, Any]:
-    """``entry``'s fields, blanks as None, checked (:class:`WatchlistError` naming ``where`` and the fix)."""
-    out: dict[str, Any] = {}
-    for k in ENTRY_FIELDS:
-        v = entry.get(k)
-        out[k] = v.strip() if isinstance(v, str) else v
-        if out[k] == "":
-            out[k] = None
-    if all(out[k] is None for k in IDENTIFIERS):
-        raise WatchlistError(f"{where} names no vessel: give at least one of MMSI, IMO, call sign or name")
-    for k, low, high in (("mmsi", 1, MMSI_MAX), ("imo", *IMO_RANGE)):
-        if out[k] is None:
-            continue
-        try:
-            out[k] = int(out[k])
-        except (TypeError, ValueError):
-            raise WatchlistError(f"{where}: {k.upper()} {out[k]!r} is not a number") from None
-        if not low <= out[k] <= high:
-            raise WatchlistError(f"{where}: {k.upper()} {out[k]} is out of range ({low}-{high})")
-    for k, longest in (("callsign", 32), ("name", 200), ("source", 200)):
-        if out[k] is not None and len(str(out[k])) > longest:
-            raise WatchlistError(f"{where}: {k} longer than {longest} characters")
-    out["reason"], out["source"] = out["reason"] or "", out["source"] or ""
-    return out
+from models.watchlist import ENTRY_FIELDS, ENTRY_SCHEMA, MATCH_SCHEMA, WatchlistError, check_entry, match
 
 
 class WatchlistsMixin(AlertsMixin):
