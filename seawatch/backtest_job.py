@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import polars as pl
 
@@ -32,7 +30,7 @@ from models.features import FeatureAccumulator
 from models.files import ModelFileError
 from models.schema import BANDS
 from models.scoring import Scorer
-from seawatch.decode_job import progress_bar, worker_threads
+from seawatch.decode_job import progress_bar
 from seawatch.inputs import STALE, Input, chunks, classify, readers_columns
 
 TRACK_BIN = "10m"  # tracks for the report keep one position per vessel per bin
@@ -170,28 +168,6 @@ class Setup:
         return cls(pack, LandIndex.load(), Scorer() if isinstance(scorer, str) else scorer, labels, notices, entries)
 
 
-_T = TypeVar("_T")
-_END = object()
-
-
-def drawn_ahead(items: Iterator[_T], ahead: bool = True) -> Iterator[_T]:
-    """``items`` in order, the next one drawn in a thread of its own while the caller works on this one: the next
-    chunk is read and decoded while the engine steps through this one, on the machine's other core (the engine's
-    step is one thread). One item waits at most (memory: one more chunk). ``ahead`` False (``SEAWATCH_THREADS=1``):
-    drawn in the caller's thread. An error drawing an item is raised where that item would have come."""
-    if not ahead:
-        yield from items
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="seawatch-ahead") as pool:
-        following = pool.submit(next, items, _END)
-        while True:
-            item = following.result()
-            if item is _END:
-                return
-            following = pool.submit(next, items, _END)
-            yield item  # type: ignore[misc]
-
-
 def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> BacktestSummary:
     """Run the whole pipeline over ``paths`` and write ``out``; raises InputError naming a bad input first."""
     inputs, skipped = classify(paths, options.skip_untimed)
@@ -204,8 +180,7 @@ def run_backtest(paths: list[Path], out: Path, options: BacktestOptions) -> Back
     started = time.perf_counter()
     stale = 0
     with progress_bar(sum(i.path.stat().st_size for i in inputs), options.progress, desc="backtest") as bar:
-        decoded = chunks(inputs, options.chunk_bytes, readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS))
-        for chunk in drawn_ahead(decoded, worker_threads() > 1):
+        for chunk in chunks(inputs, options.chunk_bytes, readers_columns(ENGINE_COLUMNS, FEATURE_COLUMNS)):
             engine.process(chunk.positions, chunk.statics, chunk.events)
             features.add(chunk.positions, chunk.statics)
             if options.report:  # the tracks are for the report's maps only
