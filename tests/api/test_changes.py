@@ -97,8 +97,8 @@ class Stream:
             with httpx.stream("GET", f"{api.base}/api/v1/alerts/stream", headers=auth(key), timeout=3 * CACHE_S) as r:
                 self.open.set()
                 lines = r.iter_lines()
-                while True:
-                    self.events.extend(sse_events(lines, 1))
+                while event := sse_events(lines, 1):  # none: the stream ended (its process stopped)
+                    self.events.extend(event)
         except (httpx.HTTPError, RuntimeError):  # the process stopped
             return
 
