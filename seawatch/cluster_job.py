@@ -159,7 +159,7 @@ def _submit(url: str, buckets: list[int], args: tuple, plan: ClusterOptions) -> 
     """Reach the cluster (started early when the command line did: seawatch/dask_start.py), print its dashboard's
     address, and submit every stage."""
     starting = plan.starting or connect_soon(plan.workers, plan.cluster, plan.worker_memory)
-    if plan.workers is not None:  # a local cluster's worker here needs them: loaded while the cluster starts
+    if plan.workers == 1:  # the local worker in this process needs them: loaded while the cluster starts
         context(*args[1:])
     client, cluster = starting.result()
     sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")

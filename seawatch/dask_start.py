@@ -1,10 +1,10 @@
 """Reaching the Dask cluster of ``seawatch backtest DATASET/ --workers N | --cluster ADDRESS``, early.
 
-A local cluster of N workers has one worker in this process (a thread: the command has loaded seawatch and its
-kernels already, and its own thread only waits for the results meanwhile) and N - 1 worker processes (one thread
-each: the engine's Python parts hold the GIL). Each worker process loads seawatch's kernels once
-(:func:`dask_setup`, their preload) -- a few seconds, as the single-process command spends them too; a cluster
-of worker processes only would load them once more than needed, on a machine whose cores are the workers.
+A local cluster of one worker is a thread of this process (the command has loaded seawatch and its kernels
+already); of N > 1 workers, N worker processes of one thread each (the engine's Python parts hold the GIL), each
+loading seawatch's kernels once (:func:`dask_setup`, their preload). (A cluster of one worker here and N - 1
+processes was tried, 18d3396: ~1.6x faster to reach on 2 cores, but a task given to the worker here was once left
+"processing" with its thread idle, and the command waited for ever in a fresh clone's test run; reverted.)
 :func:`connect_soon` starts the cluster in a thread as the command begins, so that the worker processes load
 while the command loads what it needs itself. This module imports nothing heavy: the command line imports it
 before anything else.
@@ -22,8 +22,8 @@ WORKER_MEMORY = "2GiB"  # per worker: Dask spills results to disk past 60 % of i
 
 def connect(workers: int | None, address: str | None, memory: str = WORKER_MEMORY) -> tuple[Any, Any]:
     """A client of the scheduler at ``address``, or of a new local cluster of ``workers`` one-thread workers
-    with ``memory`` each (one in this process, the others processes); and that cluster (None for ``address``).
-    Raises InputError."""
+    with ``memory`` each (one: a thread of this process; more: worker processes); and that cluster (None for
+    ``address``). Raises InputError."""
     from dask.distributed import Client, LocalCluster
 
     from feeds.files import InputError
@@ -35,31 +35,14 @@ def connect(workers: int | None, address: str | None, memory: str = WORKER_MEMOR
             cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, memory_limit=memory,
                                    dashboard_address=":0")  # fmt: skip
             return Client(cluster), cluster
-        cluster = _mixed_cluster(workers or 2, memory)
-        client = Client(cluster)  # before the processes are asked for: a client of a cluster waits for them all
-        cluster.scale(workers)  # they start in the background; the worker here takes tasks meanwhile
-        return client, cluster
+        pools = str(max(1, (os.cpu_count() or 1) // (workers or 1)))  # polars' and Numba's threads, per worker
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory,
+                               host=LOOPBACK, dashboard_address=":0", preload=[__name__],
+                               env={"POLARS_MAX_THREADS": pools, "NUMBA_NUM_THREADS": pools})  # fmt: skip
+        return Client(cluster), cluster
     except (OSError, TimeoutError, ValueError) as exc:
         where = address or f"a local cluster of {workers} workers"
         raise InputError(f"{where}: cannot start or reach the Dask cluster ({exc})") from None
-
-
-def _mixed_cluster(workers: int, memory: str) -> Any:
-    """A local cluster of one worker in this process and ``workers`` - 1 worker processes (the module's
-    docstring), each of one thread and ``memory``, on loopback, with the dashboard on a free port. It is
-    returned with the worker here only: :meth:`SpecCluster.scale` adds the processes."""
-    import logging
-
-    from dask.distributed import Nanny, Scheduler, SpecCluster, Worker
-
-    pools = str(max(1, (os.cpu_count() or 1) // workers))  # polars' and Numba's threads of a worker process
-    here = {"cls": Worker, "options": {"nthreads": 1, "memory_limit": memory, "host": LOOPBACK}}
-    apart = {"cls": Nanny, "options": {"nthreads": 1, "memory_limit": memory, "host": LOOPBACK, "preload": [__name__],
-                                       "silence_logs": logging.WARN,
-                                       "env": {"POLARS_MAX_THREADS": pools, "NUMBA_NUM_THREADS": pools}}}  # fmt: skip
-    scheduler = {"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard_address": ":0"}}
-    return SpecCluster(workers={"here": here}, worker=apart, scheduler=scheduler, silence_logs=logging.WARN,
-                       name="seawatch")  # fmt: skip
 
 
 def connect_soon(workers: int | None, address: str | None, memory: str = WORKER_MEMORY) -> Future:
