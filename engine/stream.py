@@ -270,9 +270,7 @@ class StreamRunner:
         (target / "error.txt").write_text(f"{type(cause).__name__}: {cause}\n")
         fsync_dir(self.journal)
         fsync_dir(self.quarantine)
-        self.stats.quarantined += 1
-        self._quarantined_at = self.clock()
-        self._last_quarantine = f"{target} ({type(cause).__name__}: {cause})"
+        self._count_quarantined(target, cause)
         log.error("the engine failed twice on journal batch %d: moved to %s, the engine goes on without it; "
                   "look at it, fix the engine and feed it again if it matters", n, target, exc_info=cause)  # fmt: skip
 
@@ -280,12 +278,16 @@ class StreamRunner:
                               cause: BaseException) -> Path:  # fmt: skip
         """A feed that is its own journal: keep the failed batch with its feed positions (engine/quarantine.py)."""
         target = quarantine_delivered(self.quarantine, tables, deliveries, cause)
-        self.stats.quarantined += 1
-        self._quarantined_at = self.clock()
-        self._last_quarantine = f"{target} ({type(cause).__name__}: {cause})"
+        self._count_quarantined(target, cause)
         log.error("the engine failed on a micro-batch of its feed: kept in %s with its feed positions, which the "
                   "next start passes over", target, exc_info=cause)  # fmt: skip
         return target
+
+    def _count_quarantined(self, target: Path, cause: BaseException) -> None:
+        """Count a batch moved to ``target`` and remember it for :meth:`troubles`."""
+        self.stats.quarantined += 1
+        self._quarantined_at = self.clock()
+        self._last_quarantine = f"{target} ({type(cause).__name__}: {cause})"
 
     def quarantined_positions(self) -> dict[str, set[int]]:
         """The feed positions of the batches of a feed without a journal quarantined here, by feed URL."""
