@@ -99,6 +99,19 @@ def wait_consumed(svc: FeedService, server: NatsServer, durable: str, relay: sub
     svc.wait_drained(int(m.get("seawatch_stream_messages_total", 0)))
 
 
+def start_pair(leader: FeedService, standby: FeedService, *, leading: bool = False) -> None:
+    """Start ``leader``, then ``standby`` until it waits to take over (loaded); with ``leading``, until the
+    leader has taken messages in too."""
+    from tests.seawatch.test_serve_job import START_S
+
+    leader.start()
+    standby.start(wait=False)
+    standby.wait(lambda: "waiting to take over" in standby.tail(), START_S, "the standby to wait, loaded")
+    if leading:
+        leader.wait(lambda: leader.metrics().get("seawatch_stream_messages_total", 0) > 0, START_S,
+                    "the leader to take messages in")  # fmt: skip
+
+
 def start_relay(server: NatsServer, feed: Path, spool: Path, speed: float) -> subprocess.Popen[bytes]:
     cmd = [str(SEAWATCH), "relay", "--feed", f"file://{feed}", "--nats", server.url, "--spool", str(spool),
            "--speed", str(speed)]  # fmt: skip
@@ -262,16 +275,13 @@ def test_a_standby_takes_over_within_10_s_of_the_leaders_death_with_the_same_ale
     """Leader and standby share the state folder and the store; the leader is killed (kill -9) while the relay
     still publishes; the standby leads (answers /healthz) within 10 s and ends with the uninterrupted run's
     alerts, every message of the feed taken in once."""
-    from tests.seawatch.test_serve_job import START_S
 
     with nats_server(tmp_path / "nats") as server:
         relay = start_relay(server, bus_runs.feed, tmp_path / "spool", RELAY_SPEED)
         leader = FeedService(tmp_path / "pair", f"{server.url}/AIS", log="leader.log")
         standby = FeedService(tmp_path / "pair", f"{server.url}/AIS", log="standby.log")
         try:
-            leader.start()
-            standby.start(wait=False)
-            standby.wait(lambda: "waiting to take over" in standby.tail(), START_S, "the standby to wait, loaded")
+            start_pair(leader, standby)
             time.sleep(random.Random(3).uniform(0.5, 2.0))
             leader.stop(signal.SIGKILL)
             died = time.monotonic()
@@ -295,7 +305,7 @@ def test_leader_standby_and_publisher_take_a_cluster_s_servers_and_use_one_that_
     standby's repeats ``--feed`` per server: the lease, the consumer and the alerts' publisher reach the one that
     answers; the standby waits on the lease and leads once the leader is killed; every message is taken in once
     and acknowledged."""
-    from tests.seawatch.test_serve_job import START_S, free_port
+    from tests.seawatch.test_serve_job import free_port
 
     feed = tmp_path / "feed.nmea"
     feed.write_bytes(simulate(SimConfig(hours=2, vessels=20, seed=5)).feed)
@@ -305,11 +315,7 @@ def test_leader_standby_and_publisher_take_a_cluster_s_servers_and_use_one_that_
         leader = FeedService(tmp_path / "pair", f"nats://{down},{up}/AIS", log="leader.log")
         standby = FeedService(tmp_path / "pair", [f"nats://{down}/AIS", f"nats://{up}/AIS"], log="standby.log")
         try:
-            leader.start()
-            standby.start(wait=False)
-            standby.wait(lambda: "waiting to take over" in standby.tail(), START_S, "the standby to wait, loaded")
-            leader.wait(lambda: leader.metrics().get("seawatch_stream_messages_total", 0) > 0, START_S,
-                        "the leader to take messages in")  # fmt: skip
+            start_pair(leader, standby, leading=True)
             leader.stop(signal.SIGKILL)
             standby.wait(lambda: standby.get("/healthz").status_code == 200, 3 * TAKEOVER_S, "the standby to lead")
             wait_consumed(standby, server, "seawatch-engine", relay)
@@ -334,7 +340,6 @@ def test_leader_and_standby_on_a_3_node_cluster_ride_out_the_death_of_the_node_t
     election, longer than the lease's 3 s), the leader stops, as it must when it cannot renew, and the standby
     leads once the bucket answers. Either way every message is taken in once and all of them are acknowledged."""
     from tests.nats_server import nats_cluster
-    from tests.seawatch.test_serve_job import START_S
 
     feed = tmp_path / "feed.nmea"
     feed.write_bytes(simulate(SimConfig(hours=2, vessels=20, seed=5)).feed)
@@ -348,11 +353,7 @@ def test_leader_and_standby_on_a_3_node_cluster_ride_out_the_death_of_the_node_t
                 for who in ("leader", "standby")]  # fmt: skip
         leader, standby = pair
         try:
-            leader.start()
-            standby.start(wait=False)
-            standby.wait(lambda: "waiting to take over" in standby.tail(), START_S, "the standby to wait, loaded")
-            leader.wait(lambda: leader.metrics().get("seawatch_stream_messages_total", 0) > 0, START_S,
-                        "the leader to take messages in")  # fmt: skip
+            start_pair(leader, standby, leading=True)
             (reading,) = [n for n in nodes if "seawatch-engine" in n.clients()]
             assert reading.proc is not None
             reading.proc.kill()  # kill -9 of the node the leader reads from
