@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -63,6 +63,12 @@ class Fixes:
 
     @cached_property
     def _coast(self) -> dict[int, np.ndarray]:
+        return {}
+
+    @cached_property
+    def shared(self) -> dict[str, Any]:
+        """What detectors derive from these fixes once a step and hand to each other, by name (the ship type at
+        each fix: :func:`engine.detectors.episodes.ship_type_at`)."""
         return {}
 
     @cached_property

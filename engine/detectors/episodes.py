@@ -36,10 +36,25 @@ def _ship_type_at(f_vid, f_t, f_arr, i_vid, i_t, i_arr, i_type, known, out):
 
 
 def ship_type_at(fixes: Fixes, identities: Identities, known: np.ndarray) -> np.ndarray:
-    """Ship type (int64, -1 unknown) known at each fix; updates ``known`` (indexed by vid) in place."""
+    """Ship type (int64, -1 unknown) known at each fix; updates ``known`` (indexed by vid) in place. The array is
+    read-only: it is shared.
+
+    Four detectors ask at each step, each with its own ``known`` (kept in its snapshot), and those are equal: the
+    walk is done once a step. The answer is kept on ``fixes`` with ``known`` before and after it; a caller with the
+    same ``identities`` whose ``known`` equals the one before gets the answer and the ``known`` after (one that
+    differs, a detector restored or made apart from the others, walks for itself).
+    """
+    kept = fixes.shared.get("ship_type_at")
+    if kept is not None and kept[0] is identities and np.array_equal(kept[1], known):
+        known[:] = kept[2]
+        out: np.ndarray = kept[3]
+        return out
+    before = known.copy()
     out = np.empty(len(fixes), np.int64)
     _ship_type_at(fixes.vid, fixes.t_us, fixes.arrival, identities.vid, identities.t_us, identities.arrival,
                   identities.ship_type.astype(np.int64), known, out)  # fmt: skip
+    out.flags.writeable = False
+    fixes.shared["ship_type_at"] = (identities, before, known.copy(), out)
     return out
 
 

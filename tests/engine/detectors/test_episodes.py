@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -44,8 +45,22 @@ def test_ship_type_known_at_each_fix() -> None:
                      callsign=[None] * 3, destination=[None] * 3)  # fmt: skip
     known = np.full(2, -1, np.int64)
     # the report at t=10 arrived after the fix at t=10: not yet known then
-    assert ship_type_at(fixes, ids, known).tolist() == [-1, 70, -1]
+    first = ship_type_at(fixes, ids, known)
+    assert first.tolist() == [-1, 70, -1]
     assert known.tolist() == [70, 80]
+    # another detector's own array, equal before the step: the same answer and the same array after (shared)
+    other = np.full(2, -1, np.int64)
+    assert ship_type_at(fixes, ids, other) is first
+    assert other.tolist() == [70, 80]
+    # one that differs (restored from elsewhere) is walked for itself, not given the shared answer
+    apart = np.array([36, -1], np.int64)
+    assert ship_type_at(fixes, ids, apart).tolist() == [36, 70, -1]
+    assert apart.tolist() == [70, 80]
+    # the same fixes with other reports: walked again
+    assert ship_type_at(fixes, replace(ids, ship_type=np.array([31, 72, 80], np.int16)),
+                        np.full(2, -1, np.int64)).tolist() == [-1, 72, -1]  # fmt: skip
+    with pytest.raises(ValueError, match="read-only"):
+        ship_type_at(fixes, ids, np.full(2, -1, np.int64))[0] = 1
 
 
 def detectors() -> list[Detector]:
