@@ -538,6 +538,32 @@ def coverage_rows(rows, cell_deg: float, n_lon: int, bucket_us: int) -> list[tup
     return out
 
 
+def heard_on_path(counts: dict[tuple[int, int], tuple[int, int]], path: Sequence, cell_deg: float, n_lon: int,
+                  bucket_us: int, cell_km: float) -> list[int]:  # fmt: skip
+    """The vessels heard around a silent vessel's likely path in each bucket (engine/detectors/gaps.py
+    ``_heard_on_paths``), point by point: ``counts`` maps (cell, bucket) to (vessels, class B vessels) heard;
+    ``path`` is (lat0, lon0, t0, lat1, lon1, t1, buckets, class B). At each bucket's middle, and a cell's sailing
+    time before and after it, the point on the straight line (the short way across the antimeridian); the 3 x 3
+    cells around each point summed, the fewest of the three."""
+    lat0, lon0, t0, lat1, lon1, t1, buckets, b = path
+    km = haversine_km(lat0, lon0, lat1, lon1)
+    ahead = int((t1 - t0) * min(1.0, cell_km / km)) if km > 0 else t1 - t0
+    out = []
+    for k in buckets:
+        mid = k * bucket_us + bucket_us // 2
+        fewest = []
+        for t in (mid - ahead, mid, mid + ahead):
+            share = (min(max(t, t0), t1) - t0) / max(1, t1 - t0)
+            lat = lat0 + share * (lat1 - lat0)
+            lon = (lon0 + share * ((lon1 - lon0 + 180.0) % 360.0 - 180.0) + 180.0) % 360.0 - 180.0
+            ci = math.floor((lat + 90.0) / cell_deg)
+            cj = math.floor((lon - 360.0 * math.floor((lon + 180.0) / 360.0) + 180.0) / cell_deg) % n_lon
+            cells = [(ci + di) * n_lon + (cj + dj) % n_lon for di in (-1, 0, 1) for dj in (-1, 0, 1)]
+            fewest.append(sum(counts.get((c, k), (0, 0))[1 if b else 0] for c in cells))
+        out.append(min(fewest))
+    return out
+
+
 def handover_candidates(
     fleet,
     t1: float,

@@ -178,6 +178,7 @@ def coverage_rows(vid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.nd
 
 
 _KM_PER_DEG = 111.2  # a degree of latitude
+Waiting = tuple[int, int, float, float, int, float, float, int]  # a gap: mmsi, t0, lat0, lon0, t1, lat1, lon1, B
 _BUCKETS_PER_CELL = 2**32
 _BUCKET_OFFSET = 2**31
 
@@ -258,8 +259,10 @@ class CoverageGrid:
         n = len(buckets)
         return [int(x) for x in self.heard_along(np.full(n, lat), np.full(n, lon), np.asarray(buckets), class_b)]
 
-    def heard_along(self, lat: np.ndarray, lon: np.ndarray, buckets: np.ndarray, class_b: bool) -> np.ndarray:
-        """:meth:`heard` around each point in its own bucket (a vessel's likely path, one point a bucket)."""
+    def heard_along(self, lat: np.ndarray, lon: np.ndarray, buckets: np.ndarray,
+                    class_b: bool | np.ndarray) -> np.ndarray:  # fmt: skip
+        """:meth:`heard` around each point in its own bucket (a vessel's likely path, one point a bucket); ``class_b``
+        for every point or one a point."""
         ci, cj = self.cell(np.asarray(lat, np.float64), np.asarray(lon, np.float64))
         step = np.array([-1, 0, 1])
         rows = (ci[:, None, None] + step[None, :, None]) * self.n_lon
@@ -268,7 +271,8 @@ class CoverageGrid:
         if not self._keys.shape[0]:
             return np.zeros(wanted.shape[0], np.int64)
         at = np.searchsorted(self._keys, wanted).clip(max=self._keys.shape[0] - 1)
-        heard = np.where(self._keys[at] == wanted, self._heard[at, 1 if class_b else 0], 0)
+        col = np.broadcast_to(np.asarray(class_b, np.intp), (wanted.shape[0],))[:, None]  # 1: class B neighbours
+        heard = np.where(self._keys[at] == wanted, self._heard[at, col], 0)
         return heard.sum(axis=1).astype(np.int64)
 
 
@@ -297,7 +301,7 @@ class GapDetector:
         self.slot_at = np.zeros(0, np.int64)
         # gaps whose reappearance has arrived, waiting for their coverage: mmsi, t0, lat0, lon0, t1, lat1, lon1, B,
         # and the stations that heard the vessel before it fell silent
-        self.waiting: list[tuple[int, int, float, float, int, float, float, int]] = []
+        self.waiting: list[Waiting] = []
         self.waiting_cover: list[tuple[str, ...]] = []
         # and how often it was heard: fixes in the window before it vanished, the time they span, fixes in the
         # window after it reappeared so far (-1: unknown, a gap restored from a snapshot that did not count them),
@@ -364,8 +368,7 @@ class GapDetector:
         self.waiting = [g for g, ok in zip(self.waiting, is_ready, strict=True) if not ok]
         self.waiting_cover = [c for c, ok in zip(self.waiting_cover, is_ready, strict=True) if not ok]
         self.waiting_own = [o for o, ok in zip(self.waiting_own, is_ready, strict=True) if not ok]
-        judged = [self._judge(*g[:7], bool(g[7]), False, c, self._own(o, g[4])) for g, c, o in ready]
-        found = [a for a in judged if a is not None]
+        found = self._judge_reappeared(ready)
         if step.final and s.report_open:
             found += self._open_gaps(step)
         return [self._rows(found)] if found else []
@@ -418,12 +421,42 @@ class GapDetector:
                 out.append(a)
         return out
 
+    def _judge_reappeared(self, ready: list[tuple[Waiting, tuple[str, ...], list[int]]]) -> list[tuple]:
+        """The alerts of the gaps ``ready`` (gap, stations, own reception) whose vessels reappeared: the coverage
+        along all their paths is looked up in one call (:meth:`_heard_on_paths`)."""
+        silences = [self._silence(g[1], g[4], c) for g, c, _ in ready]
+        paths = [(g[2], g[3], g[1], g[5], g[6], g[4], sil[2], bool(g[7]))
+                 for (g, _, _), sil in zip(ready, silences, strict=True) if sil is not None]  # fmt: skip
+        heard = iter(self._heard_on_paths(paths))
+        found = []
+        for (g, _, o), sil in zip(ready, silences, strict=True):
+            if sil is not None:
+                a = self._decide(*g[:7], bool(g[7]), False, sil, next(heard), self._own(o, g[4]))
+                if a is not None:
+                    found.append(a)
+        return found
+
     def _judge(self, mmsi: int, t0: int, lat0: float, lon0: float, t1: int, lat1: float, lon1: float, b: bool,
                still_dark: bool, cover: tuple[str, ...] = (),
                own: tuple[int, int, int, int] = (0, 0, -1, 0)) -> tuple | None:  # fmt: skip
+        """One gap's alert, or None."""
+        silence = self._silence(t0, t1, cover)
+        if silence is None:
+            return None
+        buckets = silence[2]
+        if still_dark:  # where it went is unknown: judged around where it vanished
+            heard = np.asarray(self.grid.heard_over(lat0, lon0, buckets.tolist(), b), np.int64)
+        else:
+            heard = self._heard_on_paths([(lat0, lon0, t0, lat1, lon1, t1, buckets, b)])[0]
+        return self._decide(mmsi, t0, lat0, lon0, t1, lat1, lon1, b, still_dark, silence, heard, own)
+
+    def _silence(self, t0: int, t1: int, cover: tuple[str, ...]
+                 ) -> tuple[tuple | None, int, np.ndarray, np.ndarray] | None:  # fmt: skip
+        """What of a silence from ``t0`` to ``t1`` is judged: (the outage of the stations ``cover`` that explains
+        its start, or None; when it counts from; the buckets wholly inside it; the time each stands for), or None
+        when nothing of it is."""
         s = self.settings
         outage = self.stations.explained(cover, t0)
-        vanished = t0
         if outage is not None:  # the stations that heard it went down as it fell silent: dark only once one is back
             if outage[0] >= t1:
                 return None
@@ -437,10 +470,14 @@ class GapDetector:
         span = np.full(buckets.shape[0], self.bucket_us, np.int64)
         span[0] += first * self.bucket_us - lo
         span[-1] += t1 - (last + 1) * self.bucket_us
-        if still_dark:  # where it went is unknown: judged around where it vanished
-            heard = np.asarray(self.grid.heard_over(lat0, lon0, buckets.tolist(), b), np.int64)
-        else:
-            heard = self._heard_on_path(lat0, lon0, vanished, lat1, lon1, t1, buckets, b)
+        return outage, t0, buckets, span
+
+    def _decide(self, mmsi: int, vanished: int, lat0: float, lon0: float, t1: int, lat1: float, lon1: float, b: bool,
+                still_dark: bool, silence: tuple[tuple | None, int, np.ndarray, np.ndarray], heard: np.ndarray,
+                own: tuple[int, int, int, int]) -> tuple | None:  # fmt: skip
+        """The alert of a silence (:meth:`_silence`) given the vessels ``heard`` around it in each of its buckets."""
+        s = self.settings
+        outage, t0, _, span = silence
         n_good = good_stretch(heard >= s.good_vessels, s.good_fraction)
         if n_good == 0:
             return None
@@ -480,26 +517,38 @@ class GapDetector:
         score = min(100.0, 30.0 + 30.0 * math.log2(1.0 + dark_h / need_h) * good)
         return (mmsi, t0, t1, lat0, lon0, score, why)
 
-    def _heard_on_path(self, lat0: float, lon0: float, t0: int, lat1: float, lon1: float, t1: int,
-                       buckets: np.ndarray, b: bool) -> np.ndarray:  # fmt: skip
-        """Vessels heard around where the vessel likely was in each bucket: on the straight line from where it
+    def _heard_on_paths(self, paths: list[tuple[float, float, int, float, float, int, np.ndarray, bool]]
+                        ) -> list[np.ndarray]:  # fmt: skip
+        """Vessels heard around where each vessel likely was in each bucket of its silence (``paths``: where and
+        when it vanished, where and when it reappeared, the buckets, class B): on the straight line from where it
         vanished to where it reappeared, at constant speed, and a cell before and after that point on the line
         (the fewest of the three). The 3 x 3 cells reach one to two cells beyond a point: a vessel sailing out of
         coverage, or into it, would count as well covered while it was already beyond the last vessel heard; with
         the point a cell further on also well covered, it counts only while it was within the cells where
-        vessels were heard. A vessel that stayed put is judged where it was (the three points are one)."""
-        km = float(haversine_km(lat0, lon0, lat1, lon1))
+        vessels were heard. A vessel that stayed put is judged where it was (the three points are one). The points
+        of every path, at the three places, are looked up in one call."""
+        if not paths:
+            return []
         cell_km = self.settings.cell_deg * _KM_PER_DEG
-        # the time to sail one cell at the implied speed; a vessel that barely moved: the ends of its path
-        ahead = int((t1 - t0) * min(1.0, cell_km / km)) if km > 0 else t1 - t0
+        aheads = []
+        for lat0, lon0, t0, lat1, lon1, t1, _, _ in paths:
+            km = float(haversine_km(lat0, lon0, lat1, lon1))
+            # the time to sail one cell at the implied speed; a vessel that barely moved: the ends of its path
+            aheads.append(int((t1 - t0) * min(1.0, cell_km / km)) if km > 0 else t1 - t0)
+        sizes = [p[6].shape[0] for p in paths]
+        buckets = np.concatenate([p[6] for p in paths])
+
+        def each(k: int, dtype: type) -> np.ndarray:  # the paths' k-th value at each of their points, three times
+            return np.tile(np.repeat(np.array([p[k] for p in paths], dtype), sizes), 3)
+
+        ahead = np.repeat(np.array(aheads, np.int64), sizes)
         mid = buckets * self.bucket_us + self.bucket_us // 2
-        heard = None
-        for shift in (-ahead, 0, ahead):
-            plat, plon = path_points(lat0, lon0, t0, lat1, lon1, t1, mid + shift)
-            here = self.grid.heard_along(plat, plon, buckets, b)
-            heard = here if heard is None else np.minimum(heard, here)
-        assert heard is not None
-        return heard
+        t_us = np.concatenate([mid - ahead, mid, mid + ahead])  # a cell before, at, and a cell after the point
+        f8, i8 = np.float64, np.int64
+        plat, plon = path_points(each(0, f8), each(1, f8), each(2, i8), each(3, f8), each(4, f8), each(5, i8), t_us)
+        here = self.grid.heard_along(plat, plon, np.tile(buckets, 3), each(7, np.bool_)).reshape(3, -1)
+        heard = np.minimum(np.minimum(here[0], here[1]), here[2])
+        return np.split(heard, np.cumsum(sizes)[:-1])
 
     @staticmethod
     def _rows(found: list[tuple]) -> pl.DataFrame:
@@ -566,12 +615,14 @@ class GapDetector:
             self.stations.restore(stations)
 
 
-def path_points(lat0: float, lon0: float, t0: int, lat1: float, lon1: float, t1: int,
+def path_points(lat0: float | np.ndarray, lon0: float | np.ndarray, t0: int | np.ndarray, lat1: float | np.ndarray,
+                lon1: float | np.ndarray, t1: int | np.ndarray,
                 t_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Where a vessel that vanished at (lat0, lon0) at ``t0`` and reappeared at (lat1, lon1) at ``t1`` likely was at
     each of ``t_us``: on the straight line between the two, at constant speed (across the antimeridian the short way).
+    The ends are one path, or one a time (arrays like ``t_us``).
     """
-    share = (np.clip(np.asarray(t_us, np.int64), t0, t1) - t0) / max(1, t1 - t0)
+    share = (np.clip(np.asarray(t_us, np.int64), t0, t1) - t0) / np.maximum(1, np.subtract(t1, t0))
     dlon = (lon1 - lon0 + 180.0) % 360.0 - 180.0
     lon = lon0 + share * dlon
     return lat0 + share * (lat1 - lat0), (lon + 180.0) % 360.0 - 180.0

@@ -8,11 +8,11 @@ import math
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from engine.detectors.gaps import CoverageGrid, GapDetector, GapSettings, gap_candidates
-from engine.runner import Engine
+from engine.runner import FINAL_WATERMARK, Engine
 from tests import reference as ref
 from tests.engine.detectors.scenario import chunked_alerts, empty_tables, positions, simulated
 from tests.engine.detectors.stations_scene import TARGET, at, chunked, day
@@ -56,6 +56,37 @@ fix = st.tuples(
 def test_silences_match_the_reference_on_random_tracks(rows: list, min_gap: int) -> None:
     rows = sorted(rows, key=lambda r: (r[0], r[1]))
     assert kernel_gaps(rows, min_gap) == ref.gap_candidates(rows, min_gap)
+
+
+place = st.tuples(st.floats(19.8, 20.4), st.one_of(st.floats(107.0, 107.6), st.floats(179.7, 180.0),
+                                                   st.floats(-180.0, -179.7)))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 12), place, st.booleans()), max_size=120),
+       st.lists(st.tuples(place, st.integers(0, 12 * 3600), place, st.integers(0, 12 * 3600), st.booleans()),
+                max_size=8))  # fmt: skip
+def test_coverage_along_paths_in_one_call_matches_the_reference(fixes: list, gaps: list) -> None:
+    """The coverage along every ready gap's path, looked up in one call, is the point-by-point count of each."""
+    det = GapDetector()
+    grid = det.grid
+    fixes = sorted(fixes, key=lambda r: (r[0], r[1]))
+    vid = np.array([r[0] for r in fixes], np.int64)
+    t = np.array([r[1] for r in fixes], np.int64) * grid.bucket_us + 1
+    grid.add(vid, t, np.array([r[2][0] for r in fixes], float).reshape(-1), np.array([r[2][1] for r in fixes], float),
+             np.array([r[3] for r in fixes], bool))  # fmt: skip
+    grid.close(FINAL_WATERMARK, 0)
+    counts = {(c, k): (n, nb) for c, k, n, nb in grid.counts.tolist()}
+    paths = []
+    for (lat0, lon0), a, (lat1, lon1), b, class_b in gaps:
+        t0, t1 = min(a, b) * 1_000_000, max(a, b) * 1_000_000
+        buckets = np.arange(t0 // grid.bucket_us + 1, t1 // grid.bucket_us, dtype=np.int64)
+        paths.append((lat0, lon0, t0, lat1, lon1, t1, buckets, class_b))
+    got = det._heard_on_paths(paths)
+    cell_km = det.settings.cell_deg * 111.2
+    want = [ref.heard_on_path(counts, p, grid.cell_deg, grid.n_lon, grid.bucket_us, cell_km) for p in paths]
+    assert [g.tolist() for g in got] == want
+    event(f"heard somewhere: {any(any(w) for w in want)}")
 
 
 def test_coverage_counts_distinct_vessels_and_wraps_the_antimeridian() -> None:
