@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from engine.geo.region_pack import Places
@@ -166,12 +168,17 @@ def _near_place_grid(lat, lon, grid, lat0, lon0, cell_deg, plat, plon, prad, max
             out[i] = c == CELL_IN
 
 
+Layout = tuple[np.ndarray, float, float, float]  # a NearPlaces grid, its south-west corner (lat, lon), its cell size
+
+
 class NearPlaces:
     """:func:`near_place` for one set of places and one distance, over many points: a grid of small cells around
     the places says, for most cells, that every point in it is near (or that none is) — decided at the cell's
     centre with a margin of the cell's half-size (the gap to the nearest place changes no faster than the
     distance moved). Points in the other cells, or outside the grid, are measured place by place: the answers are
-    those of :func:`near_place`. Grids are kept per process (places, distance), so new detectors reuse them."""
+    those of :func:`near_place`. Grids are kept per process (places, distance), so new detectors reuse them; the
+    first call builds one under a lock (detectors that share places may run in threads: one builds, the others
+    wait for it and take it)."""
 
     MAX_CELLS = 4_000_000
 
@@ -179,32 +186,30 @@ class NearPlaces:
         self.limit = float(limit_km)
         self.strict = strict
         self.sorted = None if places is None or not len(places) else _by_latitude(places)
-        self.cell_deg = cell_deg
-        self.grid: np.ndarray | None = None
-        self.lat0 = self.lon0 = 0.0  # the grid's south-west corner
+        self.cell_deg = cell_deg  # asked for; a grid too large for MAX_CELLS has larger cells
+        self.layout: Layout | None = None  # the grid, its south-west corner (lat, lon) and its cell size
 
-    def _cached(self) -> np.ndarray:
+    def _cached(self) -> Layout:
         assert self.sorted is not None
         key = (*(a.tobytes() for a in self.sorted[:3]), self.limit, self.cell_deg)
-        if key not in _GRIDS:
-            if len(_GRIDS) >= 16:
-                _GRIDS.pop(next(iter(_GRIDS)))
-            _GRIDS[key] = (self._build(), self.lat0, self.lon0, self.cell_deg)
-        grid, self.lat0, self.lon0, self.cell_deg = _GRIDS[key]
-        return grid
+        with _GRIDS_LOCK:
+            if key not in _GRIDS:
+                if len(_GRIDS) >= 16:
+                    _GRIDS.pop(next(iter(_GRIDS)))
+                _GRIDS[key] = self._build()
+            return _GRIDS[key]
 
-    def _build(self) -> np.ndarray:
+    def _build(self) -> Layout:
         assert self.sorted is not None
         plat, plon, _, max_rad = self.sorted
-        reach = (self.limit + max_rad) / KM_PER_DEG_LAT + self.cell_deg
+        cell = self.cell_deg
+        reach = (self.limit + max_rad) / KM_PER_DEG_LAT + cell
         lat_lo, lat_hi = max(-90.0, plat.min() - reach), min(90.0, plat.max() + reach)
         reach_lon = reach / max(np.cos(np.radians(min(89.0, max(abs(lat_lo), abs(lat_hi))))), 1e-3)
         lon_lo, lon_hi = plon.min() - reach_lon, plon.max() + reach_lon
-        while (lat_hi - lat_lo) * (lon_hi - lon_lo) / self.cell_deg**2 > self.MAX_CELLS:
-            self.cell_deg *= 2
-        cell = self.cell_deg
+        while (lat_hi - lat_lo) * (lon_hi - lon_lo) / cell**2 > self.MAX_CELLS:
+            cell *= 2
         n_lat, n_lon = int(np.ceil((lat_hi - lat_lo) / cell)), int(np.ceil((lon_hi - lon_lo) / cell))
-        self.lat0, self.lon0 = float(lat_lo), float(lon_lo)
         clat = lat_lo + (np.arange(n_lat) + 0.5) * cell
         clon = lon_lo + (np.arange(n_lon) + 0.5) * cell
         gap = np.empty(n_lat * n_lon)
@@ -217,20 +222,23 @@ class NearPlaces:
         grid = np.full((n_lat, n_lon), CELL_MIXED, np.int8)
         grid[cells + half[:, None] <= self.limit] = CELL_IN
         grid[cells - half[:, None] > self.limit] = CELL_OUT
-        return grid
+        grid.flags.writeable = False  # shared by every NearPlaces of these places and distance
+        return grid, float(lat_lo), float(lon_lo), float(cell)
 
     def __call__(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         out = np.zeros(lat.shape[0], np.bool_)
         if self.sorted is None or lat.shape[0] == 0:
             return out
-        if self.grid is None:
-            self.grid = self._cached()
-        _near_place_grid(np.ascontiguousarray(lat, np.float64), np.ascontiguousarray(lon, np.float64), self.grid,
-                         self.lat0, self.lon0, self.cell_deg, *self.sorted, self.limit, self.strict, out)  # fmt: skip
+        if self.layout is None:
+            self.layout = self._cached()
+        grid, lat0, lon0, cell_deg = self.layout
+        _near_place_grid(np.ascontiguousarray(lat, np.float64), np.ascontiguousarray(lon, np.float64), grid,
+                         lat0, lon0, cell_deg, *self.sorted, self.limit, self.strict, out)  # fmt: skip
         return out
 
 
-_GRIDS: dict[tuple[object, ...], tuple[np.ndarray, float, float, float]] = {}  # NearPlaces grids, a few at most
+_GRIDS: dict[tuple[object, ...], Layout] = {}  # NearPlaces grids, a few at most
+_GRIDS_LOCK = threading.Lock()
 
 
 def _by_latitude(places: Places) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,6 +70,31 @@ def test_near_places_grid_gives_the_answers_of_near_place() -> None:
             assert np.array_equal(NearPlaces(places, limit, strict=strict)(all_lat, all_lon), got)  # cached grid
     assert not NearPlaces(None, 3.0)(lat, lon).any()
     assert not NearPlaces(_places([]), 3.0)(lat, lon).any()
+
+
+def test_near_places_in_threads_build_one_grid_and_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Detectors that share places may run in threads: the first calls of many at once build one grid (the others
+    wait for it), and a grid whose cells had to grow (MAX_CELLS) is found again by the cell size asked for."""
+    monkeypatch.setattr(NearPlaces, "MAX_CELLS", 100)  # 0.02 deg cells grow to fit: the layout differs from asked
+    places = _places([(20.5 + 1e-7 * k, 107.0 + 0.3 * k, 1.0) for k in range(4)])  # places no other test has
+    rng = np.random.default_rng(7)
+    lat, lon = rng.uniform(20.0, 21.0, 5_000), rng.uniform(106.5, 108.5, 5_000)
+    want = near_place(lat, lon, places, 4.0)
+    grids = [NearPlaces(places, 4.0) for _ in range(8)]
+    start = threading.Barrier(len(grids))
+
+    def call(grid: NearPlaces) -> np.ndarray:
+        start.wait()
+        return grid(lat, lon)
+
+    with ThreadPoolExecutor(len(grids)) as pool:
+        got = list(pool.map(call, grids))
+    assert all(np.array_equal(g, want) for g in got)
+    layouts = [g.layout for g in grids]
+    assert all(lay is not None and lay[0] is layouts[0][0] for lay in layouts)  # type: ignore[index]
+    assert layouts[0][3] > 0.02  # type: ignore[index]
+    again = NearPlaces(places, 4.0)
+    assert np.array_equal(again(lat, lon), want) and again.layout is layouts[0]
 
 
 @settings(max_examples=50, deadline=None)
