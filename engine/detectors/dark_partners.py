@@ -106,17 +106,22 @@ class DarkPartners:
                 found.append((key, m))
         return found
 
-    def _stops_of(self, h: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-                  ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """The rows of a slice of slow vessels that another may have met dark: the one heard must have said what it
-        is, and not a fishing or service vessel (fishing boats drift at sea all night and pair trawlers take turns
-        going quiet, so their stops are no evidence of a meeting), and be at sea."""
-        st = self.settings
+    def _stops_of(self, h: History) -> Stops:
+        """The rows of a slice of slow vessels that another may have met dark (:meth:`_may_stop`)."""
         s, vids, la, lo, _, ty = h
+        ok = self._may_stop(la, lo, ty)
+        return (s, vids[ok], la[ok], lo[ok])
+
+    def _may_stop(self, la: np.ndarray, lo: np.ndarray, ty: np.ndarray) -> np.ndarray:
+        """Which slow vessels (at ``la``, ``lo``, of ship type ``ty``) another may have met dark: the one heard must
+        have said what it is, and not a fishing or service vessel (fishing boats drift at sea all night and pair
+        trawlers take turns going quiet, so their stops are no evidence of a meeting), and be at sea. Row by row:
+        the detector asks once for the slow vessels of all the slices it walks."""
+        st = self.settings
         ok = (ty >= 0) & (ty < INFERRED) & ~np.isin(ty, st.fleet_types + st.service_types)
         if ok.any():
             ok[ok] = ~self.near_port(la[ok], lo[ok])
-        return (s, vids[ok], la[ok], lo[ok])
+        return ok
 
     def _sailed_to(self, b: int, t0: int, t1: int, last: list[float], slices: list[Any]
                    ) -> list[tuple[int, Route | None]]:  # fmt: skip

@@ -275,6 +275,7 @@ class EncounterDetector(DarkPartners):
         slow_rows = np.flatnonzero(slow)
         slow_ptr = np.searchsorted(slow_rows, at)
         h_ids, h_pos = ids[slow_rows], pos[slow_rows]
+        may_stop = self._may_stop(h_pos[:, 0], h_pos[:, 1], h_pos[:, 3])
         window = int(st.dark_window_h * US_PER_H) // self.slice_us
         events: list[tuple[int, int, int, tuple[int, int], Meeting]] = []  # ended meetings: slice, phase, order
         for k in range(count):
@@ -286,7 +287,8 @@ class EncounterDetector(DarkPartners):
             lo, hi = slow_ptr[k], slow_ptr[k + 1]
             h = h_pos[lo:hi]
             self.history.append((s, h_ids[lo:hi], h[:, 0], h[:, 1], h[:, 2], h[:, 3]))
-            self.stops.append(self._stops_of(self.history[-1]))
+            ok = may_stop[lo:hi]
+            self.stops.append((s, h_ids[lo:hi][ok], h[ok, 0], h[ok, 1]))
             while self.history and self.history[0][0] < s - window:
                 self.history.pop(0)
             while self.stops and self.stops[0][0] < s - window:
