@@ -564,6 +564,24 @@ def heard_on_path(counts: dict[tuple[int, int], tuple[int, int]], path: Sequence
     return out
 
 
+def partner_seen(slices: Sequence[tuple[int, Sequence[Sequence[float]]]], a: int, lo_s: int, hi_s: int,
+                 max_missed: int) -> list[tuple]:  # fmt: skip
+    """The dark-partner search's walk (engine/detectors/dark_partners.py ``_partner_seen``), slice by slice:
+    ``slices`` [(slice, [(vid, lat, lon, speed, type), ...]), ...] in list order -> (slice, lat, lon, speed, type)
+    of vessel ``a``'s first row in each slice that has it (slices outside ``lo_s .. hi_s`` passed over), until it
+    has been missing for more than ``max_missed`` slices after the last one it was in."""
+    seen: list[tuple] = []
+    for s, rows in slices:
+        if not lo_s <= s <= hi_s:
+            continue
+        mine = [r for r in rows if r[0] == a]
+        if mine:
+            seen.append((s, *mine[0][1:]))
+        elif seen and s - seen[-1][0] > max_missed:
+            break
+    return seen
+
+
 def handover_candidates(
     fleet,
     t1: float,

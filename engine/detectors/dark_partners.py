@@ -9,7 +9,7 @@ settings, and gives the detector the meetings found when a vessel reappears afte
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from engine.detectors.transfers import (
     latest_known_type,
 )
 from engine.geo.region_pack import haversine_km as great_circle_km
+from feeds.jit import kernel
 
 # a dark partner's route to a stop (EncounterDetector._sailed_to): km from where it vanished, hours from vanishing
 # to the stop, km to where it reappeared, hours from the stop's end, the stop's first and last slice
@@ -31,6 +32,77 @@ Route = tuple[float, float, float, float, int, int]
 
 History = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # slice, vid, lat, lon, kn, type
 Stops = tuple[int, np.ndarray, np.ndarray, np.ndarray]  # slice, vid, lat, lon
+_ANY_SLICE = (np.iinfo(np.int64).min, np.iinfo(np.int64).max)
+
+
+@dataclass
+class Flat:
+    """A list of slices of rows (the detector's ``history`` or ``stops``) laid end to end for a walk through
+    slices: entry ``k`` is slice ``number[k]`` and owns rows ``off[k]:off[k + 1]`` of ``cols`` (the tuples' arrays).
+    The entries of the old list come first, then the walk's, one a slice; the list holds entries ``lo:hi`` at each
+    point of the walk (it gains one a slice and drops the oldest), which the walk sets."""
+
+    number: np.ndarray
+    off: np.ndarray
+    cols: list[np.ndarray]
+    lo: int = 0
+    hi: int = 0
+
+    @classmethod
+    def of(cls, entries: list[tuple], first: int, new_off: np.ndarray, new_cols: list[np.ndarray]) -> Flat:
+        """The ``entries`` (slice, then one array a column), then a slice from ``first`` on for each run of rows
+        ``new_off[k]:new_off[k + 1]`` of ``new_cols``."""
+        sizes = np.array([e[1].shape[0] for e in entries], np.int64)
+        off = np.concatenate(([0], np.cumsum(sizes), sizes.sum() + new_off[1:] - new_off[0])).astype(np.int64)
+        slices = np.concatenate(([e[0] for e in entries], first + np.arange(new_off.shape[0] - 1))).astype(np.int64)
+        a, z = int(new_off[0]), int(new_off[-1])
+        cols = [np.concatenate([*(e[1 + c] for e in entries), col[a:z]]) for c, col in enumerate(new_cols)]
+        return cls(slices, off, cols, 0, len(entries))
+
+    def within(self, s0: int, s1: int) -> np.ndarray:
+        """The entries the list holds now whose slice is in ``s0 .. s1 - 1``, in list order."""
+        sl = self.number[self.lo : self.hi]
+        return np.flatnonzero((sl >= s0) & (sl < s1)) + self.lo
+
+    def rows(self, entries: np.ndarray) -> slice | np.ndarray:
+        """The rows of ``entries`` one after another (a slice when the entries follow each other)."""
+        if entries.shape[0] and entries[-1] - entries[0] == entries.shape[0] - 1:
+            return slice(int(self.off[entries[0]]), int(self.off[entries[-1] + 1]))
+        return np.concatenate(
+            [np.zeros(0, np.int64), *(np.arange(self.off[e], self.off[e + 1]) for e in entries.tolist())]
+        )
+
+
+@kernel
+def _partner_seen(a, entries, slice_of, off, vid, lat, lon, kn, ty, lo_s, hi_s, max_missed):
+    """Vessel ``a`` among the slow vessels of ``entries`` (in order; those of a slice outside ``lo_s .. hi_s``
+    passed over): its first row of each entry that has it, from the first such entry until it is missing from
+    entries more than ``max_missed`` slices after the last one it was in. Returns their slices and (lat, lon,
+    speed, ship type) rows."""
+    n = entries.shape[0]
+    s_out = np.empty(n, np.int64)
+    f_out = np.empty((n, 4))
+    m = 0
+    for q in range(n):
+        e = entries[q]
+        s = slice_of[e]
+        if s < lo_s or s > hi_s:
+            continue
+        found = -1
+        for r in range(off[e], off[e + 1]):
+            if vid[r] == a:
+                found = r
+                break
+        if found >= 0:
+            s_out[m] = s
+            f_out[m, 0] = lat[found]
+            f_out[m, 1] = lon[found]
+            f_out[m, 2] = kn[found]
+            f_out[m, 3] = ty[found]
+            m += 1
+        elif m > 0 and s - s_out[m - 1] > max_missed:
+            break
+    return s_out[:m], f_out[:m]
 
 
 class DarkPartners:
@@ -48,36 +120,31 @@ class DarkPartners:
     def _offshore(self, m: Meeting) -> float:
         raise NotImplementedError  # the detector's
 
-    def _dark_partner(self, b: int, t1: int, t0: int, last: list[float],
-                      mmsi: np.ndarray) -> list[tuple[tuple[int, int], Meeting]]:  # fmt: skip
+    def _dark_partner(self, b: int, t1: int, t0: int, last: list[float], mmsi: np.ndarray, history: Flat,
+                      stops: Flat) -> list[tuple[tuple[int, int], Meeting]]:  # fmt: skip
         """Vessel ``b`` reappears at ``t1`` after a silence of ``min_h`` since its fix at ``t0`` (``last``: lat, lon,
         ship type). A vessel that was within ``max_km`` of where ``b`` vanished (then, or within ``max_missed``
         slices) and stayed slow for ``min_h`` while ``b`` was dark met it there: a transfer with one side dark,
-        which position pairing cannot see (unless one of them is at its work, or both fish: see transfers.py)."""
+        which position pairing cannot see (unless one of them is at its work, or both fish: see transfers.py).
+        ``history`` and ``stops`` are the detector's lists as they are now, laid flat (:class:`Flat`)."""
         st = self.settings
         found: list[tuple[tuple[int, int], Meeting]] = []
         lat0, lon0, type0 = last[:3]
         if np.isnan(lat0) or np.isnan(lon0):
             return found
         s0, s1 = t0 // self.slice_us, t1 // self.slice_us
-        slices = [h for h in self.history if s0 <= h[0] < s1]
-        near: set[int] = set()
-        for _, vids, la, lo, _, _ in slices[: st.max_missed + 1]:
-            near.update(vids[great_circle_km(la, lo, lat0, lon0) <= st.max_km].tolist())
-        near.discard(b)
-        candidates: list[tuple[int, Route | None]] = [(a, None) for a in sorted(near)]
-        if not near:
-            candidates = self._sailed_to(b, t0, t1, last, [h for h in self.stops if s0 <= h[0] < s1])
+        slices = history.within(s0, s1)
+        vid, la, lo, kn, ty = history.cols
+        first = history.rows(slices[: st.max_missed + 1])
+        near = np.unique(vid[first][great_circle_km(la[first], lo[first], lat0, lon0) <= st.max_km])
+        candidates: list[tuple[int, Route | None]] = [(a, None) for a in near[near != b].tolist()]
+        if not candidates:
+            candidates = self._sailed_to(b, t0, t1, last, stops, stops.within(s0, s1))
         for a, route in candidates:
-            seen: list[tuple[int, float, float, float, float]] = []
-            for s, vids, la, lo, kn, ty in slices:
-                if route is not None and not route[4] <= s <= route[5]:
-                    continue
-                k = np.flatnonzero(vids == a)
-                if k.shape[0]:
-                    seen.append((s, float(la[k[0]]), float(lo[k[0]]), float(kn[k[0]]), float(ty[k[0]])))
-                elif seen and s - seen[-1][0] > st.max_missed:
-                    break
+            lo_s, hi_s = _ANY_SLICE if route is None else route[4:6]
+            seen_s, seen_f = _partner_seen(a, slices, history.number, history.off, vid, la, lo, kn, ty, lo_s, hi_s,
+                                           st.max_missed)  # fmt: skip
+            seen = [(s, *f) for s, f in zip(seen_s.tolist(), seen_f.tolist(), strict=True)]
             if not seen or (seen[-1][0] - seen[0][0] + 1) * self.slice_us < st.min_h * US_PER_H:
                 continue
             key = (int(min(mmsi[a], mmsi[b])), int(max(mmsi[a], mmsi[b])))
@@ -123,23 +190,23 @@ class DarkPartners:
             ok[ok] = ~self.near_port(la[ok], lo[ok])
         return ok
 
-    def _sailed_to(self, b: int, t0: int, t1: int, last: list[float], slices: list[Any]
-                   ) -> list[tuple[int, Route | None]]:  # fmt: skip
+    def _sailed_to(self, b: int, t0: int, t1: int, last: list[float], stops: Flat,
+                   entries: np.ndarray) -> list[tuple[int, Route | None]]:  # fmt: skip
         """The vessel that ``b`` can have met dark after sailing from where it vanished (``last``: lat, lon, ship
         type, then where it reappeared, its speeds before and after) at ``t0`` to where it reappeared at ``t1``: one
-        slow for ``min_h`` of slices, at sea, at points ``b`` could reach in time and leave in time, its stop ending
-        within ``dark_reappear_h`` before ``t1``. Returns ``[(a, (km from the vanishing point, hours from vanishing
-        to the stop, km to the reappearance, hours from the stop's end, first slice, last slice))]`` or ``[]``."""
+        slow for ``min_h`` of slices (``entries`` of ``stops``), at sea, at points ``b`` could reach in time and
+        leave in time, its stop ending within ``dark_reappear_h`` before ``t1``. Returns ``[(a, (km from the
+        vanishing point, hours from vanishing to the stop, km to the reappearance, hours from the stop's end, first
+        slice, last slice))]`` or ``[]``."""
         st = self.settings
         lat0, lon0, _, lat1, lon1, kn0, kn1 = last
-        kn = np.nanmax([kn0, kn1]) if not (np.isnan(kn0) and np.isnan(kn1)) else math.nan
-        if not kn > st.max_kn or np.isnan(lat1) or np.isnan(lon1) or not slices:
+        kn = max(x for x in (kn0, kn1) if not math.isnan(x)) if not (math.isnan(kn0) and math.isnan(kn1)) else math.nan
+        if not kn > st.max_kn or np.isnan(lat1) or np.isnan(lon1) or not entries.shape[0]:
             return []  # a vessel that reported no way under it cannot be said to have sailed anywhere
         kmh = kn * KM_PER_NM * st.dark_speed_margin
-        sizes = [h[1].shape[0] for h in slices]
-        s = np.repeat([h[0] for h in slices], sizes)
-        vid = np.concatenate([h[1] for h in slices])
-        la, lo = np.concatenate([h[2] for h in slices]), np.concatenate([h[3] for h in slices])
+        rows = stops.rows(entries)
+        s = np.repeat(stops.number[entries], stops.off[entries + 1] - stops.off[entries])
+        vid, la, lo = (col[rows] for col in stops.cols)
         t_end = (s + 1) * self.slice_us  # where a slice's row stands
         from_p = great_circle_km(la, lo, lat0, lon0)
         to_r = great_circle_km(la, lo, lat1, lon1)

@@ -33,7 +33,7 @@ import polars as pl
 
 from engine.alerts import AlertRows
 from engine.detectors.common import US_PER_H, NearPlaces, grow, mod360, place_gap_km
-from engine.detectors.dark_partners import DarkPartners
+from engine.detectors.dark_partners import DarkPartners, Flat
 from engine.detectors.episodes import fmt_h, ship_type_at
 from engine.detectors.pairs import close_pairs
 from engine.detectors.transfers import (
@@ -276,13 +276,23 @@ class EncounterDetector(DarkPartners):
         slow_ptr = np.searchsorted(slow_rows, at)
         h_ids, h_pos = ids[slow_rows], pos[slow_rows]
         may_stop = self._may_stop(h_pos[:, 0], h_pos[:, 1], h_pos[:, 3])
+        stop_ptr = np.concatenate(([0], np.cumsum(may_stop)))[slow_ptr]
+        # the lists as they will grow slice by slice, laid flat for the dark-partner search (when a vessel reappears)
+        history = stops = None
+        if back.shape[0]:
+            history = Flat.of(self.history, s0, slow_ptr, [h_ids, *(np.ascontiguousarray(c) for c in h_pos.T)])
+            stops = Flat.of(self.stops, s0, stop_ptr, [h_ids[may_stop], h_pos[may_stop, 0], h_pos[may_stop, 1]])
+        n_history, n_stops = len(self.history), len(self.stops)
         window = int(st.dark_window_h * US_PER_H) // self.slice_us
         events: list[tuple[int, int, int, tuple[int, int], Meeting]] = []  # ended meetings: slice, phase, order
         for k in range(count):
             s = s0 + k
             for r in range(back_ptr[k], back_ptr[k + 1]):  # vessels heard again after a silence of min_h
+                assert history is not None and stops is not None
+                history.hi, stops.hi = n_history + k, n_stops + k  # the lists as they are now
+                history.lo, stops.lo = history.hi - len(self.history), stops.hi - len(self.stops)
                 found = self._dark_partner(int(back[r, 1]), int(back[r, 2]), int(back[r, 3]), back_f[r].tolist(),
-                                           mmsi)  # fmt: skip
+                                           mmsi, history, stops)  # fmt: skip
                 events.extend((s, 0, len(events), key, m) for key, m in found)
             lo, hi = slow_ptr[k], slow_ptr[k + 1]
             h = h_pos[lo:hi]

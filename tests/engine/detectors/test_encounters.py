@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.detectors.dark_partners import Flat, _partner_seen
 from engine.detectors.encounters import EncounterDetector, EncounterSettings
 from engine.detectors.gaps import GapDetector
 from engine.detectors.pairs import KM_PER_DEG, close_pairs
@@ -177,6 +178,40 @@ def sailed_dark(reappear_after_h: float, reappear_km: float) -> pl.DataFrame:
     boat = pl.concat([positions(B, before, north, np.full(before.shape, lon), sog=8.0),
                       positions(B, back, south, np.full(back.shape, lon), sog=8.0)])  # fmt: skip
     return pl.concat([tanker, boat]).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+
+
+slice_rows = st.lists(st.tuples(st.integers(0, 4), st.floats(-1, 1)), max_size=6)  # (vid, a value) a slow vessel
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(slice_rows, max_size=5), st.lists(slice_rows, max_size=6), st.integers(0, 4), st.integers(-1, 12),
+       st.integers(-1, 12), st.integers(0, 3), st.integers(-1, 12), st.integers(-1, 12),
+       st.integers(0, 12))  # fmt: skip
+def test_the_dark_partner_walk_matches_the_reference(old: list, new: list, a: int, lo_s: int, hi_s: int,
+                                                     max_missed: int, s0: int, s1: int,
+                                                     dropped: int) -> None:  # fmt: skip
+    """The slow-vessel lists laid flat (the old entries, then the walk's) hold what the lists hold; the walk
+    through the slices a vessel was in (the compiled kernel) is the slice-by-slice one."""
+
+    def cols(rows: list) -> list[np.ndarray]:  # vid, lat, lon, speed, type
+        v = np.array([r[1] for r in rows], np.float64)
+        return [np.array([r[0] for r in rows], np.int64), v, v + 1, v + 2, v + 3]
+
+    entries = [(k, *cols(rows)) for k, rows in enumerate(old)]
+    new_off = np.concatenate(([0], np.cumsum([len(rows) for rows in new]))).astype(np.int64)
+    flat = Flat.of(entries, len(old), new_off, cols([r for rows in new for r in rows]))
+    every = entries + [(len(old) + k, *cols(rows)) for k, rows in enumerate(new)]
+    flat.hi = len(every)
+    flat.lo = min(dropped, flat.hi)  # the list without its oldest entries
+    listed = [e for e in every[flat.lo :] if s0 <= e[0] < s1]
+    chosen = flat.within(s0, s1)
+    assert flat.number[chosen].tolist() == [e[0] for e in listed]
+    for part, want_entries in ((chosen, listed), (chosen[::2], listed[::2])):  # the rows of entries that follow or not
+        assert flat.cols[0][flat.rows(part)].tolist() == [x for e in want_entries for x in e[1].tolist()]
+    got_s, got_f = _partner_seen(a, chosen, flat.number, flat.off, *flat.cols, lo_s, hi_s, max_missed)
+    slices = [(e[0], list(zip(*(c.tolist() for c in e[1:]), strict=True))) for e in listed]
+    want = ref.partner_seen(slices, a, lo_s, hi_s, max_missed)
+    assert [(s, *f) for s, f in zip(got_s.tolist(), got_f.tolist(), strict=True)] == want
 
 
 def test_a_vessel_that_sailed_to_a_stopped_tanker_dark_is_its_partner() -> None:
