@@ -7,11 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from seawatch.cli_common import THREADS_HELP, positive_int, use_threads
+from seawatch.cli_common import THREADS_HELP, batch_gc, positive_int, use_threads
 
 
 def _backtest(args: argparse.Namespace) -> int:
     use_threads(args.threads)
+    batch_gc()
     starting = None
     one_folder_or_url = len(args.inputs) == 1 and not Path(args.inputs[0]).is_file()  # a dataset, likely
     if (args.workers is not None or args.cluster is not None) and one_folder_or_url:  # workers load meanwhile

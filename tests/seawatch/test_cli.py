@@ -170,3 +170,18 @@ def test_keys_create_prints_a_key_the_store_accepts(tmp_path: Path, monkeypatch,
     finally:
         store.close()
     assert found is not None and found.role == "analyst" and found.name == "duty officer"
+
+
+def test_batch_gc_raises_only_the_youngest_generations_threshold() -> None:
+    import gc
+
+    from seawatch.cli_common import BATCH_GC_THRESHOLD, batch_gc
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 11, 12)
+        batch_gc()
+        assert gc.get_threshold() == (BATCH_GC_THRESHOLD, 11, 12)
+        assert gc.isenabled()
+    finally:
+        gc.set_threshold(*before)
