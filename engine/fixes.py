@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from feeds.jit import kernel
+from feeds.jit import kernel, read_only
 
 if TYPE_CHECKING:
     from engine.geo.land import LandIndex
@@ -154,7 +154,7 @@ def take_rows(columns: list[np.ndarray], rows: np.ndarray, n: int) -> list[np.nd
     out = []
     for col in columns:
         taken = np.empty(rows.shape[0], col.dtype)
-        _scatter(dest, np.ascontiguousarray(col), taken)
+        _scatter(dest, read_only(np.ascontiguousarray(col)), taken)
         out.append(taken)
     return out
 
@@ -319,4 +319,4 @@ def vessel_time_sorted(
     if keys.ndim == 1:
         keys = keys[:, None]
     n_vessels = int(vid.max()) + 1 if vid.shape[0] else 0
-    return _vessel_time_order(vid, np.ascontiguousarray(t_us, np.int64), keys, n_vessels)
+    return _vessel_time_order(read_only(vid), read_only(np.ascontiguousarray(t_us, np.int64)), keys, n_vessels)

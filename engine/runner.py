@@ -66,7 +66,7 @@ from engine.alerts import AlertBook
 from engine.durable import crash_point, fsync_dir, fsync_file
 from engine.fixes import DIMENSIONS, Fixes, Identities, fixes_in_order, identities_in_order, vessel_time_sorted
 from engine.fleet import VesselIndex
-from feeds.jit import kernel
+from feeds.jit import kernel, read_only
 
 LATENESS_S = 600.0  # how far out of time order a feed may be; merged station feeds are within minutes
 EVICT_AFTER_S = 48 * 3600.0  # a vessel silent this long is evicted (module docstring); the longest horizon is 24 h
@@ -503,6 +503,7 @@ def float_key(x: np.ndarray, out: np.ndarray, k: int) -> None:
     x = np.ascontiguousarray(x, np.float64)
     if out.dtype != np.int64 or out.ndim != 2 or out.shape[0] != x.shape[0] or not 0 <= k < out.shape[1]:
         raise ValueError(f"out must be int64 rows of {x.shape[0]} with a column {k}, got {out.dtype} {out.shape}")
+    x = read_only(x)
     _float_key_kernel(x, x.view(np.int64), k, _NAN_BITS, out)
 
 

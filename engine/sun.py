@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from feeds.jit import kernel
+from feeds.jit import kernel, read_only
 
 US_PER_DAY = 86_400_000_000
 HORIZON_DEG = -0.833  # the sun's upper limb on the horizon, with refraction (the usual sunrise/sunset definition)
@@ -55,7 +55,7 @@ def _sines(t_us, lat, lon, out):
 
 
 def _sun_sines(t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    t_us, lat, lon = (np.ascontiguousarray(a, np.float64) for a in (t_us, lat, lon))
+    t_us, lat, lon = (read_only(np.ascontiguousarray(a, np.float64)) for a in (t_us, lat, lon))
     if not t_us.shape == lat.shape == lon.shape:
         raise ValueError(f"t_us, lat and lon must have one shape, got {t_us.shape}, {lat.shape}, {lon.shape}")
     out = np.empty(t_us.shape[0], np.float64)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numba
+import numpy as np
 
 BLAS_MODULE = "scipy.linalg.cython_blas"
 
@@ -54,6 +55,17 @@ NUMBA_FLAGS: dict[str, Any] = {
     "fastmath": False,
     "boundscheck": False,
 }
+
+
+def read_only(a: np.ndarray) -> np.ndarray:
+    """``a`` as a read-only view (no copy). Numba compiles a kernel once per type of argument, and a read-only array
+    (what polars' ``to_numpy()`` gives) is a type of its own: a kernel's input passed through this gets one signature
+    whoever calls, so a process loads it from the cache once (~7 ms a load; a 7-day backtest loaded 11 such twins)."""
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def kernel(func: F) -> F:

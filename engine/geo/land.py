@@ -35,7 +35,7 @@ import numpy as np
 
 from engine.geo import land_build as lb
 from engine.geo.chunked import run_rows
-from feeds.jit import kernel
+from feeds.jit import kernel, read_only
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _points(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo = np.ascontiguousarray(lon, np.float64).ravel()
     if la.shape != lo.shape:
         raise ValueError(f"lat and lon differ in shape: {np.shape(lat)} vs {np.shape(lon)}")
-    return la, lo
+    return read_only(la), read_only(lo)
 
 
 def _build_into(folder: Path) -> None:

@@ -56,3 +56,26 @@ def test_a_kernel_with_np_dot_runs_without_scipy_linalg(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(ROOT), "SEAWATCH_NUMBA_CACHE": "0", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_read_only_is_a_view_numba_types_as_one_signature() -> None:
+    import numpy as np
+
+    from feeds.jit import kernel, read_only
+
+    @kernel
+    def total(a):  # not cached by name: a closure, compiled in this test
+        s = 0.0
+        for x in a:
+            s += x
+        return s
+
+    writable = np.arange(5.0)
+    view = read_only(writable)
+    assert not view.flags.writeable and writable.flags.writeable  # the caller's array is left as it was
+    assert np.shares_memory(view, writable)  # no copy
+    assert read_only(view) is view
+    frozen = writable.copy()
+    frozen.flags.writeable = False
+    assert total(view) == total(frozen) == 10.0
+    assert len(total.signatures) == 1  # a writable array passed through read_only and a read-only one: one compile
