@@ -116,8 +116,14 @@ def latest_known_type(types: list[float], r: int, e: int, before: int) -> int:
 
 
 def median_kn(speeds: list[float]) -> float:
-    """Median speed, NaN when none is known."""
-    return float(np.nanmedian(speeds)) if speeds and not np.all(np.isnan(speeds)) else math.nan
+    """Median speed, NaN when none is known: ``np.nanmedian``'s value (the middle one, or the two middle ones'
+    sum halved), in plain Python: a meeting asks at each slice, mostly of a few speeds, where numpy's call cost
+    twenty times the sort."""
+    known = sorted(x for x in speeds if not math.isnan(x))
+    n = len(known)
+    if not n:
+        return math.nan
+    return known[n // 2] if n % 2 else (known[n // 2 - 1] + known[n // 2]) / 2.0
 
 
 def is_slow(speeds_a: list[float], speeds_b: list[float], max_kn: float) -> bool:

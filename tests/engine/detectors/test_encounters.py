@@ -17,6 +17,7 @@ from engine.detectors.dark_partners import Flat, _partner_seen
 from engine.detectors.encounters import EncounterDetector, EncounterSettings
 from engine.detectors.gaps import GapDetector
 from engine.detectors.pairs import KM_PER_DEG, close_pairs
+from engine.detectors.transfers import median_kn
 from engine.geo.regions import load_pack
 from engine.runner import Engine
 from tests import reference as ref
@@ -178,6 +179,15 @@ def sailed_dark(reappear_after_h: float, reappear_km: float) -> pl.DataFrame:
     boat = pl.concat([positions(B, before, north, np.full(before.shape, lon), sog=8.0),
                       positions(B, back, south, np.full(back.shape, lon), sog=8.0)])  # fmt: skip
     return pl.concat([tanker, boat]).sort("t").with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 30), st.just(math.nan), st.sampled_from([0.0, 1.5, 2.0, math.inf])),
+                max_size=40))  # fmt: skip
+def test_median_speed_is_numpys(speeds: list[float]) -> None:
+    want = float(np.nanmedian(speeds)) if speeds and not np.all(np.isnan(speeds)) else math.nan
+    got = median_kn(speeds)
+    assert (math.isnan(got) and math.isnan(want)) or got == want
 
 
 slice_rows = st.lists(st.tuples(st.integers(0, 4), st.floats(-1, 1)), max_size=6)  # (vid, a value) a slow vessel
