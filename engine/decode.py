@@ -199,14 +199,17 @@ def _events(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndar
     lat, lon, sog, cog, station_time = (np.empty(n) for _ in range(5))
     altitude = np.empty(n, np.int16)
     acc, raim, second, aid_type, off_pos, virtual = (np.empty(n, np.int8) for _ in range(6))
-    text = np.zeros((n, TEXT_WIDTH), np.uint8)
-    if n:
-        dk.events(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, altitude, acc, raim, second,
-                  station_time, aid_type, off_pos, virtual, text)  # fmt: skip
-    shared = {name: make() for name, make in _shared(batch, idx, mt).items()}
-    st = timestamps(station_time, name="station_time")
     types = mt[idx]
     has_text = (types == 14) | (types == 21)
+    # rows of text for the texts only (a few % of the events: the base stations' reports have none)
+    text_row = np.full(n, -1, np.int64)
+    text_row[has_text] = np.arange(np.count_nonzero(has_text))
+    text = np.zeros((np.count_nonzero(has_text), TEXT_WIDTH), np.uint8)
+    if n:
+        dk.events(six, batch.start, nbits, mt, idx, mmsi, lat, lon, sog, cog, altitude, acc, raim, second,
+                  station_time, aid_type, off_pos, virtual, text_row, text)  # fmt: skip
+    shared = {name: make() for name, make in _shared(batch, idx, mt).items()}
+    st = timestamps(station_time, name="station_time")
     other = ~np.isin(types, NUMBA_EVENT_TYPES)  # the raw payload is kept where pyais has the fields
     return pl.DataFrame(
         [
@@ -225,7 +228,7 @@ def _events(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndar
             _opt_int("aid_type", aid_type, pl.Int8),
             _opt_int("off_position", off_pos, pl.Boolean),
             _opt_int("virtual_aid", virtual, pl.Boolean),
-            _scatter("text", _strings("text", text[has_text]), has_text),
+            _scatter("text", _strings("text", text), has_text),
             _scatter("payload", _strings("payload", _payloads(batch, idx[other]), null_empty=False), other),
             pl.Series("fill", batch.fill[idx], pl.Int8),
             *(shared[name] for name in ("source", "channel", "line", "seq")),

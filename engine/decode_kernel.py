@@ -378,9 +378,11 @@ def events(
     aid_type,
     off_position,
     virtual_aid,
+    text_row,
     text,
 ):
-    """Types 4, 9, 14, 21 and the header of every other type -> the Events columns."""
+    """Types 4, 9, 14, 21 and the header of every other type -> the Events columns; the text of a type 14 or 21 goes
+    to row ``text_row[r]`` of ``text`` (which has rows for those messages only)."""
     for r in range(idx.shape[0]):
         m = idx[r]
         s = start[m]
@@ -422,12 +424,12 @@ def events(
             second[r] = _u(six, s, 128, 6)
             raim[r] = _u(six, s, 147, 1)
         elif t == 14:
-            _text(six, s, 40, min((nb - 40) // 6, text.shape[1]), nb, text, r, 0)
+            _text(six, s, 40, min((nb - 40) // 6, text.shape[1]), nb, text, text_row[r], 0)
         elif t == 21:
             aid_type[r] = _u(six, s, 38, 5)
-            n1 = _text(six, s, 43, 20, nb, text, r, 0)
+            n1 = _text(six, s, 43, 20, nb, text, text_row[r], 0)
             if nb > 272 and n1 == 20:  # name extension: up to 14 more characters, spaces after the name kept
-                _text(six, s, 272, min((nb - 272) // 6, 14), nb, text, r, 20, False)
+                _text(six, s, 272, min((nb - 272) // 6, 14), nb, text, text_row[r], 20, False)
             accuracy[r] = _u(six, s, 163, 1)
             lat[r], lon[r] = _latlon(six, s, 164, 192, 28, 27, 10)
             second[r] = _u(six, s, 253, 6)
