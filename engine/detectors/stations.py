@@ -224,23 +224,26 @@ class StationMonitor:
 
     def _station_ids(self, source: pl.Series) -> np.ndarray:
         """Each row's station id (-1: no name); a name not seen before gets the next id (in name order). The
-        strings are looked up in the map of the known names (a feed names a handful of stations; 7x faster than a
-        cast to an Enum of them), then the rows left without an id are looked at for new names."""
-        codes = source.replace_strict(self._ids, default=-1, return_dtype=pl.Int64)
-        other = source.filter(codes == -1).drop_nulls().unique().sort().to_list()
-        new = [name for name in other if name and name not in self._ids]  # an empty name is no station
-        if new:
-            for name in new:
-                self._ids[name] = len(self.names)
-                self.names.append(name)
-            codes = source.replace_strict(self._ids, default=-1, return_dtype=pl.Int64)
+        strings are looked up once, as an Enum of the known names (a feed names a handful of stations); the rows
+        left without one are looked at for new names only when there are such rows. (A ``replace_strict`` on the
+        map of the names looked 5x faster by the calling thread's clock, but it works in polars' pool: 13 ms of the
+        process's CPU a 556,000-row table against 7.5 ms for the cast.)"""
+        codes = source.cast(pl.Enum(self.names), strict=False)
+        if codes.null_count() > source.null_count():  # a new name (or an empty one, which is no station)
+            other = source.filter(codes.is_null()).drop_nulls().unique().sort().to_list()
+            new = [name for name in other if name and name not in self._ids]
+            if new:
+                for name in new:
+                    self._ids[name] = len(self.names)
+                    self.names.append(name)
+                codes = source.cast(pl.Enum(self.names), strict=False)
         n = len(self.names)
         for arr in ("next_bucket", "ring", "last_heard", "current", "down"):
             cur = getattr(self, arr)
             if cur.shape[0] < n:
                 fill = np.full((n - cur.shape[0], *cur.shape[1:]), 0 if arr == "current" else _NONE, np.int64)
                 setattr(self, arr, np.concatenate([cur, fill]))
-        return codes.to_numpy()
+        return codes.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
 
     def _count(self, frame: pl.DataFrame) -> np.ndarray | None:
         """Count the frame's messages per (station, bucket) into ``open``; its station ids (None: no source)."""
