@@ -4,6 +4,8 @@ history commands are in :mod:`seawatch.cli_history`, the live service's in :mod:
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +18,9 @@ from seawatch.watchlist_job import add_watchlist_parser
 
 def _decode(args: argparse.Namespace) -> int:
     use_threads(args.threads)
+    # numpy's OpenBLAS, and scipy's (loaded for Numba's BLAS check), each start a thread a core that spins ~0.1 s
+    # waiting for work at start-up; decoding calls no BLAS
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from feeds.files import InputError
     from seawatch.decode_job import DecodeOptions, run_decode
 
@@ -234,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     code: int = args.func(args)
+    if argv is None:  # the command itself, about to exit
+        # Python's exit walks every object still alive (~125,000 after the imports and Numba's kernels) in three
+        # full collections before freeing them: 0.3-0.4 s of CPU after `seawatch decode` is done (benchmarks/
+        # RESULTS.md, issue 13). Frozen, they are freed without being walked; tests call main(argv) and are spared.
+        gc.freeze()
     return code
 
 
