@@ -15,6 +15,7 @@ import numpy as np
 
 from feeds import nmea_kernel as nk
 from feeds import ranges_kernel as rk
+from feeds.jit import kernel
 
 if TYPE_CHECKING:
     from feeds.framing_ranges import RangeFrame
@@ -391,7 +392,34 @@ class Framer:
         self._known_ids = np.array([self._source_ids[h] for h in order], np.int32)
 
     def _source_index(self, hashes: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(self._known, hashes).clip(max=self._known.shape[0] - 1)
-        ids: np.ndarray = self._known_ids[pos]
-        ids[self._known[pos] != hashes] = 0  # cannot happen: every source is registered before use
+        """Each message's index into ``sources`` from its source hash (0 for a hash not registered: cannot happen,
+        every source is registered before use). One compiled pass: the numpy search, clip, gather and compare it
+        replaces cost ~35-50 ms of the command's own thread a simulated week (benchmarks/RESULTS.md, issue 13)."""
+        ids = np.empty(hashes.shape[0], np.int32)
+        if hashes.shape[0]:  # an empty batch loads no kernel
+            _source_ids(self._known, self._known_ids, np.ascontiguousarray(hashes, np.uint64), ids)
         return ids
+
+
+@kernel
+def _source_ids(known, known_ids, hashes, out):
+    """out[i] := known_ids[k] where known[k] == hashes[i] (``known`` sorted), else 0. A station's sentences come in
+    runs, so a hash equal to the one before takes its index without a search."""
+    n = known.shape[0]
+    last_h = np.uint64(0)
+    last_id = 0
+    for i in range(hashes.shape[0]):
+        h = hashes[i]
+        if i > 0 and h == last_h:
+            out[i] = last_id
+            continue
+        lo, hi = 0, n
+        while lo < hi:  # the first known hash >= h
+            mid = (lo + hi) // 2
+            if known[mid] < h:
+                lo = mid + 1
+            else:
+                hi = mid
+        last_id = known_ids[lo] if lo < n and known[lo] == h else 0
+        last_h = h
+        out[i] = last_id

@@ -948,3 +948,12 @@ def cover_walk(rows, last_t: dict[int, int], slots: dict[int, list[list[int]]], 
         mine[k][0] = s
         mine[k][1] = max(mine[k][1], t)
     return out
+
+
+def source_index(known: np.ndarray, known_ids: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """feeds.framing's source ids as numpy gives them: the sorted search, its last slot for a hash past the end, the
+    id where the hash is found and 0 where it is not."""
+    pos = np.searchsorted(known, hashes).clip(max=known.shape[0] - 1)
+    ids = known_ids[pos].astype(np.int32)
+    ids[known[pos] != hashes] = 0
+    return ids

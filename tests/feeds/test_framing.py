@@ -1069,3 +1069,23 @@ def test_the_deliveries_of_two_feeds_keep_their_station_names_and_arrival_order(
     assert got["source"].to_list()[0] == "rEV02" and got["mmsi"].to_list()[:4] == [
         *apart[0]["mmsi"].to_list(), *apart[1]["mmsi"].to_list()]  # fmt: skip
     assert got["source"].to_list()[4] is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    known=st.sets(st.integers(1, 2**64 - 1), max_size=12),
+    picks=st.lists(st.integers(0, 15), max_size=60),
+    strangers=st.lists(st.integers(0, 2**64 - 1), max_size=5),
+)
+def test_source_ids_agree_with_the_numpy_search(known, picks, strangers):
+    from feeds.framing import _source_ids
+    from tests import reference as ref
+
+    table = np.array(sorted({0, *known}), np.uint64)  # as Framer keeps it: hash 0 (no source) first
+    ids = np.arange(table.shape[0], dtype=np.int32)[::-1].copy()  # any ids, not the slots' order
+    # runs of one station, others between them, and hashes never registered (before, between and past the table)
+    hashes = np.array([table[p % table.shape[0]] for p in picks] + strangers, np.uint64)
+    hashes = np.concatenate([hashes, hashes[::-1], np.full(3, 2**64 - 1, np.uint64)])
+    out = np.full(hashes.shape[0], -7, np.int32)
+    _source_ids(table, ids, hashes, out)
+    np.testing.assert_array_equal(out, ref.source_index(table, ids, hashes))
