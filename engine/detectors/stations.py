@@ -431,11 +431,10 @@ class StationMonitor:
         outages = self.outages()
         since = pl.lit(self.judged_to - _DAY_US).cast(pl.Datetime("us", "UTC"))
         recent = outages.filter(pl.col("end").is_null() | (pl.col("end") >= since))
-        out = []
-        for row in self.table().iter_rows(named=True):
-            mine = recent.filter(pl.col("station") == row["station"]).drop("station")
-            out.append({**row, "outages": mine.to_dicts()})
-        return out
+        mine: dict[str, list[dict[str, Any]]] = {}  # each station's, in start order (one pass, not a filter each)
+        for outage in recent.to_dicts():
+            mine.setdefault(outage.pop("station"), []).append(outage)
+        return [{**row, "outages": mine.get(row["station"], [])} for row in self.table().iter_rows(named=True)]
 
     # --- state -------------------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, np.ndarray]:
