@@ -112,6 +112,9 @@ class _NoBar:
     def update(self, n: int) -> None:
         return None
 
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:  # the backtest's rate beside its bar
+        return None
+
 
 def progress_bar(total: int, enabled: bool | None, desc: str = "decode"):
     show = sys.stderr.isatty() if enabled is None else enabled
