@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -qq --upgrade pip
 	@# setuptools says of every editable install that it is one (InformationOnly): nothing to act on
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -qq -e '.[dev,cluster,bus]'
+	@# seawatch's own bytecode written once: where PYTHONDONTWRITEBYTECODE is set, every command would otherwise
+	@# compile its ~40 modules from source at start-up (0.1-0.25 s; benchmarks/RESULTS.md, issue 13)
+	$(BIN)/python -m compileall -q feeds engine models api seawatch
 	@touch $(STAMP)
 
 setup: $(STAMP) web
@@ -55,6 +58,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	$(BIN)/python -m compileall -q feeds engine models api seawatch  # bytecode of the code as it is now
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_decode.py --whole  # the commands as users run them, beside pyais and aiscat
 	$(BIN)/python benchmarks/bench_geo.py
