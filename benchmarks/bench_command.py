@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("feeds", "engine", "models", "api", "seawatch")
 
 
 def backtest_seconds(tree: Path, feed: Path, out: Path, report: bool = False) -> float:
@@ -52,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
             trees = {args.against: old, "this tree": ROOT}
             modes = [False, True] if args.report else [False]
             times: dict[tuple[str, bool], list[float]] = {(name, m): [] for name in trees for m in modes}
-            for tree in trees.values():  # warm-up: each tree's Numba cache
+            for tree in trees.values():  # each tree's bytecode (PYTHONDONTWRITEBYTECODE may be set) and Numba cache
+                subprocess.run([sys.executable, "-m", "compileall", "-q", *PACKAGES], cwd=tree, check=True,
+                               stdout=subprocess.DEVNULL)  # fmt: skip
                 backtest_seconds(tree, feed, Path(tmp) / "out", report=args.report)
             for _ in range(args.runs):
                 for (name, report), ts in times.items():
