@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python -m compileall -q feeds engine models api seawatch  # bytecode of the code as it is now
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_decode.py --whole  # the commands as users run them, beside pyais and aiscat
+	$(BIN)/python benchmarks/bench_backtest.py --hours 168 --runs 3  # the 7-day log: in process and the whole command
 	$(BIN)/python benchmarks/bench_geo.py
 	$(BIN)/python benchmarks/bench_live.py --parts latency  # a distress message and an ordinary alert -> the API
 	$(BIN)/python benchmarks/bench_api.py --fleet 1000000 --rate 500  # open and closed loop; seeding takes ~3 min
