@@ -122,12 +122,25 @@ class Lease:
                 renewed = time.monotonic()
             except nats.js.errors.KeyWrongLastSequenceError:
                 stop.set()
-                raise LeaseLost(f"the leader lease of {self.name} was taken by another engine; stopping") from None
+                raise LeaseLost(f"the leader lease of {self.name} {await self._lost_to(kv)}; stopping") from None
             except (nats.errors.Error, OSError) as exc:
                 if time.monotonic() - renewed >= self.ttl_s:
                     stop.set()
                     raise LeaseLost(f"the leader lease of {self.name} could not be renewed for {self.ttl_s:g} s "
                                     f"({exc}); stopping: a standby may have taken over") from None  # fmt: skip
+
+    async def _lost_to(self, kv: KeyValue) -> str:
+        """Why a renewal found another revision: the entry expired (this process paused longer than the lease) or
+        another engine holds it (named), as far as the bucket can still be read."""
+        import nats
+
+        try:
+            entry = await kv.get(self.name)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return f"expired: this process was not heard for {self.ttl_s:g} s (a pause, an overloaded machine)"
+        except (nats.errors.Error, OSError):
+            return "was taken by another engine"
+        return f"was taken by another engine ({(entry.value or b'').decode() or 'unnamed'})"
 
     async def release(self) -> None:
         """Give the lease up (a clean stop): the standby takes over at its next try, not after the TTL."""
