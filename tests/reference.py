@@ -888,8 +888,8 @@ def meet_hours(dx_km: float, dy_km: float, vx_kn: float, vy_kn: float, patrol_kn
     """Brute force for engine/geo/reach.py's meetings: the first time t (hours, on a grid of ``step_h`` up to
     ``horizon_h``, then halved down to 1e-9 h) when a patrol leaving the origin at ``patrol_kn`` can be where the
     vessel is: the vessel at (dx, dy) km + (vx, vy) kn * t, or, ``head_km`` given (a stale fix, met by its
-    reach), anywhere within ``head_km`` + |v| t of (dx, dy), moving at |v| in any direction. None: not within the
-    horizon."""
+    reach), anywhere within ``head_km`` + |v| t of (dx, dy), moving at |v| in any direction; a vessel within a metre
+    of the base is met at once. None: not within the horizon."""
     kn = 1.852
 
     def short(t: np.ndarray) -> np.ndarray:  # how far the patrol still is from the vessel at t (<= 0: met)
@@ -898,6 +898,8 @@ def meet_hours(dx_km: float, dy_km: float, vx_kn: float, vy_kn: float, patrol_kn
             return np.maximum(edge, 0.0) - patrol_kn * kn * t
         return np.hypot(dx_km + vx_kn * kn * t, dy_km + vy_kn * kn * t) - patrol_kn * kn * t
 
+    if head_km is None and math.hypot(dx_km, dy_km) <= 1e-3:  # engine/geo/reach.py MET_KM: met at once
+        return 0.0
     t = np.arange(0.0, horizon_h + step_h, step_h)
     met = np.flatnonzero(short(t) <= 0)
     if not met.size:

@@ -275,6 +275,9 @@ FIRST_DIGIT_TOP_SPEED_KN: dict[int, tuple[float, str]] = {
 UNKNOWN_TOP_SPEED_KN = (30.0, "unknown type (as small craft: the fast end)")
 # A reported speed above the impossible-speed bound (DESIGN.md, GFW segmenter) is a glitch or a spoof, not a speed
 IMPOSSIBLE_KN = 50.0
+# a vessel this close to the patrol's base is met at once: AIS gives positions to ~0.2 m, and far below this the
+# quadratic's answer is rounding (a vessel 1e-45 km away "met" 1.6 s later while the two are in one place)
+MET_KM = 1e-3
 OBSERVED_QUANTILE = 0.95  # the vessel's own top speed: a high quantile of its reports, so one glitch does not set it
 
 
@@ -322,12 +325,12 @@ LAND_RUN_SAMPLES = 4_000  # at most (a 2,000 km run is sampled every 0.5 km)
 def meet_hours(dx_km: float, dy_km: float, vx_kn: float, vy_kn: float, patrol_kn: float) -> float | None:
     """The earliest time (hours) a patrol at ``patrol_kn`` from the origin meets a vessel now at (dx, dy) km
     (east, north) moving at (vx, vy) knots: the smallest t >= 0 with |d + v t| = s t, that is
-    (|v|^2 - s^2) t^2 + 2 (d.v) t + |d|^2 = 0 in km and hours. None when the vessel outruns it."""
+    (|v|^2 - s^2) t^2 + 2 (d.v) t + |d|^2 = 0 in km and hours; 0 within MET_KM. None when the vessel outruns it."""
     vx, vy, s = vx_kn * KM_PER_NM, vy_kn * KM_PER_NM, patrol_kn * KM_PER_NM
     a = vx * vx + vy * vy - s * s
     b = 2.0 * (dx_km * vx + dy_km * vy)
     c = dx_km * dx_km + dy_km * dy_km
-    if c == 0.0:
+    if c <= MET_KM * MET_KM:
         return 0.0
     if abs(a) < 1e-12 * max(s * s, 1.0):  # as fast as the patrol: one root, if it comes towards it
         return -c / b if b < 0 else None
@@ -366,7 +369,7 @@ def meet_hours_many(dx_km: np.ndarray, dy_km: np.ndarray, vx_kn: np.ndarray, vy_
     lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
     two = np.where(lo >= 0, lo, np.where(hi >= 0, hi, np.nan))
     out = np.where(level, one, np.where(disc < 0, np.nan, two))
-    return np.where(c == 0.0, 0.0, out)
+    return np.where(c <= MET_KM * MET_KM, 0.0, out)
 
 
 def to_local_km(lat0: float, lon0: float, lat: float, lon: float) -> tuple[float, float]:
