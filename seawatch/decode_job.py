@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import polars as pl
 from polars.io.plugins import register_io_source
@@ -100,6 +100,18 @@ class DecodeSummary:
         return "\n".join(out) + "\n"
 
 
+class ProgressBar(Protocol):
+    """What the commands call on their bar: tqdm's, or :class:`_NoBar` when none is shown (mypy holds both to it)."""
+
+    def __enter__(self) -> ProgressBar: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def update(self, n: int) -> object: ...
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> object: ...
+
+
 class _NoBar:
     """The bar of a run that shows none: tqdm is not even imported (~15 ms of start-up)."""
 
@@ -116,7 +128,7 @@ class _NoBar:
         return None
 
 
-def progress_bar(total: int, enabled: bool | None, desc: str = "decode"):
+def progress_bar(total: int, enabled: bool | None, desc: str = "decode") -> ProgressBar:
     show = sys.stderr.isatty() if enabled is None else enabled
     if not show:
         return _NoBar()
