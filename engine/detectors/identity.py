@@ -31,6 +31,9 @@ FIELDS = ("name", "callsign", "imo", "ship_type")
 LABELS = {"name": "name", "callsign": "call sign", "imo": "IMO", "ship_type": "ship type"}
 _NA = ("", "NOT AVAILABLE", "N/A", "NA", "UNKNOWN", "0")
 HISTORY_KEPT = 64  # a vessel's latest identity changes kept in memory (the store keeps the whole history)
+# one change of one field: vid, t_us, arrival, field index, field, old, new, lat, lon, t of the last report of the
+# old value, whether it alternates back
+_Change = tuple[int, int, int, int, str, str, str, float, float, int, bool]
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,12 @@ class IdentityDetector:
     def process(self, step: Step) -> list[pl.DataFrame]:
         self._grow(step.fleet.size)
         self._fix_key = None
-        touched: set[int] = set()
-        for f, frame in field_values(step).items():
+        changes: list[_Change] = []
+        for k, (f, frame) in enumerate(field_values(step).items()):
             if frame.height:
-                touched |= self._field(step, f, frame)
+                changes += self._field(step, k, f, frame)
         self._fix_key = None  # not kept between steps
+        touched = self._apply(sorted(changes))
         out = [self._emit_changes(step), self._conflicts(step, touched), self._invalid(step)]
         fx = step.fixes
         if len(fx):
@@ -152,7 +156,9 @@ class IdentityDetector:
             self.last_fix[vids] = np.stack([fx.lat[end], fx.lon[end], fx.t_us[end] / US_PER_S], axis=1)
         return [f for f in out if f.height]
 
-    def _field(self, step: Step, f: str, frame: pl.DataFrame) -> set[int]:
+    def _field(self, step: Step, k: int, f: str, frame: pl.DataFrame) -> list[_Change]:
+        """The step's changes of field ``f`` (the ``k``-th of FIELDS), each marked an alternation (back to the
+        value before, within ``alternation_window_s``) or not, from this field's own state, which it carries on."""
         vid = frame["vid"].to_numpy()
         value = frame["value"].to_numpy().astype(object)
         first = np.concatenate(([True], vid[1:] != vid[:-1]))
@@ -161,31 +167,41 @@ class IdentityDetector:
         prev[first] = self.cur[f][vid[first]]
         changed = np.flatnonzero((prev != value) & (prev != None))  # noqa: E711 (elementwise)
         last = np.concatenate((vid[1:] != vid[:-1], [True]))
-        touched: set[int] = set()
         t = frame["t_us"].to_numpy()
+        arrival = frame["arrival"].to_numpy()
         t_prev = np.empty_like(t)
         t_prev[1:] = t[:-1]
         t_prev[first] = self.t_seen[f][vid[first]]
         s = self.settings
         lat, lon = self._where(step, vid[changed], t[changed])
-        for k, i in enumerate(changed.tolist()):  # one iteration per change
+        out: list[_Change] = []
+        for j, i in enumerate(changed.tolist()):  # one iteration per change
             v, old, new, ti = int(vid[i]), str(prev[i]), str(value[i]), int(t[i])
-            changes = self.history.setdefault(v, [])
-            changes.append((ti, f, old, new))
-            if len(changes) > HISTORY_KEPT:  # an identity cycling for months must not grow memory and snapshots
-                del changes[:-HISTORY_KEPT]
             recent = ti - self.t_changed[f][v] <= s.alternation_window_s * US_PER_S
-            if new == self.before[f][v] and recent:
-                self._alternation(v, f, old, new, ti, (float(lat[k]), float(lon[k])))
-                touched.add(v)
-            else:
-                where = (float(lat[k]), float(lon[k]))
-                self.pending.setdefault(v, []).append((ti, f, old, new, *where, int(t_prev[i])))
+            back = bool(new == self.before[f][v] and recent)
+            out.append((v, ti, int(arrival[i]), k, f, old, new, float(lat[j]), float(lon[j]), int(t_prev[i]), back))
             self.before[f][v] = old
             self.cur[f][v] = new  # the last row of the vessel sets it below too
             self.t_changed[f][v] = ti
         self.cur[f][vid[last]] = value[last]
         self.t_seen[f][vid[last]] = t[last]
+        return out
+
+    def _apply(self, changes: list[_Change]) -> set[int]:
+        """The step's changes of every field in (vessel, time, arrival, field) order -- the order of the messages,
+        whatever the cut into steps: a change is held (``pending``) or, an alternation, extends the vessel's
+        conflict, whose start is then its first alternation in time. Returns the vessels with an alternation."""
+        touched: set[int] = set()
+        for v, ti, _, _, f, old, new, lat, lon, t_prev, back in changes:
+            history = self.history.setdefault(v, [])
+            history.append((ti, f, old, new))
+            if len(history) > HISTORY_KEPT:  # an identity cycling for months must not grow memory and snapshots
+                del history[:-HISTORY_KEPT]
+            if back:
+                self._alternation(v, f, old, new, ti, (lat, lon))
+                touched.add(v)
+            else:
+                self.pending.setdefault(v, []).append((ti, f, old, new, lat, lon, t_prev))
         return touched
 
     def _alternation(self, v: int, f: str, old: str, new: str, t: int, where: tuple[float, float]) -> None:
