@@ -404,19 +404,9 @@ class GapDetector:
             cover = self.stations.covered_by(v, int(self.last_t[v]))
             heard = int(self.slot_n[v].sum())
             since = max(int(self.first_t[v]), (int(self.slot_at[v]) - self.own_slots + 1) * self.slot_us)
-            a = self._judge(
-                int(step.fleet.mmsi[v]),
-                int(self.last_t[v]),
-                lat,
-                lon,
-                self.max_t,
-                lat,
-                lon,
-                bool(self.is_b[v]),
-                True,
-                cover,
-                (heard, max(0, int(self.last_t[v]) - since), -1, 0),
-            )
+            own = (heard, max(0, int(self.last_t[v]) - since), -1, 0)
+            a = self._judge_dark(int(step.fleet.mmsi[v]), int(self.last_t[v]), lat, lon, self.max_t,
+                                 bool(self.is_b[v]), cover, own)  # fmt: skip
             if a is not None:
                 out.append(a)
         return out
@@ -436,19 +426,15 @@ class GapDetector:
                     found.append(a)
         return found
 
-    def _judge(self, mmsi: int, t0: int, lat0: float, lon0: float, t1: int, lat1: float, lon1: float, b: bool,
-               still_dark: bool, cover: tuple[str, ...] = (),
-               own: tuple[int, int, int, int] = (0, 0, -1, 0)) -> tuple | None:  # fmt: skip
-        """One gap's alert, or None."""
+    def _judge_dark(self, mmsi: int, t0: int, lat: float, lon: float, t1: int, b: bool, cover: tuple[str, ...],
+                    own: tuple[int, int, int, int]) -> tuple | None:  # fmt: skip
+        """The alert of a vessel still dark at ``t1`` since its fix at (``lat``, ``lon``) at ``t0``, or None: where
+        it went is unknown, so its silence is judged around where it vanished."""
         silence = self._silence(t0, t1, cover)
         if silence is None:
             return None
-        buckets = silence[2]
-        if still_dark:  # where it went is unknown: judged around where it vanished
-            heard = np.asarray(self.grid.heard_over(lat0, lon0, buckets.tolist(), b), np.int64)
-        else:
-            heard = self._heard_on_paths([(lat0, lon0, t0, lat1, lon1, t1, buckets, b)])[0]
-        return self._decide(mmsi, t0, lat0, lon0, t1, lat1, lon1, b, still_dark, silence, heard, own)
+        heard = np.asarray(self.grid.heard_over(lat, lon, silence[2].tolist(), b), np.int64)
+        return self._decide(mmsi, t0, lat, lon, t1, lat, lon, b, True, silence, heard, own)
 
     def _silence(self, t0: int, t1: int, cover: tuple[str, ...]
                  ) -> tuple[tuple | None, int, np.ndarray, np.ndarray] | None:  # fmt: skip
