@@ -135,10 +135,10 @@ class Lease:
         import nats
 
         try:
-            entry = await kv.get(self.name)
+            entry = await asyncio.wait_for(kv.get(self.name), self.ttl_s)  # the engine stops meanwhile: no longer
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             return f"expired: this process was not heard for {self.ttl_s:g} s (a pause, an overloaded machine)"
-        except (nats.errors.Error, OSError):
+        except (nats.errors.Error, OSError, TimeoutError):
             return "was taken by another engine"
         return f"was taken by another engine ({(entry.value or b'').decode() or 'unnamed'})"
 
